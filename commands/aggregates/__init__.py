@@ -1,0 +1,8 @@
+"""Aggregates: consistency boundaries whose verbs check rules and record events."""
+
+from commands.aggregates.engagement import Comment, Like
+from commands.aggregates.graph import Follow
+from commands.aggregates.photos import Photo
+from commands.aggregates.users import Credentials, EmailClaim, User
+
+__all__ = ["Comment", "Credentials", "EmailClaim", "Follow", "Like", "Photo", "User"]

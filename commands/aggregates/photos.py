@@ -1,0 +1,61 @@
+"""Photos."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import singledispatchmethod
+from uuid import UUID, uuid4
+
+from commands import rules
+from commands.aggregates.base import EventSourcedAggregate
+from commands.errors import InvalidValueError, NotPhotoOwnerError
+from commands.messages import CommandContext, StoredImage
+from events import Event, PhotoDeleted, PhotoPosted
+
+
+class Photo(EventSourcedAggregate):
+    """A posted photo. Likes and comments are their own aggregates, so a popular photo
+    is not a point of contention."""
+
+    @classmethod
+    def post(cls, *, owner_id: UUID, image: StoredImage, caption: str, location: str,
+             tagged_user_ids: Sequence[UUID], context: CommandContext) -> Photo:
+        caption = rules.clean_text("caption", caption, max_length=rules.MAX_CAPTION, multiline=True)
+        if len(tagged_user_ids) > rules.MAX_TAGGED:
+            raise InvalidValueError("tagged", f"at most {rules.MAX_TAGGED} users")
+        photo_id = uuid4()
+        event = PhotoPosted(
+            photo_id=str(photo_id),
+            owner_id=str(owner_id),
+            caption=caption,
+            location=rules.clean_text("location", location, max_length=rules.MAX_LOCATION),
+            hashtags=rules.parse_hashtags(caption),
+            tagged_user_ids=[str(user_id) for user_id in tagged_user_ids],
+            original_key=image.original_key,
+            format=image.format,
+            width=image.width,
+            height=image.height,
+            variants=dict(image.variants),
+        )
+        return cls._start(photo_id, event, context)
+
+    def check_owner(self, user_id: UUID) -> None:
+        if self.owner_id != str(user_id):
+            raise NotPhotoOwnerError("only the photo's owner can do that")
+
+    def delete(self, user_id: UUID, context: CommandContext) -> None:
+        self.check_owner(user_id)
+        self._record(PhotoDeleted(photo_id=str(self.id), owner_id=self.owner_id), context)
+
+    @singledispatchmethod
+    def when(self, event: Event) -> None:
+        super().when(event)
+
+    @when.register
+    def _posted(self, event: PhotoPosted) -> None:
+        self.owner_id = event.owner_id
+        self.deleted = False
+
+    @when.register
+    def _deleted(self, event: PhotoDeleted) -> None:
+        self.deleted = True

@@ -1,0 +1,114 @@
+"""Users, their email claims and their credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from commands import rules
+from commands.aggregates.base import EventSourcedAggregate
+from commands.errors import InvalidValueError
+from commands.ids import credentials_id, email_claim_id, normalise_email, user_id_for
+from commands.messages import CommandContext, StoredImage
+from events import AvatarChanged, EmailClaimed, Event, PasswordSet, ProfileUpdated, UserRegistered
+
+EDITABLE_PROFILE_FIELDS = ("display_name", "bio", "location", "age")
+
+
+def _clean_profile(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "display_name": rules.clean_text(
+            "display_name", fields["display_name"], max_length=rules.MAX_DISPLAY_NAME, required=True
+        ),
+        "bio": rules.clean_text("bio", fields["bio"], max_length=rules.MAX_BIO, multiline=True),
+        "location": rules.clean_text("location", fields["location"], max_length=rules.MAX_LOCATION),
+        "age": rules.check_age(fields["age"]),
+    }
+
+
+class User(EventSourcedAggregate):
+    """A person's public identity and profile. Its id derives from the username."""
+
+    @classmethod
+    def register(cls, *, username: str, profile: Mapping[str, Any],
+                 context: CommandContext) -> User:
+        rules.check_username(username)
+        user_id = user_id_for(username)
+        event = UserRegistered(user_id=str(user_id), username=username, **_clean_profile(profile))
+        return cls._start(user_id, event, context)
+
+    def profile(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in EDITABLE_PROFILE_FIELDS}
+
+    def update_profile(self, changes: Mapping[str, Any], context: CommandContext) -> None:
+        """Record the new profile; changing nothing records nothing."""
+        unknown = set(changes) - set(EDITABLE_PROFILE_FIELDS)
+        if unknown:
+            raise InvalidValueError(sorted(unknown)[0], "cannot be changed")
+        profile = _clean_profile({**self.profile(), **changes})
+        if profile != self.profile():
+            self._record(ProfileUpdated(user_id=str(self.id), **profile), context)
+
+    def change_avatar(self, image: StoredImage, context: CommandContext) -> None:
+        event = AvatarChanged(
+            user_id=str(self.id), original_key=image.original_key, variants=dict(image.variants)
+        )
+        self._record(event, context)
+
+    @singledispatchmethod
+    def when(self, event: Event) -> None:
+        super().when(event)
+
+    @when.register
+    def _registered(self, event: UserRegistered) -> None:
+        self.username = event.username
+        self.display_name, self.bio = event.display_name, event.bio
+        self.location, self.age = event.location, event.age
+        self.avatar = {}
+
+    @when.register
+    def _profile_updated(self, event: ProfileUpdated) -> None:
+        self.display_name, self.bio = event.display_name, event.bio
+        self.location, self.age = event.location, event.age
+
+    @when.register
+    def _avatar_changed(self, event: AvatarChanged) -> None:
+        self.avatar = dict(event.variants)
+
+
+class EmailClaim(EventSourcedAggregate):
+    """Reserves one normalised email address for one user (its id derives from the email)."""
+
+    @classmethod
+    def claim(cls, *, email: str, user_id: UUID, context: CommandContext) -> EmailClaim:
+        email = normalise_email(rules.check_email(email))
+        event = EmailClaimed(email=email, user_id=str(user_id))
+        return cls._start(email_claim_id(email), event, context)
+
+    @singledispatchmethod
+    def when(self, event: Event) -> None:
+        super().when(event)
+
+    @when.register
+    def _claimed(self, event: EmailClaimed) -> None:
+        self.email, self.user_id = event.email, event.user_id
+
+
+class Credentials(EventSourcedAggregate):
+    """A user's password hash, kept apart from the public User so it is never published."""
+
+    @classmethod
+    def create(cls, *, user_id: UUID, password_hash: str,
+               context: CommandContext) -> Credentials:
+        event = PasswordSet(user_id=str(user_id), password_hash=password_hash)
+        return cls._start(credentials_id(user_id), event, context)
+
+    @singledispatchmethod
+    def when(self, event: Event) -> None:
+        super().when(event)
+
+    @when.register
+    def _password_set(self, event: PasswordSet) -> None:
+        self.user_id, self.password_hash = event.user_id, event.password_hash

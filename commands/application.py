@@ -1,0 +1,288 @@
+"""The command application: load aggregates, call one verb, save; and read the log back.
+
+Every handler is thin. It resolves ids (an unknown or malformed id is a domain error),
+asks the aggregate to decide, and returns what to save. `execute` saves atomically and
+answers with the position of the last event in the global log, so a client can read its
+own write once the projections have passed that position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import singledispatchmethod
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Notification
+
+from commands import messages as m
+from commands.aggregates import Comment, Credentials, EmailClaim, Follow, Like, Photo, User
+from commands.aggregates.base import EventSourcedAggregate
+from commands.errors import (
+    CommentNotFoundError,
+    ConcurrentUpdateError,
+    EmailTakenError,
+    PhotoNotFoundError,
+    UnknownActorError,
+    UnknownTaggedUserError,
+    UnknownUserError,
+    UsernameTakenError,
+)
+from commands.ids import credentials_id, email_claim_id, follow_id, like_id, parse_id, user_id_for
+from commands.rules import check_username
+from events import Envelope, event_class, event_to_data
+
+A = TypeVar("A", bound=EventSourcedAggregate)
+
+# A command that loses an optimistic-concurrency race is decided again on fresh state.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """`position`: the global log position the client must wait for to see the change
+    (the new last event's, or the log head when the command changed nothing).
+    `value`: what the command created or returns (an id, a profile)."""
+
+    position: int
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class _Decision:
+    to_save: Sequence[EventSourcedAggregate]
+    value: Any = None
+
+
+class PhotoShareCommands(Application):
+    """The write side's application service over the `eventsourcing` event store."""
+
+    name = "photoshare"
+
+    # --- running commands ------------------------------------------------------------
+
+    def execute(self, command: Any, context: m.CommandContext) -> CommandResult:
+        """Decide `command` against current state and append the events atomically."""
+        for _ in range(MAX_ATTEMPTS):
+            decision = self._decide(command, context)
+            try:
+                recordings = self.save(*decision.to_save)
+            except IntegrityError:
+                continue  # someone else appended first: decide again on the new state
+            if recordings:
+                return CommandResult(max(r.notification.id for r in recordings), decision.value)
+            return CommandResult(self.head_position(), decision.value)
+        raise ConcurrentUpdateError("the resource changed concurrently; try again")
+
+    def head_position(self) -> int:
+        """Position of the newest event in the log (0 for an empty log)."""
+        return self.recorder.max_notification_id() or 0
+
+    @singledispatchmethod
+    def _decide(self, command: Any, context: m.CommandContext) -> _Decision:
+        raise TypeError(f"no handler for {type(command).__name__}")
+
+    @_decide.register
+    def _register(self, command: m.RegisterUser, context: m.CommandContext) -> _Decision:
+        check_username(command.username)
+        if self._exists(user_id_for(command.username)):
+            raise UsernameTakenError("that username is taken")
+        if self._exists(email_claim_id(command.email)):
+            raise EmailTakenError("that email address is already registered")
+        profile = {"display_name": command.display_name, "bio": command.bio,
+                   "location": command.location, "age": command.age}
+        user = User.register(username=command.username, profile=profile, context=context)
+        claim = EmailClaim.claim(email=command.email, user_id=user.id, context=context)
+        credentials = Credentials.create(user_id=user.id, password_hash=command.password_hash,
+                                         context=context)
+        return _Decision([user, claim, credentials], str(user.id))
+
+    @_decide.register
+    def _update_profile(self, command: m.UpdateProfile, context: m.CommandContext) -> _Decision:
+        user = self._actor(command.user_id)
+        user.update_profile(command.changes, context)
+        return _Decision([user], user)
+
+    @_decide.register
+    def _change_avatar(self, command: m.ChangeAvatar, context: m.CommandContext) -> _Decision:
+        user = self._actor(command.user_id)
+        user.change_avatar(command.image, context)
+        return _Decision([user], user)
+
+    @_decide.register
+    def _post_photo(self, command: m.PostPhoto, context: m.CommandContext) -> _Decision:
+        owner = self._actor(command.owner_id)
+        tagged = [self._tagged_user_id(name) for name in dict.fromkeys(command.tagged_usernames)]
+        photo = Photo.post(owner_id=owner.id, image=command.image, caption=command.caption,
+                           location=command.location, tagged_user_ids=tagged, context=context)
+        return _Decision([photo], str(photo.id))
+
+    @_decide.register
+    def _delete_photo(self, command: m.DeletePhoto, context: m.CommandContext) -> _Decision:
+        user = self._actor(command.user_id)
+        photo = self._live_photo(command.photo_id)
+        photo.delete(user.id, context)
+        return _Decision([photo])
+
+    @_decide.register
+    def _follow(self, command: m.FollowUser, context: m.CommandContext) -> _Decision:
+        follower = self._actor(command.follower_id)
+        followee = self._user(command.followee_id)
+        Follow.check_not_self(follower.id, followee.id)
+        follow = self._get(Follow, follow_id(follower.id, followee.id))
+        if follow is None:
+            return _Decision([Follow.start(follower.id, followee.id, context)])
+        follow.follow(context)
+        return _Decision([follow])
+
+    @_decide.register
+    def _unfollow(self, command: m.UnfollowUser, context: m.CommandContext) -> _Decision:
+        follower = self._actor(command.follower_id)
+        followee = self._user(command.followee_id)
+        follow = self._get(Follow, follow_id(follower.id, followee.id))
+        if follow is None:
+            return _Decision([])
+        follow.unfollow(context)
+        return _Decision([follow])
+
+    @_decide.register
+    def _like(self, command: m.LikePhoto, context: m.CommandContext) -> _Decision:
+        user = self._actor(command.user_id)
+        photo = self._live_photo(command.photo_id)
+        like = self._get(Like, like_id(photo.id, user.id))
+        if like is None:
+            return _Decision([Like.start(photo.id, photo.owner_id, user.id, context)])
+        like.like(context)
+        return _Decision([like])
+
+    @_decide.register
+    def _unlike(self, command: m.UnlikePhoto, context: m.CommandContext) -> _Decision:
+        user = self._actor(command.user_id)
+        photo = self._live_photo(command.photo_id)
+        like = self._get(Like, like_id(photo.id, user.id))
+        if like is None:
+            return _Decision([])
+        like.unlike(context)
+        return _Decision([like])
+
+    @_decide.register
+    def _add_comment(self, command: m.AddComment, context: m.CommandContext) -> _Decision:
+        author = self._actor(command.author_id)
+        photo = self._live_photo(command.photo_id)
+        comment = Comment.add(photo_id=photo.id, photo_owner_id=photo.owner_id,
+                              author_id=author.id, text=command.text, context=context)
+        return _Decision([comment], str(comment.id))
+
+    @_decide.register
+    def _delete_comment(self, command: m.DeleteComment, context: m.CommandContext) -> _Decision:
+        user = self._actor(command.user_id)
+        photo = self._live_photo(command.photo_id)
+        comment = self._get(Comment, parse_id(command.comment_id))
+        if comment is None or comment.deleted or comment.photo_id != str(photo.id):
+            raise CommentNotFoundError("no such comment on this photo")
+        comment.delete(user.id, photo.owner_id, context)
+        return _Decision([comment])
+
+    # --- loading -----------------------------------------------------------------------
+
+    def _get(self, cls: type[A], aggregate_id: UUID | None) -> A | None:
+        if aggregate_id is None:
+            return None
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        # A well-formed id of another kind of aggregate is as unknown as a missing one.
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def _user(self, user_id: str) -> User:
+        user = self._get(User, parse_id(user_id))
+        if user is None:
+            raise UnknownUserError("no such user")
+        return user
+
+    def _actor(self, user_id: str | None) -> User:
+        user = self._get(User, parse_id(user_id)) if user_id else None
+        if user is None:
+            raise UnknownActorError("the acting user does not exist")
+        return user
+
+    def _tagged_user_id(self, username: str) -> UUID:
+        user_id = user_id_for(username)
+        if not self._exists(user_id):
+            raise UnknownTaggedUserError(username)
+        return user_id
+
+    def _live_photo(self, photo_id: str) -> Photo:
+        photo = self._get(Photo, parse_id(photo_id))
+        if photo is None or photo.deleted:
+            raise PhotoNotFoundError("no such photo")
+        return photo
+
+    # --- queries the write side needs --------------------------------------------------
+
+    def user(self, user_id: str) -> User:
+        """The current User aggregate; UnknownUserError if there is none."""
+        return self._user(user_id)
+
+    def credentials_for_login(self, login: str) -> Credentials | None:
+        """The credentials of the user whose username or email is `login`, if any."""
+        if "@" in login:
+            claim = self._get(EmailClaim, email_claim_id(login))
+            user_id = parse_id(claim.user_id) if claim else None
+        else:
+            user_id = user_id_for(login)
+        return self._get(Credentials, credentials_id(user_id)) if user_id else None
+
+    # --- the log, as envelopes ---------------------------------------------------------
+
+    def read_log(self, after: int = 0, limit: int = 1000, *,
+                 include_internal: bool = False) -> list[Envelope]:
+        """Envelopes of the events after position `after`, in log order."""
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        envelopes = (self._envelope(n) for n in notifications)
+        return [e for e in envelopes if include_internal or not _is_internal(e.event_type)]
+
+    def iter_log(self, after: int = 0, *, batch: int = 1000,
+                 include_internal: bool = False) -> Iterator[Envelope]:
+        """Every envelope after `after`, read in batches."""
+        while True:
+            notifications = self.recorder.select_notifications(
+                start=after, limit=batch, inclusive_of_start=False
+            )
+            if not notifications:
+                return
+            for notification in notifications:
+                envelope = self._envelope(notification)
+                if include_internal or not _is_internal(envelope.event_type):
+                    yield envelope
+            after = notifications[-1].id
+
+    def _envelope(self, notification: Notification) -> Envelope:
+        stored = self.mapper.to_domain_event(notification)
+        event = stored.public_event()
+        return Envelope(
+            event_id=stored.event_id,
+            event_type=stored.event_type,
+            schema_version=event.schema_version,
+            aggregate_id=str(stored.originator_id),
+            aggregate_version=stored.originator_version,
+            position=notification.id,
+            occurred_at=stored.timestamp,
+            actor_id=stored.actor_id,
+            correlation_id=stored.correlation_id,
+            data=event_to_data(event),
+        )
+
+
+def _is_internal(event_type: str) -> bool:
+    cls = event_class(event_type)
+    return cls is None or cls.internal
+

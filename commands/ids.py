@@ -1,0 +1,50 @@
+"""Deterministic ids: the same natural key always gives the same aggregate id.
+
+That is how uniqueness is enforced without reading a view: two registrations of one
+username both try to create version 1 of the same aggregate, and the event store lets
+exactly one of them in. Likewise a follow, a like or an email claim exists at most once.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+NAMESPACE = UUID("8f1d5a3e-2c4b-4f7a-9b61-6a0c2e9d7f10")
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def user_id_for(username: str) -> UUID:
+    return uuid5(NAMESPACE, f"user:{normalise_username(username)}")
+
+
+def email_claim_id(email: str) -> UUID:
+    return uuid5(NAMESPACE, f"email:{normalise_email(email)}")
+
+
+def credentials_id(user_id: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"credentials:{user_id}")
+
+
+def follow_id(follower_id: UUID, followee_id: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"follow:{follower_id}:{followee_id}")
+
+
+def like_id(photo_id: UUID, user_id: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"like:{photo_id}:{user_id}")
+
+
+def parse_id(value: str | UUID) -> UUID | None:
+    """The UUID in `value`, or None if it is not one (ids from clients are untrusted)."""
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None

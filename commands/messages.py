@@ -1,0 +1,104 @@
+"""Commands: plain, imperative data asking the domain to change something."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asks, and the id that ties the request to every event it causes."""
+
+    actor_id: str | None
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image already made durable in the blob store, ready to be referenced by an event."""
+
+    original_key: str
+    format: str
+    width: int
+    height: int
+    variants: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RegisterUser:
+    username: str
+    email: str
+    password_hash: str
+    display_name: str
+    bio: str = ""
+    location: str = ""
+    age: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateProfile:
+    """`changes` holds only the fields to change: display_name, bio, location, age."""
+
+    user_id: str
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChangeAvatar:
+    user_id: str
+    image: StoredImage
+
+
+@dataclass(frozen=True)
+class PostPhoto:
+    owner_id: str
+    image: StoredImage
+    caption: str = ""
+    location: str = ""
+    tagged_usernames: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeletePhoto:
+    photo_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class FollowUser:
+    follower_id: str
+    followee_id: str
+
+
+@dataclass(frozen=True)
+class UnfollowUser:
+    follower_id: str
+    followee_id: str
+
+
+@dataclass(frozen=True)
+class LikePhoto:
+    photo_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class UnlikePhoto:
+    photo_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class AddComment:
+    photo_id: str
+    author_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DeleteComment:
+    photo_id: str
+    comment_id: str
+    user_id: str

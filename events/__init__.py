@@ -1,0 +1,62 @@
+"""The shared vocabulary of photoshare: one frozen class per event type, the envelope
+every stored event travels in, a JSON codec with upcasters, and the published schema.
+
+This package imports nothing but the standard library, so analysts, projections and
+the command side can all depend on it.
+"""
+
+from events.catalog import (
+    AvatarChanged,
+    CommentAdded,
+    CommentDeleted,
+    EmailClaimed,
+    Event,
+    PasswordSet,
+    PhotoDeleted,
+    PhotoLiked,
+    PhotoPosted,
+    PhotoUnliked,
+    ProfileUpdated,
+    UserFollowed,
+    UserRegistered,
+    UserUnfollowed,
+    event_class,
+    event_classes,
+    public_event_classes,
+)
+from events.codec import (
+    UnknownEventTypeError,
+    decode_envelope,
+    encode_envelope,
+    event_from_data,
+    event_to_data,
+)
+from events.envelope import Envelope
+from events.upcasting import register_upcaster
+
+__all__ = [
+    "AvatarChanged",
+    "CommentAdded",
+    "CommentDeleted",
+    "EmailClaimed",
+    "Envelope",
+    "Event",
+    "PasswordSet",
+    "PhotoDeleted",
+    "PhotoLiked",
+    "PhotoPosted",
+    "PhotoUnliked",
+    "ProfileUpdated",
+    "UnknownEventTypeError",
+    "UserFollowed",
+    "UserRegistered",
+    "UserUnfollowed",
+    "decode_envelope",
+    "encode_envelope",
+    "event_class",
+    "event_classes",
+    "event_from_data",
+    "event_to_data",
+    "public_event_classes",
+    "register_upcaster",
+]

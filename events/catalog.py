@@ -1,0 +1,210 @@
+"""One frozen, past-tense dataclass per event type.
+
+A published event type never changes shape: a new shape is a new `schema_version`
+with an upcaster from the old one (see `events.upcasting`). Ids are UUID strings.
+
+`internal` event types hold private facts (email addresses, password hashes) that the
+write side needs to rebuild itself; they are stored in the same log but never
+published to analysts, Kafka topics or exports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of every event type; subclasses add the event's data fields."""
+
+    schema_version: ClassVar[int] = 1
+    family: ClassVar[str]
+    internal: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def event_type(cls) -> str:
+        return cls.__name__
+
+
+# --- users -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserRegistered(Event):
+    family = "users"
+    description = "A person created an account."
+    user_id: str
+    username: str
+    display_name: str
+    bio: str = ""
+    location: str = ""
+    age: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileUpdated(Event):
+    family = "users"
+    description = "A user's editable profile after the change (all fields, not a diff)."
+    user_id: str
+    display_name: str
+    bio: str
+    location: str
+    age: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AvatarChanged(Event):
+    family = "users"
+    description = "A user uploaded a new avatar; `variants` maps variant name to media key."
+    user_id: str
+    original_key: str
+    variants: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailClaimed(Event):
+    family = "users"
+    internal = True
+    description = "Reserves a normalised email address for one user (private)."
+    email: str
+    user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordSet(Event):
+    family = "users"
+    internal = True
+    description = "A user's password hash (argon2) was set (private)."
+    user_id: str
+    password_hash: str
+
+
+# --- photos ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoPosted(Event):
+    family = "photos"
+    description = (
+        "A user posted a photo. `hashtags` are parsed from the caption, lower-cased; "
+        "`tagged_user_ids` are the users tagged in it; `variants` maps variant name "
+        "(large, medium, square) to media key; width and height are the original's "
+        "after EXIF orientation."
+    )
+    photo_id: str
+    owner_id: str
+    caption: str = ""
+    location: str = ""
+    hashtags: list[str] = field(default_factory=list)
+    tagged_user_ids: list[str] = field(default_factory=list)
+    original_key: str
+    format: str
+    width: int
+    height: int
+    variants: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoDeleted(Event):
+    family = "photos"
+    description = "The owner deleted a photo."
+    photo_id: str
+    owner_id: str
+
+
+# --- social graph ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserFollowed(Event):
+    family = "graph"
+    description = "`follower_id` started following `followee_id`."
+    follower_id: str
+    followee_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserUnfollowed(Event):
+    family = "graph"
+    description = "`follower_id` stopped following `followee_id`."
+    follower_id: str
+    followee_id: str
+
+
+# --- engagement --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoLiked(Event):
+    family = "engagement"
+    description = "A user liked a photo owned by `owner_id`."
+    photo_id: str
+    owner_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoUnliked(Event):
+    family = "engagement"
+    description = "A user took back their like of a photo owned by `owner_id`."
+    photo_id: str
+    owner_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommentAdded(Event):
+    family = "engagement"
+    description = "A user commented on a photo owned by `photo_owner_id`."
+    comment_id: str
+    photo_id: str
+    photo_owner_id: str
+    author_id: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommentDeleted(Event):
+    family = "engagement"
+    description = "A comment was deleted by its author or by the photo's owner (`deleted_by`)."
+    comment_id: str
+    photo_id: str
+    author_id: str
+    deleted_by: str
+
+
+_CLASSES: dict[str, type[Event]] = {
+    cls.event_type(): cls
+    for cls in (
+        UserRegistered,
+        ProfileUpdated,
+        AvatarChanged,
+        EmailClaimed,
+        PasswordSet,
+        PhotoPosted,
+        PhotoDeleted,
+        UserFollowed,
+        UserUnfollowed,
+        PhotoLiked,
+        PhotoUnliked,
+        CommentAdded,
+        CommentDeleted,
+    )
+}
+
+
+def event_classes() -> tuple[type[Event], ...]:
+    """Every event type, internal ones included."""
+    return tuple(_CLASSES.values())
+
+
+def public_event_classes() -> tuple[type[Event], ...]:
+    """The event types published to analysts, topics and exports."""
+    return tuple(cls for cls in _CLASSES.values() if not cls.internal)
+
+
+def event_class(event_type: str) -> type[Event] | None:
+    """The class for an event type name, or None if the name is unknown."""
+    return _CLASSES.get(event_type)
