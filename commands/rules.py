@@ -26,6 +26,8 @@ MIN_AGE, MAX_AGE = 13, 120
 
 
 def check_username(username: str) -> str:
+    if not isinstance(username, str):
+        raise InvalidUsernameError("must be a string")
     if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
         raise InvalidUsernameError(f"must be {USERNAME_MIN}-{USERNAME_MAX} characters long")
     if not _USERNAME.match(username):
@@ -37,8 +39,11 @@ def check_username(username: str) -> str:
 
 
 def check_email(email: str) -> str:
+    if not isinstance(email, str):
+        raise InvalidValueError("email", "must be a string")
     email = email.strip()
-    if len(email) > MAX_EMAIL or not _EMAIL.match(email) or not email.isascii():
+    valid = _EMAIL.match(email) and email.isascii() and email.isprintable()
+    if len(email) > MAX_EMAIL or not valid:
         raise InvalidValueError("email", "is not a valid email address")
     return email
 
@@ -46,6 +51,8 @@ def check_email(email: str) -> str:
 def clean_text(field: str, value: str, *, max_length: int, multiline: bool = False,
                required: bool = False) -> str:
     """NFC-normalised, stripped text without control or unpaired surrogate characters."""
+    if not isinstance(value, str):
+        raise InvalidValueError(field, "must be a string")
     text = unicodedata.normalize("NFC", value).strip()
     allowed = {"\n", "\t"} if multiline else set()
     for char in text:
@@ -59,7 +66,8 @@ def clean_text(field: str, value: str, *, max_length: int, multiline: bool = Fal
 
 
 def check_age(age: int | None) -> int | None:
-    if age is not None and (isinstance(age, bool) or not MIN_AGE <= age <= MAX_AGE):
+    if age is not None and (not isinstance(age, int) or isinstance(age, bool)
+                            or not MIN_AGE <= age <= MAX_AGE):
         raise InvalidValueError("age", f"must be between {MIN_AGE} and {MAX_AGE}")
     return age
 

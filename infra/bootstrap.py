@@ -1,0 +1,104 @@
+"""The composition root: builds every adapter from settings, inside functions, and wires
+them into the apps. Tests build the system through here with their own settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from commands import PhotoShareCommands
+from infra.blobs import FilesystemBlobStore
+from infra.passwords import PasswordHasher
+from infra.photo_ingest import ImageIngest
+from infra.ratelimit import FailureLimiter
+from infra.settings import Settings
+from infra.tokens import TokenService, load_or_create_secret
+from infra.web import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    install_error_handlers,
+    install_health,
+)
+from readapi import include_read_api
+from writeapi import DOMAIN_ERROR_STATUS, WriteServices, include_write_api
+from writeapi.app import UPLOAD_ROUTES
+
+# Room for the multipart framing and form fields around an upload's file bytes.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def open_event_store(settings: Settings) -> PhotoShareCommands:
+    """The command application on `eventsourcing`'s SQLite persistence in the data dir."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return PhotoShareCommands(env={
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(settings.event_store_path),
+        "SQLITE_LOCK_TIMEOUT": "10",
+    })
+
+
+def token_service(settings: Settings) -> TokenService:
+    secret = (settings.secret_key.get_secret_value() if settings.secret_key
+              else load_or_create_secret(settings.secret_key_path))
+    return TokenService(secret, ttl_seconds=settings.token_ttl_seconds)
+
+
+def build_write_services(settings: Settings, commands: PhotoShareCommands,
+                         tokens: TokenService, media: FilesystemBlobStore) -> WriteServices:
+    return WriteServices(
+        commands=commands,
+        passwords=PasswordHasher(time_cost=settings.password_hash_time_cost,
+                                 memory_kib=settings.password_hash_memory_kib),
+        tokens=tokens,
+        login_failures=FailureLimiter(max_failures=settings.login_max_failures,
+                                      window_seconds=settings.login_failure_window_seconds),
+        images=ImageIngest(media=media,
+                           originals=FilesystemBlobStore(settings.originals_dir),
+                           max_pixels=settings.max_image_pixels,
+                           workers=settings.image_workers),
+        max_upload_bytes=settings.max_upload_bytes,
+        media_url_prefix=settings.media_url_prefix,
+    )
+
+
+def create_embedded_app(settings: Settings) -> FastAPI:
+    """The embedded profile: write API, read API and media in one app, data in one dir."""
+    commands = open_event_store(settings)
+    tokens = token_service(settings)
+    media = FilesystemBlobStore(settings.media_dir)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        commands.close()
+
+    app = FastAPI(title="photoshare", version="0.1.0", lifespan=lifespan,
+                  description="Event-sourced CQRS photo sharing (embedded profile)")
+    app.state.settings = settings
+    app.state.tokens = tokens
+    app.state.media = media
+    app.state.write = build_write_services(settings, commands, tokens, media)
+
+    install_error_handlers(app, DOMAIN_ERROR_STATUS)
+    upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
+
+    def body_limit(method: str, path: str) -> int:
+        return upload_limit if (method, path) in UPLOAD_ROUTES else settings.max_json_body_bytes
+
+    app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id
+    include_write_api(app)
+    include_read_api(app)
+
+    async def ready() -> bool:
+        try:
+            await run_in_threadpool(commands.head_position)
+        except Exception:  # noqa: BLE001 - any store failure means "not ready"
+            return False
+        return True
+
+    install_health(app, ready)
+    return app

@@ -1,0 +1,244 @@
+"""HTTP plumbing both APIs share: the error shape, request ids, body limits, bearer auth,
+and health endpoints. Routes raise `ApiError` or domain errors; nothing here knows a route.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from infra.logs import correlation_id
+from infra.tokens import InvalidTokenError, TokenService
+
+log = logging.getLogger("photoshare.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+EVENT_POSITION_HEADER = "X-Event-Position"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class ApiError(Exception):
+    """An error answer in the API's shape: {"error": {"code", "message"}}."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message, **extra}
+    return JSONResponse({"error": body}, status_code=status, headers=dict(headers or {}))
+
+
+# --- exception handlers ---------------------------------------------------------------
+
+
+async def _api_error(_: Request, error: ApiError) -> JSONResponse:
+    return error_response(error.status, error.code, error.message, error.headers)
+
+
+async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    problems = error.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return error_response(400, "malformed_json", "the request body is not valid JSON")
+    # Say where and what, but never echo the input back.
+    details = [{"field": ".".join(str(part) for part in p.get("loc", ())[1:]) or "body",
+                "message": p.get("msg", "invalid")} for p in problems[:20]]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
+    return error_response(422, "validation_error", summary, details=details)
+
+
+async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+    message = error.detail if isinstance(error.detail, str) else "request failed"
+    return error_response(error.status_code, codes.get(error.status_code, "http_error"),
+                          message, getattr(error, "headers", None))
+
+
+async def _unexpected_error(_: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error")
+    return error_response(500, "internal_error", "something went wrong on our side")
+
+
+def install_error_handlers(app: FastAPI,
+                           domain_errors: Mapping[type[Exception], int] = {}) -> None:
+    """Make every error leave in the API's shape; `domain_errors` maps classes to status."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    async def domain_error(_: Request, error: Exception) -> JSONResponse:
+        status = next(s for cls, s in domain_errors.items() if isinstance(error, cls))
+        return error_response(status, getattr(error, "code", "error"), str(error))
+
+    for cls in domain_errors:
+        app.add_exception_handler(cls, domain_error)
+
+
+# --- middleware -----------------------------------------------------------------------
+
+
+class RequestContextMiddleware:
+    """Takes the client's X-Request-ID (if well-formed) or makes one, exposes it to logs and
+    events through `infra.logs.correlation_id`, echoes it, and writes one access-log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        supplied = _header(scope, b"x-request-id")
+        request_id = supplied if supplied and _REQUEST_ID.match(supplied) else str(uuid.uuid4())
+        token = correlation_id.set(request_id)
+        started, status = time.perf_counter(), 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"],
+                                      (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info("request", extra={
+                "method": scope["method"], "path": scope["path"], "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            })
+            correlation_id.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over a limit with 413 before they are read into memory: at once
+    when Content-Length says so, otherwise as soon as the streamed bytes pass the limit.
+    `limit_for(method, path)` gives the limit for a request."""
+
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str, str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["method"], scope["path"])
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _send(error_response(400, "bad_request", "invalid Content-Length"),
+                            scope, receive, send)
+                return
+            if int(declared) > limit:
+                await _send(_too_large(limit), scope, receive, send)
+                return
+        received, exceeded, started = 0, False, False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:
+                return  # whatever the app made of the cut-off body, the answer is 413
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await _send(_too_large(limit), scope, receive, send)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return error_response(413, "payload_too_large",
+                          f"the request body is larger than the limit of {limit} bytes")
+
+
+async def _send(response: JSONResponse, scope: Scope, receive: Receive, send: Send) -> None:
+    await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+# --- authentication -------------------------------------------------------------------
+
+
+def bearer_token(request: Request) -> str:
+    """The bearer token of the request; 401 if there is none."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise ApiError(401, "missing_token", "an Authorization: Bearer token is required",
+                       {"WWW-Authenticate": "Bearer"})
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "invalid_token", "the Authorization header must be 'Bearer <token>'",
+                       {"WWW-Authenticate": "Bearer"})
+    return token.strip()
+
+
+def current_user_id(request: Request, token: Annotated[str, Depends(bearer_token)]) -> str:
+    """The id of the user the request's token was issued to; 401 if it is not valid."""
+    tokens: TokenService = request.app.state.tokens
+    try:
+        return tokens.verify(token)
+    except InvalidTokenError:
+        raise ApiError(401, "invalid_token", "the token is invalid or has expired",
+                       {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+
+
+CurrentUserId = Annotated[str, Depends(current_user_id)]
+
+
+# --- health ---------------------------------------------------------------------------
+
+
+def install_health(app: FastAPI, ready: Callable[[], Awaitable[bool]]) -> None:
+    """`/healthz`: the process serves. `/readyz`: its stores answer (`ready()`)."""
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        if await ready():
+            return JSONResponse({"status": "ready"})
+        return error_response(503, "not_ready", "a backing store is not answering")

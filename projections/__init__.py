@@ -1,0 +1,1 @@
+"""Projections: pure, idempotent folds of the event log into views (built in the read-side issue)."""

@@ -1,0 +1,33 @@
+"""Photos: POST /v1/photos (multipart) and DELETE /v1/photos/{photo_id}."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+
+from commands.messages import DeletePhoto, PostPhoto
+from infra.images import PHOTO_VARIANTS
+from writeapi.deps import Services, UserBus, no_content, written
+from writeapi.schemas import PhotoCreated
+from writeapi.uploads import store_image
+
+router = APIRouter(tags=["photos"])
+
+
+@router.post("/v1/photos", status_code=201, response_model=PhotoCreated)
+async def post_photo(response: Response, bus: UserBus, services: Services,
+                     file: UploadFile = File(...),
+                     caption: str = Form("", max_length=4000),
+                     location: str = Form("", max_length=400),
+                     tagged: str = Form("", max_length=2000)) -> PhotoCreated:
+    image = await store_image(services, file, PHOTO_VARIANTS)
+    usernames = tuple(name.strip().lstrip("@") for name in tagged.split(",") if name.strip())
+    result = await bus.run(PostPhoto(owner_id=bus.actor_id, image=image, caption=caption,
+                                     location=location, tagged_usernames=usernames))
+    written(response, result)
+    urls = {name: services.media_url(key) for name, key in image.variants.items()}
+    return PhotoCreated(photo_id=result.value, urls=urls)
+
+
+@router.delete("/v1/photos/{photo_id}", status_code=204)
+async def delete_photo(photo_id: str, bus: UserBus) -> Response:
+    return no_content(await bus.run(DeletePhoto(photo_id=photo_id, user_id=bus.actor_id)))

@@ -1,0 +1,37 @@
+"""Log in: POST /v1/sessions answers a signed, expiring bearer token."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from commands.ids import normalise_email
+from infra.web import ApiError
+from writeapi.deps import Services
+from writeapi.schemas import SessionCreate, SessionPublic
+
+router = APIRouter(tags=["sessions"])
+
+
+@router.post("/v1/sessions", response_model=SessionPublic)
+async def log_in(body: SessionCreate, request: Request, services: Services) -> SessionPublic:
+    # Both the account and the client are throttled: one stops guessing one password,
+    # the other stops trying one password against many accounts.
+    keys = (f"login:{normalise_email(body.login)}",
+            f"client:{request.client.host if request.client else '-'}")
+    wait = max(services.login_failures.retry_after(key) for key in keys)
+    if wait > 0:
+        raise ApiError(429, "too_many_attempts", "too many failed logins; try again later",
+                       {"Retry-After": str(math.ceil(wait))})
+    credentials = await run_in_threadpool(services.commands.credentials_for_login, body.login)
+    password_hash = credentials.password_hash if credentials else None
+    if not await run_in_threadpool(services.passwords.verify, password_hash, body.password):
+        for key in keys:
+            services.login_failures.record_failure(key)
+        raise ApiError(401, "invalid_credentials", "wrong username, email or password")
+    services.login_failures.reset(keys[0])
+    issued = services.tokens.issue(credentials.user_id)
+    return SessionPublic(access_token=issued.token, expires_in=issued.expires_in,
+                         user_id=credentials.user_id)

@@ -1,0 +1,53 @@
+"""Accounts and profiles: POST /v1/users, PATCH /v1/users/me, PUT /v1/users/me/avatar."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from commands.aggregates import User
+from commands.messages import ChangeAvatar, RegisterUser, UpdateProfile
+from infra.images import AVATAR_VARIANTS
+from writeapi.deps import AnonymousBus, Services, UserBus, written
+from writeapi.schemas import AvatarPublic, ProfilePublic, ProfileUpdate, UserCreate, UserCreated
+from writeapi.services import WriteServices
+from writeapi.uploads import store_image
+
+router = APIRouter(tags=["users"])
+
+
+@router.post("/v1/users", status_code=201, response_model=UserCreated)
+async def register(body: UserCreate, response: Response, bus: AnonymousBus,
+                   services: Services) -> UserCreated:
+    password_hash = await run_in_threadpool(services.passwords.hash, body.password)
+    command = RegisterUser(username=body.username, email=body.email,
+                           password_hash=password_hash, display_name=body.display_name,
+                           bio=body.bio, location=body.location, age=body.age)
+    result = await bus.run(command)
+    written(response, result)
+    return UserCreated(user_id=result.value, username=body.username)
+
+
+@router.patch("/v1/users/me", response_model=ProfilePublic)
+async def update_profile(body: ProfileUpdate, response: Response, bus: UserBus,
+                         services: Services) -> ProfilePublic:
+    result = await bus.run(UpdateProfile(user_id=bus.actor_id, changes=body.changes()))
+    written(response, result)
+    return _profile(services, result.value)
+
+
+@router.put("/v1/users/me/avatar", response_model=AvatarPublic)
+async def change_avatar(response: Response, bus: UserBus, services: Services,
+                        file: UploadFile = File(...)) -> AvatarPublic:
+    image = await store_image(services, file, AVATAR_VARIANTS)
+    result = await bus.run(ChangeAvatar(user_id=bus.actor_id, image=image))
+    written(response, result)
+    urls = {name: services.media_url(key) for name, key in image.variants.items()}
+    return AvatarPublic(avatar_url=urls[AVATAR_VARIANTS[0].name], avatar_urls=urls)
+
+
+def _profile(services: WriteServices, user: User) -> ProfilePublic:
+    avatar = user.avatar.get(AVATAR_VARIANTS[0].name)
+    return ProfilePublic(user_id=str(user.id), username=user.username,
+                         avatar_url=services.media_url(avatar) if avatar else None,
+                         **user.profile())

@@ -1,0 +1,98 @@
+"""Request and response bodies. Requests are strict: wrong types and unknown fields are
+422s. Lengths here only bound what is read; the domain applies the exact rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _encodable_text(self) -> StrictBody:
+        # JSON may carry lone surrogates ("\ud800"); they cannot be stored or hashed.
+        for name, value in self:
+            if isinstance(value, str) and not _is_utf8_encodable(value):
+                raise ValueError(f"{name} contains an unpaired surrogate character")
+        return self
+
+
+def _is_utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class UserCreate(StrictBody):
+    username: str = Field(max_length=64)
+    email: str = Field(max_length=320)
+    password: str = Field(min_length=8, max_length=1024)
+    display_name: str = Field(max_length=256)
+    bio: str = Field("", max_length=2000)
+    location: str = Field("", max_length=400)
+    age: int | None = None
+
+
+class UserCreated(BaseModel):
+    user_id: str
+    username: str
+
+
+class SessionCreate(StrictBody):
+    login: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user_id: str
+
+
+class ProfileUpdate(StrictBody):
+    display_name: str | None = Field(None, max_length=256)
+    bio: str | None = Field(None, max_length=2000)
+    location: str | None = Field(None, max_length=400)
+    age: int | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the client sent; null clears bio, location and age."""
+        changes = self.model_dump(exclude_unset=True)
+        for name in ("bio", "location"):
+            if name in changes and changes[name] is None:
+                changes[name] = ""
+        return changes
+
+
+class ProfilePublic(BaseModel):
+    user_id: str
+    username: str
+    display_name: str
+    bio: str
+    location: str
+    age: int | None
+    avatar_url: str | None
+
+
+class AvatarPublic(BaseModel):
+    avatar_url: str
+    avatar_urls: dict[str, str]
+
+
+class PhotoCreated(BaseModel):
+    photo_id: str
+    urls: dict[str, str]
+
+
+class CommentCreate(StrictBody):
+    text: str = Field(max_length=4000)
+
+
+class CommentCreated(BaseModel):
+    comment_id: str

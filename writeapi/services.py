@@ -1,0 +1,25 @@
+"""What the write API needs, built by the composition root (`infra.bootstrap`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from commands import PhotoShareCommands
+from infra.passwords import PasswordHasher
+from infra.photo_ingest import ImageIngest
+from infra.ratelimit import FailureLimiter
+from infra.tokens import TokenService
+
+
+@dataclass(frozen=True)
+class WriteServices:
+    commands: PhotoShareCommands
+    passwords: PasswordHasher
+    tokens: TokenService
+    login_failures: FailureLimiter
+    images: ImageIngest
+    max_upload_bytes: int
+    media_url_prefix: str
+
+    def media_url(self, key: str) -> str:
+        return f"{self.media_url_prefix}/{key}"

@@ -1,0 +1,52 @@
+"""Reading an uploaded image within the size limit and making it durable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import UploadFile
+
+from commands.messages import StoredImage
+from infra.images import (
+    CorruptImageError,
+    ImageDimensionsTooLargeError,
+    ImageRejectedError,
+    UnsupportedImageFormatError,
+    VariantSpec,
+)
+from infra.web import ApiError
+from writeapi.services import WriteServices
+
+_CHUNK = 1024 * 1024
+
+_IMAGE_ERROR_STATUS: dict[type[ImageRejectedError], int] = {
+    UnsupportedImageFormatError: 415,
+    CorruptImageError: 422,
+    ImageDimensionsTooLargeError: 422,
+}
+
+
+async def read_upload(file: UploadFile, limit: int) -> bytes:
+    """The file's bytes; 413 as soon as more than `limit` have been read."""
+    chunks, size = [], 0
+    while chunk := await file.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "payload_too_large",
+                           f"the file is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    if not size:
+        raise ApiError(422, "empty_file", "the uploaded file is empty")
+    return b"".join(chunks)
+
+
+async def store_image(services: WriteServices, file: UploadFile,
+                      specs: Sequence[VariantSpec]) -> StoredImage:
+    """Check, resize and durably store an upload: done before any event is appended,
+    so an accepted photo is never lost."""
+    data = await read_upload(file, services.max_upload_bytes)
+    try:
+        return await services.images.ingest(data, specs)
+    except ImageRejectedError as error:
+        status = next(s for cls, s in _IMAGE_ERROR_STATUS.items() if isinstance(error, cls))
+        raise ApiError(status, error.code, str(error) or error.message) from None
