@@ -114,7 +114,8 @@ class PhotoShareCommands(Application):
     @_decide.register
     def _post_photo(self, command: m.PostPhoto, context: m.CommandContext) -> _Decision:
         owner = self._actor(command.owner_id)
-        tagged = [self._tagged_user_id(name) for name in dict.fromkeys(command.tagged_usernames)]
+        # dict.fromkeys: one tag per person, however the name was spelled.
+        tagged = list(dict.fromkeys(self._tagged_user_id(n) for n in command.tagged_usernames))
         photo = Photo.post(owner_id=owner.id, image=command.image, caption=command.caption,
                            location=command.location, tagged_user_ids=tagged, context=context)
         return _Decision([photo], str(photo.id))

@@ -1,0 +1,57 @@
+"""Tokens, password hashing and the failed-login limiter."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from infra.passwords import PasswordHasher
+from infra.ratelimit import FailureLimiter
+from infra.tokens import InvalidTokenError, TokenService, load_or_create_secret
+
+
+def test_tokens_verify_only_when_signed_by_us_and_unexpired() -> None:
+    service = TokenService("s" * 40, ttl_seconds=60)
+    assert service.verify(service.issue("user-1").token) == "user-1"
+    expired = service.issue("user-1", now=time.time() - 3600).token
+    forged = TokenService("t" * 40, ttl_seconds=60).issue("user-1").token
+    unsigned = jwt.encode({"sub": "user-1", "iss": "photoshare", "iat": 0,
+                           "exp": time.time() + 60}, None, algorithm="none")
+    for bad in (expired, forged, unsigned, "garbage", forged[:-2] + "xx"):
+        with pytest.raises(InvalidTokenError):
+            service.verify(bad)
+
+
+def test_the_secret_is_made_once_and_kept_private(tmp_path) -> None:
+    path = tmp_path / "d" / "secret_key"
+    secret = load_or_create_secret(path)
+    assert len(secret) >= 40 and load_or_create_secret(path) == secret
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_passwords_are_argon2_and_verify() -> None:
+    hasher = PasswordHasher(time_cost=1, memory_kib=1024)
+    hashed = hasher.hash("correct horse")
+    assert hashed.startswith("$argon2id$") and "correct horse" not in hashed
+    assert hasher.verify(hashed, "correct horse")
+    assert not hasher.verify(hashed, "wrong")
+    assert not hasher.verify(None, "anything")
+    assert not hasher.verify("not-a-hash", "anything")
+
+
+def test_failure_limiter_blocks_then_forgets() -> None:
+    now = [1000.0]
+    limiter = FailureLimiter(max_failures=2, window_seconds=60, clock=lambda: now[0])
+    limiter.record_failure("k")
+    assert limiter.retry_after("k") == 0
+    limiter.record_failure("k")
+    assert limiter.retry_after("k") == pytest.approx(60)
+    assert limiter.retry_after("other") == 0
+    now[0] += 61
+    assert limiter.retry_after("k") == 0
+    limiter.record_failure("k")
+    limiter.record_failure("k")
+    limiter.reset("k")
+    assert limiter.retry_after("k") == 0
