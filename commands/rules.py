@@ -9,8 +9,8 @@ from commands.errors import InvalidUsernameError, InvalidValueError
 
 USERNAME_MIN, USERNAME_MAX = 3, 30
 # Letters, digits, underscore and period, no leading/trailing or doubled period.
-_USERNAME = re.compile(r"^(?!\.)(?!.*\.\.)[A-Za-z0-9_.]+(?<!\.)$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_USERNAME = re.compile(r"(?!\.)(?!.*\.\.)[A-Za-z0-9_.]+(?<!\.)")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HASHTAG = re.compile(r"#(\w+)")
 
 MAX_DISPLAY_NAME = 64
@@ -30,7 +30,7 @@ def check_username(username: str) -> str:
         raise InvalidUsernameError("must be a string")
     if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
         raise InvalidUsernameError(f"must be {USERNAME_MIN}-{USERNAME_MAX} characters long")
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise InvalidUsernameError(
             "may contain only letters, digits, '_' and '.', and not start or end with "
             "'.' or have two in a row"
@@ -42,7 +42,7 @@ def check_email(email: str) -> str:
     if not isinstance(email, str):
         raise InvalidValueError("email", "must be a string")
     email = email.strip()
-    valid = _EMAIL.match(email) and email.isascii() and email.isprintable()
+    valid = _EMAIL.fullmatch(email) and email.isascii() and email.isprintable()
     if len(email) > MAX_EMAIL or not valid:
         raise InvalidValueError("email", "is not a valid email address")
     return email

@@ -16,7 +16,8 @@ class WriteServices:
     commands: PhotoShareCommands
     passwords: PasswordHasher
     tokens: TokenService
-    login_failures: FailureLimiter
+    login_failures: FailureLimiter   # per account
+    client_failures: FailureLimiter  # per client address, more lenient (shared NATs)
     images: ImageIngest
     max_upload_bytes: int
     media_url_prefix: str

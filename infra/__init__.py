@@ -1,0 +1,1 @@
+"""Infrastructure: settings, wiring, blob storage, image pipeline, CLI and deployment."""
