@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,31 @@ def test_an_unknown_actor_can_do_nothing(app) -> None:
     with pytest.raises(e.UnknownActorError):
         run(app, m.PostPhoto(ghost, IMAGE), ghost)
     assert app.head_position() == 0
+
+
+def test_concurrent_commands_keep_the_rules(app) -> None:
+    """Threads racing on the same aggregates: the event store's optimistic concurrency
+    lets exactly one registration of a name in, and each like and follow happens once."""
+    users = [register(app, f"user{i}") for i in range(12)]
+    photo = run(app, m.PostPhoto(users[0], IMAGE), users[0])
+    unexpected: list[Exception] = []
+
+    def race(user: str, index: int) -> None:
+        for _ in range(3):
+            try:
+                run(app, m.LikePhoto(photo, user), user)
+                run(app, m.FollowUser(user, users[0]), user)
+                run(app, m.RegisterUser("samename", f"s{index}@x.io", "h", display_name="S"))
+            except e.UsernameTakenError:
+                pass
+            except Exception as error:  # noqa: BLE001 - collected and asserted below
+                unexpected.append(error)
+
+    threads = [threading.Thread(target=race, args=(user, i)) for i, user in enumerate(users[1:])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert unexpected == []
+    counts = Counter(env.event_type for env in app.iter_log())
+    assert counts == {"UserRegistered": 13, "PhotoPosted": 1, "PhotoLiked": 11, "UserFollowed": 11}
