@@ -73,8 +73,7 @@ async def _unexpected_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "something went wrong on our side")
 
 
-def install_error_handlers(app: FastAPI,
-                           domain_errors: Mapping[type[Exception], int] = {}) -> None:
+def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception], int]) -> None:
     """Make every error leave in the API's shape; `domain_errors` maps classes to status."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -148,11 +147,11 @@ class BodySizeLimitMiddleware:
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _send(error_response(400, "bad_request", "invalid Content-Length"),
-                            scope, receive, send)
+                await error_response(400, "bad_request", "invalid Content-Length")(
+                    scope, receive, send)
                 return
             if int(declared) > limit:
-                await _send(_too_large(limit), scope, receive, send)
+                await _too_large(limit)(scope, receive, send)
                 return
         received, exceeded, started = 0, False, False
 
@@ -179,16 +178,12 @@ class BodySizeLimitMiddleware:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await _send(_too_large(limit), scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
 
 
 def _too_large(limit: int) -> JSONResponse:
     return error_response(413, "payload_too_large",
                           f"the request body is larger than the limit of {limit} bytes")
-
-
-async def _send(response: JSONResponse, scope: Scope, receive: Receive, send: Send) -> None:
-    await response(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

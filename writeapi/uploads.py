@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from fastapi import UploadFile
@@ -16,6 +17,8 @@ from infra.images import (
 )
 from infra.web import ApiError
 from writeapi.services import WriteServices
+
+log = logging.getLogger("photoshare.uploads")
 
 _CHUNK = 1024 * 1024
 
@@ -48,5 +51,7 @@ async def store_image(services: WriteServices, file: UploadFile,
     try:
         return await services.images.ingest(data, specs)
     except ImageRejectedError as error:
+        # The client gets the safe message; Pillow's own words go to the log only.
+        log.info("image rejected: %s (%s)", error.code, error.detail)
         status = next(s for cls, s in _IMAGE_ERROR_STATUS.items() if isinstance(error, cls))
-        raise ApiError(status, error.code, str(error) or error.message) from None
+        raise ApiError(status, error.code, error.message) from None
