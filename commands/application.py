@@ -242,29 +242,33 @@ class PhotoShareCommands(Application):
 
     # --- the log, as envelopes ---------------------------------------------------------
 
-    def read_log(self, after: int = 0, limit: int = 1000, *,
-                 include_internal: bool = False) -> list[Envelope]:
-        """Envelopes of the events after position `after`, in log order."""
+    def read_batch(self, after: int = 0, limit: int = 1000, *,
+                   include_internal: bool = False) -> tuple[list[Envelope], int]:
+        """Envelopes of up to `limit` events after position `after`, and the position of
+        the last event read (internal ones included), so a reader can move past them."""
         notifications = self.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
-        envelopes = (self._envelope(n) for n in notifications)
-        return [e for e in envelopes if include_internal or not _is_internal(e.event_type)]
+        envelopes = [self._envelope(n) for n in notifications]
+        last = notifications[-1].id if notifications else after
+        if not include_internal:
+            envelopes = [e for e in envelopes if not _is_internal(e.event_type)]
+        return envelopes, last
+
+    def read_log(self, after: int = 0, limit: int = 1000, *,
+                 include_internal: bool = False) -> list[Envelope]:
+        """Envelopes of the events after position `after`, in log order."""
+        return self.read_batch(after, limit, include_internal=include_internal)[0]
 
     def iter_log(self, after: int = 0, *, batch: int = 1000,
                  include_internal: bool = False) -> Iterator[Envelope]:
         """Every envelope after `after`, read in batches."""
         while True:
-            notifications = self.recorder.select_notifications(
-                start=after, limit=batch, inclusive_of_start=False
-            )
-            if not notifications:
+            envelopes, last = self.read_batch(after, batch, include_internal=include_internal)
+            if last == after:
                 return
-            for notification in notifications:
-                envelope = self._envelope(notification)
-                if include_internal or not _is_internal(envelope.event_type):
-                    yield envelope
-            after = notifications[-1].id
+            yield from envelopes
+            after = last
 
     def _envelope(self, notification: Notification) -> Envelope:
         stored = self.mapper.to_domain_event(notification)

@@ -3,7 +3,8 @@ them into the apps. Tests build the system through here with their own settings.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from infra.passwords import PasswordHasher
 from infra.photo_ingest import ImageIngest
 from infra.ratelimit import FailureLimiter
 from infra.settings import Settings
+from infra.sqlite_views.catalog import bindings, open_views, view_queries
 from infra.tokens import TokenService, load_or_create_secret
 from infra.web import (
     BodySizeLimitMiddleware,
@@ -23,6 +25,9 @@ from infra.web import (
     install_health,
 )
 from readapi import include_read_api
+from readapi.services import ReadServices
+from streams.live import LiveBroadcaster
+from streams.runner import BackgroundRunner, ProjectionRunner
 from writeapi import DOMAIN_ERROR_STATUS, WriteServices, include_write_api
 from writeapi.app import UPLOAD_ROUTES
 
@@ -47,7 +52,8 @@ def token_service(settings: Settings) -> TokenService:
 
 
 def build_write_services(settings: Settings, commands: PhotoShareCommands,
-                         tokens: TokenService, media: FilesystemBlobStore) -> WriteServices:
+                         tokens: TokenService, media: FilesystemBlobStore,
+                         after_write: Callable[[], None]) -> WriteServices:
     return WriteServices(
         commands=commands,
         passwords=PasswordHasher(time_cost=settings.password_hash_time_cost,
@@ -63,18 +69,28 @@ def build_write_services(settings: Settings, commands: PhotoShareCommands,
                            workers=settings.image_workers),
         max_upload_bytes=settings.max_upload_bytes,
         media_url_prefix=settings.media_url_prefix,
+        after_write=after_write,
     )
 
 
 def create_embedded_app(settings: Settings) -> FastAPI:
-    """The embedded profile: write API, read API and media in one app, data in one dir."""
+    """The embedded profile: write API, read API, projection runner and media in one
+    app, data in one dir."""
     commands = open_event_store(settings)
     tokens = token_service(settings)
     media = FilesystemBlobStore(settings.media_dir)
+    views = open_views(settings.views_path)
+    live = LiveBroadcaster()
+    runner = BackgroundRunner(ProjectionRunner(commands, views, bindings(settings),
+                                               publish=live.publish))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        live.bind(asyncio.get_running_loop())
+        await runner.start()  # catches up with the log before taking requests
         yield
+        await runner.stop()
+        views.close()
         commands.close()
 
     app = FastAPI(title="photoshare", version="0.1.0", lifespan=lifespan,
@@ -82,7 +98,16 @@ def create_embedded_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.tokens = tokens
     app.state.media = media
-    app.state.write = build_write_services(settings, commands, tokens, media)
+    app.state.write = build_write_services(settings, commands, tokens, media, runner.wake)
+    app.state.read = ReadServices(
+        queries=lambda: view_queries(views.reader(), settings),
+        consistency=runner,
+        live=live,
+        media_url_prefix=settings.media_url_prefix,
+        min_position_wait_seconds=settings.min_position_wait_seconds,
+        sse_keepalive_seconds=settings.sse_keepalive_seconds,
+    )
+    app.state.runner = runner
 
     install_error_handlers(app, DOMAIN_ERROR_STATUS)
     upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD

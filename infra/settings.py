@@ -38,9 +38,19 @@ class Settings(BaseSettings):
     image_workers: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
     media_url_prefix: str = "/media"
 
+    # Read side.
+    timeline_cap: int = Field(800, ge=1)
+    celebrity_threshold: int = Field(10_000, ge=0)
+    min_position_wait_seconds: float = Field(2.0, ge=0, le=30)
+    sse_keepalive_seconds: float = Field(15.0, gt=0)
+
     @property
     def event_store_path(self) -> Path:
         return self.data_dir / "events.sqlite3"
+
+    @property
+    def views_path(self) -> Path:
+        return self.data_dir / "views.sqlite3"
 
     @property
     def media_dir(self) -> Path:

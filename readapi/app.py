@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from readapi import media
+from readapi.routes import photos, users
 
 
 def include_read_api(app: FastAPI) -> None:
-    app.include_router(media.router)
+    for module in (users, photos, media):
+        app.include_router(module.router)

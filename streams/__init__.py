@@ -1,1 +1,2 @@
-"""Event transport: in-process runner, Kafka relay and Faust workers (built in later issues)."""
+"""Moving events from the event store to the projections: the in-process runner of the
+embedded profile (the Kafka relay and Faust workers of the cluster profile join later)."""

@@ -29,7 +29,9 @@ class CommandBus:
     async def run(self, command: Any) -> CommandResult:
         context = CommandContext(actor_id=self.actor_id,
                                  correlation_id=correlation_id.get() or "-")
-        return await run_in_threadpool(self.services.commands.execute, command, context)
+        result = await run_in_threadpool(self.services.commands.execute, command, context)
+        self.services.after_write()
+        return result
 
 
 def anonymous_bus(services: Services) -> CommandBus:

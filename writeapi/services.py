@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from commands import PhotoShareCommands
@@ -21,6 +22,7 @@ class WriteServices:
     images: ImageIngest
     max_upload_bytes: int
     media_url_prefix: str
+    after_write: Callable[[], None] = lambda: None  # e.g. wake the projection runner
 
     def media_url(self, key: str) -> str:
         return f"{self.media_url_prefix}/{key}"

@@ -1,0 +1,31 @@
+"""Every SQLite view, for the composition root: schemas, runner bindings and queries.
+
+Each view module exports `SCHEMA`, `binding(settings) -> Binding` and
+`queries(connection, settings)`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from infra.settings import Settings
+from infra.sqlite_views import graph, notifications, photos, profiles, search, timelines
+from infra.viewdb import ViewDatabase
+from readapi.services import ViewQueries
+from streams.runner import Binding
+
+VIEW_MODULES = (profiles, graph, photos, timelines, search, notifications)
+
+
+def open_views(path: Path) -> ViewDatabase:
+    return ViewDatabase(path, [module.SCHEMA for module in VIEW_MODULES])
+
+
+def bindings(settings: Settings) -> list[Binding]:
+    return [module.binding(settings) for module in VIEW_MODULES]
+
+
+def view_queries(connection: sqlite3.Connection, settings: Settings) -> ViewQueries:
+    return ViewQueries(**{module.__name__.rsplit(".", 1)[1]: module.queries(connection, settings)
+                          for module in VIEW_MODULES})

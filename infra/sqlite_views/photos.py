@@ -1,0 +1,167 @@
+"""Photos view on SQLite: photos, likes and comments."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from infra.settings import Settings
+from streams.runner import Binding
+
+from infra.sqlite_views.util import from_json, placeholders, to_json
+from projections.photos import PhotosProjection, CommentRecord, PhotoQueries, PhotoRecord, PhotoStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS photos (
+    photo_id TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    caption TEXT NOT NULL,
+    location TEXT NOT NULL,
+    hashtags TEXT NOT NULL,
+    tagged_user_ids TEXT NOT NULL,
+    variants TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    posted_at TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    likes INTEGER NOT NULL DEFAULT 0,
+    comments INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS photos_by_owner ON photos (owner_id, position);
+CREATE TABLE IF NOT EXISTS photo_likes (
+    photo_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (photo_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS photo_likes_by_user ON photo_likes (user_id, photo_id);
+CREATE TABLE IF NOT EXISTS photo_comments (
+    comment_id TEXT PRIMARY KEY,
+    photo_id TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    position INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS photo_comments_by_photo ON photo_comments (photo_id, position);
+"""
+
+_PHOTO_COLUMNS = ("photo_id, owner_id, caption, location, hashtags, tagged_user_ids, variants, "
+                  "width, height, posted_at, position, likes, comments")
+_COMMENT_COLUMNS = "comment_id, photo_id, author_id, text, created_at, position"
+_NO_LIMIT = 2**62
+
+
+class SqlitePhotoStore(PhotoStore):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    def add_photo(self, photo: PhotoRecord) -> None:
+        self.db.execute(
+            f"INSERT INTO photos ({_PHOTO_COLUMNS}) VALUES ({placeholders(range(13))}) "
+            "ON CONFLICT (photo_id) DO NOTHING",
+            (photo.photo_id, photo.owner_id, photo.caption, photo.location,
+             to_json(photo.hashtags), to_json(photo.tagged_user_ids), to_json(photo.variants),
+             photo.width, photo.height, photo.posted_at, photo.position, 0, 0))
+
+    def remove_photo(self, photo_id: str) -> None:
+        for table in ("photos", "photo_likes", "photo_comments"):
+            self.db.execute(f"DELETE FROM {table} WHERE photo_id = ?", (photo_id,))
+
+    def _exists(self, photo_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM photos WHERE photo_id = ?",
+                               (photo_id,)).fetchone() is not None
+
+    def _count(self, photo_id: str, counter: str, delta: int) -> None:
+        self.db.execute(f"UPDATE photos SET {counter} = {counter} + ? WHERE photo_id = ?",
+                        (delta, photo_id))
+
+    def like(self, photo_id: str, user_id: str, position: int) -> None:
+        if not self._exists(photo_id):
+            return
+        inserted = self.db.execute(
+            "INSERT INTO photo_likes (photo_id, user_id, position) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING", (photo_id, user_id, position)).rowcount
+        if inserted:
+            self._count(photo_id, "likes", +1)
+
+    def unlike(self, photo_id: str, user_id: str) -> None:
+        deleted = self.db.execute("DELETE FROM photo_likes WHERE photo_id = ? AND user_id = ?",
+                                  (photo_id, user_id)).rowcount
+        if deleted:
+            self._count(photo_id, "likes", -1)
+
+    def add_comment(self, comment: CommentRecord) -> None:
+        if not self._exists(comment.photo_id):
+            return
+        inserted = self.db.execute(
+            f"INSERT INTO photo_comments ({_COMMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (comment.comment_id, comment.photo_id, comment.author_id, comment.text,
+             comment.created_at, comment.position)).rowcount
+        if inserted:
+            self._count(comment.photo_id, "comments", +1)
+
+    def remove_comment(self, comment_id: str) -> None:
+        row = self.db.execute("DELETE FROM photo_comments WHERE comment_id = ? RETURNING photo_id",
+                              (comment_id,)).fetchone()
+        if row:
+            self._count(row["photo_id"], "comments", -1)
+
+
+def _photo(row: sqlite3.Row) -> PhotoRecord:
+    values = dict(row)
+    for name in ("hashtags", "tagged_user_ids", "variants"):
+        values[name] = from_json(values[name])
+    return PhotoRecord(**values)
+
+
+class SqlitePhotoQueries(PhotoQueries):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    def photo(self, photo_id: str) -> PhotoRecord | None:
+        row = self.db.execute(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE photo_id = ?",
+                              (photo_id,)).fetchone()
+        return _photo(row) if row else None
+
+    def many(self, photo_ids: list[str]) -> dict[str, PhotoRecord]:
+        if not photo_ids:
+            return {}
+        rows = self.db.execute(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE photo_id IN "
+                               f"({placeholders(photo_ids)})", list(photo_ids))
+        return {row["photo_id"]: _photo(row) for row in rows}
+
+    def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:
+        return self.recent_by_owners([owner_id], before, limit)
+
+    def recent_by_owners(self, owner_ids: list[str], before: int | None,
+                         limit: int) -> list[PhotoRecord]:
+        if not owner_ids:
+            return []
+        rows = self.db.execute(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE owner_id IN ({placeholders(owner_ids)}) "
+            "AND position < ? ORDER BY position DESC LIMIT ?",
+            (*owner_ids, before if before is not None else _NO_LIMIT, limit))
+        return [_photo(row) for row in rows]
+
+    def liked_by(self, user_id: str, photo_ids: list[str]) -> set[str]:
+        if not photo_ids:
+            return set()
+        rows = self.db.execute(
+            f"SELECT photo_id FROM photo_likes WHERE user_id = ? AND photo_id IN "
+            f"({placeholders(photo_ids)})", (user_id, *photo_ids))
+        return {row["photo_id"] for row in rows}
+
+    def comments(self, photo_id: str, after: int | None, limit: int) -> list[CommentRecord]:
+        rows = self.db.execute(
+            f"SELECT {_COMMENT_COLUMNS} FROM photo_comments WHERE photo_id = ? AND position > ? "
+            "ORDER BY position LIMIT ?", (photo_id, after or 0, limit))
+        return [CommentRecord(**dict(row)) for row in rows]
+
+
+def binding(_: Settings) -> Binding:
+    return Binding(PhotosProjection(), lambda connection, _outbox: SqlitePhotoStore(connection))
+
+
+def queries(connection: sqlite3.Connection, _: Settings) -> SqlitePhotoQueries:
+    return SqlitePhotoQueries(connection)

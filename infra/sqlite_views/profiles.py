@@ -1,0 +1,91 @@
+"""Profiles view on SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from infra.settings import Settings
+from streams.runner import Binding
+
+from infra.sqlite_views.util import placeholders
+from projections.profiles import ProfilesProjection, Profile, ProfileQueries, ProfileStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS profiles (
+    user_id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    username_key TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    bio TEXT NOT NULL,
+    location TEXT NOT NULL,
+    avatar_key TEXT,
+    followers INTEGER NOT NULL DEFAULT 0,
+    following INTEGER NOT NULL DEFAULT 0,
+    photos INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+_COUNTERS = frozenset({"followers", "following", "photos"})
+_UPDATABLE = frozenset({"display_name", "bio", "location", "avatar_key"})
+_COLUMNS = "user_id, username, display_name, bio, location, avatar_key, followers, following, photos"
+
+
+class SqliteProfileStore(ProfileStore):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    def add(self, profile: Profile) -> None:
+        self.db.execute(
+            "INSERT INTO profiles (user_id, username, username_key, display_name, bio, location,"
+            " avatar_key) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING",
+            (profile.user_id, profile.username, profile.username.lower(), profile.display_name,
+             profile.bio, profile.location, profile.avatar_key))
+
+    def update(self, user_id: str, **fields: object) -> None:
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self.db.execute(f"UPDATE profiles SET {assignments} WHERE user_id = ?",
+                        (*fields.values(), user_id))
+
+    def count(self, user_id: str, counter: str, delta: int) -> None:
+        if counter not in _COUNTERS:
+            raise ValueError(f"unknown counter {counter}")
+        self.db.execute(f"UPDATE profiles SET {counter} = max(0, {counter} + ?) WHERE user_id = ?",
+                        (delta, user_id))
+
+
+def _profile(row: sqlite3.Row) -> Profile:
+    return Profile(**{key: row[key] for key in row.keys()})
+
+
+class SqliteProfileQueries(ProfileQueries):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    def by_id(self, user_id: str) -> Profile | None:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM profiles WHERE user_id = ?",
+                              (user_id,)).fetchone()
+        return _profile(row) if row else None
+
+    def by_username(self, username: str) -> Profile | None:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM profiles WHERE username_key = ?",
+                              (username.lower(),)).fetchone()
+        return _profile(row) if row else None
+
+    def many(self, user_ids: list[str]) -> dict[str, Profile]:
+        if not user_ids:
+            return {}
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM profiles WHERE user_id IN ({placeholders(user_ids)})",
+            list(user_ids))
+        return {row["user_id"]: _profile(row) for row in rows}
+
+
+def binding(_: Settings) -> Binding:
+    return Binding(ProfilesProjection(), lambda connection, _outbox: SqliteProfileStore(connection))
+
+
+def queries(connection: sqlite3.Connection, _: Settings) -> SqliteProfileQueries:
+    return SqliteProfileQueries(connection)

@@ -1,0 +1,19 @@
+"""timelines view on SQLite (to be built)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from infra.settings import Settings
+from projections.timelines import TimelineQueries, TimelinesProjection
+from streams.runner import Binding
+
+SCHEMA = ""
+
+
+def binding(_: Settings) -> Binding:
+    return Binding(TimelinesProjection(), lambda connection, outbox: None)
+
+
+def queries(connection: sqlite3.Connection, _: Settings) -> TimelineQueries:
+    return TimelineQueries()

@@ -1,0 +1,47 @@
+"""The social graph view: who follows whom, newest first."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from events import Envelope, UserFollowed, UserUnfollowed
+from projections.base import Projection, on
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One follow, as seen from one end: `user_id` is the other end."""
+
+    user_id: str
+    position: int
+
+
+class GraphStore(ABC):
+    @abstractmethod
+    def follow(self, follower_id: str, followee_id: str, position: int) -> None: ...
+
+    @abstractmethod
+    def unfollow(self, follower_id: str, followee_id: str) -> None: ...
+
+
+class GraphQueries(ABC):
+    @abstractmethod
+    def followers(self, user_id: str, before: int | None, limit: int) -> list[Edge]:
+        """Who follows `user_id`, most recent follow first, positions below `before`."""
+
+    @abstractmethod
+    def following(self, user_id: str, before: int | None, limit: int) -> list[Edge]:
+        """Whom `user_id` follows, most recent first, positions below `before`."""
+
+
+class GraphProjection(Projection[GraphStore]):
+    name = "graph"
+
+    @on(UserFollowed)
+    def _followed(self, event: UserFollowed, envelope: Envelope, store: GraphStore) -> None:
+        store.follow(event.follower_id, event.followee_id, envelope.position)
+
+    @on(UserUnfollowed)
+    def _unfollowed(self, event: UserUnfollowed, _: Envelope, store: GraphStore) -> None:
+        store.unfollow(event.follower_id, event.followee_id)

@@ -1,0 +1,129 @@
+"""Photos view: details, a user's photos newest first, likers and comments."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from events import (
+    CommentAdded,
+    CommentDeleted,
+    Envelope,
+    PhotoDeleted,
+    PhotoLiked,
+    PhotoPosted,
+    PhotoUnliked,
+)
+from projections.base import Projection, on
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    photo_id: str
+    owner_id: str
+    caption: str
+    location: str
+    hashtags: list[str]
+    tagged_user_ids: list[str]
+    variants: dict[str, str]
+    width: int
+    height: int
+    posted_at: str
+    position: int
+    likes: int = 0
+    comments: int = 0
+
+
+@dataclass(frozen=True)
+class CommentRecord:
+    comment_id: str
+    photo_id: str
+    author_id: str
+    text: str
+    created_at: str
+    position: int
+
+
+class PhotoStore(ABC):
+    """Write port. Likes and comments on a photo that is gone are ignored; counts move
+    only when a like or comment row really appears or disappears."""
+
+    @abstractmethod
+    def add_photo(self, photo: PhotoRecord) -> None: ...
+
+    @abstractmethod
+    def remove_photo(self, photo_id: str) -> None:
+        """The photo, its likes and its comments."""
+
+    @abstractmethod
+    def like(self, photo_id: str, user_id: str, position: int) -> None: ...
+
+    @abstractmethod
+    def unlike(self, photo_id: str, user_id: str) -> None: ...
+
+    @abstractmethod
+    def add_comment(self, comment: CommentRecord) -> None: ...
+
+    @abstractmethod
+    def remove_comment(self, comment_id: str) -> None: ...
+
+
+class PhotoQueries(ABC):
+    @abstractmethod
+    def photo(self, photo_id: str) -> PhotoRecord | None: ...
+
+    @abstractmethod
+    def many(self, photo_ids: list[str]) -> dict[str, PhotoRecord]: ...
+
+    @abstractmethod
+    def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:
+        """The owner's photos, newest first, positions below `before`."""
+
+    @abstractmethod
+    def recent_by_owners(self, owner_ids: list[str], before: int | None,
+                         limit: int) -> list[PhotoRecord]:
+        """The newest photos of any of `owner_ids`, positions below `before`."""
+
+    @abstractmethod
+    def liked_by(self, user_id: str, photo_ids: list[str]) -> set[str]:
+        """Which of `photo_ids` `user_id` likes."""
+
+    @abstractmethod
+    def comments(self, photo_id: str, after: int | None, limit: int) -> list[CommentRecord]:
+        """Comments on the photo, oldest first, positions above `after`."""
+
+
+class PhotosProjection(Projection[PhotoStore]):
+    name = "photos"
+
+    @on(PhotoPosted)
+    def _posted(self, event: PhotoPosted, envelope: Envelope, store: PhotoStore) -> None:
+        store.add_photo(PhotoRecord(
+            photo_id=event.photo_id, owner_id=event.owner_id, caption=event.caption,
+            location=event.location, hashtags=list(event.hashtags),
+            tagged_user_ids=list(event.tagged_user_ids), variants=dict(event.variants),
+            width=event.width, height=event.height,
+            posted_at=envelope.occurred_at.isoformat(), position=envelope.position))
+
+    @on(PhotoDeleted)
+    def _deleted(self, event: PhotoDeleted, _: Envelope, store: PhotoStore) -> None:
+        store.remove_photo(event.photo_id)
+
+    @on(PhotoLiked)
+    def _liked(self, event: PhotoLiked, envelope: Envelope, store: PhotoStore) -> None:
+        store.like(event.photo_id, event.user_id, envelope.position)
+
+    @on(PhotoUnliked)
+    def _unliked(self, event: PhotoUnliked, _: Envelope, store: PhotoStore) -> None:
+        store.unlike(event.photo_id, event.user_id)
+
+    @on(CommentAdded)
+    def _commented(self, event: CommentAdded, envelope: Envelope, store: PhotoStore) -> None:
+        store.add_comment(CommentRecord(
+            comment_id=event.comment_id, photo_id=event.photo_id, author_id=event.author_id,
+            text=event.text, created_at=envelope.occurred_at.isoformat(),
+            position=envelope.position))
+
+    @on(CommentDeleted)
+    def _uncommented(self, event: CommentDeleted, _: Envelope, store: PhotoStore) -> None:
+        store.remove_comment(event.comment_id)

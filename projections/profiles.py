@@ -1,0 +1,99 @@
+"""Profiles: who a user is, with follower, following and photo counts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from events import (
+    AvatarChanged,
+    Envelope,
+    PhotoDeleted,
+    PhotoPosted,
+    ProfileUpdated,
+    UserFollowed,
+    UserRegistered,
+    UserUnfollowed,
+)
+from projections.base import Projection, on
+
+AVATAR_VARIANT = "avatar"
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    username: str
+    display_name: str
+    bio: str
+    location: str
+    avatar_key: str | None
+    followers: int
+    following: int
+    photos: int
+
+
+class ProfileStore(ABC):
+    """Write port of the profiles view."""
+
+    @abstractmethod
+    def add(self, profile: Profile) -> None: ...
+
+    @abstractmethod
+    def update(self, user_id: str, **fields: object) -> None: ...
+
+    @abstractmethod
+    def count(self, user_id: str, counter: str, delta: int) -> None:
+        """Add `delta` to `counter` (followers, following or photos)."""
+
+
+class ProfileQueries(ABC):
+    """Read port of the profiles view."""
+
+    @abstractmethod
+    def by_id(self, user_id: str) -> Profile | None: ...
+
+    @abstractmethod
+    def by_username(self, username: str) -> Profile | None:
+        """Case-insensitive."""
+
+    @abstractmethod
+    def many(self, user_ids: list[str]) -> dict[str, Profile]: ...
+
+
+class ProfilesProjection(Projection[ProfileStore]):
+    name = "profiles"
+
+    @on(UserRegistered)
+    def _registered(self, event: UserRegistered, _: Envelope, store: ProfileStore) -> None:
+        store.add(Profile(user_id=event.user_id, username=event.username,
+                          display_name=event.display_name, bio=event.bio,
+                          location=event.location, avatar_key=None,
+                          followers=0, following=0, photos=0))
+
+    @on(ProfileUpdated)
+    def _updated(self, event: ProfileUpdated, _: Envelope, store: ProfileStore) -> None:
+        store.update(event.user_id, display_name=event.display_name, bio=event.bio,
+                     location=event.location)
+
+    @on(AvatarChanged)
+    def _avatar(self, event: AvatarChanged, _: Envelope, store: ProfileStore) -> None:
+        store.update(event.user_id, avatar_key=event.variants.get(AVATAR_VARIANT))
+
+    @on(UserFollowed)
+    def _followed(self, event: UserFollowed, _: Envelope, store: ProfileStore) -> None:
+        store.count(event.follower_id, "following", +1)
+        store.count(event.followee_id, "followers", +1)
+
+    @on(UserUnfollowed)
+    def _unfollowed(self, event: UserUnfollowed, _: Envelope, store: ProfileStore) -> None:
+        store.count(event.follower_id, "following", -1)
+        store.count(event.followee_id, "followers", -1)
+
+    @on(PhotoPosted)
+    def _posted(self, event: PhotoPosted, _: Envelope, store: ProfileStore) -> None:
+        store.count(event.owner_id, "photos", +1)
+
+    @on(PhotoDeleted)
+    def _deleted(self, event: PhotoDeleted, _: Envelope, store: ProfileStore) -> None:
+        store.count(event.owner_id, "photos", -1)

@@ -1,0 +1,58 @@
+"""Dependencies shared by the read routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+
+from infra.web import ApiError, bearer_token, current_user_id
+from readapi.services import ReadServices
+
+MIN_POSITION_HEADER = "X-Min-Position"
+READ_POSITION_HEADER = "X-Read-Position"
+STALE_HEADER = "X-Read-Stale"
+
+
+def get_services(request: Request) -> ReadServices:
+    return request.app.state.read
+
+
+Services = Annotated[ReadServices, Depends(get_services)]
+
+
+async def consistent_read(services: Services, response: Response,
+                          min_position: Annotated[str | None,
+                                                  Header(alias=MIN_POSITION_HEADER)] = None
+                          ) -> None:
+    """Read your own writes: with X-Min-Position, wait (bounded) for the views to pass it;
+    answer anyway after the wait, flagged X-Read-Stale: true."""
+    if min_position is not None:
+        if not min_position.isdigit() or len(min_position) > 18:
+            raise ApiError(400, "invalid_min_position", "X-Min-Position must be a log position")
+        reached = await services.consistency.wait_for(int(min_position),
+                                                      services.min_position_wait_seconds)
+        if not reached:
+            response.headers[STALE_HEADER] = "true"
+    response.headers[READ_POSITION_HEADER] = str(services.consistency.position)
+
+
+def consistent_services(services: Services,
+                        _: Annotated[None, Depends(consistent_read)]) -> ReadServices:
+    return services
+
+
+# Routes are sync (FastAPI runs them in a worker thread) and call `views.queries()` in their
+# body: query objects hold the calling thread's SQLite connection, so they must be made
+# on the thread that uses them.
+Views = Annotated[ReadServices, Depends(consistent_services)]
+
+
+def optional_viewer(request: Request) -> str | None:
+    """The authenticated user if a token was sent (a bad one is still a 401)."""
+    if "authorization" not in request.headers:
+        return None
+    return current_user_id(request, bearer_token(request))
+
+
+Viewer = Annotated[str | None, Depends(optional_viewer)]

@@ -1,0 +1,43 @@
+"""Photos: details and comments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from infra.web import ApiError
+from projections.photos import PhotoRecord
+from readapi import shapes
+from readapi.deps import Viewer, Views
+from readapi.pagination import Page, page
+from readapi.services import ViewQueries
+
+router = APIRouter(tags=["photos"])
+
+
+def _existing(q: ViewQueries, photo_id: str) -> PhotoRecord:
+    record = q.photos.photo(photo_id)
+    if record is None:
+        raise ApiError(404, "photo_not_found", "no such photo")
+    return record
+
+
+@router.get("/v1/photos/{photo_id}")
+def photo(photo_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
+    q = views.queries()
+    return shapes.photos(views, q, [_existing(q, photo_id)], viewer)[0]
+
+
+@router.get("/v1/photos/{photo_id}/comments")
+def comments(photo_id: str, views: Views, page_request: Page) -> dict[str, Any]:
+    q = views.queries()
+    _existing(q, photo_id)
+    records = q.photos.comments(photo_id, page_request.position(), page_request.limit + 1)
+    more = len(records) > page_request.limit
+    records = records[:page_request.limit]
+    authors = q.profiles.many(sorted({r.author_id for r in records}))
+    items = [{"comment_id": r.comment_id,
+              "author": shapes.user_summary(views, authors.get(r.author_id), r.author_id),
+              "text": r.text, "created_at": r.created_at} for r in records]
+    return page(items, {"p": records[-1].position} if more else None)

@@ -1,0 +1,69 @@
+"""People: profiles, a user's photos, followers and following."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from infra.web import ApiError, CurrentUserId
+from projections.profiles import Profile
+from readapi import shapes
+from readapi.deps import Viewer, Views
+from readapi.pagination import Page, keyset_page
+from readapi.services import ViewQueries
+
+router = APIRouter(tags=["users"])
+
+
+def _existing(q: ViewQueries, user_id: str) -> Profile:
+    profile = q.profiles.by_id(user_id)
+    if profile is None:
+        raise ApiError(404, "user_not_found", "no such user")
+    return profile
+
+
+@router.get("/v1/users/by-username/{username}")
+def user_by_username(username: str, views: Views) -> dict[str, Any]:
+    profile = views.queries().profiles.by_username(username)
+    if profile is None:
+        raise ApiError(404, "user_not_found", "no such user")
+    return shapes.user(views, profile)
+
+
+@router.get("/v1/users/me")
+def me(views: Views, viewer: CurrentUserId) -> dict[str, Any]:
+    """The caller's own profile (an extension of API.md)."""
+    return shapes.user(views, _existing(views.queries(), viewer))
+
+
+@router.get("/v1/users/{user_id}")
+def user(user_id: str, views: Views) -> dict[str, Any]:
+    return shapes.user(views, _existing(views.queries(), user_id))
+
+
+@router.get("/v1/users/{user_id}/photos")
+def user_photos(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
+    q = views.queries()
+    _existing(q, user_id)
+    records = q.photos.by_owner(user_id, page.position(), page.limit + 1)
+    return keyset_page(shapes.photos(views, q, records, viewer),
+                       [r.position for r in records], page.limit)
+
+
+@router.get("/v1/users/{user_id}/followers")
+def followers(user_id: str, views: Views, page: Page) -> dict[str, Any]:
+    q = views.queries()
+    _existing(q, user_id)
+    edges = q.graph.followers(user_id, page.position(), page.limit + 1)
+    return keyset_page(shapes.users(views, q, [e.user_id for e in edges]),
+                       [e.position for e in edges], page.limit)
+
+
+@router.get("/v1/users/{user_id}/following")
+def following(user_id: str, views: Views, page: Page) -> dict[str, Any]:
+    q = views.queries()
+    _existing(q, user_id)
+    edges = q.graph.following(user_id, page.position(), page.limit + 1)
+    return keyset_page(shapes.users(views, q, [e.user_id for e in edges]),
+                       [e.position for e in edges], page.limit)

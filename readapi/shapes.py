@@ -1,0 +1,56 @@
+"""The JSON shapes of API.md, assembled from view records in as few queries as possible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.photos import PhotoRecord
+from projections.profiles import Profile
+from readapi.services import ReadServices, ViewQueries
+
+
+def user_summary(services: ReadServices, profile: Profile | None, user_id: str) -> dict[str, Any]:
+    if profile is None:  # a view that lags another for a moment; never a 500
+        return {"user_id": user_id, "username": None, "display_name": None, "avatar_url": None}
+    return {"user_id": profile.user_id, "username": profile.username,
+            "display_name": profile.display_name,
+            "avatar_url": services.media_url(profile.avatar_key)}
+
+
+def user(services: ReadServices, profile: Profile) -> dict[str, Any]:
+    return {**user_summary(services, profile, profile.user_id), "bio": profile.bio,
+            "location": profile.location, "followers": profile.followers,
+            "following": profile.following, "photos": profile.photos}
+
+
+def users(services: ReadServices, q: ViewQueries, user_ids: list[str]) -> list[dict[str, Any]]:
+    profiles = q.profiles.many(user_ids)
+    return [user_summary(services, profiles.get(uid), uid) for uid in user_ids]
+
+
+def photos(services: ReadServices, q: ViewQueries, records: list[PhotoRecord],
+           viewer: str | None) -> list[dict[str, Any]]:
+    """Photo cards: one query for every owner and tagged user, one for the viewer's likes."""
+    people = q.profiles.many(sorted({r.owner_id for r in records}
+                                    | {u for r in records for u in r.tagged_user_ids}))
+    liked = q.photos.liked_by(viewer, [r.photo_id for r in records]) if viewer else set()
+    cards = []
+    for record in records:
+        card = {
+            "photo_id": record.photo_id,
+            "owner": user_summary(services, people.get(record.owner_id), record.owner_id),
+            "caption": record.caption,
+            "location": record.location,
+            "hashtags": record.hashtags,
+            "tagged": [user_summary(services, people.get(u), u) for u in record.tagged_user_ids],
+            "created_at": record.posted_at,
+            "urls": {name: services.media_url(key) for name, key in record.variants.items()},
+            "width": record.width,
+            "height": record.height,
+            "likes": record.likes,
+            "comments": record.comments,
+        }
+        if viewer:
+            card["liked_by_me"] = record.photo_id in liked
+        cards.append(card)
+    return cards

@@ -1,0 +1,149 @@
+"""Valid event histories for property tests of projections, and an in-memory log.
+
+`histories()` draws a sequence of public events that the command side could have
+produced (no self-follows, no double likes, nothing on deleted photos, ...), already
+wrapped in envelopes with consecutive positions. `ListLog` serves them to a
+ProjectionRunner the way the event store would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid5
+
+from hypothesis import strategies as st
+
+from events import (
+    AvatarChanged,
+    CommentAdded,
+    CommentDeleted,
+    Envelope,
+    Event,
+    PhotoDeleted,
+    PhotoLiked,
+    PhotoPosted,
+    PhotoUnliked,
+    ProfileUpdated,
+    UserFollowed,
+    UserRegistered,
+    UserUnfollowed,
+    event_to_data,
+)
+
+NS = UUID("00000000-0000-0000-0000-00000000f00d")
+START = datetime(2026, 1, 1, tzinfo=UTC)
+NAMES = ["ann", "bob", "cy", "dee", "eli", "fay", "gus", "hal"]
+WORDS = ["sun", "beach", "Café", "crème", "night", "#Sun", "#beach", "#nuit", "dog"]
+
+
+def uid(kind: str, n: object) -> str:
+    return str(uuid5(NS, f"{kind}:{n}"))
+
+
+@dataclass
+class _State:
+    users: list[str] = field(default_factory=list)
+    follows: set[tuple[str, str]] = field(default_factory=set)
+    photos: dict[str, str] = field(default_factory=dict)       # live photo -> owner
+    likes: set[tuple[str, str]] = field(default_factory=set)
+    comments: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (photo, author)
+    made: int = 0
+
+    def next_id(self, kind: str) -> str:
+        self.made += 1
+        return uid(kind, self.made)
+
+
+@st.composite
+def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60
+              ) -> list[tuple[Event, str]]:
+    """A valid history as (event, actor id) pairs."""
+    state = _State()
+    out: list[tuple[Event, str]] = []
+    for i in range(draw(st.integers(2, max_users))):
+        user_id = uid("user", i)
+        state.users.append(user_id)
+        out.append((UserRegistered(user_id=user_id, username=NAMES[i],
+                                   display_name=f"{NAMES[i].title()} Ünïcode {i}"), user_id))
+    for _ in range(draw(st.integers(0, max_steps))):
+        actor = draw(st.sampled_from(state.users))
+        other = draw(st.sampled_from(state.users))
+        live = sorted(state.photos)
+        photo = draw(st.sampled_from(live)) if live else None
+        kind = draw(st.sampled_from(["follow", "follow", "unfollow", "post", "post", "delete",
+                                     "like", "unlike", "comment", "uncomment", "profile",
+                                     "avatar"]))
+        if kind == "follow" and actor != other and (actor, other) not in state.follows:
+            state.follows.add((actor, other))
+            out.append((UserFollowed(follower_id=actor, followee_id=other), actor))
+        elif kind == "unfollow" and (actor, other) in state.follows:
+            state.follows.discard((actor, other))
+            out.append((UserUnfollowed(follower_id=actor, followee_id=other), actor))
+        elif kind == "post":
+            photo_id = state.next_id("photo")
+            words = draw(st.lists(st.sampled_from(WORDS), max_size=3))
+            tagged = draw(st.lists(st.sampled_from(state.users), max_size=2, unique=True))
+            caption = " ".join(words)
+            hashtags = list(dict.fromkeys(w[1:].casefold() for w in words if w.startswith("#")))
+            state.photos[photo_id] = actor
+            out.append((PhotoPosted(photo_id=photo_id, owner_id=actor, caption=caption,
+                                    hashtags=hashtags, tagged_user_ids=tagged,
+                                    original_key="o.jpg", format="jpeg", width=10, height=10,
+                                    variants={"large": f"{photo_id}.jpg"}), actor))
+        elif kind == "delete" and photo and state.photos[photo] == actor:
+            del state.photos[photo]
+            state.likes = {(p, u) for p, u in state.likes if p != photo}
+            state.comments = {c: v for c, v in state.comments.items() if v[0] != photo}
+            out.append((PhotoDeleted(photo_id=photo, owner_id=actor), actor))
+        elif kind == "like" and photo and (photo, actor) not in state.likes:
+            state.likes.add((photo, actor))
+            out.append((PhotoLiked(photo_id=photo, owner_id=state.photos[photo],
+                                   user_id=actor), actor))
+        elif kind == "unlike" and photo and (photo, actor) in state.likes:
+            state.likes.discard((photo, actor))
+            out.append((PhotoUnliked(photo_id=photo, owner_id=state.photos[photo],
+                                     user_id=actor), actor))
+        elif kind == "comment" and photo:
+            comment_id = state.next_id("comment")
+            state.comments[comment_id] = (photo, actor)
+            out.append((CommentAdded(comment_id=comment_id, photo_id=photo,
+                                     photo_owner_id=state.photos[photo], author_id=actor,
+                                     text=draw(st.sampled_from(WORDS))), actor))
+        elif kind == "uncomment" and state.comments:
+            comment_id = draw(st.sampled_from(sorted(state.comments)))
+            photo_id, author = state.comments.pop(comment_id)
+            out.append((CommentDeleted(comment_id=comment_id, photo_id=photo_id,
+                                       author_id=author, deleted_by=author), author))
+        elif kind == "profile":
+            out.append((ProfileUpdated(user_id=actor, display_name=draw(st.sampled_from(
+                ["Zoë Renamed", "Plain Name", "Ann Other"])), bio="b", location="l", age=None),
+                actor))
+        elif kind == "avatar":
+            out.append((AvatarChanged(user_id=actor, original_key="o.jpg",
+                                      variants={"avatar": f"{state.made}.jpg"}), actor))
+    return out
+
+
+def envelopes(history: list[tuple[Event, str]]) -> list[Envelope]:
+    """Wrap events with positions 1..n (aggregate versions are not needed by views)."""
+    return [Envelope(event_id=uid("event", i), event_type=event.event_type(),
+                     schema_version=event.schema_version, aggregate_id=uid("agg", i),
+                     aggregate_version=1, position=i,
+                     occurred_at=START + timedelta(seconds=i), actor_id=actor,
+                     correlation_id=f"c{i}", data=event_to_data(event))
+            for i, (event, actor) in enumerate(history, start=1)]
+
+
+class ListLog:
+    """An event source over a list of envelopes (what the event store serves)."""
+
+    def __init__(self, items: list[Envelope]) -> None:
+        self.items = items
+
+    def read_batch(self, after: int, limit: int) -> tuple[list[Envelope], int]:
+        batch = [e for e in self.items if e.position > after][:limit]
+        return batch, (batch[-1].position if batch else after)
+
+    def head_position(self) -> int:
+        return self.items[-1].position if self.items else 0
