@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from readapi import media
-from readapi.routes import photos, users
+from readapi.routes import notifications, photos, search, timeline, users
 
 
 def include_read_api(app: FastAPI) -> None:
-    for module in (users, photos, media):
+    for module in (users, photos, timeline, search, notifications, media):
         app.include_router(module.router)
