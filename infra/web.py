@@ -196,7 +196,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 # --- authentication -------------------------------------------------------------------
 
 
-def bearer_token(request: Request) -> str:
+async def bearer_token(request: Request) -> str:
     """The bearer token of the request; 401 if there is none."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -209,7 +209,8 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def current_user_id(request: Request, token: Annotated[str, Depends(bearer_token)]) -> str:
+async def current_user_id(request: Request,
+                          token: Annotated[str, Depends(bearer_token)]) -> str:
     """The id of the user the request's token was issued to; 401 if it is not valid."""
     tokens: TokenService = request.app.state.tokens
     try:

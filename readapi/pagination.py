@@ -50,7 +50,7 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     return state
 
 
-def page_request(limit: Annotated[int, Query(ge=1)] = DEFAULT_LIMIT,
+async def page_request(limit: Annotated[int, Query(ge=1)] = DEFAULT_LIMIT,
                  cursor: Annotated[str | None, Query(max_length=512)] = None) -> PageRequest:
     # A limit above the maximum is served as the maximum rather than refused.
     return PageRequest(min(limit, MAX_LIMIT), decode_cursor(cursor) if cursor else None)

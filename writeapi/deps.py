@@ -13,7 +13,7 @@ from infra.web import EVENT_POSITION_HEADER, CurrentUserId
 from writeapi.services import WriteServices
 
 
-def get_services(request: Request) -> WriteServices:
+async def get_services(request: Request) -> WriteServices:
     return request.app.state.write
 
 
@@ -34,11 +34,11 @@ class CommandBus:
         return result
 
 
-def anonymous_bus(services: Services) -> CommandBus:
+async def anonymous_bus(services: Services) -> CommandBus:
     return CommandBus(services, None)
 
 
-def user_bus(services: Services, user_id: CurrentUserId) -> CommandBus:
+async def user_bus(services: Services, user_id: CurrentUserId) -> CommandBus:
     return CommandBus(services, user_id)
 
 
