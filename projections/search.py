@@ -1,15 +1,177 @@
-"""search view (to be built)."""
+"""Search view: people by username / first and last name, photos by caption words and #tags.
+
+The projection is pure and self-contained: it keeps its own documents (never reads another
+view). The query language is backend-neutral and lives here too: `parse_query` turns what a
+user typed into clean terms (words and tags), so every backend matches the same way and no
+user input ever reaches a backend's query syntax unescaped.
+
+Matching rules (every backend):
+- users: each term is a PREFIX of a word of the username (split at `_` and `.`), of the
+  whole username without `_` and `.`, or of a word of the display name; several terms are
+  ANDed; case- and accent-insensitive ("zoe" finds "Zoë"); an exact username match comes
+  first, then relevance, then username.
+- photos: a plain term is a whole word of the caption (case- and accent-insensitive); a
+  `#tag` term is exactly one of the photo's hashtags (case-insensitive); terms are ANDed;
+  relevance first, newest first among equals.
+"""
 
 from __future__ import annotations
 
-from abc import ABC
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
-from projections.base import Projection
+from events import Envelope, PhotoDeleted, PhotoPosted, ProfileUpdated, UserRegistered
+from projections.base import Projection, on
+
+MAX_TERMS = 32            # terms of one query that are used; the rest are ignored
+MAX_QUERY_CHARS = 2000    # what is read of a query at all
+_PIECE = re.compile(r"[^\W_]+")       # a run of letters and digits
+_TAG = re.compile(r"#(\w+)")          # as the command side parses hashtags
+_ALNUM = re.compile(r"[^\W_]")
+
+
+def fold(text: str) -> str:
+    """Compatibility-normalised and case-folded text (accents are left to the backend's
+    analyser, which removes them on both the indexed and the query side)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def tag_key(tag: str) -> str:
+    """The form a hashtag is indexed and searched by: exact, but case-insensitive."""
+    return fold(tag)
+
+
+def words(text: str) -> list[str]:
+    """The letter-and-digit runs of folded `text`."""
+    return _PIECE.findall(fold(text))
+
+
+def handle(username: str) -> str:
+    """A username without its separators: "ann.lee" -> "annlee"."""
+    return "".join(words(username))
+
+
+@dataclass(frozen=True)
+class Word:
+    """One typed term: its letter-and-digit runs, folded ("cy_d" -> ("cy", "d"))."""
+
+    pieces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A `#tag` term, as `tag_key` made it."""
+
+    tag: str
+
+
+Term = Word | Tag
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    terms: tuple[Term, ...]
+    exact: str  # the whole query folded, for "exact username first"
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+
+def parse_query(q: str, *, tags: bool) -> ParsedQuery:
+    """Split `q` at white space into terms. With `tags`, a term starting with `#` gives its
+    hashtags; otherwise `#` is punctuation. Terms without a letter or digit are dropped,
+    repeats are dropped, and at most MAX_TERMS are kept."""
+    q = q[:MAX_QUERY_CHARS]
+    terms: list[Term] = []
+    for raw in q.split():
+        found: list[Term]
+        if tags and raw.startswith("#"):
+            found = [Tag(tag_key(m)) for m in _TAG.findall(raw) if _ALNUM.search(m)]
+        else:
+            pieces = tuple(words(raw))
+            found = [Word(pieces)] if pieces else []
+        for term in found:
+            if term not in terms:
+                terms.append(term)
+    exact = "".join(c for c in fold(q.strip()).lstrip("@")
+                    if unicodedata.category(c) != "Cs")
+    return ParsedQuery(tuple(terms[:MAX_TERMS]), exact)
+
+
+@dataclass(frozen=True)
+class UserDocument:
+    user_id: str
+    username: str
+    display_name: str
+    position: int  # of the registration: unique, stable across replays
+
+
+@dataclass(frozen=True)
+class PhotoDocument:
+    photo_id: str
+    owner_id: str
+    caption: str
+    hashtags: list[str]
+    position: int  # of the post: unique, stable across replays; newer is larger
+
+
+class SearchStore(ABC):
+    """Write port. Every change is keyed by the user or photo id, so a redelivered event
+    changes nothing."""
+
+    @abstractmethod
+    def add_user(self, user: UserDocument) -> None:
+        """Index a new user; a user already indexed is left as is."""
+
+    @abstractmethod
+    def rename_user(self, user_id: str, display_name: str) -> None:
+        """Re-index the user under `display_name`; an unknown user is ignored."""
+
+    @abstractmethod
+    def add_photo(self, photo: PhotoDocument) -> None:
+        """Index a new photo; one already indexed, or already deleted, is left as is."""
+
+    @abstractmethod
+    def remove_photo(self, photo_id: str) -> None:
+        """Unindex the photo for good (a late redelivery of its post does not bring it
+        back)."""
 
 
 class SearchQueries(ABC):
-    """Read port of the search view."""
+    """Read port. `q` is raw user input: any string is safe, and one with no usable term
+    finds nothing."""
+
+    @abstractmethod
+    def users(self, q: str, offset: int, limit: int) -> list[str]:
+        """User ids, best match first (see the module's rules)."""
+
+    @abstractmethod
+    def photos(self, q: str, offset: int, limit: int) -> list[str]:
+        """Photo ids, best match first, newest first among equals."""
 
 
-class SearchProjection(Projection[None]):
+class SearchProjection(Projection[SearchStore]):
     name = "search"
+
+    @on(UserRegistered)
+    def _registered(self, event: UserRegistered, envelope: Envelope,
+                    store: SearchStore) -> None:
+        store.add_user(UserDocument(user_id=event.user_id, username=event.username,
+                                    display_name=event.display_name,
+                                    position=envelope.position))
+
+    @on(ProfileUpdated)
+    def _updated(self, event: ProfileUpdated, _: Envelope, store: SearchStore) -> None:
+        store.rename_user(event.user_id, event.display_name)
+
+    @on(PhotoPosted)
+    def _posted(self, event: PhotoPosted, envelope: Envelope, store: SearchStore) -> None:
+        store.add_photo(PhotoDocument(photo_id=event.photo_id, owner_id=event.owner_id,
+                                      caption=event.caption, hashtags=list(event.hashtags),
+                                      position=envelope.position))
+
+    @on(PhotoDeleted)
+    def _deleted(self, event: PhotoDeleted, _: Envelope, store: SearchStore) -> None:
+        store.remove_photo(event.photo_id)

@@ -1,19 +1,186 @@
-"""search view on SQLite (to be built)."""
+"""Search view on SQLite FTS5.
+
+Two plain tables hold the documents (keyed by user / photo id) and two FTS5 tables index
+them, their rowid being the position of the event that created the document (unique and the
+same on every replay). Text is indexed folded (`projections.search.fold`) and the tokenizer
+removes diacritics, so "zoe" finds "Zoë". `_` and `.` are separators for unicode61, so the
+username "cy_d" is indexed as "cy d" (found by "cy", "cy_" and "d") and also as the handle
+"cyd". Hashtags are indexed as one opaque token each ("t" + hex of the UTF-8 tag), so a
+`#tag` term matches exactly that tag and nothing else.
+
+Queries are built only from `parse_query`'s cleaned terms, each one double-quoted (any `"`
+doubled), so user input never reaches FTS5 syntax.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 
 from infra.settings import Settings
-from projections.search import SearchQueries, SearchProjection
+from projections.search import (
+    PhotoDocument,
+    SearchProjection,
+    SearchQueries,
+    SearchStore,
+    Tag,
+    UserDocument,
+    Word,
+    fold,
+    handle,
+    parse_query,
+    tag_key,
+    words,
+)
 from streams.runner import Binding
 
-SCHEMA = ""
+TOKENIZER = "unicode61 remove_diacritics 2"
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS search_users (
+    user_id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    username_key TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    position INTEGER NOT NULL UNIQUE
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS search_users_fts USING fts5(
+    username, handle, display_name, tokenize = '{TOKENIZER}'
+);
+CREATE TABLE IF NOT EXISTS search_photos (
+    photo_id TEXT PRIMARY KEY,
+    owner_id TEXT,
+    position INTEGER UNIQUE,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS search_photos_fts USING fts5(
+    caption, tags, tokenize = '{TOKENIZER}'
+);
+"""
+
+# bm25 column weights (higher counts more): username, handle, display name; caption, tags.
+_USER_WEIGHTS = "2.0, 2.0, 1.0"
+_PHOTO_WEIGHTS = "1.0, 1.0"
+_MAX_OFFSET = 2**31  # far beyond any real page; keeps SQLite integers in range
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _tag_token(tag: str) -> str:
+    """One unicode61 token per tag, equal only for equal tags."""
+    return "t" + tag_key(tag).encode("utf-8", "surrogatepass").hex()
+
+
+def users_match(q: str) -> str | None:
+    """The FTS5 expression for a user search, or None if `q` has no usable term."""
+    parsed = parse_query(q, tags=False)
+    clauses = []
+    for term in parsed.terms:
+        assert isinstance(term, Word)
+        phrase = _quoted(" ".join(term.pieces)) + " *"
+        compact = _quoted("".join(term.pieces)) + " *"
+        clauses.append(f"({{username display_name}} : {phrase} OR handle : {compact})")
+    return " AND ".join(clauses) or None
+
+
+def photos_match(q: str) -> str | None:
+    """The FTS5 expression for a photo search, or None if `q` has no usable term."""
+    parsed = parse_query(q, tags=True)
+    clauses = []
+    for term in parsed.terms:
+        if isinstance(term, Tag):
+            clauses.append(f"tags : {_quoted(_tag_token(term.tag))}")
+        else:
+            clauses.append(f"caption : {_quoted(' '.join(term.pieces))}")
+    return " AND ".join(clauses) or None
+
+
+class SqliteSearchStore(SearchStore):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    def _index_user(self, position: int, username: str, display_name: str) -> None:
+        self.db.execute("DELETE FROM search_users_fts WHERE rowid = ?", (position,))
+        self.db.execute(
+            "INSERT INTO search_users_fts (rowid, username, handle, display_name) "
+            "VALUES (?, ?, ?, ?)",
+            (position, " ".join(words(username)), handle(username), fold(display_name)))
+
+    def add_user(self, user: UserDocument) -> None:
+        inserted = self.db.execute(
+            "INSERT INTO search_users (user_id, username, username_key, display_name, position) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (user.user_id, user.username, fold(user.username), user.display_name,
+             user.position)).rowcount
+        if inserted:
+            self._index_user(user.position, user.username, user.display_name)
+
+    def rename_user(self, user_id: str, display_name: str) -> None:
+        row = self.db.execute(
+            "UPDATE search_users SET display_name = ? WHERE user_id = ? "
+            "RETURNING position, username", (display_name, user_id)).fetchone()
+        if row is not None:
+            self._index_user(row[0], row[1], display_name)
+
+    def add_photo(self, photo: PhotoDocument) -> None:
+        inserted = self.db.execute(
+            "INSERT INTO search_photos (photo_id, owner_id, position) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING", (photo.photo_id, photo.owner_id, photo.position)).rowcount
+        if inserted:
+            tags = " ".join(dict.fromkeys(_tag_token(tag) for tag in photo.hashtags))
+            self.db.execute(
+                "INSERT INTO search_photos_fts (rowid, caption, tags) VALUES (?, ?, ?)",
+                (photo.position, fold(photo.caption), tags))
+
+    def remove_photo(self, photo_id: str) -> None:
+        row = self.db.execute(
+            "INSERT INTO search_photos (photo_id, deleted) VALUES (?, 1) "
+            "ON CONFLICT (photo_id) DO UPDATE SET deleted = 1 RETURNING position",
+            (photo_id,)).fetchone()
+        if row is not None and row[0] is not None:
+            self.db.execute("DELETE FROM search_photos_fts WHERE rowid = ?", (row[0],))
+
+
+def _window(offset: int, limit: int) -> tuple[int, int]:
+    return max(0, min(limit, _MAX_OFFSET)), max(0, min(offset, _MAX_OFFSET))
+
+
+class SqliteSearchQueries(SearchQueries):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    def users(self, q: str, offset: int, limit: int) -> list[str]:
+        match = users_match(q)
+        if match is None or limit <= 0:
+            return []
+        exact = parse_query(q, tags=False).exact
+        rows = self.db.execute(
+            "SELECT u.user_id FROM search_users_fts f "
+            "JOIN search_users u ON u.position = f.rowid "
+            "WHERE search_users_fts MATCH ? "
+            f"ORDER BY u.username_key = ? DESC, bm25(search_users_fts, {_USER_WEIGHTS}), "
+            "u.username_key, u.user_id LIMIT ? OFFSET ?",
+            (match, exact, *_window(offset, limit)))
+        return [row[0] for row in rows]
+
+    def photos(self, q: str, offset: int, limit: int) -> list[str]:
+        match = photos_match(q)
+        if match is None or limit <= 0:
+            return []
+        rows = self.db.execute(
+            "SELECT p.photo_id FROM search_photos_fts f "
+            "JOIN search_photos p ON p.position = f.rowid "
+            "WHERE search_photos_fts MATCH ? AND p.deleted = 0 "
+            f"ORDER BY bm25(search_photos_fts, {_PHOTO_WEIGHTS}), p.position DESC, "
+            "p.photo_id LIMIT ? OFFSET ?",
+            (match, *_window(offset, limit)))
+        return [row[0] for row in rows]
 
 
 def binding(_: Settings) -> Binding:
-    return Binding(SearchProjection(), lambda connection, outbox: None)
+    return Binding(SearchProjection(), lambda connection, _outbox: SqliteSearchStore(connection))
 
 
-def queries(connection: sqlite3.Connection, _: Settings) -> SearchQueries:
-    return SearchQueries()
+def queries(connection: sqlite3.Connection, _: Settings) -> SqliteSearchQueries:
+    return SqliteSearchQueries(connection)

@@ -32,7 +32,7 @@ def test_events_are_frozen_and_past_tense() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         SAMPLE.caption = "changed"  # type: ignore[misc]
     for cls in events.event_classes():
-        assert cls.__name__.endswith(("ed", "Set")), cls.__name__
+        assert cls.__name__.endswith(("ed", "Set", "Read")), cls.__name__
         assert cls.family in {"users", "photos", "graph", "engagement"}
 
 
