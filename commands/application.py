@@ -20,10 +20,12 @@ from eventsourcing.persistence import IntegrityError, Notification
 from commands import messages as m
 from commands.aggregates import Comment, Credentials, EmailClaim, Follow, Like, Photo, User
 from commands.aggregates.base import EventSourcedAggregate
+from commands.aggregates.inbox import Inbox, inbox_id
 from commands.errors import (
     CommentNotFoundError,
     ConcurrentUpdateError,
     EmailTakenError,
+    InvalidValueError,
     PhotoNotFoundError,
     UnknownActorError,
     UnknownTaggedUserError,
@@ -185,6 +187,19 @@ class PhotoShareCommands(Application):
             raise CommentNotFoundError("no such comment on this photo")
         comment.delete(user.id, photo.owner_id, context)
         return _Decision([comment])
+
+    @_decide.register
+    def _mark_notifications_read(self, command: m.MarkNotificationsRead,
+                                 context: m.CommandContext) -> _Decision:
+        user = self._actor(command.user_id)
+        up_to = parse_id(command.up_to)
+        if up_to is None:
+            raise InvalidValueError("up_to", "must be a notification id")
+        inbox = self._get(Inbox, inbox_id(user.id))
+        if inbox is None:
+            return _Decision([Inbox.start(user.id, up_to, context)])
+        inbox.mark_read(up_to, context)
+        return _Decision([inbox])
 
     # --- loading -----------------------------------------------------------------------
 

@@ -102,3 +102,11 @@ class DeleteComment:
     photo_id: str
     comment_id: str
     user_id: str
+
+
+@dataclass(frozen=True)
+class MarkNotificationsRead:
+    """Mark `user_id`'s notifications read up to the notification `up_to` (an id)."""
+
+    user_id: str
+    up_to: str

@@ -175,6 +175,20 @@ class CommentDeleted(Event):
     deleted_by: str
 
 
+# --- notifications -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationsRead(Event):
+    family = "users"
+    description = (
+        "A user marked their notifications read, up to and including the notification "
+        "`up_to_notification_id` (and every older one)."
+    )
+    user_id: str
+    up_to_notification_id: str
+
+
 _CLASSES: dict[str, type[Event]] = {
     cls.event_type(): cls
     for cls in (
@@ -191,6 +205,7 @@ _CLASSES: dict[str, type[Event]] = {
         PhotoUnliked,
         CommentAdded,
         CommentDeleted,
+        NotificationsRead,
     )
 }
 

@@ -1,15 +1,165 @@
-"""notifications view (to be built)."""
+"""Notifications view: what happened to you (followed, liked, commented, tagged), newest
+first, and how far you have read.
+
+One notification per (type, subject), with a deterministic id: redelivery, unlike-then-
+like-again and restarts never make a second one. Undoing the cause removes it (unfollow,
+unlike, comment deleted, photo deleted). Nobody is notified of their own actions.
+
+The read marker comes from `NotificationsRead` events: the notification named there is
+resolved to its position for that user (an unknown id, or someone else's, marks nothing)
+and the user's marker only ever moves forward. A notification is read when its position is
+at or below the marker.
+"""
 
 from __future__ import annotations
 
-from abc import ABC
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+from uuid import UUID, uuid5
 
-from projections.base import Projection
+from events import (
+    CommentAdded,
+    CommentDeleted,
+    Envelope,
+    NotificationsRead,
+    PhotoDeleted,
+    PhotoLiked,
+    PhotoPosted,
+    PhotoUnliked,
+    UserFollowed,
+    UserUnfollowed,
+)
+from projections.base import Projection, on
+
+NotificationType = Literal["follow", "like", "comment", "tag"]
+
+# Notification ids are derived, never random, so every replay makes the same ones.
+NAMESPACE = UUID("4b0e6c2a-9d51-4c38-8f0e-3a7d2b1c6e94")
+
+
+def notification_id(kind: NotificationType, *subject: str) -> str:
+    """The id of the notification of `kind` about `subject`, e.g. like: (photo, liker)."""
+    return str(uuid5(NAMESPACE, ":".join((kind, *subject))))
+
+
+@dataclass(frozen=True)
+class Notification:
+    notification_id: str
+    user_id: str          # the recipient
+    type: str             # follow | like | comment | tag
+    actor_id: str
+    photo_id: str | None
+    created_at: str
+    position: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class NotificationStore(ABC):
+    """Write port. Adds are keyed by notification id: adding one that exists changes
+    nothing and answers False."""
+
+    @abstractmethod
+    def add(self, notification: Notification) -> bool:
+        """Store it; True if it was not there before."""
+
+    @abstractmethod
+    def announce(self, notification: Notification) -> None:
+        """Tell the recipient's live clients, once the change is committed."""
+
+    @abstractmethod
+    def remove(self, notification_id: str) -> None: ...
+
+    @abstractmethod
+    def remove_about_photo(self, photo_id: str) -> None:
+        """Every notification (anyone's) about the photo."""
+
+    @abstractmethod
+    def position_of(self, user_id: str, notification_id: str) -> int | None:
+        """The position of `user_id`'s notification `notification_id`, if it exists."""
+
+    @abstractmethod
+    def advance_read_marker(self, user_id: str, position: int) -> None:
+        """read_up_to = max(read_up_to, position)."""
 
 
 class NotificationQueries(ABC):
     """Read port of the notifications view."""
 
+    @abstractmethod
+    def for_user(self, user_id: str, before: int | None, limit: int) -> list[Notification]:
+        """`user_id`'s notifications, newest first, positions below `before`."""
 
-class NotificationsProjection(Projection[None]):
+    @abstractmethod
+    def by_id(self, user_id: str, notification_id: str) -> Notification | None: ...
+
+    @abstractmethod
+    def read_up_to(self, user_id: str) -> int:
+        """The user's read marker: notifications at or below it are read (0: none)."""
+
+
+class NotificationsProjection(Projection[NotificationStore]):
     name = "notifications"
+
+    @staticmethod
+    def _notify(store: NotificationStore, envelope: Envelope, *, kind: NotificationType,
+                subject: tuple[str, ...], recipient: str, actor: str,
+                photo_id: str | None = None) -> None:
+        if recipient == actor:
+            return  # your own action is no news to you
+        notification = Notification(
+            notification_id=notification_id(kind, *subject), user_id=recipient, type=kind,
+            actor_id=actor, photo_id=photo_id, created_at=envelope.occurred_at.isoformat(),
+            position=envelope.position)
+        if store.add(notification):
+            store.announce(notification)
+
+    @on(UserFollowed)
+    def _followed(self, event: UserFollowed, envelope: Envelope,
+                  store: NotificationStore) -> None:
+        self._notify(store, envelope, kind="follow",
+                     subject=(event.follower_id, event.followee_id),
+                     recipient=event.followee_id, actor=event.follower_id)
+
+    @on(UserUnfollowed)
+    def _unfollowed(self, event: UserUnfollowed, _: Envelope, store: NotificationStore) -> None:
+        store.remove(notification_id("follow", event.follower_id, event.followee_id))
+
+    @on(PhotoLiked)
+    def _liked(self, event: PhotoLiked, envelope: Envelope, store: NotificationStore) -> None:
+        self._notify(store, envelope, kind="like", subject=(event.photo_id, event.user_id),
+                     recipient=event.owner_id, actor=event.user_id, photo_id=event.photo_id)
+
+    @on(PhotoUnliked)
+    def _unliked(self, event: PhotoUnliked, _: Envelope, store: NotificationStore) -> None:
+        store.remove(notification_id("like", event.photo_id, event.user_id))
+
+    @on(CommentAdded)
+    def _commented(self, event: CommentAdded, envelope: Envelope,
+                   store: NotificationStore) -> None:
+        self._notify(store, envelope, kind="comment", subject=(event.comment_id,),
+                     recipient=event.photo_owner_id, actor=event.author_id,
+                     photo_id=event.photo_id)
+
+    @on(CommentDeleted)
+    def _uncommented(self, event: CommentDeleted, _: Envelope,
+                     store: NotificationStore) -> None:
+        store.remove(notification_id("comment", event.comment_id))
+
+    @on(PhotoPosted)
+    def _posted(self, event: PhotoPosted, envelope: Envelope, store: NotificationStore) -> None:
+        for tagged in dict.fromkeys(event.tagged_user_ids):
+            self._notify(store, envelope, kind="tag", subject=(event.photo_id, tagged),
+                         recipient=tagged, actor=event.owner_id, photo_id=event.photo_id)
+
+    @on(PhotoDeleted)
+    def _deleted(self, event: PhotoDeleted, _: Envelope, store: NotificationStore) -> None:
+        store.remove_about_photo(event.photo_id)
+
+    @on(NotificationsRead)
+    def _read(self, event: NotificationsRead, _: Envelope, store: NotificationStore) -> None:
+        position = store.position_of(event.user_id, event.up_to_notification_id)
+        if position is not None:
+            store.advance_read_marker(event.user_id, position)

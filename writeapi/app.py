@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from commands import errors as e
-from writeapi.routes import comments, following, likes, photos, sessions, users
+from writeapi.routes import comments, following, likes, notifications, photos, sessions, users
 
 # The one place a domain error becomes an HTTP status. Subclasses come before bases.
 DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
@@ -29,5 +29,5 @@ UPLOAD_ROUTES = frozenset({("POST", "/v1/photos"), ("PUT", "/v1/users/me/avatar"
 
 
 def include_write_api(app: FastAPI) -> None:
-    for module in (users, sessions, photos, following, likes, comments):
+    for module in (users, sessions, photos, following, likes, comments, notifications):
         app.include_router(module.router)

@@ -1,7 +1,170 @@
-"""notifications read routes (to be built)."""
+"""Notifications: the list (newest first, with read flags) and the live stream (SSE).
+
+`GET /v1/notifications/stream` sends one Server-Sent Event per new notification
+(`event: notification`, data shaped like a list item) and per new timeline item
+(`event: timeline`), and a `: keep-alive` comment when idle. Browsers' EventSource cannot
+send headers, so the token may also come as `?access_token=`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from infra.tokens import InvalidTokenError, TokenService
+from infra.web import ApiError, CurrentUserId
+from projections.notifications import Notification
+from readapi import shapes
+from readapi.deps import Services, Views
+from readapi.pagination import Page, keyset_page
+from readapi.services import ReadServices, ViewQueries
 
 router = APIRouter(tags=["notifications"])
+
+RETRY_MILLISECONDS = 3000
+NOTIFICATION_KIND = "notification"
+_MAX_TOKEN_LENGTH = 4096
+
+
+def _items(services: ReadServices, q: ViewQueries, records: list[Notification],
+           read_up_to: int) -> list[dict[str, Any]]:
+    """List items: one profile query for every actor on the page."""
+    actors = q.profiles.many(sorted({r.actor_id for r in records}))
+    items = []
+    for record in records:
+        item: dict[str, Any] = {
+            "notification_id": record.notification_id,
+            "type": record.type,
+            "actor": shapes.user_summary(services, actors.get(record.actor_id),
+                                         record.actor_id),
+        }
+        if record.photo_id is not None:
+            item["photo_id"] = record.photo_id
+        item["created_at"] = record.created_at
+        item["read"] = record.position <= read_up_to
+        items.append(item)
+    return items
+
+
+@router.get("/v1/notifications")
+def notifications(views: Views, viewer: CurrentUserId, page: Page) -> dict[str, Any]:
+    q = views.queries()
+    records = q.notifications.for_user(viewer, page.position(), page.limit + 1)
+    items = _items(views, q, records, q.notifications.read_up_to(viewer))
+    return keyset_page(items, [r.position for r in records], page.limit)
+
+
+# --- the live stream ------------------------------------------------------------------
+
+
+def _unauthorized(code: str, message: str, challenge: str = "Bearer") -> ApiError:
+    return ApiError(401, code, message, {"WWW-Authenticate": challenge})
+
+
+def _stream_user_id(request: Request) -> str:
+    """The caller, from `Authorization: Bearer` or else `?access_token=`; 401 otherwise
+    (the same codes as `infra.web.current_user_id`)."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthorized("invalid_token",
+                                "the Authorization header must be 'Bearer <token>'")
+    else:
+        token = request.query_params.get("access_token", "").strip()
+        if not token:
+            raise _unauthorized("missing_token", "an Authorization: Bearer token or "
+                                "?access_token= is required")
+    tokens: TokenService = request.app.state.tokens
+    try:
+        if len(token) > _MAX_TOKEN_LENGTH:
+            raise InvalidTokenError("token too long")
+        return tokens.verify(token)
+    except InvalidTokenError:
+        raise _unauthorized("invalid_token", "the token is invalid or has expired",
+                            'Bearer error="invalid_token"') from None
+
+
+def _notification_item(services: ReadServices, data: dict[str, Any]) -> dict[str, Any]:
+    """A notification notice as a list item (runs on a worker thread: it reads views)."""
+    record = Notification(**{name: data[name] for name in Notification.__dataclass_fields__})
+    q = services.queries()
+    return _items(services, q, [record], q.notifications.read_up_to(record.user_id))[0]
+
+
+def _event_id(data: dict[str, Any]) -> str | None:
+    for name in ("position", "notification_id", "photo_id"):
+        value = data.get(name)
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def _sse(kind: str, data: Any, event_id: str | None) -> str:
+    lines = [f"event: {kind}"]
+    if event_id is not None and "\n" not in event_id and "\r" not in event_id:
+        lines.append(f"id: {event_id}")
+    # Compact JSON never holds a raw newline, so one data line carries it all.
+    lines.append("data: " + json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+    return "\n".join(lines) + "\n\n"
+
+
+async def _render(services: ReadServices, notice: Any) -> str:
+    kind = str(getattr(notice, "kind", "message"))
+    data = dict(getattr(notice, "data", {}) or {})
+    payload: Any = data
+    if kind == NOTIFICATION_KIND:
+        payload = await run_in_threadpool(_notification_item, services, data)
+    return _sse(kind, payload, _event_id(data))
+
+
+async def _next(subscription: AsyncIterator[Any]) -> Any:
+    return await anext(subscription)
+
+
+async def _events(request: Request, services: ReadServices,
+                  user_id: str) -> AsyncIterator[str]:
+    subscription = services.live.subscribe(user_id)
+    # One pending read of the subscription, kept across keep-alives: cancelling a read
+    # ends the subscription, so that only happens when the stream ends.
+    pending: asyncio.Task[Any] = asyncio.create_task(_next(subscription))
+    try:
+        await asyncio.sleep(0)  # let the read start: the subscription exists from here on
+        yield f"retry: {RETRY_MILLISECONDS}\n\n"
+        while not await request.is_disconnected():
+            done, _ = await asyncio.wait({pending}, timeout=services.sse_keepalive_seconds)
+            if not done:
+                yield ": keep-alive\n\n"
+                continue
+            if pending.cancelled() or pending.exception() is not None:
+                return  # the feed ended (or failed): so does the stream
+            notice = pending.result()
+            pending = asyncio.create_task(_next(subscription))
+            yield await _render(services, notice)
+    finally:
+        # Client gone, server stopping or feed ended. Unsubscribe without awaiting (this
+        # may run under cancellation): cancelling the pending read closes the feed from
+        # inside; a feed parked between reads is closed by a task of its own.
+        if not pending.done():
+            pending.cancel()
+        else:
+            if not pending.cancelled():
+                pending.exception()  # retrieved, so never logged as lost
+            closing = getattr(subscription, "aclose", None)
+            if closing is not None:
+                asyncio.ensure_future(closing())
+
+
+@router.get("/v1/notifications/stream", response_class=StreamingResponse)
+async def stream(request: Request, services: Services) -> StreamingResponse:
+    user_id = _stream_user_id(request)  # before the stream starts: a 401 is plain JSON
+    return StreamingResponse(
+        _events(request, services, user_id), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

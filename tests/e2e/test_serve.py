@@ -4,61 +4,19 @@ logs JSON with correlation ids, and keeps everything across a restart."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import image_bytes
+from tests.e2e.conftest import serve
 
 pytestmark = pytest.mark.e2e
-PHOTOSHARE = Path(sys.executable).parent / "photoshare"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serve(data_dir: Path, log_path: Path) -> Iterator[httpx.Client]:
-    port = free_port()
-    env = {**os.environ, "PHOTOSHARE_PASSWORD_HASH_MEMORY_KIB": "1024",
-           "PHOTOSHARE_PASSWORD_HASH_TIME_COST": "1"}
-    with log_path.open("a") as log:
-        process = subprocess.Popen(
-            [str(PHOTOSHARE), "serve", "--port", str(port), "--data-dir", str(data_dir)],
-            stdout=log, stderr=log, env=env)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become healthy"
-            time.sleep(0.1)
-        with httpx.Client(base_url=base, timeout=10) as client:
-            yield client
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
 def test_serve_takes_writes_and_keeps_them_across_a_restart(tmp_path: Path) -> None:
     data_dir, log_path = tmp_path / "data", tmp_path / "server.log"
-    with serve(data_dir, log_path) as api:
+    with serve(data_dir, log_path) as server, httpx.Client(base_url=server.base,
+                                                           timeout=10) as api:
         created = api.post("/v1/users", json={"username": "e2e_alice", "email": "e2e@x.io",
                                                "password": "long enough", "display_name": "A"},
                            headers={"X-Request-ID": "trace-me-123"})
@@ -75,7 +33,8 @@ def test_serve_takes_writes_and_keeps_them_across_a_restart(tmp_path: Path) -> N
         assert api.get("/readyz").status_code == 200
 
     assert (data_dir / "events.sqlite3").exists() and (data_dir / "secret_key").exists()
-    with serve(data_dir, log_path) as api:
+    with serve(data_dir, log_path) as server, httpx.Client(base_url=server.base,
+                                                           timeout=10) as api:
         # Same data dir: the same secret still verifies the old token; the photo is served.
         auth = {"Authorization": f"Bearer {token}"}
         assert api.put(f"/v1/users/me/following/{created.json()['user_id']}",

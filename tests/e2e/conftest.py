@@ -1,0 +1,61 @@
+"""Run the real `photoshare serve` process on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PHOTOSHARE = Path(sys.executable).parent / "photoshare"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen, base: str, log_path: Path) -> None:
+        self.process, self.base, self.log_path = process, base, log_path
+
+    def kill(self) -> None:
+        """Stop without any shutdown work, as a crash or power cut would."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=15)
+
+
+@contextmanager
+def serve(data_dir: Path, log_path: Path, **env: str) -> Iterator[Server]:
+    port = free_port()
+    environment = {**os.environ, "PHOTOSHARE_PASSWORD_HASH_MEMORY_KIB": "1024",
+                   "PHOTOSHARE_PASSWORD_HASH_TIME_COST": "1", **env}
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            [str(PHOTOSHARE), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=log, stderr=log, env=environment)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become healthy"
+            time.sleep(0.1)
+        yield Server(process, base, log_path)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=15)

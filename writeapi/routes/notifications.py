@@ -1,0 +1,37 @@
+"""The read marker: POST /v1/notifications/read with {"up_to": "<notification_id>"}.
+
+Marks the caller's notifications read up to (and including) that one. Recorded as an
+event, so a notifications view rebuilt from the log keeps what was read. Idempotent:
+marking the same notification again records nothing.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+from pydantic import Field, field_validator
+
+from commands.messages import MarkNotificationsRead
+from writeapi.deps import UserBus, no_content
+from writeapi.schemas import StrictBody
+
+router = APIRouter(tags=["notifications"])
+
+
+class NotificationsReadBody(StrictBody):
+    up_to: str = Field(max_length=64, description="the id of the newest notification read")
+
+    @field_validator("up_to")
+    @classmethod
+    def _notification_id(cls, value: str) -> str:
+        try:
+            return str(UUID(value))
+        except ValueError:
+            raise ValueError("must be a notification id") from None
+
+
+@router.post("/v1/notifications/read", status_code=204)
+async def mark_read(body: NotificationsReadBody, bus: UserBus) -> Response:
+    return no_content(await bus.run(MarkNotificationsRead(user_id=bus.actor_id,
+                                                          up_to=body.up_to)))
