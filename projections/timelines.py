@@ -1,15 +1,181 @@
-"""timelines view (to be built)."""
+"""The home timeline: the newest `cap` posts of the people a user follows (ARCHITECTURE §5).
+
+Fan-out on write with a celebrity exception. The view keeps its own copy of everything
+it needs (follows, follower counts, the live posts of every owner), so it never reads
+another view and converges on its own.
+
+What is materialized, per user u (the invariant every handler keeps):
+
+* N(u), the live posts of u's followees that are *not* celebrities (an account is a
+  celebrity while it has more than `celebrity_threshold` followers);
+* the materialized timeline M(u) is a newest-first prefix of N(u), at most `cap` rows
+  long, and at least min(cap, |N(u)|) rows long: it holds the newest `cap` posts of N(u);
+* the posts of u's celebrity followees are never materialized: reads merge them in from
+  the owners' post index.
+
+So a read is top-`cap`(M(u) ∪ celebrity posts) = top-`cap`(all followees' posts), with no
+duplicates (the two sets have disjoint owners). A timeline shorter than `cap` holds all
+of N(u); a removal from a full one may leave it short of posts it should show, and is
+followed by a refill from the older posts of N(u).
+"""
 
 from __future__ import annotations
 
-from abc import ABC
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
-from projections.base import Projection
+from events import Envelope, PhotoDeleted, PhotoPosted, UserFollowed, UserUnfollowed
+from projections.base import Projection, on
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One post on a timeline; `position` is the PhotoPosted event's log position."""
+
+    photo_id: str
+    owner_id: str
+    position: int
+
+
+class TimelineStore(ABC):
+    """Write port of the timelines view.
+
+    Every method is idempotent where it can be (set semantics keyed by ids). `cap` is
+    passed in by the projection, which owns the policy; the store owns the mechanics.
+    """
+
+    # --- the view's own copy of the follow graph --------------------------------------
+
+    @abstractmethod
+    def follower_count(self, user_id: str) -> int:
+        """How many followers `user_id` has (0 for an unknown user)."""
+
+    @abstractmethod
+    def add_follow(self, follower_id: str, followee_id: str, celebrity: bool) -> bool:
+        """Record the edge, flagged as pointing at a celebrity or not, and count it.
+        False (and no change) if the edge already exists."""
+
+    @abstractmethod
+    def remove_follow(self, follower_id: str, followee_id: str) -> bool:
+        """Drop the edge and uncount it. False (and no change) if there was none."""
+
+    @abstractmethod
+    def mark_celebrity(self, user_id: str, celebrity: bool) -> None:
+        """Re-flag every edge pointing at `user_id`."""
+
+    @abstractmethod
+    def followers(self, user_id: str) -> list[str]:
+        """Everyone following `user_id`."""
+
+    # --- the view's own index of live posts -------------------------------------------
+
+    @abstractmethod
+    def add_post(self, entry: TimelineEntry) -> bool:
+        """Index a live post under its owner. False (and no change) if already known."""
+
+    @abstractmethod
+    def remove_post(self, photo_id: str) -> TimelineEntry | None:
+        """Unindex a post; what it was, or None if unknown."""
+
+    # --- materialized timelines -------------------------------------------------------
+
+    @abstractmethod
+    def fan_out(self, entry: TimelineEntry, cap: int) -> None:
+        """Put the post at the head of every follower's timeline of its owner, trim each
+        to `cap` rows, and announce it to each of them (a live "timeline" notice)."""
+
+    @abstractmethod
+    def backfill(self, user_id: str, owner_id: str, cap: int) -> None:
+        """Merge the owner's newest `cap` posts into the user's timeline; trim to `cap`."""
+
+    @abstractmethod
+    def remove_photo(self, entry: TimelineEntry, cap: int) -> list[str]:
+        """Remove the post from every timeline. Returns the users whose timelines held
+        `cap` rows before (they may now lack a post they should show)."""
+
+    @abstractmethod
+    def remove_owner(self, owner_id: str, user_id: str | None, cap: int) -> list[str]:
+        """Remove the owner's posts from `user_id`'s timeline (every timeline if None).
+        Returns the users whose timelines held `cap` rows before."""
+
+    @abstractmethod
+    def refill(self, user_id: str, cap: int) -> None:
+        """Top the user's timeline up to `cap` rows with the newest posts of their
+        non-celebrity followees that are older than its oldest row."""
 
 
 class TimelineQueries(ABC):
     """Read port of the timelines view."""
 
+    @abstractmethod
+    def home(self, user_id: str, before: int | None, limit: int) -> list[TimelineEntry]:
+        """The user's home timeline, newest first, positions below `before`: the
+        materialized rows merged with their celebrity followees' posts, deduplicated by
+        photo, never past the newest `cap` posts overall."""
 
-class TimelinesProjection(Projection[None]):
+
+class TimelinesProjection(Projection[TimelineStore]):
     name = "timelines"
+
+    def __init__(self, cap: int, celebrity_threshold: int) -> None:
+        if cap < 1:
+            raise ValueError("cap must be at least 1")
+        if celebrity_threshold < 0:
+            raise ValueError("celebrity_threshold must not be negative")
+        self.cap = cap
+        self.celebrity_threshold = celebrity_threshold
+
+    def _celebrity(self, followers: int) -> bool:
+        return followers > self.celebrity_threshold
+
+    def _refill(self, store: TimelineStore, user_ids: list[str]) -> None:
+        for user_id in user_ids:
+            store.refill(user_id, self.cap)
+
+    @on(PhotoPosted)
+    def _posted(self, event: PhotoPosted, envelope: Envelope, store: TimelineStore) -> None:
+        entry = TimelineEntry(event.photo_id, event.owner_id, envelope.position)
+        if not store.add_post(entry):
+            return
+        if not self._celebrity(store.follower_count(event.owner_id)):
+            store.fan_out(entry, self.cap)
+        # A celebrity's post stays in the post index only: reads merge it in.
+
+    @on(PhotoDeleted)
+    def _deleted(self, event: PhotoDeleted, _: Envelope, store: TimelineStore) -> None:
+        entry = store.remove_post(event.photo_id)
+        if entry is None:
+            return
+        self._refill(store, store.remove_photo(entry, self.cap))
+
+    @on(UserFollowed)
+    def _followed(self, event: UserFollowed, _: Envelope, store: TimelineStore) -> None:
+        follower, followee = event.follower_id, event.followee_id
+        if follower == followee:
+            return
+        before = store.follower_count(followee)
+        celebrity = self._celebrity(before + 1)
+        if not store.add_follow(follower, followee, celebrity):
+            return
+        if not celebrity:
+            store.backfill(follower, followee, self.cap)
+        elif not self._celebrity(before):
+            # Just became a celebrity: its posts leave every materialized timeline (the
+            # read path merges them from now on), and those timelines are topped up.
+            store.mark_celebrity(followee, True)
+            self._refill(store, store.remove_owner(followee, None, self.cap))
+
+    @on(UserUnfollowed)
+    def _unfollowed(self, event: UserUnfollowed, _: Envelope, store: TimelineStore) -> None:
+        follower, followee = event.follower_id, event.followee_id
+        before = store.follower_count(followee)
+        if not store.remove_follow(follower, followee):
+            return
+        if not self._celebrity(before):
+            self._refill(store, store.remove_owner(followee, follower, self.cap))
+        elif not self._celebrity(before - 1):
+            # No longer a celebrity: materialize its posts for everyone still following.
+            store.mark_celebrity(followee, False)
+            for user_id in store.followers(followee):
+                store.backfill(user_id, followee, self.cap)
+        # A celebrity's posts were never in the follower's materialized timeline.

@@ -8,6 +8,7 @@ ProjectionRunner the way the event store would.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
@@ -55,10 +56,15 @@ class _State:
         return uid(kind, self.made)
 
 
+KINDS = ("follow", "follow", "unfollow", "post", "post", "delete", "like", "unlike", "comment",
+         "uncomment", "profile", "avatar")
+
+
 @st.composite
-def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60
-              ) -> list[tuple[Event, str]]:
-    """A valid history as (event, actor id) pairs."""
+def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
+              kinds: Sequence[str] = KINDS) -> list[tuple[Event, str]]:
+    """A valid history as (event, actor id) pairs. `kinds` weights the steps drawn (a
+    kind listed twice is drawn twice as often; see KINDS for the names)."""
     state = _State()
     out: list[tuple[Event, str]] = []
     for i in range(draw(st.integers(2, max_users))):
@@ -71,9 +77,7 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60
         other = draw(st.sampled_from(state.users))
         live = sorted(state.photos)
         photo = draw(st.sampled_from(live)) if live else None
-        kind = draw(st.sampled_from(["follow", "follow", "unfollow", "post", "post", "delete",
-                                     "like", "unlike", "comment", "uncomment", "profile",
-                                     "avatar"]))
+        kind = draw(st.sampled_from(list(kinds)))
         if kind == "follow" and actor != other and (actor, other) not in state.follows:
             state.follows.add((actor, other))
             out.append((UserFollowed(follower_id=actor, followee_id=other), actor))
