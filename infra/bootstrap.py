@@ -117,8 +117,8 @@ def create_embedded_app(settings: Settings) -> FastAPI:
 
     app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
     app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id
+    include_read_api(app)  # reads first: they are most of the traffic
     include_write_api(app)
-    include_read_api(app)
 
     async def ready() -> bool:
         try:

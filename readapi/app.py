@@ -9,5 +9,6 @@ from readapi.routes import notifications, photos, search, timeline, users
 
 
 def include_read_api(app: FastAPI) -> None:
-    for module in (users, photos, timeline, search, notifications, media):
+    # The hottest read first: Starlette tries routes in order.
+    for module in (timeline, users, photos, search, notifications, media):
         app.include_router(module.router)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 
-from infra.web import ApiError, bearer_token, current_user_id
+from infra.web import ApiError, bearer_token, verified_user_id
 from readapi.services import ReadServices
 
 MIN_POSITION_HEADER = "X-Min-Position"
@@ -24,12 +24,13 @@ async def get_services(request: Request) -> ReadServices:
 Services = Annotated[ReadServices, Depends(get_services)]
 
 
-async def consistent_read(services: Services, response: Response,
-                          min_position: Annotated[str | None,
-                                                  Header(alias=MIN_POSITION_HEADER)] = None
-                          ) -> None:
+async def consistent_services(request: Request, response: Response,
+                              min_position: Annotated[str | None,
+                                                      Header(alias=MIN_POSITION_HEADER)] = None
+                              ) -> ReadServices:
     """Read your own writes: with X-Min-Position, wait (bounded) for the views to pass it;
     answer anyway after the wait, flagged X-Read-Stale: true."""
+    services: ReadServices = request.app.state.read
     if min_position is not None:
         if not min_position.isdigit() or len(min_position) > 18:
             raise ApiError(400, "invalid_min_position", "X-Min-Position must be a log position")
@@ -38,16 +39,11 @@ async def consistent_read(services: Services, response: Response,
         if not reached:
             response.headers[STALE_HEADER] = "true"
     response.headers[READ_POSITION_HEADER] = str(services.consistency.position)
-
-
-async def consistent_services(services: Services,
-                        _: Annotated[None, Depends(consistent_read)]) -> ReadServices:
     return services
 
 
-# Routes are sync (FastAPI runs them in a worker thread) and call `views.queries()` in their
-# body: query objects hold the calling thread's SQLite connection, so they must be made
-# on the thread that uses them.
+# Routes are sync and call `views.queries()` in their body: query objects hold the calling
+# thread's SQLite connection, so they must be made on the thread that uses them.
 Views = Annotated[ReadServices, Depends(consistent_services)]
 
 
@@ -55,7 +51,7 @@ async def optional_viewer(request: Request) -> str | None:
     """The authenticated user if a token was sent (a bad one is still a 401)."""
     if "authorization" not in request.headers:
         return None
-    return await current_user_id(request, await bearer_token(request))
+    return verified_user_id(request, bearer_token(request))
 
 
 Viewer = Annotated[str | None, Depends(optional_viewer)]

@@ -17,19 +17,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from infra.tokens import InvalidTokenError, TokenService
-from infra.web import ApiError, CurrentUserId
+from infra.web import ApiError, CurrentUserId, bearer_token, verified_user_id
 from projections.notifications import Notification
 from readapi import shapes
 from readapi.deps import Services, Views
 from readapi.pagination import Page, keyset_page
 from readapi.services import ReadServices, ViewQueries
+from readapi.routing import ReadRoute
 
-router = APIRouter(tags=["notifications"])
+router = APIRouter(tags=["notifications"], route_class=ReadRoute)
 
 RETRY_MILLISECONDS = 3000
 NOTIFICATION_KIND = "notification"
-_MAX_TOKEN_LENGTH = 4096
 
 
 def _items(services: ReadServices, q: ViewQueries, records: list[Notification],
@@ -63,33 +62,16 @@ def notifications(views: Views, viewer: CurrentUserId, page: Page) -> dict[str, 
 # --- the live stream ------------------------------------------------------------------
 
 
-def _unauthorized(code: str, message: str, challenge: str = "Bearer") -> ApiError:
-    return ApiError(401, code, message, {"WWW-Authenticate": challenge})
-
-
 def _stream_user_id(request: Request) -> str:
-    """The caller, from `Authorization: Bearer` or else `?access_token=`; 401 otherwise
-    (the same codes as `infra.web.current_user_id`)."""
-    header = request.headers.get("authorization")
-    if header is not None:
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise _unauthorized("invalid_token",
-                                "the Authorization header must be 'Bearer <token>'")
-    else:
-        token = request.query_params.get("access_token", "").strip()
-        if not token:
-            raise _unauthorized("missing_token", "an Authorization: Bearer token or "
-                                "?access_token= is required")
-    tokens: TokenService = request.app.state.tokens
-    try:
-        if len(token) > _MAX_TOKEN_LENGTH:
-            raise InvalidTokenError("token too long")
-        return tokens.verify(token)
-    except InvalidTokenError:
-        raise _unauthorized("invalid_token", "the token is invalid or has expired",
-                            'Bearer error="invalid_token"') from None
+    """The caller, from `Authorization: Bearer` or else `?access_token=` (browsers'
+    EventSource cannot send headers); 401 otherwise, before the stream starts."""
+    if "authorization" in request.headers:
+        return verified_user_id(request, bearer_token(request))
+    token = request.query_params.get("access_token", "").strip()
+    if not token:
+        raise ApiError(401, "missing_token", "an Authorization: Bearer token or "
+                       "?access_token= is required", {"WWW-Authenticate": "Bearer"})
+    return verified_user_id(request, token)
 
 
 def _notification_item(services: ReadServices, data: dict[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from readapi import shapes
 from readapi.deps import Viewer, Views
 from readapi.pagination import Page, page
 from readapi.services import ViewQueries
+from readapi.routing import ReadRoute
 
-router = APIRouter(tags=["photos"])
+router = APIRouter(tags=["photos"], route_class=ReadRoute)
 
 
 def _existing(q: ViewQueries, photo_id: str) -> PhotoRecord:

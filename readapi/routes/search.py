@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from readapi import shapes
 from readapi.deps import Viewer, Views
 from readapi.pagination import Page, PageRequest, invalid_cursor, page
+from readapi.routing import ReadRoute, offload
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], route_class=ReadRoute)
 
 MAX_QUERY_LENGTH = 200
 _MAX_OFFSET = 2**31
@@ -34,6 +35,7 @@ def _next(offset: int, found: int, limit: int) -> dict[str, Any] | None:
 
 
 @router.get("/v1/search/users")
+@offload
 def search_users(q: SearchText, views: Views, page_request: Page) -> dict[str, Any]:
     """Users whose username, first or last name starts with the terms of `q`."""
     offset, limit = _offset(page_request), page_request.limit
@@ -47,6 +49,7 @@ def search_users(q: SearchText, views: Views, page_request: Page) -> dict[str, A
 
 
 @router.get("/v1/search/photos")
+@offload
 def search_photos(q: SearchText, views: Views, page_request: Page,
                   viewer: Viewer) -> dict[str, Any]:
     """Photos whose caption has the words of `q` and whose hashtags include its `#tags`."""

@@ -10,8 +10,9 @@ from infra.web import CurrentUserId
 from readapi import shapes
 from readapi.deps import Views
 from readapi.pagination import Page, page
+from readapi.routing import ReadRoute
 
-router = APIRouter(tags=["timeline"])
+router = APIRouter(tags=["timeline"], route_class=ReadRoute)
 
 
 @router.get("/v1/timeline")

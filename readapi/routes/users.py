@@ -12,8 +12,9 @@ from readapi import shapes
 from readapi.deps import Viewer, Views
 from readapi.pagination import Page, keyset_page
 from readapi.services import ViewQueries
+from readapi.routing import ReadRoute
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], route_class=ReadRoute)
 
 
 def _existing(q: ViewQueries, user_id: str) -> Profile:
