@@ -164,7 +164,7 @@ def wrk_load(base: str, path: str, tokens: list[str], clients: int,
         f"  return wrk.format('GET', '{path}', headers)\n"
         "end\n")
     output = subprocess.run(
-        ["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", str(script),
+        ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", str(script),
          base], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in output:
         raise RuntimeError(f"{path}: some answers were not 2xx:\n{output}")

@@ -47,9 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser(
-        "serve", help="run the embedded profile (APIs and media) in one process",
-        description="Run the embedded profile: the write API, the read API and /media in "
-                    "one process, with the event store, secret key and photos in --data-dir.")
+        "serve", help="run the embedded profile (APIs, projections, media) in one process",
+        description="Run the embedded profile: the write API, the read API, the projection "
+                    "runner and /media in one process, with the event store, the views, the "
+                    "secret key and the photos in --data-dir.")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; "
                                       "PHOTOSHARE_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000; "

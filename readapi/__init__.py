@@ -1,6 +1,7 @@
-"""The read API (FastAPI): serves queries from view stores only, never the event store.
+"""The read API (FastAPI): serves queries from the view stores only, never the event store.
 
-This issue's slice serves `/media`; the views and their routes join with the read side.
+Profiles, photos, comments, followers, the home timeline, search, notifications (and
+their live stream) and `/media`.
 """
 
 from readapi.app import include_read_api
