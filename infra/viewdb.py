@@ -66,8 +66,12 @@ class ViewDatabase:
         return connection
 
     def positions(self) -> dict[str, int]:
-        rows = self.reader().execute("SELECT name, position FROM projection_positions")
-        return {row["name"]: row["position"] for row in rows}
+        return self.read_positions(self.reader())
+
+    @staticmethod
+    def read_positions(connection: sqlite3.Connection) -> dict[str, int]:
+        rows = connection.execute("SELECT name, position FROM projection_positions")
+        return {row[0]: row[1] for row in rows}
 
     @staticmethod
     def set_position(connection: sqlite3.Connection, name: str, position: int) -> None:

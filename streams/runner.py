@@ -71,9 +71,15 @@ class ProjectionRunner:
     def positions(self) -> dict[str, int]:
         return dict(self._positions)
 
+    def refresh_positions(self) -> None:
+        """Re-read the committed positions (a rebuild may have switched a view)."""
+        stored = self.views.positions()
+        self._positions = {name: stored.get(name, 0) for name in self._positions}
+
     def run_batch(self) -> int:
         """Apply the next batch; the number of log positions it moved past (0: caught up)."""
         with self._lock:
+            self.refresh_positions()
             start = self.position
             envelopes, last = self.source.read_batch(start, self.batch_size)
             if last <= start:
@@ -87,9 +93,14 @@ class ProjectionRunner:
         outbox: Outbox = []
         events = [(event_from_data(e.event_type, e.schema_version, e.data), e) for e in envelopes]
         with self.views.transaction() as connection:
+            # Positions are read inside the transaction: another process (a rebuild) may
+            # have switched a view to a new version with a different position.
+            committed = ViewDatabase.read_positions(connection)
+            positions = {}
             for binding in self.bindings:
                 name = binding.projection.name
-                done = self._positions[name]
+                done = committed.get(name, 0)
+                positions[name] = max(done, last)
                 if last <= done:
                     continue
                 store = binding.store(connection, outbox)
@@ -97,9 +108,7 @@ class ProjectionRunner:
                     if envelope.position > done:
                         binding.projection.apply(event, envelope, store)
                 ViewDatabase.set_position(connection, name, last)
-        for binding in self.bindings:
-            self._positions[binding.projection.name] = max(
-                last, self._positions[binding.projection.name])
+        self._positions.update(positions)
         if outbox and self.publish:
             self.publish(outbox)
 
