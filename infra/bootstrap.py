@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from commands import PhotoShareCommands
 from infra.blobs import FilesystemBlobStore
+from infra.metrics import install_metrics
 from infra.passwords import PasswordHasher
 from infra.photo_ingest import ImageIngest
 from infra.ratelimit import FailureLimiter
@@ -19,6 +20,7 @@ from infra.settings import Settings
 from infra.sqlite_views.catalog import bindings, open_views, view_queries
 from infra.tokens import TokenService, load_or_create_secret
 from infra.web import (
+    ApiError,
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     install_error_handlers,
@@ -122,10 +124,15 @@ def create_embedded_app(settings: Settings) -> FastAPI:
 
     async def ready() -> bool:
         try:
-            await run_in_threadpool(commands.head_position)
+            head = await run_in_threadpool(commands.head_position)
         except Exception:  # noqa: BLE001 - any store failure means "not ready"
             return False
+        lag = head - runner.position
+        if lag > settings.ready_max_lag_events:
+            raise ApiError(503, "not_ready", f"the projections are {lag} events behind the "
+                           f"log (at most {settings.ready_max_lag_events} allowed)")
         return True
 
     install_health(app, ready)
+    install_metrics(app)  # /metrics, request timings, log and projection figures
     return app

@@ -38,6 +38,180 @@ def _events_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings `serve` would use (PHOTOSHARE_* variables), with --data-dir applied."""
+    return Settings(data_dir=args.data_dir) if args.data_dir is not None else Settings()
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"photoshare: {message}\n")
+    return 2
+
+
+def _events_export(args: argparse.Namespace) -> int:
+    from streams.analytics import iter_events, write_csv, write_jsonl
+
+    try:
+        events = iter_events(_settings(args), types=args.types, since=args.since,
+                             until=args.until, aggregate=args.aggregate,
+                             from_position=args.from_position)
+        write = write_csv if args.format == "csv" else write_jsonl
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = write(events, out)
+            sys.stderr.write(f"exported {count} events to {args.output}\n")
+        else:
+            write(events, sys.stdout)
+    except (ValueError, FileNotFoundError) as error:
+        return _fail(str(error))
+    return 0
+
+
+def _events_tail(args: argparse.Namespace) -> int:
+    from streams.analytics import follow_events, last_events, write_jsonl
+
+    settings = _settings(args)
+    try:
+        events, head = last_events(settings, args.lines, types=args.types)
+        write_jsonl(events, sys.stdout)
+        sys.stdout.flush()
+        if not args.follow:
+            return 0
+        for event in follow_events(settings, head, types=args.types,
+                                   poll_seconds=args.interval):
+            write_jsonl([event], sys.stdout)
+            sys.stdout.flush()
+    except (ValueError, FileNotFoundError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _events_trace(args: argparse.Namespace) -> int:
+    from streams.analytics import trace
+
+    try:
+        found = trace(_settings(args), args.correlation_id)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    if args.json:
+        sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+        return 0 if found else 1
+    if not found:
+        sys.stdout.write(f"no events with correlation id {args.correlation_id}\n")
+        return 1
+    for event in found:
+        sys.stdout.write(f"{event['position']:>8}  {event['event_type']:<16} "
+                         f"{event['aggregate_id']}  {event['occurred_at']}\n")
+        sys.stdout.write(f"          applied by: {', '.join(event['applied_by']) or '-'}\n")
+        if event["pending"]:
+            sys.stdout.write(f"          pending:    {', '.join(event['pending'])}\n")
+    return 0
+
+
+def _events_report(args: argparse.Namespace) -> int:
+    from streams.analytics import LogNotFoundError, iter_events
+    from streams.report import fold, render
+
+    try:
+        figures = fold(iter_events(_settings(args), since=args.since, until=args.until))
+    except (LogNotFoundError, ValueError) as error:
+        return _fail(str(error))
+    Path(args.out).write_text(render(figures), encoding="utf-8")
+    sys.stdout.write(f"{args.out}: {figures.events:,} events, {len(figures.users):,} users, "
+                     f"{len(figures.likes):,} photos\n")
+    return 0
+
+
+def _status_table(status: dict) -> str:
+    rate = any("events_per_second" in row for row in status["projections"])
+    lines = [f"log head: {status['head']} ({status['head_occurred_at'] or 'empty log'})",
+             f"{'projection':<16}{'position':>10}{'lag':>10}{'lag (s)':>10}"
+             + (f"{'events/s':>10}" if rate else "")]
+    for row in status["projections"]:
+        line = (f"{row['name']:<16}{row['position']:>10}{row['lag_events']:>10}"
+                f"{row['lag_seconds']:>10.1f}")
+        if rate:
+            per_second = row.get("events_per_second")
+            line += f"{'-' if per_second is None else per_second:>10}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _projections_status(args: argparse.Namespace) -> int:
+    import time
+
+    from streams.analytics import add_rates, projection_status
+
+    settings = _settings(args)
+    previous, then, shown = None, time.monotonic(), 0
+    try:
+        while True:
+            status = projection_status(settings)
+            now = time.monotonic()
+            if args.watch is not None:
+                status = add_rates(status, previous, now - then)
+            if args.json:
+                sys.stdout.write(json.dumps(status, ensure_ascii=False) + "\n")
+            else:
+                sys.stdout.write(_status_table(status) + ("\n" if args.watch else ""))
+            sys.stdout.flush()
+            shown += 1
+            if args.watch is None or (args.iterations and shown >= args.iterations):
+                return 0
+            previous, then = status, now
+            time.sleep(args.watch)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return 0
+
+
+def _projections_rebuild(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from streams import rebuild as blue_green
+    from streams.analytics import LogNotFoundError, open_log
+
+    names = blue_green.view_names() if args.all else [args.name]
+    unknown = [name for name in names if name not in blue_green.view_names()]
+    if unknown or not names:
+        return _fail(f"no view named {unknown[0] if unknown else ''!r}; views: "
+                     f"{', '.join(blue_green.view_names())}")
+    settings = _settings(args)
+    try:
+        with open_log(settings) as log:
+            for name in names:
+                with tqdm(total=log.head_position(), desc=f"rebuild {name}", unit="ev",
+                          unit_scale=True, file=sys.stderr) as bar:
+                    def advance(progress: blue_green.Progress) -> None:
+                        bar.total = progress.head
+                        bar.update(progress.position - bar.n)
+
+                    position = blue_green.rebuild(settings, log, name, on_progress=advance)
+                sys.stdout.write(f"{name}: rebuilt to position {position} and switched in\n")
+    except LogNotFoundError as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: run the same command again to resume\n")
+        return 130
+    return 0
+
+
+def _data_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="the data dir of the event store and "
+                                                      "views (default ./data; "
+                                                      "PHOTOSHARE_DATA_DIR)")
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0.05 <= value <= 3600:
+        raise argparse.ArgumentTypeError("must be between 0.05 and 3600 seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="photoshare",
@@ -62,12 +236,89 @@ def build_parser() -> argparse.ArgumentParser:
                        help="log level (default INFO; PHOTOSHARE_LOG_LEVEL)")
     serve.set_defaults(handler=_serve)
 
-    events = commands.add_parser("events", help="the event log's published vocabulary")
+    events = commands.add_parser("events", help="the event log: schema, export, tail, trace")
     event_commands = events.add_subparsers(dest="events_command", required=True)
     schema = event_commands.add_parser(
         "schema", help="print the JSON Schema of every published event type's envelope")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     schema.set_defaults(handler=_events_schema)
+
+    export = event_commands.add_parser(
+        "export", help="the published log in order, as JSON lines or CSV",
+        description="Write the published events in log order (data upcast to the current "
+                    "schema), one envelope per line (jsonl) or per row (csv, data as a JSON "
+                    "string). Works while the server runs.")
+    export.add_argument("--types", help="only these event types (comma-separated)")
+    export.add_argument("--since", help="only events that occurred at or after this ISO time")
+    export.add_argument("--until", help="only events that occurred before this ISO time")
+    export.add_argument("--aggregate", help="only the events of this aggregate id")
+    export.add_argument("--from-position", type=int, default=0, metavar="N",
+                        help="start at log position N (inclusive)")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--output", "-o", help="write to this file instead of stdout")
+    _data_dir_option(export)
+    export.set_defaults(handler=_events_export)
+
+    tail = event_commands.add_parser(
+        "tail", help="the last events as JSON lines; -f follows new ones",
+        description="Print the last N published events as JSON lines; with -f, keep "
+                    "polling the log and print new events until Ctrl-C.")
+    tail.add_argument("-n", "--lines", type=int, default=10, metavar="N",
+                      help="how many of the last events to print first (default 10)")
+    tail.add_argument("-f", "--follow", action="store_true", help="follow new events")
+    tail.add_argument("--types", help="only these event types (comma-separated)")
+    tail.add_argument("--interval", type=_positive_seconds, default=1.0,
+                      help="seconds between polls with -f (default 1, at most 10)")
+    _data_dir_option(tail)
+    tail.set_defaults(handler=_events_tail)
+
+    trace = event_commands.add_parser(
+        "trace", help="the events one request caused and the projections that applied them",
+        description="Every published event whose correlation id is CORRELATION_ID (the "
+                    "request's X-Request-ID), with the projections that have applied it.")
+    trace.add_argument("correlation_id", metavar="CORRELATION_ID")
+    trace.add_argument("--json", action="store_true", help="print JSON")
+    _data_dir_option(trace)
+    trace.set_defaults(handler=_events_trace)
+
+    report = event_commands.add_parser(
+        "report", help="an HTML page of charts made from the log alone",
+        description="Uploads and new users per hour, the follower-count distribution (log "
+                    "scale), the most used hashtags and likes per photo, as one "
+                    "self-contained HTML page.")
+    report.add_argument("--out", default="report.html", help="where to write the page "
+                                                             "(default report.html)")
+    report.add_argument("--since", help="only events at or after this ISO time")
+    report.add_argument("--until", help="only events before this ISO time")
+    _data_dir_option(report)
+    report.set_defaults(handler=_events_report)
+
+    projections = commands.add_parser("projections", help="the read views' projections")
+    projection_commands = projections.add_subparsers(dest="projections_command",
+                                                     required=True)
+    status = projection_commands.add_parser(
+        "status", help="each projection's position, lag in events and seconds",
+        description="Each projection's position against the log head: lag in events and "
+                    "in seconds (0 when caught up). With --watch, repeat and show events/s.")
+    status.add_argument("--json", action="store_true", help="print JSON (one line per reading)")
+    status.add_argument("--watch", type=_positive_seconds, nargs="?", const=1.0,
+                        metavar="SECONDS", help="repeat every SECONDS (default 1) until "
+                                                "Ctrl-C, with events/s")
+    status.add_argument("--iterations", type=int, default=0, help=argparse.SUPPRESS)
+    _data_dir_option(status)
+    status.set_defaults(handler=_projections_status)
+
+    rebuild = projection_commands.add_parser(
+        "rebuild", help="rebuild a view from event zero beside the live one, then switch",
+        description="Rebuild a view from event zero into a new version beside the live one "
+                    "(reads go on), catch up with the log head, switch it in atomically and "
+                    "drop the old rows. Interrupted, the same command resumes.")
+    which = rebuild.add_mutually_exclusive_group(required=True)
+    which.add_argument("name", nargs="?", help="the view: profiles, graph, photos, "
+                                               "timelines, search or notifications")
+    which.add_argument("--all", action="store_true", help="rebuild every view")
+    _data_dir_option(rebuild)
+    rebuild.set_defaults(handler=_projections_rebuild)
     return parser
 
 

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     celebrity_threshold: int = Field(10_000, ge=0)
     min_position_wait_seconds: float = Field(2.0, ge=0, le=30)
     sse_keepalive_seconds: float = Field(15.0, gt=0)
+    ready_max_lag_events: int = Field(1000, ge=0)  # /readyz: 503 when projections lag more
 
     @property
     def event_store_path(self) -> Path:

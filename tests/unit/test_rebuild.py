@@ -96,3 +96,20 @@ def test_an_interrupted_rebuild_resumes(populated) -> None:
     blue_green.rebuild(settings, store, "photos", batch_size=5)
     store.close()
     assert live_dump(settings)[0] == before
+
+
+def test_the_rebuild_command(populated, capsys, monkeypatch) -> None:
+    from infra.cli import main
+
+    settings, _ = populated
+    # The command reads the server's settings from the environment, as `serve` does.
+    monkeypatch.setenv("PHOTOSHARE_CELEBRITY_THRESHOLD", str(settings.celebrity_threshold))
+    monkeypatch.setenv("PHOTOSHARE_TIMELINE_CAP", str(settings.timeline_cap))
+    before, _ = live_dump(settings)
+    data_dir = str(settings.data_dir)
+    assert main(["projections", "rebuild", "--all", "--data-dir", data_dir]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("switched in") == len(blue_green.view_names())
+    assert "ev/s" in err  # the progress bar's rate
+    assert live_dump(settings)[0] == before
+    assert main(["projections", "rebuild", "nonsense", "--data-dir", data_dir]) == 2

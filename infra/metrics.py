@@ -1,0 +1,180 @@
+"""Prometheus `/metrics` for the embedded app, on a registry of its own (never the global
+default one: a test process builds many apps).
+
+- `photoshare_http_request_duration_seconds{method,route,status}`: a latency histogram
+  per route *template* (`/v1/photos/{photo_id}`, not the raw path), so the number of
+  series stays bounded; requests no route matched are `route="<unmatched>"`.
+- `photoshare_events_appended_total{event_type}`: published events appended to the log
+  since this process started (by any writer), counted from the log at scrape time.
+- `photoshare_event_log_head`: the log head position.
+- `photoshare_projection_position{projection}`, `photoshare_projection_lag_events{projection}`
+  (head minus position) and `photoshare_projection_events_total{projection}` (log
+  positions applied since this process started), read from the runner at scrape time.
+- `photoshare_image_ingest_seconds{outcome}`: the photo pipeline (decode, variants,
+  storage), `outcome` being `stored` or `rejected`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from functools import wraps
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+UNMATCHED = "<unmatched>"
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+IMAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# At most this many log batches are read per scrape to count appended events (the rest
+# is counted at the next scrape), so a scrape stays cheap after a burst of writes.
+MAX_BATCHES_PER_SCRAPE = 20
+
+
+class MetricsMiddleware:
+    """Times every HTTP request and labels it with the route template that matched."""
+
+    def __init__(self, app: ASGIApp, *, histogram: Histogram) -> None:
+        self.app, self.histogram = app, histogram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")  # set by the router on the scope we passed down
+            template = getattr(route, "path", None) or UNMATCHED
+            self.histogram.labels(scope["method"], template, str(status)).observe(
+                time.perf_counter() - started)
+
+
+class LogCollector(Collector):
+    """Scrape-time figures of the event log and the projection runner in `app.state`."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._appended: Counter[str] = Counter()
+        self._counted_to: int | None = None
+        self._started_at: dict[str, int] | None = None
+
+    def _commands(self) -> Any:
+        return self.app.state.write.commands
+
+    def _positions(self) -> dict[str, int]:
+        return self.app.state.runner.runner.positions()
+
+    def start(self) -> None:
+        """Take the baselines: what is in the log and the views before this process."""
+        self._counted_to = self._commands().head_position()
+        self._started_at = self._positions()
+
+    def _count_appended(self, head: int) -> None:
+        commands = self._commands()
+        after = self._counted_to if self._counted_to is not None else head
+        for _ in range(MAX_BATCHES_PER_SCRAPE):
+            if after >= head:
+                break
+            envelopes, last = commands.read_batch(after, 1000)
+            self._appended.update(envelope.event_type for envelope in envelopes)
+            if last == after:
+                break
+            after = last
+        self._counted_to = after
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            try:
+                head = self._commands().head_position()
+                self._count_appended(head)
+            except Exception:  # noqa: BLE001 - a store that does not answer: no log figures
+                return
+            positions = self._positions()
+            started = self._started_at or {}
+            appended = CounterMetricFamily(
+                "photoshare_events_appended", "Published events appended to the log since "
+                "this process started, by event type", labels=["event_type"])
+            for event_type, count in sorted(self._appended.items()):
+                appended.add_metric([event_type], count)
+            yield appended
+            yield GaugeMetricFamily("photoshare_event_log_head",
+                                    "Position of the newest event in the log", value=head)
+            position = GaugeMetricFamily("photoshare_projection_position",
+                                         "Last log position each projection applied",
+                                         labels=["projection"])
+            lag = GaugeMetricFamily("photoshare_projection_lag_events",
+                                    "Log head minus the projection's position",
+                                    labels=["projection"])
+            projected = CounterMetricFamily(
+                "photoshare_projection_events", "Log positions each projection applied "
+                "since this process started", labels=["projection"])
+            for name, at in sorted(positions.items()):
+                position.add_metric([name], at)
+                lag.add_metric([name], max(head - at, 0))
+                projected.add_metric([name], max(at - started.get(name, at), 0))
+            yield position
+            yield lag
+            yield projected
+
+
+def _time_image_ingest(app: FastAPI, histogram: Histogram) -> None:
+    """Wrap the image pipeline's `ingest` (on the instance) in the histogram."""
+    images = app.state.write.images
+    ingest = images.ingest
+
+    @wraps(ingest)
+    async def timed_ingest(*args: Any, **kwargs: Any) -> Any:
+        started, outcome = time.perf_counter(), "rejected"
+        try:
+            stored = await ingest(*args, **kwargs)
+            outcome = "stored"
+            return stored
+        finally:
+            histogram.labels(outcome).observe(time.perf_counter() - started)
+
+    images.ingest = timed_ingest
+
+
+def install_metrics(app: FastAPI) -> CollectorRegistry:
+    """Add `/metrics`, the request-timing middleware and the log figures to `app` (after
+    `app.state.write` and `app.state.runner` are set); the app's registry."""
+    registry = CollectorRegistry()
+    requests = Histogram("photoshare_http_request_duration_seconds",
+                         "HTTP request latency by route template and status",
+                         ["method", "route", "status"], buckets=REQUEST_BUCKETS,
+                         registry=registry)
+    images = Histogram("photoshare_image_ingest_seconds",
+                       "Time to decode, resize and store one uploaded image",
+                       ["outcome"], buckets=IMAGE_BUCKETS, registry=registry)
+    log = LogCollector(app)
+    log.start()
+    registry.register(log)
+    _time_image_ingest(app, images)
+    app.state.metrics = registry
+    app.add_middleware(MetricsMiddleware, histogram=requests)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body = await run_in_threadpool(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+    return registry
