@@ -19,6 +19,7 @@ $(VENV)/.installed: $(VENV)/.python pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 	touch $@
 
 install: $(VENV)/.installed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +27,7 @@ from infra.web import (
     install_error_handlers,
     install_health,
 )
+from infra.webapp import install_webapp
 from readapi import include_read_api
 from readapi.services import ReadServices
 from streams.live import LiveBroadcaster
@@ -35,6 +37,8 @@ from writeapi.app import UPLOAD_ROUTES
 
 # Room for the multipart framing and form fields around an upload's file bytes.
 MULTIPART_OVERHEAD = 64 * 1024
+# The web app's static files, served at `/` (the package is installed from the repo).
+WEBAPP_DIR = Path(__file__).resolve().parents[1] / "webapp"
 
 
 def open_event_store(settings: Settings) -> PhotoShareCommands:
@@ -135,4 +139,5 @@ def create_embedded_app(settings: Settings) -> FastAPI:
 
     install_health(app, ready)
     install_metrics(app)  # /metrics, request timings, log and projection figures
+    install_webapp(app, WEBAPP_DIR)  # last: it never shadows an API path
     return app

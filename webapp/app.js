@@ -1,0 +1,1197 @@
+// photoshare web app: hash routes, views, live updates. Plain ES modules, no build step.
+
+import { api, ApiError, enc, session } from "./api.js";
+import {
+  append, avatar, captionNodes, clear, errorBox, h, photoImage, plural, squareImage,
+  timeEl, toast, userLink,
+} from "./dom.js";
+
+const main = document.getElementById("main");
+const state = {
+  me: null,            // the caller's profile
+  pinned: [],          // your own new posts, shown at the top of the feed this session
+  newPosts: new Map(), // photo_id -> position, announced live, not yet shown
+  notifications: [],
+  unread: 0,
+  moreUnread: false,
+  live: null,
+  liveRetry: null,
+  routeSeq: 0,
+  feedReload: null,
+};
+
+// --- routing ------------------------------------------------------------------------
+
+function parseRoute() {
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const [path, query = ""] = raw.split("?");
+  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query) };
+}
+
+export function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+async function route() {
+  const seq = ++state.routeSeq;
+  const current = () => seq === state.routeSeq;
+  const { parts, params } = parseRoute();
+  const [first, second] = parts;
+  closeNotifications(false);
+  closeSuggestions();
+  state.feedReload = null;
+  clear(main);
+  window.scrollTo(0, 0);
+  main.setAttribute("aria-busy", "true");
+  const open = ["login", "signup", "u", "p", "search"];
+  try {
+    if (!session.loggedIn && !open.includes(first)) {
+      go("#/login");
+      return;
+    }
+    if (session.loggedIn && (first === "login" || first === "signup")) {
+      go("#/");
+      return;
+    }
+    if (!first) await feedView(current);
+    else if (first === "login") loginView();
+    else if (first === "signup") signupView();
+    else if (first === "upload") uploadView(current);
+    else if (first === "u" && second) await profileView(second, current);
+    else if (first === "p" && second) await photoView(second, current);
+    else if (first === "search") await searchView(params.get("q") || "", current);
+    else notFound();
+  } catch (error) {
+    if (current()) showError(error);
+  } finally {
+    if (current()) {
+      main.removeAttribute("aria-busy");
+      const heading = main.querySelector("h1");
+      if (heading && document.activeElement && !document.activeElement.closest("#main")
+          && document.activeElement.id !== "search-input") {
+        heading.setAttribute("tabindex", "-1");
+        heading.focus({ preventScroll: true });
+      }
+    }
+  }
+}
+
+function notFound() {
+  append(main, h("section", { class: "page narrow" },
+    h("h1", {}, "Page not found"),
+    h("p", {}, "There is nothing here. ", h("a", { href: "#/" }, "Go home"), ".")));
+}
+
+function showError(error) {
+  clear(main);
+  const message = error instanceof ApiError ? error.message : "Something went wrong. Please try again.";
+  append(main, h("section", { class: "page narrow" },
+    h("h1", {}, "Sorry"),
+    errorBox(message),
+    h("button", { type: "button", class: "btn", onclick: () => route() }, "Try again")));
+}
+
+// --- header -------------------------------------------------------------------------
+
+function renderHeader() {
+  const nav = clear(document.getElementById("nav"));
+  document.body.classList.toggle("logged-in", session.loggedIn);
+  if (!session.loggedIn) {
+    append(nav,
+      h("a", { class: "nav-link", href: "#/login" }, "Log in"),
+      h("a", { class: "nav-link btn btn-primary", href: "#/signup" }, "Sign up"));
+    return;
+  }
+  const me = state.me;
+  append(nav,
+    h("a", { class: "nav-link", href: "#/" }, icon("⌂"), h("span", { class: "nav-text" }, "Home")),
+    h("a", { class: "nav-link nav-upload", href: "#/upload" }, icon("+"), h("span", { class: "nav-text" }, "Upload")),
+    h("button", {
+      type: "button", id: "notif-button", class: "nav-link", "aria-expanded": "false",
+      "aria-controls": "notif-panel", onclick: toggleNotifications,
+    }, icon("♡"), h("span", { class: "nav-text" }, "Notifications"),
+    h("span", { id: "notif-count", class: "badge", hidden: true, "aria-hidden": "true" }),
+    h("span", { id: "notif-count-sr", class: "sr-only" })),
+    me ? h("a", { class: "nav-link", href: `#/u/${enc(me.username)}` }, avatar(me, 24),
+      h("span", { class: "nav-text" }, "Profile")) : null,
+    h("button", { type: "button", class: "nav-link", onclick: logOut }, "Log out"));
+  updateBadge();
+}
+
+function icon(glyph) {
+  return h("span", { class: "icon", "aria-hidden": "true" }, glyph);
+}
+
+function logOut() {
+  stopLive();
+  session.clear();
+  state.me = null;
+  state.pinned = [];
+  state.newPosts.clear();
+  state.notifications = [];
+  state.unread = 0;
+  renderHeader();
+  go("#/login");
+  toast("You are logged out.");
+}
+
+session.onExpired = () => {
+  stopLive();
+  session.clear();
+  state.me = null;
+  renderHeader();
+  toast("Your session has ended. Please log in again.", { error: true });
+  go("#/login");
+};
+
+// --- sign up / log in ---------------------------------------------------------------
+
+function field(id, label, attrs = {}, hint) {
+  const input = attrs.tag === "textarea"
+    ? h("textarea", { id, name: id, ...attrs, tag: undefined })
+    : h("input", { id, name: id, ...attrs });
+  if (hint) input.setAttribute("aria-describedby", `${id}-hint`);
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    input,
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null);
+}
+
+function busy(button, on, text) {
+  button.disabled = on;
+  if (on) {
+    button.dataset.label = button.textContent;
+    button.setAttribute("aria-busy", "true");
+  } else {
+    button.removeAttribute("aria-busy");
+  }
+  if (text) button.textContent = on ? text : button.dataset.label;
+}
+
+function formErrorSlot() {
+  return h("div", { class: "form-error-slot", "aria-live": "assertive" });
+}
+
+async function startSession(login, password) {
+  const { data } = await api.post("/v1/sessions", { login, password }, { noExpire: true });
+  session.save(data.access_token, data.user_id);
+  await loadMe();
+  renderHeader();
+  startLive();
+  loadNotifications();
+}
+
+function loginView() {
+  const errors = formErrorSlot();
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Log in");
+  const form = h("form", { class: "card form", novalidate: true },
+    field("login-username", "Username", { autocomplete: "username", required: true,
+      autocapitalize: "none", spellcheck: "false" }, "Your username or email address."),
+    field("login-password", "Password", { type: "password", autocomplete: "current-password", required: true }),
+    errors, submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clear(errors);
+    const login = form.elements["login-username"].value.trim();
+    const password = form.elements["login-password"].value;
+    if (!login || !password) {
+      errors.append(errorBox("Please enter your username and password."));
+      return;
+    }
+    busy(submit, true);
+    try {
+      await startSession(login, password);
+      go("#/");
+    } catch (error) {
+      errors.append(errorBox(error.status === 401
+        ? "That username or password is not right." : error.message));
+      busy(submit, false);
+    }
+  });
+  append(main, h("section", { class: "page narrow auth" },
+    h("h1", {}, "Log in to photoshare"), form,
+    h("p", { class: "switch" }, "New here? ", h("a", { href: "#/signup" }, "Sign up"))));
+}
+
+function signupView() {
+  const errors = formErrorSlot();
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Sign up");
+  const form = h("form", { class: "card form", novalidate: true },
+    field("signup-username", "Username", { autocomplete: "username", required: true,
+      autocapitalize: "none", spellcheck: "false", maxlength: 30 },
+    "3–30 letters, digits, _ or ."),
+    field("signup-email", "Email", { type: "email", autocomplete: "email", required: true }),
+    field("signup-password", "Password", { type: "password", autocomplete: "new-password",
+      required: true, minlength: 8 }, "At least 8 characters."),
+    field("signup-display-name", "Display name", { autocomplete: "name", required: true }),
+    errors, submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clear(errors);
+    const body = {
+      username: form.elements["signup-username"].value.trim(),
+      email: form.elements["signup-email"].value.trim(),
+      password: form.elements["signup-password"].value,
+      display_name: form.elements["signup-display-name"].value.trim(),
+    };
+    const problems = [];
+    if (!/^[A-Za-z0-9_.]{3,30}$/.test(body.username)) problems.push("Choose a username of 3–30 letters, digits, _ or .");
+    if (!/^[^@\s]+@[^@\s]+$/.test(body.email)) problems.push("Enter a valid email address.");
+    if (body.password.length < 8) problems.push("Choose a password of at least 8 characters.");
+    if (!body.display_name) problems.push("Enter a display name.");
+    if (problems.length) {
+      problems.forEach((p) => errors.append(errorBox(p)));
+      return;
+    }
+    busy(submit, true);
+    try {
+      try {
+        await api.post("/v1/users", body);
+      } catch (error) {
+        if (error.status === 409) throw new ApiError(409, error.code, `${error.message} Try another username or email, or log in.`);
+        throw error;
+      }
+      await startSession(body.username, body.password);
+      go("#/");
+      toast(`Welcome, ${body.display_name}!`);
+    } catch (error) {
+      errors.append(errorBox(error.message));
+      busy(submit, false);
+    }
+  });
+  append(main, h("section", { class: "page narrow auth" },
+    h("h1", {}, "Create your account"), form,
+    h("p", { class: "switch" }, "Have an account? ", h("a", { href: "#/login" }, "Log in"))));
+}
+
+async function loadMe() {
+  state.me = await api.get("/v1/users/me");
+  return state.me;
+}
+
+// --- infinite lists -----------------------------------------------------------------
+
+/**
+ * Pages through `path` (which answers {items, next_cursor}) into `list`, loading the next
+ * page when the sentinel scrolls into view. Failures show a "Try again" button.
+ */
+function pager({ list, path, render, empty, current, minPosition = 0, limit = 12, host }) {
+  let cursor = null;
+  let done = false;
+  let loading = false;
+  let count = 0;
+  const sentinel = h("div", { class: "sentinel", "aria-hidden": "true" });
+  const status = h("div", { class: "pager-status" });
+  (host || list.parentNode).append(status, sentinel);
+  const observer = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) load();
+  }, { rootMargin: "600px 0px" });
+
+  async function load() {
+    if (loading || done || !current()) return;
+    loading = true;
+    clear(status).append(h("p", { class: "muted loading", role: "status" }, "Loading…"));
+    const sep = path.includes("?") ? "&" : "?";
+    let failed = false;
+    try {
+      const page = await api.get(`${path}${sep}limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ""}`,
+        { minPosition });
+      if (!current()) return;
+      clear(status);
+      for (const item of page.items || []) {
+        const node = render(item);
+        if (node) {
+          list.append(node);
+          count += 1;
+        }
+      }
+      cursor = page.next_cursor;
+      done = !cursor;
+      if (done) {
+        observer.disconnect();
+        const nothing = !count && empty ? empty() : null;
+        if (nothing) status.append(nothing);
+      }
+    } catch (error) {
+      failed = true;
+      if (!current() || error.code === "session_expired") return;
+      clear(status).append(h("div", { class: "pager-error" },
+        errorBox(error.message),
+        h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
+    } finally {
+      loading = false;
+    }
+    // A short page that leaves the sentinel on screen: keep going (never after a failure:
+    // then the reader decides, with "Try again").
+    if (!done && !failed && current()) {
+      const rect = sentinel.getBoundingClientRect();
+      if (rect.top < window.innerHeight + 600) setTimeout(load, 0);
+    }
+  }
+  observer.observe(sentinel);
+  load();
+  return { stop: () => observer.disconnect(), get count() { return count; } };
+}
+
+// --- photo cards --------------------------------------------------------------------
+
+function likeBlock(photo) {
+  const count = h("span", { class: "count likes-count" }, plural(photo.likes, "like"));
+  const heart = h("span", { class: "heart", "aria-hidden": "true" }, photo.liked_by_me ? "♥" : "♡");
+  const button = h("button", {
+    type: "button", class: "like", "aria-pressed": photo.liked_by_me ? "true" : "false",
+  }, heart, "Like");
+  const show = () => {
+    button.setAttribute("aria-pressed", photo.liked_by_me ? "true" : "false");
+    heart.textContent = photo.liked_by_me ? "♥" : "♡";
+    count.textContent = plural(photo.likes, "like");
+  };
+  let inFlight = false;
+  button.addEventListener("click", async () => {
+    if (!session.loggedIn) {
+      go("#/login");
+      return;
+    }
+    if (inFlight) return;
+    inFlight = true;
+    const liked = !photo.liked_by_me;
+    photo.liked_by_me = liked;
+    photo.likes = Math.max(0, (Number(photo.likes) || 0) + (liked ? 1 : -1));
+    show();
+    try {
+      const path = `/v1/photos/${enc(photo.photo_id)}/likes/me`;
+      if (liked) await api.put(path);
+      else await api.del(path);
+    } catch (error) {
+      photo.liked_by_me = !liked;
+      photo.likes = Math.max(0, photo.likes + (liked ? -1 : 1));
+      show();
+      toast(`Could not ${liked ? "like" : "unlike"} the photo. ${error.message}`, { error: true });
+    } finally {
+      inFlight = false;
+    }
+  });
+  return { button, count };
+}
+
+function taggedLine(photo) {
+  const tagged = (photo.tagged || []).filter((u) => u && u.username);
+  if (!tagged.length) return null;
+  const links = [];
+  tagged.forEach((user, i) => {
+    if (i) links.push(", ");
+    links.push(h("a", { class: "mention", href: `#/u/${enc(user.username)}` }, `@${user.username}`));
+  });
+  return h("p", { class: "tagged" }, "with ", links);
+}
+
+function photoCard(photo, { badge } = {}) {
+  const { button, count } = likeBlock(photo);
+  const link = `#/p/${enc(photo.photo_id)}`;
+  return h("article", { class: "card photo-card", dataset: { photoId: photo.photo_id } },
+    h("header", { class: "card-head" },
+      userLink(photo.owner),
+      photo.location ? h("span", { class: "location" }, photo.location) : null,
+      badge ? h("span", { class: "pill" }, badge) : null),
+    h("a", { class: "photo-link", href: link }, photoImage(photo)),
+    h("div", { class: "card-body" },
+      h("div", { class: "actions" }, button, count,
+        h("a", { class: "count comments-link", href: link }, plural(photo.comments, "comment"))),
+      photo.caption ? h("p", { class: "caption" },
+        h("a", { class: "caption-owner", href: `#/u/${enc(photo.owner && photo.owner.username || "")}` },
+          photo.owner && photo.owner.username), " ", captionNodes(photo.caption)) : null,
+      taggedLine(photo),
+      h("a", { class: "muted small", href: link }, timeEl(photo.created_at))));
+}
+
+// --- home feed ----------------------------------------------------------------------
+
+async function feedView(current, { minPosition = 0 } = {}) {
+  const banner = h("button", { type: "button", id: "new-posts", class: "new-posts", hidden: true },
+    "");
+  const list = h("div", { class: "feed", id: "feed" });
+  const section = h("section", { class: "page feed-page" },
+    h("h1", { class: "sr-only" }, "Home"), banner, list);
+  append(main, section);
+  banner.addEventListener("click", () => {
+    const highest = Math.max(0, ...state.newPosts.values());
+    state.newPosts.clear();
+    updateNewPosts();
+    window.scrollTo({ top: 0 });
+    clear(main);
+    const seq = ++state.routeSeq;
+    feedView(() => seq === state.routeSeq, { minPosition: highest }).then(() => {
+      const first = main.querySelector(".photo-card a.photo-link");
+      if (first) first.focus({ preventScroll: true });
+    });
+  });
+  state.newPosts.clear();
+  updateNewPosts();
+  const shown = new Set();
+  for (const photo of state.pinned) {
+    shown.add(photo.photo_id);
+    const card = photoCard(photo, { badge: "Your new post" });
+    list.append(card);
+    // Refresh its counts (likes and comments may have come in since).
+    api.get(`/v1/photos/${enc(photo.photo_id)}`).then((fresh) => {
+      if (!current() || !card.isConnected) return;
+      const same = fresh.likes === photo.likes && fresh.comments === photo.comments
+        && fresh.liked_by_me === photo.liked_by_me;
+      Object.assign(photo, fresh);
+      if (same) return;
+      card.replaceWith(photoCard(photo, { badge: "Your new post" }));
+    }).catch((error) => {
+      if (error.status === 404) {
+        state.pinned = state.pinned.filter((p) => p.photo_id !== photo.photo_id);
+        card.remove();
+      }
+    });
+  }
+  pager({
+    list, host: section, path: "/v1/timeline", current, minPosition, limit: 10,
+    render: (photo) => {
+      if (shown.has(photo.photo_id)) return null;
+      shown.add(photo.photo_id);
+      return photoCard(photo);
+    },
+    empty: () => state.pinned.length ? null : h("div", { class: "card empty" },
+      h("h2", {}, "Your feed is empty"),
+      h("p", {}, "Follow people to see their photos here. Use the search box to find them, or ",
+        h("a", { href: "#/upload" }, "upload your first photo"), ".")),
+  });
+  state.feedShown = shown;
+}
+
+function announce(text) {
+  const region = document.getElementById("announcer");
+  region.textContent = "";
+  setTimeout(() => { region.textContent = text; }, 50);
+}
+
+function updateNewPosts() {
+  const banner = document.getElementById("new-posts");
+  if (!banner) return;
+  const n = state.newPosts.size;
+  if (n && banner.hidden !== false) announce(n === 1 ? "1 new post in your feed" : `${n} new posts in your feed`);
+  banner.hidden = n === 0;
+  banner.textContent = n === 1 ? "1 new post" : `${n} new posts`;
+}
+
+// --- upload -------------------------------------------------------------------------
+
+const MAX_UPLOAD = 20 * 1024 * 1024;
+
+function uploadView(current) {
+  const errors = formErrorSlot();
+  const preview = h("div", { class: "preview", "aria-live": "polite" },
+    h("p", { class: "muted" }, "No photo chosen yet."));
+  const fileInput = h("input", { id: "upload-file", name: "file", type: "file", required: true,
+    accept: "image/jpeg,image/png,image/webp,image/avif" });
+  let previewUrl = null;
+  fileInput.addEventListener("change", () => {
+    clear(preview);
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    const file = fileInput.files[0];
+    if (!file) {
+      preview.append(h("p", { class: "muted" }, "No photo chosen yet."));
+      return;
+    }
+    previewUrl = URL.createObjectURL(file);
+    preview.append(h("img", { src: previewUrl, alt: "Preview of the chosen photo", class: "preview-img" }));
+  });
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Upload");
+  const form = h("form", { class: "card form", novalidate: true },
+    h("div", { class: "field" }, h("label", { for: "upload-file" }, "Photo"), fileInput,
+      h("p", { class: "hint" }, "JPEG, PNG or WebP, up to 20 MB.")),
+    preview,
+    field("upload-caption", "Caption", { tag: "textarea", rows: 3, maxlength: 4000 },
+      "Add #hashtags and @mentions."),
+    field("upload-location", "Location", { maxlength: 400 }),
+    field("upload-tagged", "Tag people", { autocapitalize: "none", spellcheck: "false" },
+      "Comma-separated usernames, e.g. alice, bob"),
+    errors, submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clear(errors);
+    const file = fileInput.files[0];
+    if (!file) {
+      errors.append(errorBox("Please choose a photo to upload."));
+      fileInput.focus();
+      return;
+    }
+    if (file.size > MAX_UPLOAD) {
+      errors.append(errorBox("That photo is larger than 20 MB. Please choose a smaller one."));
+      return;
+    }
+    const data = new FormData();
+    data.append("file", file);
+    data.append("caption", form.elements["upload-caption"].value);
+    data.append("location", form.elements["upload-location"].value.trim());
+    data.append("tagged", form.elements["upload-tagged"].value.split(",")
+      .map((s) => s.trim().replace(/^@/, "")).filter(Boolean).join(","));
+    busy(submit, true, "Uploading…");
+    try {
+      const { data: created } = await api.upload("POST", "/v1/photos", data);
+      let photo;
+      try {
+        photo = await api.get(`/v1/photos/${enc(created.photo_id)}`); // sends X-Min-Position
+      } catch {
+        photo = {
+          photo_id: created.photo_id, owner: state.me, caption: data.get("caption"),
+          location: data.get("location"), tagged: [], urls: created.urls,
+          created_at: new Date().toISOString(), likes: 0, comments: 0, liked_by_me: false,
+        };
+      }
+      state.pinned = [photo, ...state.pinned.filter((p) => p.photo_id !== photo.photo_id)];
+      if (state.me) state.me.photos = (Number(state.me.photos) || 0) + 1;
+      if (previewUrl) URL.revokeObjectURL(previewUrl);
+      toast("Your photo is posted.");
+      if (current()) go("#/");
+    } catch (error) {
+      errors.append(errorBox(error.message));
+      busy(submit, false, "Uploading…");
+    }
+  });
+  append(main, h("section", { class: "page narrow" }, h("h1", {}, "New post"), form));
+}
+
+// --- profile ------------------------------------------------------------------------
+
+async function followingIds(userId) {
+  // No "do I follow X?" endpoint: page through who I follow (people follow few accounts).
+  const ids = new Set();
+  let cursor = null;
+  for (let i = 0; i < 20; i += 1) {
+    const page = await api.get(`/v1/users/${enc(userId)}/following?limit=100${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+    for (const u of page.items || []) ids.add(u.user_id);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  return ids;
+}
+
+async function profileView(username, current) {
+  let user;
+  try {
+    user = await api.get(`/v1/users/by-username/${enc(username)}`);
+  } catch (error) {
+    if (error.status === 404) {
+      append(main, h("section", { class: "page narrow" }, h("h1", {}, "No such person"),
+        h("p", {}, `There is no one called @${username}. `, h("a", { href: "#/" }, "Go home"), ".")));
+      return;
+    }
+    throw error;
+  }
+  if (!current()) return;
+  const mine = session.userId && user.user_id === session.userId;
+  const counts = h("ul", { class: "counts" });
+  const renderCounts = () => {
+    clear(counts);
+    append(counts,
+      h("li", {}, h("strong", {}, Number(user.photos || 0).toLocaleString()), user.photos === 1 ? " post" : " posts"),
+      h("li", {}, h("strong", {}, Number(user.followers || 0).toLocaleString()), user.followers === 1 ? " follower" : " followers"),
+      h("li", {}, h("strong", {}, Number(user.following || 0).toLocaleString()), " following"));
+  };
+  renderCounts();
+  const actions = h("div", { class: "profile-actions" });
+  const about = h("div", { class: "about" });
+  const renderAbout = () => {
+    clear(about);
+    append(about,
+      h("p", { class: "display-name" }, user.display_name || user.username),
+      user.location ? h("p", { class: "muted" }, user.location) : null,
+      user.bio ? h("p", { class: "bio" }, captionNodes(user.bio)) : null);
+  };
+  renderAbout();
+  const avatarSlot = h("div", { class: "profile-avatar" }, avatar(user, 120));
+  const editSlot = h("div", {});
+  const head = h("header", { class: "profile-head" }, avatarSlot,
+    h("div", { class: "profile-info" },
+      h("div", { class: "profile-title" }, h("h1", {}, user.username), actions),
+      counts, about));
+  const grid = h("div", { class: "grid", id: "profile-grid" });
+  const section = h("section", { class: "page profile-page" }, head, editSlot,
+    h("h2", { class: "sr-only" }, "Posts"), grid);
+  append(main, section);
+
+  if (mine) {
+    const edit = h("button", { type: "button", class: "btn", "aria-expanded": "false" }, "Edit profile");
+    edit.addEventListener("click", () => {
+      const opening = edit.getAttribute("aria-expanded") !== "true";
+      edit.setAttribute("aria-expanded", String(opening));
+      clear(editSlot);
+      if (opening) {
+        editSlot.append(profileEditor(user, () => {
+          renderAbout();
+          clear(avatarSlot).append(avatar(user, 120));
+          renderHeader();
+        }, () => {
+          edit.setAttribute("aria-expanded", "false");
+          clear(editSlot);
+          edit.focus();
+        }));
+        editSlot.querySelector("input, textarea").focus();
+      }
+    });
+    actions.append(edit);
+  } else if (session.loggedIn) {
+    const follow = h("button", { type: "button", class: "btn btn-primary", disabled: true }, "Follow");
+    actions.append(follow);
+    let following = false;
+    const show = () => {
+      follow.textContent = following ? "Unfollow" : "Follow";
+      follow.className = following ? "btn" : "btn btn-primary";
+    };
+    followingIds(session.userId).then((ids) => {
+      following = ids.has(user.user_id);
+      show();
+      follow.disabled = false;
+    }).catch(() => {
+      follow.disabled = false; // assume not following; the write is idempotent anyway
+    });
+    follow.addEventListener("click", async () => {
+      const next = !following;
+      follow.disabled = true;
+      try {
+        const path = `/v1/users/me/following/${enc(user.user_id)}`;
+        if (next) await api.put(path);
+        else await api.del(path);
+        following = next;
+        user.followers = Math.max(0, (Number(user.followers) || 0) + (next ? 1 : -1));
+        show();
+        renderCounts();
+        toast(next ? `You follow @${user.username} now.` : `You unfollowed @${user.username}.`);
+      } catch (error) {
+        toast(error.message, { error: true });
+      } finally {
+        follow.disabled = false;
+        follow.focus();
+      }
+    });
+  }
+
+  pager({
+    list: grid, host: section, path: `/v1/users/${enc(user.user_id)}/photos`, current, limit: 18,
+    render: (photo) => h("a", { class: "grid-item", href: `#/p/${enc(photo.photo_id)}` },
+      squareImage(photo),
+      h("span", { class: "grid-meta", "aria-hidden": "true" }, `♥ ${photo.likes}  💬 ${photo.comments}`)),
+    empty: () => h("p", { class: "muted empty" }, mine ? "You have not posted yet. " : "No posts yet.",
+      mine ? h("a", { href: "#/upload" }, "Upload a photo") : null),
+  });
+}
+
+function profileEditor(user, saved, close) {
+  const errors = formErrorSlot();
+  const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Save");
+  const form = h("form", { class: "card form editor", novalidate: true },
+    h("h2", {}, "Edit profile"),
+    field("edit-display-name", "Display name", { value: user.display_name || "", maxlength: 256 }),
+    field("edit-bio", "Bio", { tag: "textarea", rows: 3, maxlength: 2000 }),
+    field("edit-location", "Location", { value: user.location || "", maxlength: 400 }),
+    h("div", { class: "field" }, h("label", { for: "edit-avatar" }, "Avatar"),
+      h("input", { id: "edit-avatar", type: "file", accept: "image/jpeg,image/png,image/webp" })),
+    errors,
+    h("div", { class: "row" }, submit,
+      h("button", { type: "button", class: "btn", onclick: close }, "Cancel")));
+  form.elements["edit-bio"].value = user.bio || "";
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clear(errors);
+    const displayName = form.elements["edit-display-name"].value.trim();
+    if (!displayName) {
+      errors.append(errorBox("Enter a display name."));
+      return;
+    }
+    busy(submit, true, "Saving…");
+    try {
+      const { data } = await api.patch("/v1/users/me", {
+        display_name: displayName,
+        bio: form.elements["edit-bio"].value,
+        location: form.elements["edit-location"].value.trim(),
+      });
+      Object.assign(user, { display_name: displayName, bio: form.elements["edit-bio"].value,
+        location: form.elements["edit-location"].value.trim() }, data || {});
+      const file = form.elements["edit-avatar"].files[0];
+      if (file) {
+        const body = new FormData();
+        body.append("file", file);
+        const { data: pic } = await api.upload("PUT", "/v1/users/me/avatar", body);
+        user.avatar_url = pic.avatar_url;
+      }
+      state.me = { ...(state.me || {}), ...user };
+      saved();
+      toast("Your profile is saved.");
+      close();
+    } catch (error) {
+      errors.append(errorBox(error.message));
+    } finally {
+      busy(submit, false, "Saving…");
+    }
+  });
+  return form;
+}
+
+// --- photo page ---------------------------------------------------------------------
+
+async function photoView(photoId, current) {
+  let photo;
+  try {
+    photo = await api.get(`/v1/photos/${enc(photoId)}`);
+  } catch (error) {
+    if (error.status === 404) {
+      append(main, h("section", { class: "page narrow" }, h("h1", {}, "Photo not found"),
+        h("p", {}, "This photo was deleted or never existed. ", h("a", { href: "#/" }, "Go home"), ".")));
+      return;
+    }
+    throw error;
+  }
+  if (!current()) return;
+  const mine = session.userId && photo.owner && photo.owner.user_id === session.userId;
+  const { button, count } = likeBlock(photo);
+  const commentCount = h("span", { class: "count" }, plural(photo.comments, "comment"));
+  const comments = h("ul", { class: "comments", "aria-label": "Comments" });
+  const more = h("div", {});
+  const side = h("div", { class: "photo-side" },
+    h("header", { class: "card-head" }, userLink(photo.owner),
+      photo.location ? h("span", { class: "location" }, photo.location) : null),
+    h("h1", { class: "sr-only" }, `Photo by ${photo.owner && photo.owner.username}`),
+    photo.caption ? h("p", { class: "caption" }, captionNodes(photo.caption)) : null,
+    taggedLine(photo),
+    h("p", { class: "muted small" }, timeEl(photo.created_at)),
+    h("div", { class: "actions" }, button, count, commentCount),
+    h("h2", { class: "section-title" }, "Comments"),
+    comments, more);
+  const adjustComments = (delta) => {
+    photo.comments = Math.max(0, (Number(photo.comments) || 0) + delta);
+    commentCount.textContent = plural(photo.comments, "comment");
+  };
+  const renderComment = (comment) => {
+    const author = comment.author || {};
+    const canDelete = session.userId && (author.user_id === session.userId || mine);
+    const item = h("li", { class: "comment", dataset: { commentId: comment.comment_id } },
+      userLink(author, { size: 24 }), " ",
+      h("span", { class: "comment-text" }, captionNodes(comment.text)), " ",
+      h("span", { class: "muted small" }, timeEl(comment.created_at)));
+    if (canDelete) {
+      const del = h("button", { type: "button", class: "link-button", "aria-label": "Delete comment" }, "Delete");
+      del.addEventListener("click", async () => {
+        if (!confirm("Delete this comment?")) return;
+        del.disabled = true;
+        try {
+          await api.del(`/v1/photos/${enc(photo.photo_id)}/comments/${enc(comment.comment_id)}`);
+          item.remove();
+          adjustComments(-1);
+          toast("Comment deleted.");
+        } catch (error) {
+          del.disabled = false;
+          toast(error.message, { error: true });
+        }
+      });
+      item.append(" ", del);
+    }
+    return item;
+  };
+  if (session.loggedIn) {
+    const errors = formErrorSlot();
+    const input = h("input", { id: "comment-text", name: "text", maxlength: 4000, autocomplete: "off" });
+    const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Post");
+    const form = h("form", { class: "comment-form", novalidate: true },
+      h("label", { for: "comment-text" }, "Comment"), h("div", { class: "row" }, input, submit), errors);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clear(errors);
+      const text = input.value.trim();
+      if (!text) {
+        errors.append(errorBox("Write something first."));
+        return;
+      }
+      busy(submit, true);
+      try {
+        const { data } = await api.post(`/v1/photos/${enc(photo.photo_id)}/comments`, { text });
+        if (!comments.children.length) clear(more);
+        comments.append(renderComment({ comment_id: data.comment_id, author: state.me || { user_id: session.userId },
+          text, created_at: new Date().toISOString() }));
+        adjustComments(1);
+        input.value = "";
+      } catch (error) {
+        errors.append(errorBox(error.message));
+      } finally {
+        busy(submit, false);
+        input.focus();
+      }
+    });
+    side.append(form);
+  }
+  if (mine) {
+    const del = h("button", { type: "button", class: "btn btn-danger" }, "Delete photo");
+    del.addEventListener("click", async () => {
+      if (!confirm("Delete this photo? This can't be undone.")) return;
+      busy(del, true);
+      try {
+        await api.del(`/v1/photos/${enc(photo.photo_id)}`);
+        state.pinned = state.pinned.filter((p) => p.photo_id !== photo.photo_id);
+        toast("Photo deleted.");
+        go(`#/u/${enc(photo.owner.username)}`);
+      } catch (error) {
+        busy(del, false);
+        toast(error.message, { error: true });
+      }
+    });
+    side.append(h("div", { class: "danger-zone" }, del));
+  }
+  append(main, h("section", { class: "page photo-page" },
+    h("div", { class: "photo-main" }, photoImage(photo, { sizes: "(max-width: 900px) 100vw, 600px", eager: true })),
+    side));
+
+  let cursor = null;
+  const loadComments = async () => {
+    clear(more).append(h("p", { class: "muted", role: "status" }, "Loading comments…"));
+    try {
+      const page = await api.get(`/v1/photos/${enc(photo.photo_id)}/comments?limit=20${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+      if (!current()) return;
+      clear(more);
+      (page.items || []).forEach((c) => comments.append(renderComment(c)));
+      cursor = page.next_cursor;
+      if (cursor) more.append(h("button", { type: "button", class: "link-button", onclick: loadComments }, "More comments"));
+      else if (!comments.children.length) more.append(h("p", { class: "muted" }, "No comments yet."));
+    } catch (error) {
+      if (!current()) return;
+      clear(more).append(errorBox(error.message),
+        h("button", { type: "button", class: "btn", onclick: loadComments }, "Try again"));
+    }
+  };
+  loadComments();
+}
+
+// --- search -------------------------------------------------------------------------
+
+async function searchView(q, current) {
+  const query = q.trim().slice(0, 200);
+  const input = document.getElementById("search-input");
+  if (input && document.activeElement !== input) input.value = query;
+  const section = h("section", { class: "page search-page" },
+    h("h1", {}, query ? `Results for “${query}”` : "Search"));
+  append(main, section);
+  if (!query) {
+    section.append(h("p", { class: "muted" }, "Type a name, words or a #hashtag in the search box."));
+    return;
+  }
+  if (!query.startsWith("#")) {
+    const people = h("ul", { class: "people" });
+    section.append(h("h2", { class: "section-title" }, "People"), people);
+    api.get(`/v1/search/users?q=${enc(query.replace(/^@/, ""))}&limit=8`).then((page) => {
+      if (!current()) return;
+      if (!page.items.length) people.append(h("li", { class: "muted" }, "No people found."));
+      page.items.forEach((u) => people.append(h("li", {}, userLink(u),
+        u.display_name ? h("span", { class: "muted" }, ` ${u.display_name}`) : null)));
+    }).catch((error) => current() && people.append(h("li", {}, errorBox(error.message))));
+  }
+  if (query.startsWith("@")) return;
+  const grid = h("div", { class: "grid" });
+  section.append(h("h2", { class: "section-title" }, "Photos"), grid);
+  pager({
+    list: grid, host: section, path: `/v1/search/photos?q=${enc(query)}`, current, limit: 18,
+    render: (photo) => h("a", { class: "grid-item", href: `#/p/${enc(photo.photo_id)}` }, squareImage(photo)),
+    empty: () => h("p", { class: "muted empty" }, "No photos found."),
+  });
+}
+
+// --- search box with type-ahead -----------------------------------------------------
+
+const searchInput = document.getElementById("search-input");
+const suggestions = document.getElementById("search-suggestions");
+let suggestTimer;
+let suggestSeq = 0;
+let activeIndex = -1;
+
+function closeSuggestions() {
+  clear(suggestions);
+  suggestions.hidden = true;
+  searchInput.setAttribute("aria-expanded", "false");
+  searchInput.removeAttribute("aria-activedescendant");
+  activeIndex = -1;
+}
+
+function setActive(index) {
+  const options = [...suggestions.querySelectorAll("[role=option]")];
+  if (!options.length) return;
+  activeIndex = (index + options.length) % options.length;
+  options.forEach((o, i) => o.setAttribute("aria-selected", String(i === activeIndex)));
+  searchInput.setAttribute("aria-activedescendant", options[activeIndex].id);
+  options[activeIndex].scrollIntoView({ block: "nearest" });
+}
+
+async function suggest() {
+  const q = searchInput.value.trim().replace(/^@/, "");
+  const seq = ++suggestSeq;
+  if (!q || q.startsWith("#")) {
+    closeSuggestions();
+    return;
+  }
+  try {
+    const page = await api.get(`/v1/search/users?q=${enc(q)}&limit=6`);
+    if (seq !== suggestSeq) return;
+    clear(suggestions);
+    activeIndex = -1;
+    page.items.forEach((u, i) => {
+      const option = h("li", { id: `suggestion-${i}`, role: "option", "aria-selected": "false",
+        class: "suggestion", dataset: { username: u.username } },
+      avatar(u, 28), h("span", {}, h("strong", {}, u.username),
+        u.display_name ? h("span", { class: "muted" }, ` ${u.display_name}`) : null));
+      option.addEventListener("mousedown", (event) => event.preventDefault());
+      option.addEventListener("click", () => {
+        closeSuggestions();
+        searchInput.value = "";
+        go(`#/u/${enc(u.username)}`);
+      });
+      suggestions.append(option);
+    });
+    suggestions.append(h("li", { id: `suggestion-${page.items.length}`, role: "option",
+      "aria-selected": "false", class: "suggestion all", dataset: { query: searchInput.value.trim() } },
+    `Search for “${searchInput.value.trim()}”`));
+    suggestions.lastChild.addEventListener("mousedown", (event) => event.preventDefault());
+    suggestions.lastChild.addEventListener("click", () => submitSearch());
+    suggestions.hidden = false;
+    searchInput.setAttribute("aria-expanded", "true");
+  } catch {
+    if (seq === suggestSeq) closeSuggestions(); // type-ahead is a nicety: fail quietly
+  }
+}
+
+function submitSearch() {
+  const q = searchInput.value.trim();
+  closeSuggestions();
+  if (!q) {
+    searchInput.focus();
+    return;
+  }
+  go(`#/search?q=${enc(q)}`);
+}
+
+searchInput.addEventListener("input", () => {
+  clearTimeout(suggestTimer);
+  suggestTimer = setTimeout(suggest, 180);
+});
+searchInput.addEventListener("keydown", (event) => {
+  if (event.key === "ArrowDown" && !suggestions.hidden) {
+    event.preventDefault();
+    setActive(activeIndex + 1);
+  } else if (event.key === "ArrowUp" && !suggestions.hidden) {
+    event.preventDefault();
+    setActive(activeIndex - 1);
+  } else if (event.key === "Escape") {
+    closeSuggestions();
+  } else if (event.key === "Enter" && activeIndex >= 0 && !suggestions.hidden) {
+    event.preventDefault();
+    const option = suggestions.querySelectorAll("[role=option]")[activeIndex];
+    if (option) option.click();
+  }
+});
+searchInput.addEventListener("blur", () => setTimeout(closeSuggestions, 150));
+document.getElementById("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitSearch();
+});
+
+// --- notifications ------------------------------------------------------------------
+
+const panel = document.getElementById("notif-panel");
+const panelList = document.getElementById("notif-list");
+const markRead = document.getElementById("notif-mark-read");
+
+const VERBS = {
+  follow: "started following you",
+  like: "liked your photo",
+  comment: "commented on your photo",
+  tag: "tagged you in a photo",
+};
+
+function notificationText(n) {
+  const who = (n.actor && (n.actor.display_name || n.actor.username)) || "Someone";
+  return `${who} ${VERBS[n.type] || "did something"}`;
+}
+
+function updateBadge() {
+  const badge = document.getElementById("notif-count");
+  const sr = document.getElementById("notif-count-sr");
+  if (!badge) return;
+  const n = state.unread;
+  const text = n > 99 || state.moreUnread ? `${Math.min(n, 99)}+` : String(n);
+  badge.textContent = text;
+  badge.hidden = n === 0;
+  sr.textContent = n ? ` (${text} unread)` : "";
+  document.title = n ? `(${text}) photoshare` : "photoshare";
+  markRead.disabled = n === 0;
+}
+
+function renderNotifications() {
+  clear(panelList);
+  if (!state.notifications.length) {
+    panelList.append(h("li", { class: "muted empty" }, "No notifications yet."));
+    return;
+  }
+  for (const n of state.notifications) {
+    const href = n.photo_id ? `#/p/${enc(n.photo_id)}` : n.actor && n.actor.username ? `#/u/${enc(n.actor.username)}` : "#/";
+    panelList.append(h("li", { class: `notification${n.read ? "" : " unread"}` },
+      h("a", { href, onclick: () => closeNotifications(false) }, avatar(n.actor, 32),
+        h("span", { class: "notif-text" }, notificationText(n),
+          n.read ? null : h("span", { class: "sr-only" }, " (unread)")),
+        h("span", { class: "muted small" }, timeEl(n.created_at)))));
+  }
+}
+
+async function loadNotifications() {
+  if (!session.loggedIn) return;
+  try {
+    const page = await api.get("/v1/notifications?limit=50");
+    const live = state.notifications.filter((n) => !page.items.some((p) => p.notification_id === n.notification_id));
+    state.notifications = [...live, ...page.items];
+    state.unread = state.notifications.filter((n) => !n.read).length;
+    state.moreUnread = Boolean(page.next_cursor) && page.items.every((n) => !n.read);
+    updateBadge();
+    if (!panel.hidden) renderNotifications();
+  } catch (error) {
+    if (error.code !== "session_expired") {
+      panelList.dataset.error = error.message;
+    }
+  }
+}
+
+function toggleNotifications() {
+  if (panel.hidden) openNotifications();
+  else closeNotifications(true);
+}
+
+function openNotifications() {
+  renderNotifications();
+  panel.hidden = false;
+  const button = document.getElementById("notif-button");
+  if (button) button.setAttribute("aria-expanded", "true");
+  panel.querySelector("h2").focus();
+  loadNotifications();
+}
+
+function closeNotifications(restoreFocus) {
+  if (panel.hidden) return;
+  panel.hidden = true;
+  const button = document.getElementById("notif-button");
+  if (button) {
+    button.setAttribute("aria-expanded", "false");
+    if (restoreFocus) button.focus();
+  }
+}
+
+markRead.addEventListener("click", async () => {
+  const newest = state.notifications[0];
+  if (!newest) return;
+  markRead.disabled = true;
+  try {
+    await api.post("/v1/notifications/read", { up_to: newest.notification_id });
+    state.notifications.forEach((n) => { n.read = true; });
+    state.unread = 0;
+    state.moreUnread = false;
+    updateBadge();
+    renderNotifications();
+    panel.querySelector("h2").focus();
+    toast("All notifications marked as read.");
+  } catch (error) {
+    markRead.disabled = false;
+    toast(error.message, { error: true });
+  }
+});
+document.getElementById("notif-close").addEventListener("click", () => closeNotifications(true));
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !panel.hidden) closeNotifications(true);
+});
+document.addEventListener("click", (event) => {
+  if (!panel.hidden && !panel.contains(event.target) && !event.target.closest("#notif-button")) {
+    closeNotifications(false);
+  }
+});
+
+// --- live updates (Server-Sent Events) ----------------------------------------------
+
+function startLive() {
+  stopLive();
+  if (!session.loggedIn || !window.EventSource) return;
+  const source = new EventSource(`/v1/notifications/stream?access_token=${enc(session.token)}`);
+  state.live = source;
+  source.addEventListener("open", () => { document.body.dataset.live = "open"; });
+  source.addEventListener("notification", (event) => {
+    let item;
+    try {
+      item = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (state.notifications.some((n) => n.notification_id === item.notification_id)) return;
+    state.notifications.unshift(item);
+    if (!item.read) state.unread += 1;
+    updateBadge();
+    announce(`New notification: ${notificationText(item)}`);
+    if (!panel.hidden) renderNotifications();
+  });
+  source.addEventListener("timeline", (event) => {
+    let item;
+    try {
+      item = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (!item.photo_id || item.owner_id === session.userId) return;
+    if (state.feedShown && state.feedShown.has(item.photo_id)) return;
+    state.newPosts.set(item.photo_id, Number(item.position) || 0);
+    updateNewPosts();
+  });
+  source.addEventListener("error", () => {
+    document.body.dataset.live = "reconnecting";
+    if (source.readyState === EventSource.CLOSED) {
+      // The browser gave up (e.g. the token is no longer accepted): check, then retry.
+      clearTimeout(state.liveRetry);
+      state.liveRetry = setTimeout(async () => {
+        if (state.live !== source) return;
+        try {
+          await api.get("/v1/users/me");
+          startLive();
+        } catch (error) {
+          if (error.code !== "session_expired" && state.live === source) {
+            state.liveRetry = setTimeout(() => state.live === source && startLive(), 10000);
+          }
+        }
+      }, 5000);
+    }
+  });
+}
+
+function stopLive() {
+  clearTimeout(state.liveRetry);
+  if (state.live) state.live.close();
+  state.live = null;
+  delete document.body.dataset.live;
+}
+
+// --- start --------------------------------------------------------------------------
+
+async function start() {
+  if (session.loggedIn) {
+    try {
+      await loadMe();
+    } catch (error) {
+      if (error.code !== "session_expired") toast(error.message, { error: true });
+    }
+  }
+  renderHeader();
+  if (session.loggedIn) {
+    startLive();
+    loadNotifications();
+  }
+  window.addEventListener("hashchange", route);
+  document.getElementById("skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+  await route();
+}
+
+start();
