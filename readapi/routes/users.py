@@ -10,8 +10,8 @@ from infra.web import ApiError, CurrentUserId
 from projections.profiles import Profile
 from readapi import shapes
 from readapi.deps import Viewer, Views
-from readapi.pagination import Page, keyset_page
-from readapi.services import ViewQueries
+from readapi.pagination import Page, PageRequest, keyset_page
+from readapi.services import ReadServices, ViewQueries
 from readapi.routing import ReadRoute
 
 router = APIRouter(tags=["users"], route_class=ReadRoute)
@@ -52,19 +52,19 @@ def user_photos(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[
                        [r.position for r in records], page.limit)
 
 
-@router.get("/v1/users/{user_id}/followers")
-def followers(user_id: str, views: Views, page: Page) -> dict[str, Any]:
+def _people_page(views: ReadServices, user_id: str, page: PageRequest, side: str) -> dict[str, Any]:
     q = views.queries()
     _existing(q, user_id)
-    edges = q.graph.followers(user_id, page.position(), page.limit + 1)
+    edges = getattr(q.graph, side)(user_id, page.position(), page.limit + 1)
     return keyset_page(shapes.users(views, q, [e.user_id for e in edges]),
                        [e.position for e in edges], page.limit)
+
+
+@router.get("/v1/users/{user_id}/followers")
+def followers(user_id: str, views: Views, page: Page) -> dict[str, Any]:
+    return _people_page(views, user_id, page, "followers")
 
 
 @router.get("/v1/users/{user_id}/following")
 def following(user_id: str, views: Views, page: Page) -> dict[str, Any]:
-    q = views.queries()
-    _existing(q, user_id)
-    edges = q.graph.following(user_id, page.position(), page.limit + 1)
-    return keyset_page(shapes.users(views, q, [e.user_id for e in edges]),
-                       [e.position for e in edges], page.limit)
+    return _people_page(views, user_id, page, "following")
