@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
 
 from infra.web import ApiError, CurrentUserId
+from projections.graph import Edge, GraphQueries
 from projections.profiles import Profile
 from readapi import shapes
 from readapi.deps import Viewer, Views
@@ -52,19 +54,20 @@ def user_photos(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[
                        [r.position for r in records], page.limit)
 
 
-def _people_page(views: ReadServices, user_id: str, page: PageRequest, side: str) -> dict[str, Any]:
+def _people_page(views: ReadServices, user_id: str, page: PageRequest,
+                 side: Callable[[GraphQueries], Callable[..., list[Edge]]]) -> dict[str, Any]:
     q = views.queries()
     _existing(q, user_id)
-    edges = getattr(q.graph, side)(user_id, page.position(), page.limit + 1)
+    edges = side(q.graph)(user_id, page.position(), page.limit + 1)
     return keyset_page(shapes.users(views, q, [e.user_id for e in edges]),
                        [e.position for e in edges], page.limit)
 
 
 @router.get("/v1/users/{user_id}/followers")
 def followers(user_id: str, views: Views, page: Page) -> dict[str, Any]:
-    return _people_page(views, user_id, page, "followers")
+    return _people_page(views, user_id, page, lambda graph: graph.followers)
 
 
 @router.get("/v1/users/{user_id}/following")
 def following(user_id: str, views: Views, page: Page) -> dict[str, Any]:
-    return _people_page(views, user_id, page, "following")
+    return _people_page(views, user_id, page, lambda graph: graph.following)
