@@ -16,6 +16,7 @@ from infra.blobs import FilesystemBlobStore
 from infra.metrics import install_metrics
 from infra.passwords import PasswordHasher
 from infra.photo_ingest import ImageIngest
+from infra.postgres import event_store_env
 from infra.ratelimit import FailureLimiter
 from infra.settings import Settings
 from infra.sqlite_views.catalog import bindings, open_views, view_queries
@@ -42,7 +43,11 @@ WEBAPP_DIR = Path(__file__).resolve().parents[1] / "webapp"
 
 
 def open_event_store(settings: Settings) -> PhotoShareCommands:
-    """The command application on `eventsourcing`'s SQLite persistence in the data dir."""
+    """The command application: on `eventsourcing`'s PostgreSQL persistence in the cluster
+    profile, on its SQLite persistence in the data dir in the embedded one."""
+    if settings.profile == "cluster":
+        return PhotoShareCommands(env=event_store_env(settings.postgres_dsn,
+                                                      settings.postgres_schema))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return PhotoShareCommands(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -138,6 +143,7 @@ def create_embedded_app(settings: Settings) -> FastAPI:
         return True
 
     install_health(app, ready)
-    install_metrics(app)  # /metrics, request timings, log and projection figures
+    install_metrics(app, commands=lambda: commands, positions=runner.runner.positions,
+                    images=app.state.write.images)  # /metrics: requests, log, projections
     install_webapp(app, WEBAPP_DIR)  # last: it never shadows an API path
     return app

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
@@ -68,20 +68,15 @@ class MetricsMiddleware:
 
 
 class LogCollector(Collector):
-    """Scrape-time figures of the event log and the projection runner in `app.state`."""
+    """Scrape-time figures of the event log and of the views' positions."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, commands: Callable[[], Any],
+                 positions: Callable[[], dict[str, int]]) -> None:
+        self._commands, self._positions = commands, positions
         self._lock = threading.Lock()
         self._appended: Counter[str] = Counter()
         self._counted_to: int | None = None
         self._started_at: dict[str, int] | None = None
-
-    def _commands(self) -> Any:
-        return self.app.state.write.commands
-
-    def _positions(self) -> dict[str, int]:
-        return self.app.state.runner.runner.positions()
 
     def start(self) -> None:
         """Take the baselines: what is in the log and the views before this process."""
@@ -136,9 +131,8 @@ class LogCollector(Collector):
             yield projected
 
 
-def _time_image_ingest(app: FastAPI, histogram: Histogram) -> None:
+def _time_image_ingest(images: Any, histogram: Histogram) -> None:
     """Wrap the image pipeline's `ingest` (on the instance) in the histogram."""
-    images = app.state.write.images
     ingest = images.ingest
 
     @wraps(ingest)
@@ -154,21 +148,25 @@ def _time_image_ingest(app: FastAPI, histogram: Histogram) -> None:
     images.ingest = timed_ingest
 
 
-def install_metrics(app: FastAPI) -> CollectorRegistry:
-    """Add `/metrics`, the request-timing middleware and the log figures to `app` (after
-    `app.state.write` and `app.state.runner` are set); the app's registry."""
+def install_metrics(app: FastAPI, *, commands: Callable[[], Any] | None = None,
+                    positions: Callable[[], dict[str, int]] | None = None,
+                    images: Any | None = None) -> CollectorRegistry:
+    """Add `/metrics` and the request-timing middleware to `app`; with `commands` (the
+    event store) and `positions` (the views' positions) the log and lag figures too, and
+    with `images` (an ImageIngest) the image timings. The app's registry."""
     registry = CollectorRegistry()
     requests = Histogram("photoshare_http_request_duration_seconds",
                          "HTTP request latency by route template and status",
                          ["method", "route", "status"], buckets=REQUEST_BUCKETS,
                          registry=registry)
-    images = Histogram("photoshare_image_ingest_seconds",
-                       "Time to decode, resize and store one uploaded image",
-                       ["outcome"], buckets=IMAGE_BUCKETS, registry=registry)
-    log = LogCollector(app)
-    log.start()
-    registry.register(log)
-    _time_image_ingest(app, images)
+    if commands is not None and positions is not None:
+        log = LogCollector(commands, positions)
+        log.start()
+        registry.register(log)
+    if images is not None:
+        _time_image_ingest(images, Histogram(
+            "photoshare_image_ingest_seconds", "Time to decode, resize and store one "
+            "uploaded image", ["outcome"], buckets=IMAGE_BUCKETS, registry=registry))
     app.state.metrics = registry
     app.add_middleware(MetricsMiddleware, histogram=requests)
 

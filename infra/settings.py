@@ -17,7 +17,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PHOTOSHARE_", extra="ignore")
 
-    profile: Literal["embedded"] = "embedded"
+    # embedded: one process, no servers. cluster: PostgreSQL event store, Kafka relay,
+    # Faust workers and separate API processes (ARCHITECTURE.md §3).
+    profile: Literal["embedded", "cluster"] = "embedded"
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -44,6 +46,36 @@ class Settings(BaseSettings):
     min_position_wait_seconds: float = Field(2.0, ge=0, le=30)
     sse_keepalive_seconds: float = Field(15.0, gt=0)
     ready_max_lag_events: int = Field(1000, ge=0)  # /readyz: 503 when projections lag more
+
+    # Cluster profile: the servers. Each view store is chosen on its own (`auto` picks
+    # the cluster server when its address is set, else the SQLite view in the data dir).
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/photoshare"
+    postgres_schema: str = "public"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = "photoshare."
+    kafka_partitions: int = Field(12, ge=1, le=10_000)
+    kafka_replication_factor: int = Field(1, ge=1)
+    kafka_session_timeout_seconds: float = Field(10.0, gt=0)
+    worker_group: str = "photoshare-views"
+    worker_batch_size: int = Field(500, ge=1)
+    relay_batch_size: int = Field(1000, ge=1)
+    relay_poll_seconds: float = Field(0.02, gt=0)
+    redis_url: str | None = None
+    redis_prefix: str = "photoshare:"
+    cassandra_hosts: str | None = None
+    cassandra_keyspace: str = "photoshare"
+    cassandra_replication_factor: int = Field(3, ge=1)
+    opensearch_url: str | None = None
+    opensearch_index_prefix: str = "photoshare-"
+    s3_endpoint: str | None = None
+    s3_bucket: str = "photoshare-media"
+    s3_originals_bucket: str = "photoshare-originals"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+    store_search: Literal["auto", "sqlite", "opensearch"] = "auto"
+    store_graph: Literal["auto", "sqlite", "cassandra"] = "auto"
+    store_photos: Literal["auto", "sqlite", "cassandra"] = "auto"
 
     @property
     def event_store_path(self) -> Path:

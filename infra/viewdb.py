@@ -19,7 +19,14 @@ CREATE TABLE IF NOT EXISTS projection_positions (
     name TEXT PRIMARY KEY,
     position INTEGER NOT NULL
 );
+-- The cluster profile's workers: per Kafka partition ("topic:partition"), the position
+-- of the last event applied from it, committed with the view changes it caused.
+CREATE TABLE IF NOT EXISTS partition_checkpoints (
+    partition TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
 """
+_BOOKKEEPING = ("projection_positions", "partition_checkpoints")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -73,6 +80,21 @@ class ViewDatabase:
         rows = connection.execute("SELECT name, position FROM projection_positions")
         return {row[0]: row[1] for row in rows}
 
+    def checkpoints(self) -> dict[str, int]:
+        return self.read_checkpoints(self.reader())
+
+    @staticmethod
+    def read_checkpoints(connection: sqlite3.Connection) -> dict[str, int]:
+        rows = connection.execute("SELECT partition, position FROM partition_checkpoints")
+        return {row[0]: row[1] for row in rows}
+
+    @staticmethod
+    def set_checkpoints(connection: sqlite3.Connection, checkpoints: dict[str, int]) -> None:
+        connection.executemany(
+            "INSERT INTO partition_checkpoints (partition, position) VALUES (?, ?) "
+            "ON CONFLICT (partition) DO UPDATE SET position = excluded.position",
+            checkpoints.items())
+
     @staticmethod
     def set_position(connection: sqlite3.Connection, name: str, position: int) -> None:
         connection.execute(
@@ -84,7 +106,7 @@ class ViewDatabase:
         connection = self.reader()
         tables = [row[0] for row in connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND name != 'projection_positions' "
+            "AND name NOT IN ('projection_positions', 'partition_checkpoints') "
             "AND name NOT LIKE '%\\_fts\\_%' ESCAPE '\\' ORDER BY name")]
         return {table: sorted(tuple(row) for row in connection.execute(f'SELECT * FROM "{table}"'))
                 for table in tables}

@@ -6,8 +6,13 @@ like-again and restarts never make a second one. Undoing the cause removes it (u
 unlike, comment deleted, photo deleted). Nobody is notified of their own actions.
 
 The read marker comes from `NotificationsRead` events: the notification named there is
-resolved to its position for that user (an unknown id, or someone else's, marks nothing)
-and the user's marker only ever moves forward. A notification is read when its position is
+resolved to its position for that user (an unknown id, or someone else's, marks nothing
+until such a notification arrives) and the user's marker only ever moves forward.
+
+Events of different aggregates may arrive out of log order (the cluster profile's Kafka
+partitions keep order per aggregate only), so stores keep removed notifications hidden
+rather than gone and remember deleted photos: the view converges to the same rows
+whatever the delivery order. A notification is read when its position is
 at or below the marker.
 """
 
@@ -70,11 +75,12 @@ class NotificationStore(ABC):
         """Tell the recipient's live clients, once the change is committed."""
 
     @abstractmethod
-    def remove(self, notification_id: str) -> None: ...
+    def remove(self, notification_id: str) -> None:
+        """Hide it; `position_of` still resolves it (a read marker may name it)."""
 
     @abstractmethod
     def remove_about_photo(self, photo_id: str) -> None:
-        """Every notification (anyone's) about the photo."""
+        """Every notification (anyone's) about the photo, now and arriving later."""
 
     @abstractmethod
     def position_of(self, user_id: str, notification_id: str) -> int | None:
@@ -83,6 +89,14 @@ class NotificationStore(ABC):
     @abstractmethod
     def advance_read_marker(self, user_id: str, position: int) -> None:
         """read_up_to = max(read_up_to, position)."""
+
+    @abstractmethod
+    def defer_read(self, user_id: str, notification_id: str) -> None:
+        """Remember a read marker naming a notification not stored yet."""
+
+    @abstractmethod
+    def take_deferred_read(self, user_id: str, notification_id: str) -> bool:
+        """Forget a deferred read marker; True if there was one."""
 
 
 class NotificationQueries(ABC):
@@ -115,6 +129,8 @@ class NotificationsProjection(Projection[NotificationStore]):
             position=envelope.position)
         if store.add(notification):
             store.announce(notification)
+            if store.take_deferred_read(recipient, notification.notification_id):
+                store.advance_read_marker(recipient, notification.position)
 
     @on(UserFollowed)
     def _followed(self, event: UserFollowed, envelope: Envelope,
@@ -163,3 +179,7 @@ class NotificationsProjection(Projection[NotificationStore]):
         position = store.position_of(event.user_id, event.up_to_notification_id)
         if position is not None:
             store.advance_read_marker(event.user_id, position)
+        else:
+            # The cluster profile may deliver the marker before the notification it names
+            # (they travel on different Kafka partitions): apply it when that arrives.
+            store.defer_read(event.user_id, event.up_to_notification_id)

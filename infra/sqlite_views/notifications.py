@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     actor_id TEXT NOT NULL,
     photo_id TEXT,
     created_at TEXT NOT NULL,
-    position INTEGER NOT NULL
+    position INTEGER NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications (user_id, position);
 CREATE INDEX IF NOT EXISTS notifications_by_photo ON notifications (photo_id);
@@ -33,6 +34,14 @@ CREATE TABLE IF NOT EXISTS notification_reads (
     user_id TEXT PRIMARY KEY,
     read_up_to INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notification_deferred_reads (
+    user_id TEXT NOT NULL,
+    notification_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, notification_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notification_deleted_photos (
+    photo_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 """
 
 _COLUMNS = "notification_id, user_id, type, actor_id, photo_id, created_at, position"
@@ -45,14 +54,23 @@ def _notification(row: sqlite3.Row) -> Notification:
 
 
 class SqliteNotificationStore(NotificationStore):
+    """Removed notifications stay as hidden rows (`removed = 1`) so that a read marker
+    naming one still resolves when its removal was delivered first; deleted photos are
+    remembered so that a late notification about one is not stored."""
+
     def __init__(self, connection: sqlite3.Connection, outbox: Outbox) -> None:
         self.db, self.outbox = connection, outbox
 
     def add(self, notification: Notification) -> bool:
         n = notification
+        if n.photo_id is not None and self.db.execute(
+                "SELECT 1 FROM notification_deleted_photos WHERE photo_id = ?",
+                (n.photo_id,)).fetchone():
+            return False
         return bool(self.db.execute(
             f"INSERT INTO notifications ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (notification_id) DO NOTHING",
+            "ON CONFLICT (notification_id) DO UPDATE SET removed = 0, actor_id = excluded.actor_id,"
+            " created_at = excluded.created_at, position = excluded.position WHERE removed = 1",
             (n.notification_id, n.user_id, n.type, n.actor_id, n.photo_id, n.created_at,
              n.position)).rowcount)
 
@@ -61,11 +79,22 @@ class SqliteNotificationStore(NotificationStore):
                                   data=notification.to_dict()))
 
     def remove(self, notification_id: str) -> None:
-        self.db.execute("DELETE FROM notifications WHERE notification_id = ?",
+        self.db.execute("UPDATE notifications SET removed = 1 WHERE notification_id = ?",
                         (notification_id,))
 
     def remove_about_photo(self, photo_id: str) -> None:
-        self.db.execute("DELETE FROM notifications WHERE photo_id = ?", (photo_id,))
+        self.db.execute("UPDATE notifications SET removed = 1 WHERE photo_id = ?", (photo_id,))
+        self.db.execute("INSERT INTO notification_deleted_photos (photo_id) VALUES (?) "
+                        "ON CONFLICT DO NOTHING", (photo_id,))
+
+    def defer_read(self, user_id: str, notification_id: str) -> None:
+        self.db.execute("INSERT INTO notification_deferred_reads (user_id, notification_id) "
+                        "VALUES (?, ?) ON CONFLICT DO NOTHING", (user_id, notification_id))
+
+    def take_deferred_read(self, user_id: str, notification_id: str) -> bool:
+        return bool(self.db.execute(
+            "DELETE FROM notification_deferred_reads WHERE user_id = ? AND notification_id = ?",
+            (user_id, notification_id)).rowcount)
 
     def position_of(self, user_id: str, notification_id: str) -> int | None:
         row = self.db.execute(
@@ -87,14 +116,14 @@ class SqliteNotificationQueries(NotificationQueries):
     def for_user(self, user_id: str, before: int | None, limit: int) -> list[Notification]:
         rows = self.db.execute(
             f"SELECT {_COLUMNS} FROM notifications WHERE user_id = ? AND position < ? "
-            "ORDER BY position DESC, notification_id DESC LIMIT ?",
+            "AND removed = 0 ORDER BY position DESC, notification_id DESC LIMIT ?",
             (user_id, before if before is not None else _NO_LIMIT, limit))
         return [_notification(row) for row in rows]
 
     def by_id(self, user_id: str, notification_id: str) -> Notification | None:
         row = self.db.execute(
-            f"SELECT {_COLUMNS} FROM notifications WHERE notification_id = ? AND user_id = ?",
-            (notification_id, user_id)).fetchone()
+            f"SELECT {_COLUMNS} FROM notifications WHERE notification_id = ? AND user_id = ? "
+            "AND removed = 0", (notification_id, user_id)).fetchone()
         return _notification(row) if row else None
 
     def read_up_to(self, user_id: str) -> int:

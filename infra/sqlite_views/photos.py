@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS photo_comments (
     position INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS photo_comments_by_photo ON photo_comments (photo_id, position);
+CREATE TABLE IF NOT EXISTS photo_tombstones (
+    photo_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 """
 
 _PHOTO_COLUMNS = ("photo_id, owner_id, caption, location, hashtags, tagged_user_ids, variants, "
@@ -52,23 +55,35 @@ _NO_LIMIT = 2**62
 
 
 class SqlitePhotoStore(PhotoStore):
+    """Converges whatever order the events of different aggregates arrive in (the cluster
+    profile's Kafka partitions do not keep the global order): a like or comment may come
+    before its photo, so its row is kept and the photo's counts are computed from the rows
+    when the photo arrives; a deleted photo leaves a tombstone, so a late like, comment or
+    redelivered post is ignored."""
+
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
 
     def add_photo(self, photo: PhotoRecord) -> None:
+        if self._deleted(photo.photo_id):
+            return
         self.db.execute(
-            f"INSERT INTO photos ({_PHOTO_COLUMNS}) VALUES ({placeholders(range(13))}) "
+            f"INSERT INTO photos ({_PHOTO_COLUMNS}) VALUES ({placeholders(range(11))}, "
+            "(SELECT count(*) FROM photo_likes WHERE photo_id = ?1), "
+            "(SELECT count(*) FROM photo_comments WHERE photo_id = ?1)) "
             "ON CONFLICT (photo_id) DO NOTHING",
             (photo.photo_id, photo.owner_id, photo.caption, photo.location,
              to_json(photo.hashtags), to_json(photo.tagged_user_ids), to_json(photo.variants),
-             photo.width, photo.height, photo.posted_at, photo.position, 0, 0))
+             photo.width, photo.height, photo.posted_at, photo.position))
 
     def remove_photo(self, photo_id: str) -> None:
         for table in ("photos", "photo_likes", "photo_comments"):
             self.db.execute(f"DELETE FROM {table} WHERE photo_id = ?", (photo_id,))
+        self.db.execute("INSERT INTO photo_tombstones (photo_id) VALUES (?) "
+                        "ON CONFLICT DO NOTHING", (photo_id,))
 
-    def _exists(self, photo_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM photos WHERE photo_id = ?",
+    def _deleted(self, photo_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM photo_tombstones WHERE photo_id = ?",
                                (photo_id,)).fetchone() is not None
 
     def _count(self, photo_id: str, counter: str, delta: int) -> None:
@@ -76,7 +91,7 @@ class SqlitePhotoStore(PhotoStore):
                         (delta, photo_id))
 
     def like(self, photo_id: str, user_id: str, position: int) -> None:
-        if not self._exists(photo_id):
+        if self._deleted(photo_id):
             return
         inserted = self.db.execute(
             "INSERT INTO photo_likes (photo_id, user_id, position) VALUES (?, ?, ?) "
@@ -91,7 +106,7 @@ class SqlitePhotoStore(PhotoStore):
             self._count(photo_id, "likes", -1)
 
     def add_comment(self, comment: CommentRecord) -> None:
-        if not self._exists(comment.photo_id):
+        if self._deleted(comment.photo_id):
             return
         inserted = self.db.execute(
             f"INSERT INTO photo_comments ({_COMMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "

@@ -23,6 +23,14 @@ CREATE TABLE IF NOT EXISTS profiles (
     following INTEGER NOT NULL DEFAULT 0,
     photos INTEGER NOT NULL DEFAULT 0
 );
+-- Counts for a profile that has not arrived yet (a follow of a user can be delivered
+-- before the registration, from another Kafka partition); folded in by `add`.
+CREATE TABLE IF NOT EXISTS profile_early_counts (
+    user_id TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    delta INTEGER NOT NULL,
+    PRIMARY KEY (user_id, counter)
+) WITHOUT ROWID;
 """
 
 _COUNTERS = frozenset({"followers", "following", "photos"})
@@ -35,11 +43,17 @@ class SqliteProfileStore(ProfileStore):
         self.db = connection
 
     def add(self, profile: Profile) -> None:
-        self.db.execute(
+        added = self.db.execute(
             "INSERT INTO profiles (user_id, username, username_key, display_name, bio, location,"
             " avatar_key) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING",
             (profile.user_id, profile.username, profile.username.lower(), profile.display_name,
-             profile.bio, profile.location, profile.avatar_key))
+             profile.bio, profile.location, profile.avatar_key)).rowcount
+        if added:
+            early = self.db.execute(
+                "DELETE FROM profile_early_counts WHERE user_id = ? RETURNING counter, delta",
+                (profile.user_id,)).fetchall()
+            for row in early:
+                self.count(profile.user_id, row["counter"], row["delta"])
 
     def update(self, user_id: str, **fields: object) -> None:
         unknown = set(fields) - _UPDATABLE
@@ -52,8 +66,14 @@ class SqliteProfileStore(ProfileStore):
     def count(self, user_id: str, counter: str, delta: int) -> None:
         if counter not in _COUNTERS:
             raise ValueError(f"unknown counter {counter}")
-        self.db.execute(f"UPDATE profiles SET {counter} = max(0, {counter} + ?) WHERE user_id = ?",
-                        (delta, user_id))
+        counted = self.db.execute(
+            f"UPDATE profiles SET {counter} = max(0, {counter} + ?) WHERE user_id = ?",
+            (delta, user_id)).rowcount
+        if not counted:
+            self.db.execute(
+                "INSERT INTO profile_early_counts (user_id, counter, delta) VALUES (?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET delta = delta + excluded.delta",
+                (user_id, counter, delta))
 
 
 def _profile(row: sqlite3.Row) -> Profile:

@@ -1,0 +1,76 @@
+"""Social graph view on Cassandra: followers and following, most recent follow first."""
+
+from __future__ import annotations
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent
+
+from infra.cassandra_views.schema import FOLLOWERS, FOLLOWING, BucketedList, Write
+from projections.graph import Edge, GraphQueries, GraphStore
+
+
+class CassandraGraphStore(GraphStore):
+    """Follows as rows at both ends, clustered by the follow's position.
+
+    The position is part of each row's key, so an unfollow or a refollow first reads
+    where the pair's rows are from `follow_edges`. A pair's events come from one Follow
+    aggregate, hence in order; a redelivery replays them in order too, so reading
+    before writing converges."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.followers = BucketedList(session, FOLLOWERS)
+        self.following = BucketedList(session, FOLLOWING)
+        self._edge = session.prepare(
+            "SELECT position FROM follow_edges WHERE follower_id = ? AND followee_id = ?")
+        self._put_edge = session.prepare(
+            "INSERT INTO follow_edges (follower_id, followee_id, position) VALUES (?, ?, ?)")
+        self._drop_edge = session.prepare(
+            "DELETE FROM follow_edges WHERE follower_id = ? AND followee_id = ?")
+
+    def follow(self, follower_id: str, followee_id: str, position: int) -> None:
+        current = self._position(follower_id, followee_id)
+        if current is not None and current > position:
+            return  # a redelivered older follow: the pair was followed again since
+        writes = [*self.followers.writes_to_add(followee_id, position, follower_id),
+                  *self.following.writes_to_add(follower_id, position, followee_id)]
+        if current is not None and current != position:
+            writes += self._unlink(follower_id, followee_id, current)
+        self._run(writes)
+        # The edge last: if this crashes first, the redelivered follow redoes it all.
+        self.session.execute(self._put_edge, (follower_id, followee_id, position))
+
+    def unfollow(self, follower_id: str, followee_id: str) -> None:
+        current = self._position(follower_id, followee_id)
+        if current is None:
+            return
+        self._run(self._unlink(follower_id, followee_id, current))
+        self.session.execute(self._drop_edge, (follower_id, followee_id))
+
+    def _position(self, follower_id: str, followee_id: str) -> int | None:
+        row = self.session.execute(self._edge, (follower_id, followee_id)).one()
+        return row.position if row else None
+
+    def _unlink(self, follower_id: str, followee_id: str, position: int) -> list[Write]:
+        return [*self.followers.writes_to_remove(followee_id, position, follower_id),
+                *self.following.writes_to_remove(follower_id, position, followee_id)]
+
+    def _run(self, writes: list[Write]) -> None:
+        # Different partitions: concurrent single-partition writes, not a batch.
+        execute_concurrent(self.session, writes)
+
+
+class CassandraGraphQueries(GraphQueries):
+    """Pages of followers and following, newest follow first (see BucketedList)."""
+
+    def __init__(self, session: Session) -> None:
+        self._followers = BucketedList(session, FOLLOWERS)
+        self._following = BucketedList(session, FOLLOWING)
+
+    def followers(self, user_id: str, before: int | None, limit: int) -> list[Edge]:
+        return [Edge(other, position)
+                for other, position in self._followers.newest(user_id, before, limit)]
+
+    def following(self, user_id: str, before: int | None, limit: int) -> list[Edge]:
+        return [Edge(other, position)
+                for other, position in self._following.newest(user_id, before, limit)]

@@ -1,0 +1,210 @@
+"""Photos view on Cassandra: details, a user's photos newest first, likes and comments.
+
+Events of a photo, of a like and of a comment come from different aggregates, so they
+may arrive in any order relative to each other (a like before the photo's post, a
+comment after its deletion). The store therefore never needs the photo to exist: it
+only refuses writes for a photo that has a tombstone, and the queries show likes,
+comments and counts only for photos that are live (posted and not deleted). A write
+racing with a deletion may leave a row behind; the tombstone keeps it hidden.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
+
+from infra.cassandra_views.schema import (
+    ALL_SHARDS_CQL,
+    PHOTOS_BY_OWNER,
+    SHARDS,
+    BucketedList,
+    rows_of,
+    shard_of,
+)
+from projections.photos import CommentRecord, PhotoQueries, PhotoRecord, PhotoStore
+
+_DETAILS = ("owner_id, caption, location, hashtags, tagged_user_ids, variants, width, "
+            "height, posted_at, position")
+_COMMENT = "comment_id, photo_id, author_id, comment_text, created_at, position"
+
+
+class CassandraPhotoStore(PhotoStore):
+    """Idempotent writes of the photos view; a deleted photo keeps a tombstone."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.posts = BucketedList(session, PHOTOS_BY_OWNER)
+        self._photo = session.prepare(
+            "SELECT owner_id, position, deleted FROM photos WHERE photo_id = ?")
+        self._insert_photo = session.prepare(
+            f"INSERT INTO photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 10})")
+        # Nulls every detail (nothing of a deleted photo stays readable) and marks it.
+        self._tombstone = session.prepare(
+            "UPDATE photos SET deleted = true, "
+            + ", ".join(f"{column} = null" for column in _DETAILS.split(", "))
+            + " WHERE photo_id = ?")
+        self._like = session.prepare(
+            "INSERT INTO photo_likes (photo_id, shard, user_id, position) VALUES (?, ?, ?, ?)")
+        self._unlike = session.prepare(
+            "DELETE FROM photo_likes WHERE photo_id = ? AND shard = ? AND user_id = ?")
+        self._drop_likes = session.prepare(
+            f"DELETE FROM photo_likes WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
+        self._insert_comment = session.prepare(
+            "INSERT INTO photo_comments (photo_id, shard, comment_id, author_id, comment_text, "
+            "created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        self._locate_comment = session.prepare(
+            "INSERT INTO comments_by_id (comment_id, photo_id, position) VALUES (?, ?, ?)")
+        self._comment_location = session.prepare(
+            "SELECT photo_id, position FROM comments_by_id WHERE comment_id = ?")
+        self._delete_comment = session.prepare(
+            "DELETE FROM photo_comments WHERE photo_id = ? AND shard = ? AND position = ? "
+            "AND comment_id = ?")
+        self._forget_comment = session.prepare(
+            "DELETE FROM comments_by_id WHERE comment_id = ?")
+        self._drop_comments = session.prepare(
+            f"DELETE FROM photo_comments WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
+
+    def add_photo(self, photo: PhotoRecord) -> None:
+        if self._deleted(photo.photo_id):
+            return  # a redelivered post of a deleted photo
+        # Details first, so a page never lists an id whose details are missing.
+        self.session.execute(self._insert_photo, (
+            photo.photo_id, photo.owner_id, photo.caption, photo.location, photo.hashtags,
+            photo.tagged_user_ids, photo.variants, photo.width, photo.height,
+            photo.posted_at, photo.position))
+        execute_concurrent(self.session, self.posts.writes_to_add(
+            photo.owner_id, photo.position, photo.photo_id))
+
+    def remove_photo(self, photo_id: str) -> None:
+        row = self.session.execute(self._photo, (photo_id,)).one()
+        writes = [(self._drop_likes, (photo_id,)), (self._drop_comments, (photo_id,))]
+        if row is not None and row.owner_id is not None:
+            writes += self.posts.writes_to_remove(row.owner_id, row.position, photo_id)
+        execute_concurrent(self.session, writes)
+        # The tombstone last, while the details that locate the photo's rows are still
+        # readable: if this crashes first, the redelivered deletion redoes it all.
+        self.session.execute(self._tombstone, (photo_id,))
+
+    def like(self, photo_id: str, user_id: str, position: int) -> None:
+        if not self._deleted(photo_id):
+            self.session.execute(self._like, (photo_id, shard_of(user_id), user_id, position))
+
+    def unlike(self, photo_id: str, user_id: str) -> None:
+        self.session.execute(self._unlike, (photo_id, shard_of(user_id), user_id))
+
+    def add_comment(self, comment: CommentRecord) -> None:
+        if self._deleted(comment.photo_id):
+            return
+        execute_concurrent(self.session, [
+            (self._insert_comment, (comment.photo_id, shard_of(comment.comment_id),
+                                    comment.comment_id, comment.author_id, comment.text,
+                                    comment.created_at, comment.position)),
+            (self._locate_comment, (comment.comment_id, comment.photo_id, comment.position)),
+        ])
+
+    def remove_comment(self, comment_id: str) -> None:
+        row = self.session.execute(self._comment_location, (comment_id,)).one()
+        if row is None:
+            return
+        self.session.execute(self._delete_comment,
+                             (row.photo_id, shard_of(comment_id), row.position, comment_id))
+        self.session.execute(self._forget_comment, (comment_id,))
+
+    def _deleted(self, photo_id: str) -> bool:
+        row = self.session.execute(self._photo, (photo_id,)).one()
+        return bool(row and row.deleted)
+
+
+class CassandraPhotoQueries(PhotoQueries):
+    """Reads of the photos view. Only live photos are shown, with counts of their
+    like and comment rows (COUNT(*) over the photo's shards)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.posts = BucketedList(session, PHOTOS_BY_OWNER)
+        self._photo = session.prepare(
+            f"SELECT photo_id, {_DETAILS}, deleted FROM photos WHERE photo_id = ?")
+        self._count_likes = session.prepare(
+            f"SELECT COUNT(*) FROM photo_likes WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
+        self._count_comments = session.prepare(
+            f"SELECT COUNT(*) FROM photo_comments WHERE photo_id = ? "
+            f"AND shard IN {ALL_SHARDS_CQL}")
+        self._has_like = session.prepare(
+            "SELECT user_id FROM photo_likes WHERE photo_id = ? AND shard = ? AND user_id = ?")
+        self._comments_after = session.prepare(
+            f"SELECT {_COMMENT} FROM photo_comments WHERE photo_id = ? AND shard = ? "
+            "AND position > ? LIMIT ?")
+
+    def photo(self, photo_id: str) -> PhotoRecord | None:
+        return self.many([photo_id]).get(photo_id)
+
+    def many(self, photo_ids: list[str]) -> dict[str, PhotoRecord]:
+        live = self._live(photo_ids)
+        counts = rows_of(execute_concurrent(self.session, [
+            (statement, (photo_id,)) for photo_id in live
+            for statement in (self._count_likes, self._count_comments)]))
+        # COUNT(*) answers one row with one column.
+        return {photo_id: _photo(row, likes=counts[2 * i][0][0],
+                                 comments=counts[2 * i + 1][0][0])
+                for i, (photo_id, row) in enumerate(live.items())}
+
+    def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:
+        return self.recent_by_owners([owner_id], before, limit)
+
+    def recent_by_owners(self, owner_ids: list[str], before: int | None,
+                         limit: int) -> list[PhotoRecord]:
+        found: list[PhotoRecord] = []
+        owners = list(dict.fromkeys(owner_ids))
+        while len(found) < limit:
+            missing = limit - len(found)
+            newest = sorted((entry for owner in owners
+                             for entry in self.posts.newest(owner, before, missing)),
+                            key=lambda entry: entry[1], reverse=True)[:missing]
+            if not newest:
+                break
+            photos = self.many([photo_id for photo_id, _ in newest])
+            found += [photos[photo_id] for photo_id, _ in newest if photo_id in photos]
+            # A listed photo without live details (a write racing a deletion) is
+            # skipped, and the page goes on below it.
+            before = newest[-1][1]
+        return found
+
+    def liked_by(self, user_id: str, photo_ids: list[str]) -> set[str]:
+        candidates = list(dict.fromkeys(photo_ids))
+        results = rows_of(execute_concurrent_with_args(
+            self.session, self._has_like,
+            [(photo_id, shard_of(user_id), user_id) for photo_id in candidates]))
+        liked = [photo_id for photo_id, rows in zip(candidates, results) if rows]
+        return set(self._live(liked))
+
+    def comments(self, photo_id: str, after: int | None, limit: int) -> list[CommentRecord]:
+        if limit <= 0 or not self._live([photo_id]):
+            return []
+        shards = rows_of(execute_concurrent_with_args(
+            self.session, self._comments_after,
+            [(photo_id, shard, after or 0, limit) for shard in range(SHARDS)]))
+        rows = sorted((row for shard in shards for row in shard),
+                      key=lambda row: (row.position, row.comment_id))[:limit]
+        return [CommentRecord(comment_id=row.comment_id, photo_id=row.photo_id,
+                              author_id=row.author_id, text=row.comment_text,
+                              created_at=row.created_at, position=row.position)
+                for row in rows]
+
+    def _live(self, photo_ids: list[str]) -> dict[str, Any]:
+        """The detail rows of those of `photo_ids` that are posted and not deleted."""
+        ids = list(dict.fromkeys(photo_ids))
+        results = rows_of(execute_concurrent_with_args(
+            self.session, self._photo, [(photo_id,) for photo_id in ids]))
+        return {photo_id: rows[0] for photo_id, rows in zip(ids, results)
+                if rows and not rows[0].deleted and rows[0].owner_id is not None}
+
+
+def _photo(row: Any, likes: int, comments: int) -> PhotoRecord:
+    return PhotoRecord(
+        photo_id=row.photo_id, owner_id=row.owner_id, caption=row.caption or "",
+        location=row.location or "", hashtags=list(row.hashtags or []),
+        tagged_user_ids=list(row.tagged_user_ids or []), variants=dict(row.variants or {}),
+        width=row.width, height=row.height, posted_at=row.posted_at,
+        position=row.position, likes=likes, comments=comments)

@@ -1,0 +1,241 @@
+"""The Cassandra keyspace of the graph and photos views: tables, partition layout, setup.
+
+Cassandra has no joins and no transactions across partitions, so each table serves one
+query, and every write is an idempotent upsert or delete keyed by ids (never a
+`counter` column: replaying an increment counts twice). Counts are derived from rows.
+
+Partitions must stay bounded; each table's comment gives its bound. Two layout rules
+keep the unbounded lists bounded:
+
+- **Position buckets** for lists read newest first (followers, following, a user's
+  photos): rows are partitioned by (key, bucket), bucket = position // BUCKET_SPAN.
+  One log position holds one event, so a partition never holds more than BUCKET_SPAN
+  rows; in practice it holds what one key gains while the log advances BUCKET_SPAN
+  positions (about 10 minutes at the design rate of ~7,000 events/s). `list_buckets`
+  records which buckets of a list hold rows, so a quiet list skips empty buckets.
+- **Hash shards** for a photo's likes and comments, which are read by id, counted, or
+  merged client side: rows are spread over SHARDS partitions by a hash of the liker or
+  comment id, so a partition holds about 1/SHARDS of the photo's rows.
+
+Changing BUCKET_SPAN or SHARDS changes where rows live: do it by rebuilding the views
+into a new keyspace, never in place.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.concurrent import execute_concurrent_with_args
+
+BUCKET_SPAN = 2**22
+SHARDS = 8
+ALL_SHARDS_CQL = "(" + ", ".join(str(shard) for shard in range(SHARDS)) + ")"
+NO_POSITION_LIMIT = 2**62  # above any log position: "before" when a query has none
+
+KEYSPACE_CQL = "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}"
+
+TABLES_CQL = (
+    # One row per (follower, followee) pair ever followed: where the pair's list rows
+    # are (their position), so an unfollow or a refollow can delete them.
+    # Bound: one row per partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.follow_edges (
+        follower_id text, followee_id text, position bigint,
+        PRIMARY KEY ((follower_id, followee_id)))""",
+    # Who follows user_id, most recent follow first. Bound: position bucket.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.followers_by_user (
+        user_id text, bucket bigint, position bigint, follower_id text,
+        PRIMARY KEY ((user_id, bucket), position, follower_id))
+        WITH CLUSTERING ORDER BY (position DESC, follower_id ASC)""",
+    # Whom user_id follows, most recent first. Bound: position bucket.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.following_by_user (
+        user_id text, bucket bigint, position bigint, followee_id text,
+        PRIMARY KEY ((user_id, bucket), position, followee_id))
+        WITH CLUSTERING ORDER BY (position DESC, followee_id ASC)""",
+    # The buckets of one bucketed list (list_name = its table) that hold rows, newest
+    # first. Rows are never removed: an emptied bucket only costs one read.
+    # Bound: one small row per bucket the key was active in, at most
+    # log length / BUCKET_SPAN (~50,000 a year at the design rate, ~1 MB).
+    """CREATE TABLE IF NOT EXISTS {keyspace}.list_buckets (
+        list_name text, list_key text, bucket bigint,
+        PRIMARY KEY ((list_name, list_key), bucket))
+        WITH CLUSTERING ORDER BY (bucket DESC)""",
+    # One photo's details, or its tombstone (deleted = true, details nulled) so that
+    # a late like or comment, or a redelivered post, stays hidden.
+    # Bound: one row per partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.photos (
+        photo_id text PRIMARY KEY, owner_id text, caption text, location text,
+        hashtags list<text>, tagged_user_ids list<text>, variants map<text, text>,
+        width int, height int, posted_at text, position bigint, deleted boolean)""",
+    # A user's photos, newest first (ids; details come from `photos`).
+    # Bound: position bucket.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.photos_by_owner (
+        owner_id text, bucket bigint, position bigint, photo_id text,
+        PRIMARY KEY ((owner_id, bucket), position, photo_id))
+        WITH CLUSTERING ORDER BY (position DESC, photo_id ASC)""",
+    # Who likes a photo; the count is COUNT(*) over its shards.
+    # Bound: hash shard, ~likes / SHARDS rows of ~60 bytes: under 100 MB up to ~13 M
+    # likes per photo. Counts of hot photos belong in Redis, not in COUNT(*).
+    """CREATE TABLE IF NOT EXISTS {keyspace}.photo_likes (
+        photo_id text, shard int, user_id text, position bigint,
+        PRIMARY KEY ((photo_id, shard), user_id))""",
+    # Comments on a photo, oldest first within a shard (pages merge the shards).
+    # Bound: hash shard, ~comments / SHARDS rows (text is at most a few KB).
+    """CREATE TABLE IF NOT EXISTS {keyspace}.photo_comments (
+        photo_id text, shard int, position bigint, comment_id text,
+        author_id text, comment_text text, created_at text,
+        PRIMARY KEY ((photo_id, shard), position, comment_id))
+        WITH CLUSTERING ORDER BY (position ASC, comment_id ASC)""",
+    # Where a comment's row is, for a delete that only knows the comment id.
+    # Bound: one row per partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.comments_by_id (
+        comment_id text PRIMARY KEY, photo_id text, position bigint)""",
+)
+
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
+_OPTION = re.compile(r"[A-Za-z0-9_.]+")
+
+
+def bucket_of(position: int) -> int:
+    """The position bucket that holds `position`."""
+    return position // BUCKET_SPAN
+
+
+def shard_of(row_id: str) -> int:
+    """The hash shard of a liker or comment id: stable across processes and restarts
+    (Python's own `hash` of a str is salted per process)."""
+    return zlib.crc32(row_id.encode()) % SHARDS
+
+
+def connect(hosts: list[str], keyspace: str | None = None, port: int = 9042) -> Session:
+    """A session on `hosts`, bound to `keyspace` if given. The caller owns it and ends
+    it with `session.cluster.shutdown()`.
+
+    Reads and writes use LOCAL_QUORUM (the driver defaults to LOCAL_ONE): the stores
+    read before they write (a follow's old position, a photo's tombstone), and a read
+    asking for X-Min-Position must see writes acknowledged before it."""
+    profile = ExecutionProfile(consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+    cluster = Cluster(contact_points=hosts, port=port,
+                      execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+    return cluster.connect(keyspace)
+
+
+def create_schema(session: Session, keyspace: str, replication: Mapping[str, Any]) -> None:
+    """Create the keyspace and every table, leaving existing ones as they are.
+
+    `replication` is the keyspace's replication map, e.g. {"class":
+    "NetworkTopologyStrategy", "dc1": 3}. Identifiers cannot be bound as parameters in
+    DDL, so the keyspace name and the map are checked before they are formatted in."""
+    if not _IDENTIFIER.fullmatch(keyspace):
+        raise ValueError(f"not a Cassandra keyspace name: {keyspace!r}")
+    session.execute(KEYSPACE_CQL.format(keyspace=keyspace,
+                                        replication=_replication_cql(replication)))
+    for table in TABLES_CQL:
+        session.execute(table.format(keyspace=keyspace))
+
+
+def init_cassandra(hosts: list[str], keyspace: str, replication_factor: int) -> None:
+    """Create the views' keyspace (SimpleStrategy, for one data centre) and tables on
+    `hosts`. Safe to run again. Several data centres: call `create_schema` with a
+    NetworkTopologyStrategy map instead."""
+    session = connect(hosts)
+    try:
+        create_schema(session, keyspace,
+                      {"class": "SimpleStrategy", "replication_factor": replication_factor})
+    finally:
+        session.cluster.shutdown()
+
+
+def _replication_cql(replication: Mapping[str, Any]) -> str:
+    pairs = []
+    for name, value in replication.items():
+        if not (_OPTION.fullmatch(str(name)) and _OPTION.fullmatch(str(value))):
+            raise ValueError(f"not a replication option: {name!r}: {value!r}")
+        pairs.append(f"'{name}': '{value}'")
+    return "{" + ", ".join(pairs) + "}"
+
+
+@dataclass(frozen=True)
+class BucketedTable:
+    """A list read newest first, stored in position buckets: `table` has the primary
+    key ((`key`, bucket), position, `item`) with position descending."""
+
+    table: str
+    key: str
+    item: str
+
+
+FOLLOWERS = BucketedTable("followers_by_user", key="user_id", item="follower_id")
+FOLLOWING = BucketedTable("following_by_user", key="user_id", item="followee_id")
+PHOTOS_BY_OWNER = BucketedTable("photos_by_owner", key="owner_id", item="photo_id")
+
+Write = tuple[Any, tuple[Any, ...]]  # (prepared statement, parameters)
+
+
+class BucketedList:
+    """Reads and writes one BucketedTable (and its buckets in `list_buckets`) on a
+    session bound to the views' keyspace. Statements are prepared once, here."""
+
+    def __init__(self, session: Session, spec: BucketedTable) -> None:
+        self.session = session
+        self.spec = spec
+        self._mark_bucket = session.prepare(
+            "INSERT INTO list_buckets (list_name, list_key, bucket) VALUES (?, ?, ?)")
+        self._buckets_from = session.prepare(
+            "SELECT bucket FROM list_buckets WHERE list_name = ? AND list_key = ? "
+            "AND bucket <= ?")
+        self._insert = session.prepare(
+            f"INSERT INTO {spec.table} ({spec.key}, bucket, position, {spec.item}) "
+            "VALUES (?, ?, ?, ?)")
+        self._delete = session.prepare(
+            f"DELETE FROM {spec.table} WHERE {spec.key} = ? AND bucket = ? "
+            f"AND position = ? AND {spec.item} = ?")
+        self._page = session.prepare(
+            f"SELECT {spec.item}, position FROM {spec.table} WHERE {spec.key} = ? "
+            "AND bucket = ? AND position < ? LIMIT ?")
+
+    def writes_to_add(self, key: str, position: int, item: str) -> list[Write]:
+        """Upserts that put `item` at `position` in `key`'s list (run them together)."""
+        bucket = bucket_of(position)
+        return [(self._mark_bucket, (self.spec.table, key, bucket)),
+                (self._insert, (key, bucket, position, item))]
+
+    def writes_to_remove(self, key: str, position: int, item: str) -> list[Write]:
+        return [(self._delete, (key, bucket_of(position), position, item))]
+
+    def newest(self, key: str, before: int | None, limit: int) -> list[tuple[str, int]]:
+        """(item, position) of `key`'s list, newest first, positions below `before`.
+
+        The newest bucket is read alone first, since a busy list fills a page from one
+        partition; then as many buckets at once as rows are still missing, since a
+        quiet list has about one row per bucket."""
+        below = NO_POSITION_LIMIT if before is None else min(before, NO_POSITION_LIMIT)
+        if limit <= 0 or below <= 0:
+            return []
+        buckets = iter(self.session.execute(
+            self._buckets_from, (self.spec.table, key, bucket_of(below - 1))))
+        found: list[tuple[str, int]] = []
+        wanted = 1
+        while len(found) < limit:
+            batch = [row.bucket for row in islice(buckets, wanted)]
+            if not batch:
+                break
+            missing = limit - len(found)
+            pages = execute_concurrent_with_args(
+                self.session, self._page, [(key, bucket, below, missing) for bucket in batch])
+            for page in pages:
+                found.extend((getattr(row, self.spec.item), row.position)
+                             for row in page.result_or_exc)
+            wanted = limit - len(found)
+        return found[:limit]
+
+
+def rows_of(results: Iterable[Any]) -> list[list[Any]]:
+    """The rows of each result of an `execute_concurrent*` call, in statement order."""
+    return [list(result.result_or_exc) for result in results]

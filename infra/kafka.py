@@ -1,0 +1,59 @@
+"""Kafka plumbing for the cluster profile (kafka-python): topics and the producer.
+
+kafka-python's idempotent producer (`enable_idempotence=True`, `acks="all"`) is used
+because aiokafka's idempotent mode fails against some Kafka-protocol brokers; with it a
+retried send never duplicates or reorders within a partition.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from infra.settings import Settings
+from streams.topics import all_topics
+
+log = logging.getLogger("photoshare.kafka")
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the event topics that do not exist yet; the names of those created.
+
+    Retention is forever (`retention.ms=-1`): the topics are the system of record for
+    analysts and rebuilds, next to the event store.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+                             client_id="photoshare-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [topic for topic in all_topics(settings.kafka_topic_prefix)
+                   if topic not in existing]
+        created = []
+        for topic in missing:
+            try:
+                admin.create_topics([NewTopic(
+                    topic, num_partitions=settings.kafka_partitions,
+                    replication_factor=settings.kafka_replication_factor,
+                    topic_configs={"retention.ms": "-1", "cleanup.policy": "delete"})])
+                created.append(topic)
+            except TopicAlreadyExistsError:
+                pass  # another process made it first
+        if created:
+            log.info("created topics %s with %d partitions", created, settings.kafka_partitions)
+        return created
+    finally:
+        admin.close()
+
+
+def idempotent_producer(settings: Settings) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="photoshare-relay",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        compression_type=None,
+    )

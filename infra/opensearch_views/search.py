@@ -1,0 +1,362 @@
+"""Search view on OpenSearch: the cluster profile's SearchStore and SearchQueries.
+
+The matching rules are the ones `projections.search` states and `infra/sqlite_views/search.py`
+implements; this module gives them the same meaning with OpenSearch queries.
+
+Indices. Two indices, `{prefix}users-v{n}` and `{prefix}photos-v{n}`, sit behind the aliases
+`{prefix}users` and `{prefix}photos`; the live store and every query go through the aliases.
+A rebuild creates version n+1 beside the live one (`create_indices(..., version=n+1)`), fills
+it through a store on `SearchIndices.versioned(prefix, n+1)`, and calls `switch_alias` for
+each alias: one `indices.update_aliases` request, so readers never see a half-built view.
+
+Text. Documents are indexed already split into words by `projections.search.words` (the
+function that also splits queries), joined by spaces; the analysers only split at those
+spaces, lowercase and fold accents (`asciifolding`), so "zoe" finds "Zoë" and both sides
+of a match are always cut the same way. A `.prefixes` sub-field also indexes every leading
+part of each word (edge n-grams at the word's own position), which gives exact prefix
+matching with no expansion limit. Hashtags are `keyword`s holding `tag_key(tag)`: exact and
+case-insensitive, but not accent-folded ("#creme" does not find "#crème"), as in SQLite.
+
+Queries. Only `parse_query`'s cleaned terms reach OpenSearch, as values inside query JSON,
+so no user input is ever parsed as query syntax. Per term (terms are ANDed):
+- users: the term's pieces are consecutive words of the username or of the display name,
+  the last one a prefix (an `intervals` query when there are several pieces), or the joined
+  pieces are a prefix of the handle (the username without `_` and `.`). Weights follow the
+  SQLite view: username and handle 2, display name 1. Order: the exact username first (a
+  constant boost far above any BM25 score), then score, then folded username, then id.
+- photos: a word term is a phrase of the caption (whole words); a `#tag` term is exactly
+  one of the photo's hashtags. Order: score, then newest (position) first, then id.
+Searches use `dfs_query_then_fetch` so that scores, and thus "newest first among equals",
+do not depend on which shard holds a document (free when an index has one shard).
+
+Writes. `OpenSearchSearchStore` buffers its operations and `flush()` sends them with
+`opensearchpy.helpers.bulk`; the worker calls `flush()` at the end of each batch, before it
+records the batch's position. No read-after-write is needed inside a batch: the
+SearchProjection only writes (SearchStore has no read method), and the one write that
+depends on an earlier one, the partial `update` of a rename, is applied by the server after
+the user's `create` because a bulk request runs the actions of one shard in order (and one
+document always lives on one shard; chunks are sent one after another). Every write is
+keyed by the user or photo id and is idempotent:
+- add_user / add_photo: `create`, so a document that exists (a user already indexed, a photo
+  already indexed or already deleted) is left as is; the 409 conflict is expected.
+- rename_user: partial `update` of the display name; an unknown user gives an expected 404.
+- remove_photo: `index` of a tombstone (`deleted: true`, no text), replacing the photo; the
+  tombstone makes a redelivered `add_photo` conflict, so a deleted photo stays deleted, and
+  it carries no words, so it neither matches nor weighs in the relevance statistics.
+A failed flush raises and keeps the buffer: sending it again is safe.
+
+Freshness. A search sees writes once the index has refreshed (`index.refresh_interval`,
+1 s by default), so the read API may lag the worker by that much; tests call
+`indices.refresh`. Paging uses from/size, so results past `index.max_result_window`
+(10,000) are not served: a deeper page comes back empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import RequestError
+from opensearchpy.helpers import BulkIndexError
+
+from projections.search import (
+    PhotoDocument,
+    SearchQueries,
+    SearchStore,
+    Tag,
+    UserDocument,
+    Word,
+    fold,
+    handle,
+    parse_query,
+    tag_key,
+    words,
+)
+
+# Longest word prefix indexed. Usernames (30) and display names (64) are far shorter; a
+# longer typed prefix is cut to this length, so it matches on its first 128 characters.
+MAX_PREFIX = 128
+# The whitespace tokenizer splits longer tokens (255 by default); words here are at most a
+# caption long (2,200 characters), and 4,096 stays below Lucene's 32,766-byte term limit.
+MAX_WORD = 4096
+MAX_RESULT_WINDOW = 10_000  # OpenSearch's default index.max_result_window
+
+USERNAME_WEIGHT = 2.0
+HANDLE_WEIGHT = 2.0
+DISPLAY_NAME_WEIGHT = 1.0
+# Far above any BM25 score, so the exact username sorts first; only one user can have it.
+EXACT_USERNAME_BOOST = 1_000_000.0
+
+_FOLDED = "folded_words"
+_PREFIXES = "folded_word_prefixes"
+_PREFIX_QUERY = "folded_prefix_query"
+
+ANALYSIS: dict[str, Any] = {
+    "tokenizer": {"words": {"type": "whitespace", "max_token_length": MAX_WORD}},
+    "filter": {
+        "word_prefixes": {"type": "edge_ngram", "min_gram": 1, "max_gram": MAX_PREFIX,
+                          "preserve_original": True},
+        "prefix_length": {"type": "truncate", "length": MAX_PREFIX},
+    },
+    "analyzer": {
+        _FOLDED: {"type": "custom", "tokenizer": "words",
+                  "filter": ["lowercase", "asciifolding"]},
+        _PREFIXES: {"type": "custom", "tokenizer": "words",
+                    "filter": ["lowercase", "asciifolding", "word_prefixes"]},
+        _PREFIX_QUERY: {"type": "custom", "tokenizer": "words",
+                        "filter": ["lowercase", "asciifolding", "prefix_length"]},
+    },
+}
+
+_KEYWORD = {"type": "keyword"}
+_WORDS_WITH_PREFIXES = {
+    "type": "text", "analyzer": _FOLDED,
+    "fields": {"prefixes": {"type": "text", "analyzer": _PREFIXES,
+                            "search_analyzer": _PREFIX_QUERY}},
+}
+
+USERS_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "user_id": _KEYWORD,
+        "username_key": _KEYWORD,           # fold(username): exact match and ordering
+        "username_words": _WORDS_WITH_PREFIXES,
+        "handle": {"type": "text", "analyzer": _PREFIXES, "search_analyzer": _PREFIX_QUERY},
+        "display_name_words": _WORDS_WITH_PREFIXES,
+        "position": {"type": "long"},
+    },
+}
+
+PHOTOS_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "photo_id": _KEYWORD,
+        "owner_id": _KEYWORD,
+        "caption_words": {"type": "text", "analyzer": _FOLDED},
+        "hashtags": _KEYWORD,               # tag_key(tag) each
+        "position": {"type": "long"},
+        "deleted": {"type": "boolean"},
+    },
+}
+
+# Bulk failures that are the idempotent writes working as meant (see the module docstring).
+_EXPECTED_FAILURES = frozenset({
+    ("create", 409, "version_conflict_engine_exception"),
+    ("update", 404, "document_missing_exception"),
+})
+
+
+@dataclass(frozen=True)
+class SearchIndices:
+    """The users and photos index names a store writes to or queries read from.
+
+    `aliases` says the names are the live aliases: writes then pass `require_alias`, so a
+    missing alias fails loudly instead of auto-creating a stray index under its name.
+    Index names must be lowercase, so the prefix must be too.
+    """
+
+    users: str
+    photos: str
+    aliases: bool
+
+    @classmethod
+    def live(cls, prefix: str) -> SearchIndices:
+        return cls(f"{prefix}users", f"{prefix}photos", aliases=True)
+
+    @classmethod
+    def versioned(cls, prefix: str, version: int) -> SearchIndices:
+        return cls(f"{prefix}users-v{version}", f"{prefix}photos-v{version}", aliases=False)
+
+
+def _index_settings(shards: int, replicas: int | None) -> dict[str, Any]:
+    settings: dict[str, Any] = {"number_of_shards": shards, "analysis": ANALYSIS}
+    if replicas is not None:
+        settings["number_of_replicas"] = replicas
+    return settings
+
+
+def create_indices(client: OpenSearch, prefix: str, version: int = 1, *, shards: int = 1,
+                   replicas: int | None = None) -> SearchIndices:
+    """Create version `version` of both indices (an index that exists is left as is) and
+    point each live alias at it if that alias does not exist yet; a rebuild's new version
+    is therefore not live until `switch_alias`. Returns the versioned names."""
+    live, target = SearchIndices.live(prefix), SearchIndices.versioned(prefix, version)
+    for alias, index, mapping in ((live.users, target.users, USERS_MAPPING),
+                                  (live.photos, target.photos, PHOTOS_MAPPING)):
+        body: dict[str, Any] = {"settings": _index_settings(shards, replicas),
+                                "mappings": mapping}
+        if not client.indices.exists_alias(name=alias):
+            body["aliases"] = {alias: {}}
+        try:
+            client.indices.create(index=index, body=body)
+        except RequestError as error:
+            # Another process (a second worker starting) created it first: same definition.
+            if error.error != "resource_already_exists_exception":
+                raise
+    return target
+
+
+def switch_alias(client: OpenSearch, alias: str, new_index: str) -> None:
+    """Point `alias` at `new_index` alone, in one atomic `update_aliases` request: readers
+    see the old index or the new one, never neither. Run one switch at a time per alias."""
+    current = client.indices.get_alias(name=alias) if client.indices.exists_alias(
+        name=alias) else {}
+    actions: list[dict[str, Any]] = [{"remove": {"index": index, "alias": alias}}
+                                     for index in current if index != new_index]
+    actions.append({"add": {"index": new_index, "alias": alias}})
+    client.indices.update_aliases(body={"actions": actions})
+
+
+def _is_expected(failure: dict[str, Any]) -> bool:
+    ((op_type, item),) = failure.items()
+    error = item.get("error")
+    kind = error.get("type") if isinstance(error, dict) else None
+    return (op_type, item.get("status"), kind) in _EXPECTED_FAILURES
+
+
+class OpenSearchSearchStore(SearchStore):
+    """SearchStore that buffers bulk actions; `flush()` sends them (see the module docstring
+    for why a batch needs no read-after-write and why every action is idempotent)."""
+
+    def __init__(self, client: OpenSearch, indices: SearchIndices, *,
+                 chunk_size: int = 500) -> None:
+        self.client, self.indices, self.chunk_size = client, indices, chunk_size
+        self._pending: list[dict[str, Any]] = []
+
+    @property
+    def pending(self) -> int:
+        """Actions buffered since the last successful flush."""
+        return len(self._pending)
+
+    def add_user(self, user: UserDocument) -> None:
+        self._pending.append({
+            "_op_type": "create", "_index": self.indices.users, "_id": user.user_id,
+            "_source": {"user_id": user.user_id, "username_key": fold(user.username),
+                        "username_words": " ".join(words(user.username)),
+                        "handle": handle(user.username),
+                        "display_name_words": " ".join(words(user.display_name)),
+                        "position": user.position}})
+
+    def rename_user(self, user_id: str, display_name: str) -> None:
+        self._pending.append({
+            "_op_type": "update", "_index": self.indices.users, "_id": user_id,
+            "doc": {"display_name_words": " ".join(words(display_name))}})
+
+    def add_photo(self, photo: PhotoDocument) -> None:
+        self._pending.append({
+            "_op_type": "create", "_index": self.indices.photos, "_id": photo.photo_id,
+            "_source": {"photo_id": photo.photo_id, "owner_id": photo.owner_id,
+                        "caption_words": " ".join(words(photo.caption)),
+                        "hashtags": list(dict.fromkeys(tag_key(t) for t in photo.hashtags)),
+                        "position": photo.position, "deleted": False}})
+
+    def remove_photo(self, photo_id: str) -> None:
+        self._pending.append({
+            "_op_type": "index", "_index": self.indices.photos, "_id": photo_id,
+            "_source": {"photo_id": photo_id, "deleted": True}})
+
+    def flush(self) -> None:
+        """Send the buffered actions in order. Raises `BulkIndexError` if any failed for a
+        reason other than an idempotent write finding its work done; the buffer is then
+        kept, and flushing again is safe."""
+        if not self._pending:
+            return
+        _, failures = helpers.bulk(self.client, self._pending, chunk_size=self.chunk_size,
+                                   raise_on_error=False, require_alias=self.indices.aliases)
+        unexpected = [failure for failure in failures if not _is_expected(failure)]
+        if unexpected:
+            raise BulkIndexError(f"{len(unexpected)} search view write(s) failed", unexpected)
+        self._pending.clear()
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+def _weighted(query: dict[str, Any], weight: float) -> dict[str, Any]:
+    return {"bool": {"must": [query], "boost": weight}}
+
+
+def _words_then_prefix(field: str, pieces: tuple[str, ...], weight: float) -> dict[str, Any]:
+    """`pieces` as consecutive words of `field`, the last one only a prefix (what FTS5's
+    `"a b" *` means)."""
+    *leading, last = pieces
+    if not leading:
+        return {"match": {f"{field}.prefixes": {"query": last, "operator": "and",
+                                                 "boost": weight}}}
+    return _weighted({"intervals": {field: {"all_of": {
+        "ordered": True, "max_gaps": 0,
+        "intervals": [
+            {"match": {"query": " ".join(leading), "ordered": True, "max_gaps": 0}},
+            # Same positions as `field` (edge n-grams keep their word's position).
+            {"match": {"query": last, "use_field": f"{field}.prefixes"}},
+        ]}}}}, weight)
+
+
+def _user_term(term: Word) -> dict[str, Any]:
+    return {"bool": {"should": [
+        _words_then_prefix("username_words", term.pieces, USERNAME_WEIGHT),
+        _words_then_prefix("display_name_words", term.pieces, DISPLAY_NAME_WEIGHT),
+        {"match": {"handle": {"query": "".join(term.pieces), "operator": "and",
+                              "boost": HANDLE_WEIGHT}}},
+    ], "minimum_should_match": 1}}
+
+
+def users_query(q: str) -> dict[str, Any] | None:
+    """The query of a user search, or None if `q` has no usable term."""
+    parsed = parse_query(q, tags=False)
+    if not parsed:
+        return None
+    terms = []
+    for term in parsed.terms:
+        assert isinstance(term, Word)
+        terms.append(_user_term(term))
+    exact = {"constant_score": {"filter": {"term": {"username_key": parsed.exact}},
+                                "boost": EXACT_USERNAME_BOOST}}
+    return {"bool": {"must": terms, "should": [exact]}}
+
+
+def photos_query(q: str) -> dict[str, Any] | None:
+    """The query of a photo search, or None if `q` has no usable term."""
+    parsed = parse_query(q, tags=True)
+    if not parsed:
+        return None
+    terms = [{"term": {"hashtags": term.tag}} if isinstance(term, Tag)
+             else {"match_phrase": {"caption_words": " ".join(term.pieces)}}
+             for term in parsed.terms]
+    return {"bool": {"must": terms, "filter": [{"term": {"deleted": False}}]}}
+
+
+USERS_ORDER = [{"_score": "desc"}, {"username_key": "asc"}, {"user_id": "asc"}]
+PHOTOS_ORDER = [{"_score": "desc"}, {"position": "desc"}, {"photo_id": "asc"}]
+
+
+def _window(offset: int, limit: int) -> tuple[int, int] | None:
+    """(from, size) inside the result window, or None if nothing of it is there."""
+    start = max(0, offset)
+    size = min(limit, MAX_RESULT_WINDOW - start)
+    return (start, size) if size > 0 else None
+
+
+class OpenSearchSearchQueries(SearchQueries):
+    """SearchQueries over the live aliases; sees what the last index refresh made visible."""
+
+    def __init__(self, client: OpenSearch, prefix: str) -> None:
+        self.client, self.indices = client, SearchIndices.live(prefix)
+
+    def _ids(self, index: str, query: dict[str, Any] | None, order: list[dict[str, str]],
+             offset: int, limit: int) -> list[str]:
+        window = _window(offset, limit)
+        if query is None or window is None:
+            return []
+        start, size = window
+        body = {"query": query, "sort": order, "from": start, "size": size,
+                "_source": False, "track_total_hits": False}
+        found = self.client.search(index=index, body=body, search_type="dfs_query_then_fetch")
+        return [hit["_id"] for hit in found["hits"]["hits"]]
+
+    def users(self, q: str, offset: int, limit: int) -> list[str]:
+        return self._ids(self.indices.users, users_query(q), USERS_ORDER, offset, limit)
+
+    def photos(self, q: str, offset: int, limit: int) -> list[str]:
+        return self._ids(self.indices.photos, photos_query(q), PHOTOS_ORDER, offset, limit)

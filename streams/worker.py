@@ -1,0 +1,65 @@
+"""`photoshare worker`: a Faust app whose agent consumes the event topics and applies the
+same projection handlers as the embedded runner, through `PartitionedApplier`.
+
+Workers form one Kafka consumer group: two workers split the partitions between them, and
+when one dies the group rebalances its partitions onto the others. Faust delivers at
+least once (offsets are committed after a batch is processed); the per-partition
+checkpoints committed with the views make that exactly once in the views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import faust
+
+from events import decode_envelope
+from infra.settings import Settings
+from streams.partitioned import PartitionedApplier
+from streams.topics import all_topics, partition_key
+
+log = logging.getLogger("photoshare.worker")
+
+BATCH_WINDOW_SECONDS = 0.02
+
+
+def create_worker_app(settings: Settings, applier: PartitionedApplier, *,
+                      on_batch: Callable[[int, int], None] | None = None) -> faust.App:
+    session = settings.kafka_session_timeout_seconds
+    app = faust.App(
+        settings.worker_group,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        # Short timeouts so a replacement worker takes over a dead one's partitions soon.
+        broker_session_timeout=session,
+        broker_heartbeat_interval=max(session / 10, 0.5),
+        broker_rebalance_timeout=max(session / 2, 1.0),
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,   # `photoshare kafka init` makes the topics
+        topic_disable_leader=True,   # no Faust-internal leader topic needed
+        web_enabled=False,
+        store="memory://",
+    )
+    topics = app.topic(*all_topics(settings.kafka_topic_prefix), key_type=bytes,
+                       value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(topics)
+    async def project(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.worker_batch_size,
+                                               within=BATCH_WINDOW_SECONDS):
+            deliveries = [(partition_key(e.message.topic, e.message.partition),
+                           decode_envelope(e.value)) for e in events]
+            # View writes block; the event loop must keep heartbeating meanwhile.
+            applied = await asyncio.to_thread(applier.apply, deliveries)
+            if on_batch:
+                on_batch(len(deliveries), applied)
+
+    return app
+
+
+def run_worker(app: faust.App, loglevel: str = "info") -> None:
+    """Run until SIGTERM/SIGINT (Faust's own worker: signal handling, clean leave)."""
+    worker = faust.Worker(app, loglevel=loglevel.lower().replace("warning", "warn"),
+                          redirect_stdouts=False)
+    worker.execute_from_commandline()

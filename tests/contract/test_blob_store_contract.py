@@ -1,0 +1,282 @@
+"""One contract for every BlobStore: the filesystem store and the S3 store on a real S3 server.
+
+The S3 server is moto's, started once for the module; each S3 test gets a bucket of its own.
+The S3-only tests at the end cover what only that adapter promises: immutable caching headers,
+presigned URLs, bucket creation, and no request for a key that is not valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from infra.blobs import ALLOWED_EXTENSIONS, BlobStore, FilesystemBlobStore, InvalidBlobKeyError
+from infra.s3blobs import IMMUTABLE, MAX_URL_SECONDS, S3BlobStore
+from tests.support.s3_server import (
+    TEST_ACCESS_KEY,
+    TEST_SECRET_KEY,
+    empty_and_delete_bucket,
+    make_s3_client,
+    running_s3_server,
+    unique_bucket_name,
+)
+
+pytestmark = pytest.mark.cluster
+
+DATA = b"\xff\xd8\xff not really a jpeg, but blobs do not care"
+DIGEST = hashlib.sha256(DATA).hexdigest()
+MISSING_KEY = f"{'0' * 64}.jpg"
+
+INVALID_KEYS = [
+    "../x",
+    "..",
+    "",
+    f"../{DIGEST}.jpg",
+    f"{DIGEST[:2]}/{DIGEST[2:]}.jpg",
+    f"{DIGEST.upper()}.jpg",
+    f"{DIGEST[:63]}.jpg",
+    f"{DIGEST}.gif",
+    f"{DIGEST}.JPG",
+    f"{DIGEST}",
+    f"{DIGEST}.jpg\n",
+    f" {DIGEST}.jpg",
+    f"{DIGEST}.jpg.png",
+    f"{DIGEST}.jpg\x00",
+]
+INVALID_EXTENSIONS = ["gif", "JPG", ".jpg", "jpeg", "", "jpg/..", "../jpg"]
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+                 "avif": "image/avif", "heic": "image/heic"}
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with running_s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def s3_client(s3_endpoint: str) -> Any:
+    return make_s3_client(s3_endpoint)
+
+
+@pytest.fixture
+def s3_store(s3_client: Any) -> Iterator[S3BlobStore]:
+    store = S3BlobStore(s3_client, unique_bucket_name("blobs"))
+    store.ensure_bucket()
+    yield store
+    empty_and_delete_bucket(s3_client, store.bucket)
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path) -> BlobStore:
+    if request.param == "filesystem":
+        return FilesystemBlobStore(tmp_path / "blobs")
+    # Looked up lazily so the filesystem runs never start the S3 server.
+    return request.getfixturevalue("s3_store")
+
+
+@pytest.fixture
+def stored_keys(store: BlobStore, request: pytest.FixtureRequest) -> Callable[[], list[str]]:
+    """Every key the backend holds, read around the store, to see what was really written."""
+    if isinstance(store, S3BlobStore):
+        client = request.getfixturevalue("s3_client")
+        return lambda: sorted(item["Key"] for item in client.list_objects_v2(
+            Bucket=store.bucket).get("Contents", []))
+    assert isinstance(store, FilesystemBlobStore)
+    return lambda: sorted(path.name for path in store.root.rglob("*") if path.is_file())
+
+
+@pytest.fixture
+def s3_requests(s3_client: Any) -> Iterator[list[str]]:
+    """``"METHOD path"`` of each HTTP request the shared S3 client sends during the test."""
+    sent: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append(f"{request.method} {httpx.URL(request.url).path}")
+
+    s3_client.meta.events.register("before-send.s3", record, unique_id="contract-recorder")
+    yield sent
+    s3_client.meta.events.unregister("before-send.s3", unique_id="contract-recorder")
+
+
+# --- the contract: every BlobStore ------------------------------------------------------
+
+
+def test_put_returns_the_content_key_and_get_returns_the_bytes(store):
+    key = store.put(DATA, extension="jpg")
+    assert key == f"{DIGEST}.jpg"
+    assert store.get(key) == DATA
+
+
+def test_same_bytes_give_the_same_key_and_are_stored_once(store, stored_keys):
+    first = store.put(DATA, extension="png")
+    second = store.put(DATA, extension="png")
+    assert first == second
+    assert stored_keys() == [first]
+
+
+def test_same_bytes_with_another_extension_are_another_blob(store, stored_keys):
+    keys = {store.put(DATA, extension="jpg"), store.put(DATA, extension="webp")}
+    assert stored_keys() == sorted(keys) == [f"{DIGEST}.jpg", f"{DIGEST}.webp"]
+
+
+def test_exists_before_and_after_put(store):
+    key = f"{DIGEST}.jpg"
+    assert not store.exists(key)
+    store.put(DATA, extension="jpg")
+    assert store.exists(key)
+
+
+def test_get_of_a_missing_valid_key_is_none(store):
+    store.put(DATA, extension="jpg")  # the store is not empty, just lacks this key
+    assert store.get(MISSING_KEY) is None
+    assert not store.exists(MISSING_KEY)
+
+
+@pytest.mark.parametrize("key", INVALID_KEYS)
+def test_invalid_keys_are_refused(store, key):
+    with pytest.raises(InvalidBlobKeyError):
+        store.get(key)
+    with pytest.raises(InvalidBlobKeyError):
+        store.exists(key)
+
+
+@pytest.mark.parametrize("extension", INVALID_EXTENSIONS)
+def test_an_unsupported_extension_is_refused_and_stores_nothing(store, stored_keys, extension):
+    with pytest.raises(InvalidBlobKeyError):
+        store.put(DATA, extension=extension)
+    assert stored_keys() == []
+
+
+@pytest.mark.parametrize("extension", sorted(ALLOWED_EXTENSIONS))
+def test_every_allowed_extension_round_trips(store, extension):
+    key = store.put(DATA, extension=extension)
+    assert key == f"{DIGEST}.{extension}"
+    assert store.get(key) == DATA
+
+
+def test_an_empty_blob_round_trips(store):
+    assert store.get(store.put(b"", extension="jpg")) == b""
+
+
+def test_a_two_megabyte_blob_round_trips(store):
+    data = random.Random(7).randbytes(2 * 1024 * 1024)
+    key = store.put(data, extension="jpg")
+    assert key == f"{hashlib.sha256(data).hexdigest()}.jpg"
+    assert store.get(key) == data
+
+
+def test_concurrent_puts_of_the_same_bytes(store, stored_keys):
+    start = threading.Barrier(8)
+    keys: list[str] = []
+    errors: list[BaseException] = []
+
+    def put() -> None:
+        start.wait()
+        try:
+            keys.append(store.put(DATA, extension="jpg"))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert keys == [f"{DIGEST}.jpg"] * 8
+    assert stored_keys() == [f"{DIGEST}.jpg"]
+    assert store.get(f"{DIGEST}.jpg") == DATA
+
+
+# --- S3 only ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extension", sorted(ALLOWED_EXTENSIONS))
+def test_s3_objects_are_immutable_and_typed(s3_store, s3_client, extension):
+    key = s3_store.put(DATA, extension=extension)
+    head = s3_client.head_object(Bucket=s3_store.bucket, Key=key)
+    assert head["CacheControl"] == IMMUTABLE == "public, max-age=31536000, immutable"
+    assert head["ContentType"] == CONTENT_TYPES[extension]
+    assert head["ContentLength"] == len(DATA)
+
+
+def test_s3_put_of_stored_bytes_uploads_nothing(s3_store, s3_requests):
+    key = s3_store.put(DATA, extension="jpg")
+    assert [line.split()[0] for line in s3_requests] == ["HEAD", "PUT"]
+    s3_requests.clear()
+    assert s3_store.put(DATA, extension="jpg") == key
+    assert s3_requests == [f"HEAD /{s3_store.bucket}/{key}"]
+
+
+def test_s3_invalid_keys_and_extensions_send_no_request(s3_store, s3_requests):
+    for key in INVALID_KEYS:
+        for call in (s3_store.get, s3_store.exists, s3_store.url_for):
+            with pytest.raises(InvalidBlobKeyError):
+                call(key)
+    for extension in INVALID_EXTENSIONS:
+        with pytest.raises(InvalidBlobKeyError):
+            s3_store.put(DATA, extension=extension)
+    assert s3_requests == []
+
+
+def test_s3_presigned_url_serves_the_bytes(s3_store):
+    key = s3_store.put(DATA, extension="png")
+    url = s3_store.url_for(key, expires_seconds=60)
+    assert "X-Amz-Signature=" in url and "X-Amz-Expires=60" in url  # SigV4, not legacy SigV2
+    response = httpx.get(url, trust_env=False)
+    assert response.status_code == 200
+    assert response.content == DATA
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["cache-control"] == IMMUTABLE
+
+
+@pytest.mark.parametrize("seconds", [0, -1, MAX_URL_SECONDS + 1])
+def test_s3_presigned_url_lifetime_is_bounded(s3_store, seconds):
+    with pytest.raises(ValueError):
+        s3_store.url_for(f"{DIGEST}.jpg", expires_seconds=seconds)
+
+
+def test_s3_ensure_bucket_is_idempotent(s3_client):
+    store = S3BlobStore(s3_client, unique_bucket_name("ensure"))
+    with pytest.raises(ClientError):
+        s3_client.head_bucket(Bucket=store.bucket)
+    store.ensure_bucket()
+    key = store.put(DATA, extension="jpg")
+    store.ensure_bucket()
+    assert store.get(key) == DATA  # the second call neither failed nor emptied the bucket
+    empty_and_delete_bucket(s3_client, store.bucket)
+
+
+def test_s3_a_missing_bucket_is_an_error_not_a_missing_blob(s3_client):
+    store = S3BlobStore(s3_client, unique_bucket_name("absent"))
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        store.get(f"{DIGEST}.jpg")
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        store.put(DATA, extension="jpg")
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_s3_store_from_settings(s3_endpoint, s3_client, region):
+    store = S3BlobStore.from_settings(
+        s3_endpoint, unique_bucket_name("settings"), TEST_ACCESS_KEY, TEST_SECRET_KEY, region)
+    store.ensure_bucket()
+    store.ensure_bucket()
+    location = s3_client.get_bucket_location(Bucket=store.bucket)["LocationConstraint"]
+    assert (location or "us-east-1") == region
+    key = store.put(DATA, extension="webp")
+    assert store.get(key) == DATA
+    url = store.url_for(key)
+    assert "X-Amz-Signature=" in url  # SigV4: the legacy SigV2 default is refused by many servers
+    assert httpx.get(url, trust_env=False).content == DATA
+    empty_and_delete_bucket(s3_client, store.bucket)
