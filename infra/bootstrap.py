@@ -7,12 +7,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from commands import PhotoShareCommands
-from infra.blobs import FilesystemBlobStore
+from infra.blobs import BlobStore, FilesystemBlobStore
 from infra.metrics import install_metrics
 from infra.passwords import PasswordHasher
 from infra.photo_ingest import ImageIngest
@@ -62,26 +63,55 @@ def token_service(settings: Settings) -> TokenService:
     return TokenService(secret, ttl_seconds=settings.token_ttl_seconds)
 
 
+def login_limiters(settings: Settings) -> tuple[Any, Any]:
+    """Failed-login limits per account and per client: in Redis when it is configured
+    (every API process then shares them), else in this process."""
+    account, client = settings.login_max_failures, settings.login_max_failures * 10
+    window = settings.login_failure_window_seconds
+    if settings.redis_url:
+        from infra.redis_ratelimit import RedisFailureLimiter
+        return (RedisFailureLimiter(settings.redis_url, prefix=settings.redis_prefix,
+                                    name="login-account", max_failures=account,
+                                    window_seconds=window),
+                RedisFailureLimiter(settings.redis_url, prefix=settings.redis_prefix,
+                                    name="login-client", max_failures=client,
+                                    window_seconds=window))
+    return (FailureLimiter(max_failures=account, window_seconds=window),
+            FailureLimiter(max_failures=client, window_seconds=window))
+
+
 def build_write_services(settings: Settings, commands: PhotoShareCommands,
-                         tokens: TokenService, media: FilesystemBlobStore,
-                         after_write: Callable[[], None]) -> WriteServices:
+                         tokens: TokenService, media: BlobStore,
+                         after_write: Callable[[], None], *,
+                         originals: BlobStore | None = None) -> WriteServices:
+    login_failures, client_failures = login_limiters(settings)
     return WriteServices(
         commands=commands,
         passwords=PasswordHasher(time_cost=settings.password_hash_time_cost,
                                  memory_kib=settings.password_hash_memory_kib),
         tokens=tokens,
-        login_failures=FailureLimiter(max_failures=settings.login_max_failures,
-                                      window_seconds=settings.login_failure_window_seconds),
-        client_failures=FailureLimiter(max_failures=settings.login_max_failures * 10,
-                                       window_seconds=settings.login_failure_window_seconds),
+        login_failures=login_failures,
+        client_failures=client_failures,
         images=ImageIngest(media=media,
-                           originals=FilesystemBlobStore(settings.originals_dir),
+                           originals=originals or FilesystemBlobStore(settings.originals_dir),
                            max_pixels=settings.max_image_pixels,
                            workers=settings.image_workers),
         max_upload_bytes=settings.max_upload_bytes,
         media_url_prefix=settings.media_url_prefix,
         after_write=after_write,
     )
+
+
+def install_request_handling(app: FastAPI, settings: Settings) -> None:
+    """Error shapes, body size limits and request ids: the same in every API process."""
+    install_error_handlers(app, DOMAIN_ERROR_STATUS)
+    upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
+
+    def body_limit(method: str, path: str) -> int:
+        return upload_limit if (method, path) in UPLOAD_ROUTES else settings.max_json_body_bytes
+
+    app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id
 
 
 def create_embedded_app(settings: Settings) -> FastAPI:
@@ -120,14 +150,7 @@ def create_embedded_app(settings: Settings) -> FastAPI:
     )
     app.state.runner = runner
 
-    install_error_handlers(app, DOMAIN_ERROR_STATUS)
-    upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
-
-    def body_limit(method: str, path: str) -> int:
-        return upload_limit if (method, path) in UPLOAD_ROUTES else settings.max_json_body_bytes
-
-    app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
-    app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id
+    install_request_handling(app, settings)
     include_read_api(app)  # reads first: they are most of the traffic
     include_write_api(app)
 

@@ -319,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="rebuild every view")
     _data_dir_option(rebuild)
     rebuild.set_defaults(handler=_projections_rebuild)
+
+    from infra.cluster_cli import add_cluster_commands
+    add_cluster_commands(commands)
     return parser
 
 

@@ -140,7 +140,8 @@ class RedisLiveFeed:
         await pubsub.subscribe(channel)
         reply = await pubsub.get_message(timeout=self._timeout)
         if reply is None or reply["type"] != "subscribe":
-            raise redis.ConnectionError(f"Redis did not confirm SUBSCRIBE {channel}: {reply!r}")
+            raise redis.ConnectionError(
+                f"Redis did not confirm SUBSCRIBE {channel}: {reply!r}")
 
     async def _drain(self, pubsub: aioredis.client.PubSub, user_id: str,
                      queue: asyncio.Queue[Notice | _End]) -> None:

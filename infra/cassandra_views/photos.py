@@ -2,10 +2,12 @@
 
 Events of a photo, of a like and of a comment come from different aggregates, so they
 may arrive in any order relative to each other (a like before the photo's post, a
-comment after its deletion). The store therefore never needs the photo to exist: it
-only refuses writes for a photo that has a tombstone, and the queries show likes,
-comments and counts only for photos that are live (posted and not deleted). A write
-racing with a deletion may leave a row behind; the tombstone keeps it hidden.
+comment after its deletion). The store therefore never needs the photo to exist: a like
+or comment that comes first is kept and counts once the photo arrives. It only refuses
+writes for a photo with a tombstone, and photos are shown only when live (posted, not
+deleted). A like or comment racing with the deletion itself may leave a row behind;
+since the photo is never shown again, neither is the row (callers ask about likes and
+comments of photos they found live, as the read API does).
 """
 
 from __future__ import annotations
@@ -67,8 +69,6 @@ class CassandraPhotoStore(PhotoStore):
             f"DELETE FROM photo_comments WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
 
     def add_photo(self, photo: PhotoRecord) -> None:
-        if self._deleted(photo.photo_id):
-            return  # a redelivered post of a deleted photo
         # Details first, so a page never lists an id whose details are missing.
         self.session.execute(self._insert_photo, (
             photo.photo_id, photo.owner_id, photo.caption, photo.location, photo.hashtags,
@@ -119,7 +119,7 @@ class CassandraPhotoStore(PhotoStore):
 
 class CassandraPhotoQueries(PhotoQueries):
     """Reads of the photos view. Only live photos are shown, with counts of their
-    like and comment rows (COUNT(*) over the photo's shards)."""
+    like and comment rows (COUNT(*) over the photo's shards, read concurrently)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -176,11 +176,10 @@ class CassandraPhotoQueries(PhotoQueries):
         results = rows_of(execute_concurrent_with_args(
             self.session, self._has_like,
             [(photo_id, shard_of(user_id), user_id) for photo_id in candidates]))
-        liked = [photo_id for photo_id, rows in zip(candidates, results) if rows]
-        return set(self._live(liked))
+        return {photo_id for photo_id, rows in zip(candidates, results) if rows}
 
     def comments(self, photo_id: str, after: int | None, limit: int) -> list[CommentRecord]:
-        if limit <= 0 or not self._live([photo_id]):
+        if limit <= 0:
             return []
         shards = rows_of(execute_concurrent_with_args(
             self.session, self._comments_after,

@@ -219,7 +219,7 @@ class BucketedList:
         if limit <= 0 or below <= 0:
             return []
         buckets = iter(self.session.execute(
-            self._buckets_from, (self.spec.table, key, bucket_of(below - 1))))
+            self._buckets_from, (self.spec.table, key, bucket_of(below) - 1)))
         found: list[tuple[str, int]] = []
         wanted = 1
         while len(found) < limit:

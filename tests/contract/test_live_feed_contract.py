@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -86,13 +87,13 @@ async def redis_feed(anyio_backend: str, redis_client: redis.Redis,
 
 
 @pytest.fixture
-async def listen(anyio_backend: str) -> AsyncIterator[Callable[[Feed, str], Listener]]:
+async def listen(anyio_backend: str) -> AsyncIterator[Callable[..., Listener]]:
     """Start a listener; whatever a test leaves running is stopped afterwards (before
     its feed is checked for leftovers: list this fixture after the feed)."""
     started: list[Listener] = []
 
-    def start(feed: Feed, user_id: str) -> Listener:
-        started.append(Listener(feed, user_id))
+    def start(feed: Feed, user_id: str, *, reads: int | None = None) -> Listener:
+        started.append(Listener(feed, user_id, reads=reads))
         return started[-1]
 
     yield start
@@ -101,16 +102,20 @@ async def listen(anyio_backend: str) -> AsyncIterator[Callable[[Feed, str], List
 
 
 class Listener:
-    """One subscription, consumed on a task of its own the way an SSE stream does."""
+    """One subscription, consumed on a task of its own the way an SSE stream does;
+    with `reads`, the consumer leaves its loop after that many notices."""
 
-    def __init__(self, feed: Feed, user_id: str) -> None:
+    def __init__(self, feed: Feed, user_id: str, *, reads: int | None = None) -> None:
         self.subscription = feed.subscribe(user_id)
+        self.reads = reads
         self.received: list[Notice] = []
         self.task = asyncio.create_task(self._consume())
 
     async def _consume(self) -> None:
         async for notice in self.subscription:
             self.received.append(notice)
+            if len(self.received) == self.reads:
+                break
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -150,7 +155,7 @@ def publish_from_a_thread(feed: Feed, notices: list[Notice]) -> object:
 
 
 async def test_a_subscriber_gets_its_users_notices_published_after_it_subscribed_in_order(
-        feed: Feed, listen: Callable[[Feed, str], Listener]) -> None:
+        feed: Feed, listen: Callable[..., Listener]) -> None:
     ann, bob = f"ann-{uuid4().hex}", f"bob-{uuid4().hex}"
     await publish_from_a_thread(feed, [notice(ann, 0)])  # before anyone listens: missed
     listener = listen(feed, ann)
@@ -163,7 +168,7 @@ async def test_a_subscriber_gets_its_users_notices_published_after_it_subscribed
 
 
 async def test_every_subscriber_of_a_user_gets_each_notice(
-        feed: Feed, listen: Callable[[Feed, str], Listener]) -> None:
+        feed: Feed, listen: Callable[..., Listener]) -> None:
     ann = f"ann-{uuid4().hex}"
     phone, laptop = listen(feed, ann), listen(feed, ann)
     await subscribed(feed, ann, count=2)
@@ -172,31 +177,32 @@ async def test_every_subscriber_of_a_user_gets_each_notice(
     assert (await received(laptop, 2))[:2] == [notice(ann, 1), notice(ann, 2)]
 
 
-async def _close(listener: Listener) -> None:
-    listener.task.cancel()  # parked in the subscription's read: it ends there
-    await asyncio.wait([listener.task])
-    await listener.subscription.aclose()  # parked between reads: closed explicitly
-
-
 async def _cancel_the_read(listener: Listener) -> None:
     # How the SSE route stops: it cancels the task awaiting the next notice.
     listener.task.cancel()
     await asyncio.wait([listener.task])
 
 
-async def _drop_it(listener: Listener) -> None:
-    # A consumer that just stops (breaks out of its loop and forgets the iterator):
-    # the event loop's async-generator finaliser closes the subscription.
-    listener.task.cancel()
+async def _close_between_reads(listener: Listener) -> None:
+    await asyncio.wait([listener.task])  # it took one notice and left the loop
+    await listener.subscription.aclose()
+
+
+async def _forget_between_reads(listener: Listener) -> None:
+    # Left the loop and dropped the iterator: the event loop's async-generator
+    # finaliser closes the subscription.
     await asyncio.wait([listener.task])
     del listener.subscription
 
 
-@pytest.mark.parametrize("stop", [_close, _cancel_the_read, _drop_it])
+@pytest.mark.parametrize(("stop", "reads"), [(_cancel_the_read, None),
+                                             (_close_between_reads, 1),
+                                             (_forget_between_reads, 1)])
 async def test_a_consumer_that_stops_iterating_is_unsubscribed(
-        feed: Feed, listen: Callable[[Feed, str], Listener], stop: Callable[..., object]) -> None:
+        feed: Feed, listen: Callable[..., Listener], stop: Callable[[Listener], Any],
+        reads: int | None) -> None:
     ann = f"ann-{uuid4().hex}"
-    leaving, staying = listen(feed, ann), listen(feed, ann)
+    leaving, staying = listen(feed, ann, reads=reads), listen(feed, ann)
     await subscribed(feed, ann, count=2)
     await publish_from_a_thread(feed, [notice(ann, 1)])
     await received(leaving, 1)
@@ -224,7 +230,7 @@ feed.close()
 
 
 async def test_a_notice_published_by_another_process_reaches_the_subscriber(
-        redis_feed: RedisLiveFeed, listen: Callable[[Feed, str], Listener],
+        redis_feed: RedisLiveFeed, listen: Callable[..., Listener],
         prefix: str) -> None:
     ann = f"ann-{uuid4().hex}"
     listener = listen(redis_feed, ann)
@@ -238,7 +244,7 @@ async def test_a_notice_published_by_another_process_reaches_the_subscriber(
 
 
 async def test_a_stray_message_on_the_channel_is_skipped_not_fatal(
-        redis_feed: RedisLiveFeed, listen: Callable[[Feed, str], Listener],
+        redis_feed: RedisLiveFeed, listen: Callable[..., Listener],
         redis_client: redis.Redis) -> None:
     ann = f"ann-{uuid4().hex}"
     listener = listen(redis_feed, ann)
@@ -251,7 +257,7 @@ async def test_a_stray_message_on_the_channel_is_skipped_not_fatal(
 
 
 async def test_a_dropped_connection_ends_the_subscription_with_the_error(
-        redis_feed: RedisLiveFeed, listen: Callable[[Feed, str], Listener],
+        redis_feed: RedisLiveFeed, listen: Callable[..., Listener],
         redis_client: redis.Redis, prefix: str) -> None:
     ann = f"ann-{uuid4().hex}"
     listener = listen(redis_feed, ann)
@@ -267,7 +273,7 @@ async def test_a_dropped_connection_ends_the_subscription_with_the_error(
 
 
 async def test_closing_the_feed_ends_its_subscriptions(
-        redis_feed: RedisLiveFeed, listen: Callable[[Feed, str], Listener]) -> None:
+        redis_feed: RedisLiveFeed, listen: Callable[..., Listener]) -> None:
     ann = f"ann-{uuid4().hex}"
     listener = listen(redis_feed, ann)
     await subscribed(redis_feed, ann)

@@ -86,8 +86,13 @@ def listen(base: str, token: str, received: queue.Queue, ready: threading.Event)
 
 def test_the_whole_story(tmp_path: Path) -> None:
     with serve(tmp_path / "data", tmp_path / "server.log",
-               PHOTOSHARE_SSE_KEEPALIVE_SECONDS="1") as server, \
-            httpx.Client(base_url=server.base, timeout=10) as api:
+               PHOTOSHARE_SSE_KEEPALIVE_SECONDS="1") as server:
+        tell_the_story(server.base)
+
+
+def tell_the_story(base: str) -> None:
+    """The story against a running product at `base` (either profile)."""
+    with httpx.Client(base_url=base, timeout=40) as api:
         alice = Person(api, "alice", "Alice Liddell")
         bob = Person(api, "bob", "Bob Marley")
         zoe = Person(api, "zoe", "Zoë Émilie")
@@ -133,7 +138,7 @@ def test_the_whole_story(tmp_path: Path) -> None:
         # The live stream: Zoë likes Bob's photo while Bob listens.
         received: queue.Queue = queue.Queue()
         ready = threading.Event()
-        listener = threading.Thread(target=listen, args=(server.base, bob.token, received, ready),
+        listener = threading.Thread(target=listen, args=(base, bob.token, received, ready),
                                     daemon=True)
         listener.start()
         assert ready.wait(10)

@@ -1,0 +1,254 @@
+"""The cluster profile's composition root: each role as its own process.
+
+* `create_write_app`: the write API on the PostgreSQL event store (no views, no runner).
+* `create_read_app`: the read API on the view stores; how far the views have got comes
+  from positions (the relay's row in PostgreSQL and the workers' partition checkpoints),
+  never from the broker; live notices arrive from the workers over Redis pub/sub.
+* `run_relay`: the event store's log to Kafka.
+* `create_worker`: the Faust worker that applies the projections.
+
+Which store serves each view is chosen by settings (`views.choose_view_stores`); the
+SQLite view file in the data dir is the fallback for a view whose cluster server is not
+configured, which suits one machine (every process shares the file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from infra.blobs import BlobStore, FilesystemBlobStore
+from infra.bootstrap import (
+    WEBAPP_DIR,
+    build_write_services,
+    install_request_handling,
+    open_event_store,
+    token_service,
+)
+from infra.kafka import ensure_topics, idempotent_producer
+from infra.metrics import install_metrics
+from infra.relay_positions import RelayPositions
+from infra.settings import Settings
+from infra.sqlite_views.catalog import bindings, open_views, view_queries
+from infra.viewdb import ViewDatabase
+from infra.web import ApiError, install_health
+from infra.webapp import install_webapp
+from readapi import include_read_api
+from readapi.services import ReadServices
+from streams.live import LiveBroadcaster
+from streams.partitioned import PartitionedApplier, watermark
+from streams.relay import Relay, wait_for_lock
+from writeapi import include_write_api
+
+log = logging.getLogger("photoshare.cluster")
+
+
+# --- shared parts --------------------------------------------------------------------
+
+def media_stores(settings: Settings) -> tuple[BlobStore, BlobStore]:
+    """(served variants, kept originals): S3 buckets when an endpoint is set, else files
+    in the data dir."""
+    if settings.s3_endpoint:
+        from infra.s3blobs import S3BlobStore
+
+        def bucket(name: str) -> S3BlobStore:
+            store = S3BlobStore.from_settings(
+                settings.s3_endpoint, name,
+                settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
+                settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
+                settings.s3_region)
+            store.ensure_bucket()
+            return store
+
+        return bucket(settings.s3_bucket), bucket(settings.s3_originals_bucket)
+    return FilesystemBlobStore(settings.media_dir), FilesystemBlobStore(settings.originals_dir)
+
+
+def live_feed(settings: Settings) -> Any:
+    """Live notices across processes (Redis pub/sub); without Redis, notices stay in the
+    publishing process, so a separate read API hears none (said at start-up)."""
+    if settings.redis_url:
+        from infra.redis_live import RedisLiveFeed
+        return RedisLiveFeed(settings.redis_url, prefix=settings.redis_prefix)
+    log.warning("PHOTOSHARE_REDIS_URL is not set: live streams (SSE) get no notices "
+                "from the workers")
+    return LiveBroadcaster()
+
+
+class ViewProgress:
+    """How far the views have got in the log, from positions only (ARCHITECTURE.md §4):
+    the relay's published position and per-partition positions (PostgreSQL) against the
+    workers' partition checkpoints (committed with the views). Polled in the background,
+    so `position` is a cheap read for every request."""
+
+    def __init__(self, relay: RelayPositions, views: ViewDatabase, *,
+                 poll_seconds: float = 0.01) -> None:
+        self.relay, self.views, self.poll_seconds = relay, views, poll_seconds
+        self.position = 0
+        self.published = 0
+        self._task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+
+    def refresh(self) -> int:
+        with self._lock:  # one PostgreSQL connection, shared by threads
+            published, partitions = self.relay.load()
+        self.published = published
+        self.position = watermark(published, partitions, self.views.checkpoints())
+        return self.position
+
+    @property
+    def lag(self) -> int:
+        """Events published to Kafka that the views have not applied yet."""
+        return max(self.published - self.position, 0)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.refresh)
+        self._task = asyncio.create_task(self._poll(), name="view-progress")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:  # noqa: BLE001 - keep the last known position; log once a while
+                log.exception("cannot read the views' progress")
+                await asyncio.sleep(1)
+
+    async def wait_for(self, position: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.position < position:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(self.poll_seconds)
+        return True
+
+
+# --- the roles -----------------------------------------------------------------------
+
+def create_write_app(settings: Settings) -> FastAPI:
+    """The write API alone: commands against the PostgreSQL event store."""
+    commands = open_event_store(settings)
+    tokens = token_service(settings)
+    media, originals = media_stores(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        commands.close()
+
+    app = FastAPI(title="photoshare write API", version="0.1.0", lifespan=lifespan,
+                  description="Event-sourced CQRS photo sharing: the write side "
+                              "(cluster profile)")
+    app.state.settings, app.state.tokens, app.state.media = settings, tokens, media
+    # The relay polls the log: nothing to wake in this process after a write.
+    app.state.write = build_write_services(settings, commands, tokens, media, lambda: None,
+                                           originals=originals)
+    install_request_handling(app, settings)
+    include_write_api(app)
+
+    async def ready() -> bool:
+        try:
+            await run_in_threadpool(commands.head_position)
+        except Exception:  # noqa: BLE001 - any store failure means "not ready"
+            return False
+        return True
+
+    install_health(app, ready)
+    install_metrics(app, images=app.state.write.images)
+    return app
+
+
+def create_read_app(settings: Settings) -> FastAPI:
+    """The read API alone: queries on the view stores, live streams from Redis."""
+    views = open_views(settings.views_path)
+    relay = RelayPositions(settings.postgres_dsn)
+    progress = ViewProgress(relay, views)
+    live = live_feed(settings)
+    media, _ = media_stores(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if isinstance(live, LiveBroadcaster):
+            live.bind(asyncio.get_running_loop())
+        await progress.start()
+        yield
+        await progress.stop()
+        views.close()
+        relay.close()
+
+    app = FastAPI(title="photoshare read API", version="0.1.0", lifespan=lifespan,
+                  description="Event-sourced CQRS photo sharing: the read side "
+                              "(cluster profile)")
+    app.state.settings, app.state.media = settings, media
+    app.state.tokens = token_service(settings)
+    app.state.read = ReadServices(
+        queries=lambda: view_queries(views.reader(), settings),
+        consistency=progress,
+        live=live,
+        media_url_prefix=settings.media_url_prefix,
+        min_position_wait_seconds=settings.min_position_wait_seconds,
+        sse_keepalive_seconds=settings.sse_keepalive_seconds,
+    )
+    app.state.progress = progress
+    install_request_handling(app, settings)
+    include_read_api(app)
+
+    async def ready() -> bool:
+        if progress.lag > settings.ready_max_lag_events:
+            raise ApiError(503, "not_ready", f"the views are {progress.lag} events behind "
+                           f"the published log (at most {settings.ready_max_lag_events} "
+                           "allowed)")
+        return True
+
+    install_health(app, ready)
+    install_metrics(app)
+    install_webapp(app, WEBAPP_DIR)  # last: it never shadows an API path
+    return app
+
+
+def run_relay(settings: Settings, stop: threading.Event) -> None:
+    """Publish the log to Kafka until `stop` is set (standing by while another relay
+    holds the lock)."""
+    ensure_topics(settings)
+    positions = RelayPositions(settings.postgres_dsn)
+    commands = open_event_store(settings)
+    try:
+        if not wait_for_lock(positions.try_lock, stop):
+            return
+        producer = idempotent_producer(settings)
+        relay = Relay(commands, producer, positions, topic_prefix=settings.kafka_topic_prefix,
+                      batch_size=settings.relay_batch_size)
+        log.info("relay active from position %d", relay.position)
+        try:
+            relay.run(stop, poll_seconds=settings.relay_poll_seconds)
+        finally:
+            producer.close(timeout=10)
+    finally:
+        commands.close()
+        positions.close()
+
+
+def create_worker(settings: Settings) -> Any:
+    """The Faust app of one worker process, applying every projection."""
+    from streams.worker import create_worker_app
+
+    views = open_views(settings.views_path)
+    live = live_feed(settings)
+    applier = PartitionedApplier(views, bindings(settings), publish=live.publish)
+    return create_worker_app(settings, applier)

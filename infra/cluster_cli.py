@@ -1,0 +1,154 @@
+"""The cluster profile's commands: one per role, `up` for all of them on one machine, and
+the one-shot set-up jobs. Settings come from PHOTOSHARE_* variables (the profile is
+forced to `cluster`); flags override the few that differ per process."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import Any
+
+from infra.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {"profile": "cluster"}
+    for name in ("host", "port", "data_dir", "log_level"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    from infra.logs import configure_logging
+
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _serve_app(args: argparse.Namespace, factory_name: str) -> int:
+    import uvicorn
+
+    from infra import cluster
+
+    settings = _settings(args)
+    app = getattr(cluster, factory_name)(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                access_log=False, server_header=False)
+    return 0
+
+
+def _writeapi(args: argparse.Namespace) -> int:
+    return _serve_app(args, "create_write_app")
+
+
+def _readapi(args: argparse.Namespace) -> int:
+    return _serve_app(args, "create_read_app")
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from infra.cluster import run_relay
+
+    settings = _settings(args)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run_relay(settings, stop)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from infra.cluster import create_worker
+    from streams.worker import run_worker
+
+    settings = _settings(args)
+    run_worker(create_worker(settings), settings.log_level)
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from infra.supervisor import up
+
+    return up(_settings(args), writers=args.writers, readers=args.readers,
+              workers=args.workers)
+
+
+def _kafka_init(args: argparse.Namespace) -> int:
+    from infra.kafka import ensure_topics
+
+    settings = _settings(args)
+    created = ensure_topics(settings)
+    print(f"created {len(created)} topic(s): {', '.join(created) or '-'} "
+          f"({settings.kafka_partitions} partitions each)")
+    return 0
+
+
+def _server_options(parser: argparse.ArgumentParser, default_port: int) -> None:
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1; "
+                                       "PHOTOSHARE_HOST)")
+    parser.add_argument("--port", type=int, help=f"port to listen on (e.g. {default_port}; "
+                                                 "PHOTOSHARE_PORT)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    from pathlib import Path
+
+    parser.add_argument("--data-dir", type=Path, help="the signing secret, and the SQLite "
+                                                      "views and photo files of views and "
+                                                      "blobs without a cluster server "
+                                                      "(PHOTOSHARE_DATA_DIR)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def add_cluster_commands(commands: Any) -> None:
+    writeapi = commands.add_parser(
+        "writeapi", help="cluster: the write API process (stateless; run any number)",
+        description="Serve the write API on the PostgreSQL event store "
+                    "(PHOTOSHARE_POSTGRES_DSN).")
+    _server_options(writeapi, 8001)
+    _common(writeapi)
+    writeapi.set_defaults(handler=_writeapi)
+
+    readapi = commands.add_parser(
+        "readapi", help="cluster: the read API process (stateless; run any number)",
+        description="Serve the read API from the view stores; live streams come from the "
+                    "workers over Redis (PHOTOSHARE_REDIS_URL).")
+    _server_options(readapi, 8002)
+    _common(readapi)
+    readapi.set_defaults(handler=_readapi)
+
+    relay = commands.add_parser(
+        "relay", help="cluster: publish the event store's log to Kafka (one active)",
+        description="Publish the log to the Kafka topics (PHOTOSHARE_KAFKA_BOOTSTRAP), "
+                    "recording its position in PostgreSQL after the broker acknowledged. "
+                    "A second relay stands by until the first one's lock is released.")
+    _common(relay)
+    relay.set_defaults(handler=_relay)
+
+    worker = commands.add_parser(
+        "worker", help="cluster: a Faust worker applying the projections (scale to the "
+                       "partition count)",
+        description="Consume the event topics in the consumer group PHOTOSHARE_WORKER_GROUP "
+                    "and apply every projection to the view stores.")
+    _common(worker)
+    worker.set_defaults(handler=_worker)
+
+    up = commands.add_parser(
+        "up", help="cluster: every role as its own supervised process behind one port",
+        description="Start the write API, read API, relay and worker processes of the "
+                    "cluster profile on this machine, restart any that dies, stop them "
+                    "together, and route the API through one port (reads to the read "
+                    "API, the rest to the write API). The servers' addresses come from "
+                    "PHOTOSHARE_POSTGRES_DSN, PHOTOSHARE_KAFKA_BOOTSTRAP, "
+                    "PHOTOSHARE_REDIS_URL and (optionally) PHOTOSHARE_S3_ENDPOINT.")
+    _server_options(up, 8000)
+    _common(up)
+    up.add_argument("--writers", type=int, default=1, help="write API processes (default 1)")
+    up.add_argument("--readers", type=int, default=1, help="read API processes (default 1)")
+    up.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    up.set_defaults(handler=_up)
+
+    kafka = commands.add_parser("kafka", help="cluster: Kafka set-up")
+    kafka_commands = kafka.add_subparsers(dest="kafka_command", required=True)
+    kafka_init = kafka_commands.add_parser(
+        "init", help="create the event topics (PHOTOSHARE_KAFKA_PARTITIONS partitions)")
+    _common(kafka_init)
+    kafka_init.set_defaults(handler=_kafka_init)

@@ -1,0 +1,157 @@
+"""`photoshare up`: every role of the cluster profile on one machine, as separate
+processes, supervised (a role that dies is restarted, with back-off), stopped together,
+behind one port (`infra.gateway`).
+
+The servers (PostgreSQL, Kafka, Redis, and optionally S3, Cassandra, OpenSearch) are not
+started here: their addresses come from the PHOTOSHARE_* settings, as in production.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra.settings import Settings
+
+log = logging.getLogger("photoshare.up")
+
+MAX_BACKOFF_SECONDS = 10.0
+# A role that stayed up this long is healthy again: its next crash restarts at once.
+HEALTHY_AFTER_SECONDS = 30.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Role:
+    """One supervised process: its name (e.g. `worker-2`) and its command line."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    backoff: float = 0.5
+    next_start: float = field(default=0.0)
+
+
+class Supervisor:
+    def __init__(self, roles: list[Role], env: dict[str, str]) -> None:
+        self.roles, self.env = roles, env
+        self.stopping = threading.Event()
+
+    def start(self) -> None:
+        for role in self.roles:
+            self._spawn(role)
+
+    def _spawn(self, role: Role) -> None:
+        role.process = subprocess.Popen(role.argv, env=self.env)
+        role.started_at = time.monotonic()
+        log.info("started %s (pid %d)", role.name, role.process.pid)
+
+    def watch(self, poll_seconds: float = 0.2) -> None:
+        """Restart roles that exit, until `stopping` is set."""
+        while not self.stopping.wait(poll_seconds):
+            now = time.monotonic()
+            for role in self.roles:
+                if role.process is None or role.process.poll() is None:
+                    continue
+                if role.next_start == 0.0:
+                    if now - role.started_at > HEALTHY_AFTER_SECONDS:
+                        role.backoff = 0.5
+                    log.warning("%s exited with %s; restarting in %.1f s", role.name,
+                                role.process.returncode, role.backoff)
+                    role.next_start = now + role.backoff
+                    role.backoff = min(role.backoff * 2, MAX_BACKOFF_SECONDS)
+                elif now >= role.next_start:
+                    role.next_start = 0.0
+                    role.restarts += 1
+                    self._spawn(role)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM every role, then SIGKILL what has not exited in `timeout`."""
+        self.stopping.set()
+        running = [r.process for r in self.roles if r.process and r.process.poll() is None]
+        for process in running:
+            process.terminate()
+        deadline = time.monotonic() + timeout
+        for process in running:
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def prepare(settings: Settings) -> None:
+    """What the roles need before they start: the database, the topics, the secret."""
+    from infra.bootstrap import token_service
+    from infra.kafka import ensure_topics
+    from infra.postgres import ensure_database
+
+    if ensure_database(settings.postgres_dsn):
+        log.info("created the PostgreSQL database for the event store")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            ensure_topics(settings)
+            break
+        except Exception:  # noqa: BLE001 - the broker may still be starting
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token_service(settings)  # makes the shared signing secret once, before the APIs race
+
+
+def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
+    from infra.gateway import Gateway
+
+    import uvicorn
+
+    prepare(settings)
+    photoshare = str(Path(sys.executable).parent / "photoshare")
+    env = {**os.environ, "PHOTOSHARE_PROFILE": "cluster",
+           "PHOTOSHARE_DATA_DIR": str(settings.data_dir.resolve())}
+    roles: list[Role] = []
+    reader_urls, writer_urls = [], []
+    for kind, count, urls in (("writeapi", writers, writer_urls),
+                              ("readapi", readers, reader_urls)):
+        for index in range(1, count + 1):
+            port = free_port()
+            urls.append(f"http://127.0.0.1:{port}")
+            roles.append(Role(f"{kind}-{index}", [photoshare, kind, "--host", "127.0.0.1",
+                                                  "--port", str(port)]))
+    roles.append(Role("relay", [photoshare, "relay"]))
+    roles += [Role(f"worker-{index}", [photoshare, "worker"])
+              for index in range(1, workers + 1)]
+    supervisor = Supervisor(roles, env)
+    supervisor.start()
+    watcher = threading.Thread(target=supervisor.watch, name="supervisor", daemon=True)
+    watcher.start()
+    log.info("photoshare (cluster profile) on http://%s:%d: %d write API, %d read API, "
+             "1 relay, %d worker processes", settings.host, settings.port, writers, readers,
+             workers)
+    server = uvicorn.Server(uvicorn.Config(Gateway(reader_urls, writer_urls),
+                                           host=settings.host, port=settings.port,
+                                           log_config=None, access_log=False,
+                                           server_header=False, timeout_graceful_shutdown=5))
+    try:
+        server.run()  # until SIGINT / SIGTERM
+    finally:
+        supervisor.stop()
+    return 0
+
+
+
