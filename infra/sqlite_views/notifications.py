@@ -63,16 +63,21 @@ class SqliteNotificationStore(NotificationStore):
 
     def add(self, notification: Notification) -> bool:
         n = notification
+        values = (n.notification_id, n.user_id, n.type, n.actor_id, n.photo_id, n.created_at,
+                  n.position)
         if n.photo_id is not None and self.db.execute(
                 "SELECT 1 FROM notification_deleted_photos WHERE photo_id = ?",
                 (n.photo_id,)).fetchone():
+            # Its photo's deletion came first: store it as removed, the row it would be had
+            # the events come in log order.
+            self.db.execute(f"INSERT INTO notifications ({_COLUMNS}, removed) VALUES "
+                            "(?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING", values)
             return False
         return bool(self.db.execute(
             f"INSERT INTO notifications ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (notification_id) DO UPDATE SET removed = 0, actor_id = excluded.actor_id,"
             " created_at = excluded.created_at, position = excluded.position WHERE removed = 1",
-            (n.notification_id, n.user_id, n.type, n.actor_id, n.photo_id, n.created_at,
-             n.position)).rowcount)
+            values).rowcount)
 
     def announce(self, notification: Notification) -> None:
         self.outbox.append(Notice(user_id=notification.user_id, kind=NOTICE_KIND,

@@ -1,0 +1,240 @@
+"""Crash tests of the cluster profile: kill -9 the relay, then a worker, at random moments
+during a load of a few thousand writes; restart them; then check that no event is missing
+from Kafka, that every view equals a rebuild from event zero, and that no notification
+is duplicated. Two workers share the partitions throughout."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kafka import KafkaConsumer
+
+from infra.bootstrap import open_event_store
+from infra.relay_positions import RelayPositions
+from infra.settings import Settings
+from infra.sqlite_views.catalog import bindings, open_views
+from streams.partitioned import watermark
+from streams.runner import ProjectionRunner
+from streams.topics import all_topics
+from tests.conftest import image_bytes
+from tests.support.cluster import ClusterServers, cluster_servers, free_port, wait_healthy
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+
+USERS = 12
+ACTIONS = 2400
+PHOTO = image_bytes(size=(64, 48))
+
+
+class Load:
+    """A seeded random mix of writes through the write API, from several threads."""
+
+    def __init__(self, base: str, seed: int) -> None:
+        self.api = httpx.Client(base_url=base, timeout=30,
+                                limits=httpx.Limits(max_connections=16))
+        self.random = random.Random(seed)
+        self.tokens: dict[str, str] = {}
+        self.photos: list[str] = []
+        self.comments: list[tuple[str, str, str]] = []  # (photo, comment, author)
+        self.statuses: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    def register(self, count: int) -> None:
+        for n in range(count):
+            name = f"user{n}"
+            created = self.api.post("/v1/users", json={
+                "username": name, "email": f"{name}@crash.example", "password": "crash test pw",
+                "display_name": f"User {n}"})
+            assert created.status_code == 201, created.text
+            session = self.api.post("/v1/sessions", json={"login": name,
+                                                          "password": "crash test pw"})
+            self.tokens[created.json()["user_id"]] = session.json()["access_token"]
+
+    def _request(self, user: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.api.request(method, path, headers={
+            "Authorization": f"Bearer {self.tokens[user]}"}, **kwargs)
+        with self._lock:
+            self.statuses[response.status_code] += 1
+        return response
+
+    def step(self, rng: random.Random) -> None:
+        users = list(self.tokens)
+        user, other = rng.sample(users, 2)
+        roll = rng.random()
+        with self._lock:
+            photo = rng.choice(self.photos) if self.photos else None
+            comment = rng.choice(self.comments) if self.comments else None
+        if roll < 0.30:
+            verb = "PUT" if rng.random() < 0.7 else "DELETE"
+            self._request(user, verb, f"/v1/users/me/following/{other}")
+        elif roll < 0.38 or photo is None:
+            tagged = rng.choice([f"user{rng.randrange(USERS)}", ""])
+            response = self._request(user, "POST", "/v1/photos",
+                                     data={"caption": f"#crash {rng.random():.4f}",
+                                           "tagged": tagged},
+                                     files={"file": ("p.jpg", PHOTO, "image/jpeg")})
+            if response.status_code == 201:
+                with self._lock:
+                    self.photos.append(response.json()["photo_id"])
+        elif roll < 0.70:
+            verb = "PUT" if rng.random() < 0.75 else "DELETE"
+            self._request(user, verb, f"/v1/photos/{photo}/likes/me")
+        elif roll < 0.85:
+            response = self._request(user, "POST", f"/v1/photos/{photo}/comments",
+                                     json={"text": f"nice {rng.random():.3f}"})
+            if response.status_code == 201:
+                with self._lock:
+                    self.comments.append((photo, response.json()["comment_id"], user))
+        elif roll < 0.90 and comment is not None:
+            photo_id, comment_id, author = comment
+            self._request(author, "DELETE", f"/v1/photos/{photo_id}/comments/{comment_id}")
+        elif roll < 0.95:
+            notifications = self.api.get("/v1/notifications", headers={
+                "Authorization": f"Bearer {self.tokens[user]}"})
+            items = notifications.json().get("items", []) if notifications.is_success else []
+            if items:
+                self._request(user, "POST", "/v1/notifications/read",
+                              json={"up_to": items[0]["notification_id"]})
+        else:
+            with self._lock:
+                mine = photo if photo else None
+            if mine:
+                self._request(user, "DELETE", f"/v1/photos/{mine}")
+
+    def run(self, actions: int, threads: int = 4) -> None:
+        seeds = [self.random.randrange(2**32) for _ in range(threads)]
+
+        def worker(seed: int) -> None:
+            rng = random.Random(seed)
+            for _ in range(actions // threads):
+                self.step(rng)
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(worker, seeds))
+
+
+def kill9(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=15)
+
+
+def settings_of(servers: ClusterServers) -> Settings:
+    values = {key[len("PHOTOSHARE_"):].lower(): value for key, value in servers.env.items()
+              if key.startswith("PHOTOSHARE_")}
+    return Settings(**values)
+
+
+def wait_until_projected(settings: Settings, timeout: float = 180) -> int:
+    """Until the relay has published the whole log and the views have applied it all."""
+    commands = open_event_store(settings)
+    relay = RelayPositions(settings.postgres_dsn)
+    views = open_views(settings.views_path)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            head = commands.head_position()
+            published, partitions = relay.load()
+            if published >= head and watermark(published, partitions, views.checkpoints()) >= head:
+                return head
+            assert time.monotonic() < deadline, (head, published, partitions, views.checkpoints())
+            time.sleep(0.5)
+    finally:
+        commands.close()
+        relay.close()
+        views.close()
+
+
+def positions_in_kafka(settings: Settings) -> Counter[int]:
+    consumer = KafkaConsumer(*all_topics(settings.kafka_topic_prefix),
+                             bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             consumer_timeout_ms=5000)
+    seen: Counter[int] = Counter()
+    for message in consumer:
+        seen[json.loads(message.value)["position"]] += 1
+    consumer.close()
+    return seen
+
+
+def test_kill_relay_then_worker_during_load(tmp_path: Path) -> None:
+    rng = random.Random(20261121)
+    with cluster_servers(tmp_path, s3=False, partitions=4) as servers:
+        settings = settings_of(servers)
+        port = free_port()
+        writeapi = servers.role("writeapi", "--port", str(port), log_name="writeapi.log")
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base, writeapi, servers.log_dir / "writeapi.log")
+        relay = servers.role("relay", log_name="relay.log")
+        workers = [servers.role("worker", log_name=f"worker-{n}.log") for n in (1, 2)]
+        try:
+            load = Load(base, rng.randrange(2**32))
+            load.register(USERS)
+            loading = threading.Thread(target=load.run, args=(ACTIONS,))
+            loading.start()
+
+            time.sleep(rng.uniform(1.0, 4.0))
+            kill9(relay)  # mid-batch, most likely: it publishes continuously under load
+            time.sleep(rng.uniform(0.5, 2.0))
+            relay = servers.role("relay", log_name="relay.log")
+
+            time.sleep(rng.uniform(3.0, 6.0))
+            kill9(workers[0])  # its partitions move to the other worker after the timeout
+            time.sleep(rng.uniform(0.5, 2.0))
+            workers[0] = servers.role("worker", log_name="worker-1b.log")
+
+            loading.join()
+            assert sum(load.statuses.values()) > ACTIONS * 0.9
+            assert load.statuses[201] > ACTIONS * 0.1  # posts and comments, not just follows
+            assert not [s for s in load.statuses if s >= 500], load.statuses
+            head = wait_until_projected(settings)
+        finally:
+            for process in [writeapi, relay, *workers]:
+                if process.poll() is None:
+                    process.terminate()
+            for process in [writeapi, relay, *workers]:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+        # No event is missing from Kafka (duplicates from the relay's crash are allowed).
+        commands = open_event_store(settings)
+        published = [e.position for e in commands.iter_log()]
+        in_kafka = positions_in_kafka(settings)
+        assert published and published[-1] <= head
+        assert [p for p in published if p not in in_kafka] == []
+        print("load:", dict(load.statuses), "events:", len(published), "republished:",
+              sum(1 for count in in_kafka.values() if count > 1))
+
+        # Every view equals a rebuild from event zero by the embedded runner.
+        rebuilt = open_views(tmp_path / "rebuilt.sqlite3")
+        ProjectionRunner(commands, rebuilt, bindings(settings)).catch_up()
+        live = open_views(settings.views_path)
+        live_dump, rebuilt_dump = live.dump(), rebuilt.dump()
+        assert live_dump.keys() == rebuilt_dump.keys()
+        for table in rebuilt_dump:
+            missing = sorted(set(rebuilt_dump[table]) - set(live_dump[table]))
+            extra = sorted(set(live_dump[table]) - set(rebuilt_dump[table]))
+            assert (missing, extra) == ([], []), table
+            assert len(live_dump[table]) == len(rebuilt_dump[table]), table
+
+        # No notification twice: one per (recipient, type, actor, photo).
+        rows = live.reader().execute(
+            "SELECT user_id, type, actor_id, photo_id FROM notifications WHERE removed = 0 "
+            "AND type != 'comment'").fetchall()
+        assert rows, "the load made no notifications"
+        assert len(rows) == len({tuple(row) for row in rows})
+        live.close()
+        rebuilt.close()
+        commands.close()
