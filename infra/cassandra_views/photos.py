@@ -69,6 +69,8 @@ class CassandraPhotoStore(PhotoStore):
             f"DELETE FROM photo_comments WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
 
     def add_photo(self, photo: PhotoRecord) -> None:
+        if self._deleted(photo.photo_id):
+            return  # a redelivered post of a deleted photo
         # Details first, so a page never lists an id whose details are missing.
         self.session.execute(self._insert_photo, (
             photo.photo_id, photo.owner_id, photo.caption, photo.location, photo.hashtags,

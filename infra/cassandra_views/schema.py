@@ -38,6 +38,7 @@ BUCKET_SPAN = 2**22
 SHARDS = 8
 ALL_SHARDS_CQL = "(" + ", ".join(str(shard) for shard in range(SHARDS)) + ")"
 NO_POSITION_LIMIT = 2**62  # above any log position: "before" when a query has none
+BUCKETS_PER_FETCH = 64
 
 KEYSPACE_CQL = "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}"
 
@@ -67,11 +68,13 @@ TABLES_CQL = (
         PRIMARY KEY ((list_name, list_key), bucket))
         WITH CLUSTERING ORDER BY (bucket DESC)""",
     # One photo's details, or its tombstone (deleted = true, details nulled) so that
-    # a late like or comment, or a redelivered post, stays hidden.
+    # a late like or comment, or a redelivered post, stays hidden. Collections are
+    # frozen: always written whole, so an upsert leaves no collection tombstone.
     # Bound: one row per partition.
     """CREATE TABLE IF NOT EXISTS {keyspace}.photos (
         photo_id text PRIMARY KEY, owner_id text, caption text, location text,
-        hashtags list<text>, tagged_user_ids list<text>, variants map<text, text>,
+        hashtags frozen<list<text>>, tagged_user_ids frozen<list<text>>,
+        variants frozen<map<text, text>>,
         width int, height int, posted_at text, position bigint, deleted boolean)""",
     # A user's photos, newest first (ids; details come from `photos`).
     # Bound: position bucket.
@@ -218,8 +221,10 @@ class BucketedList:
         below = NO_POSITION_LIMIT if before is None else min(before, NO_POSITION_LIMIT)
         if limit <= 0 or below <= 0:
             return []
-        buckets = iter(self.session.execute(
-            self._buckets_from, (self.spec.table, key, bucket_of(below) - 1)))
+        newest_buckets = self._buckets_from.bind((self.spec.table, key, bucket_of(below - 1)))
+        # A page needs a few buckets, not the driver's default fetch of 5,000 rows.
+        newest_buckets.fetch_size = BUCKETS_PER_FETCH
+        buckets = iter(self.session.execute(newest_buckets))
         found: list[tuple[str, int]] = []
         wanted = 1
         while len(found) < limit:

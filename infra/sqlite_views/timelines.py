@@ -121,6 +121,14 @@ class SqliteTimelineStore(TimelineStore):
             "INSERT INTO tl_users (user_id, followers) VALUES (?, ?) "
             "ON CONFLICT (user_id) DO UPDATE SET followers = followers + excluded.followers",
             (user_id, delta))
+        if delta < 0:
+            self._forget_if_empty(user_id)
+
+    def _forget_if_empty(self, user_id: str) -> None:
+        # A row at zero is the same as no row; dropping it keeps the table the same
+        # whatever order the events came in.
+        self.db.execute("DELETE FROM tl_users WHERE user_id = ? AND followers = 0 AND size = 0",
+                        (user_id,))
 
     def add_follow(self, follower_id: str, followee_id: str, celebrity: bool) -> bool:
         inserted = self.db.execute(
@@ -171,20 +179,21 @@ class SqliteTimelineStore(TimelineStore):
         if not receivers:
             return
         # Every receiver now has this post: count it, then drop the oldest row of each
-        # timeline that went past the cap (it held at most `cap` rows before).
+        # timeline that went past the cap (it held at most `cap` rows before). The post
+        # may itself be that oldest row: the cluster profile can deliver a post after
+        # newer ones of other owners.
         self.db.execute(
             "INSERT INTO tl_users (user_id, size) "
             "SELECT user_id, 1 FROM timeline WHERE position = ? "
             "ON CONFLICT (user_id) DO UPDATE SET size = size + 1", (entry.position,))
-        self.db.execute(
-            "DELETE FROM timeline WHERE (user_id, position) IN ("
-            " SELECT u.user_id, (SELECT min(t.position) FROM timeline AS t"
-            "                    WHERE t.user_id = u.user_id)"
-            " FROM timeline AS r JOIN tl_users AS u ON u.user_id = r.user_id"
-            " WHERE r.position = ? AND u.size > ?)", (entry.position, cap))
-        self.db.execute(
-            "UPDATE tl_users SET size = ? WHERE size > ? AND user_id IN "
-            "(SELECT user_id FROM timeline WHERE position = ?)", (cap, cap, entry.position))
+        overfull = [(row[0], row[0]) for row in self.db.execute(
+            "SELECT u.user_id FROM timeline AS r JOIN tl_users AS u ON u.user_id = r.user_id"
+            " WHERE r.position = ? AND u.size > ?", (entry.position, cap))]
+        self.db.executemany(
+            "DELETE FROM timeline WHERE user_id = ? AND position = "
+            "(SELECT min(position) FROM timeline WHERE user_id = ?)", overfull)
+        self.db.executemany("UPDATE tl_users SET size = ? WHERE user_id = ?",
+                            [(cap, user_id) for user_id, _ in overfull])
         data = {"photo_id": entry.photo_id, "owner_id": entry.owner_id,
                 "position": entry.position}
         self.outbox.extend(Notice(user_id=user_id, kind="timeline", data=dict(data))
@@ -214,6 +223,7 @@ class SqliteTimelineStore(TimelineStore):
                 (count, user_id)).fetchone()
             if size is not None and size[0] + count >= cap:
                 full.append(user_id)
+            self._forget_if_empty(user_id)
         return full
 
     def backfill(self, user_id: str, owner_id: str, cap: int) -> None:
