@@ -37,7 +37,8 @@ from infra.kafka import ensure_topics, idempotent_producer
 from infra.metrics import install_metrics
 from infra.relay_positions import RelayPositions
 from infra.settings import Settings
-from infra.sqlite_views.catalog import bindings, open_views, view_queries
+from infra.sqlite_views.catalog import open_views
+from infra.view_stores import open_view_stores
 from infra.viewdb import ViewDatabase
 from infra.web import ApiError, install_health
 from infra.webapp import install_webapp
@@ -177,6 +178,7 @@ def create_write_app(settings: Settings) -> FastAPI:
 def create_read_app(settings: Settings) -> FastAPI:
     """The read API alone: queries on the view stores, live streams from Redis."""
     views = open_views(settings.views_path)
+    stores = open_view_stores(settings)
     relay = RelayPositions(settings.postgres_dsn)
     progress = ViewProgress(relay, views)
     live = live_feed(settings)
@@ -198,7 +200,7 @@ def create_read_app(settings: Settings) -> FastAPI:
     app.state.settings, app.state.media = settings, media
     app.state.tokens = token_service(settings)
     app.state.read = ReadServices(
-        queries=lambda: view_queries(views.reader(), settings),
+        queries=lambda: stores.queries(views.reader(), settings),
         consistency=progress,
         live=live,
         media_url_prefix=settings.media_url_prefix,
@@ -249,6 +251,8 @@ def create_worker(settings: Settings) -> Any:
     from streams.worker import create_worker_app
 
     views = open_views(settings.views_path)
+    stores = open_view_stores(settings)
     live = live_feed(settings)
-    applier = PartitionedApplier(views, bindings(settings), publish=live.publish)
+    applier = PartitionedApplier(views, stores.bindings, publish=live.publish,
+                                 flushes=stores.flushes)
     return create_worker_app(settings, applier)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -81,6 +82,34 @@ def _kafka_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cassandra_init(args: argparse.Namespace) -> int:
+    from infra.cassandra_views.schema import init_cassandra
+
+    settings = _settings(args)
+    if not settings.cassandra_hosts:
+        print("photoshare: PHOTOSHARE_CASSANDRA_HOSTS is not set", file=sys.stderr)
+        return 2
+    init_cassandra(settings.cassandra_hosts.split(","), settings.cassandra_keyspace,
+                   settings.cassandra_replication_factor)
+    print(f"keyspace {settings.cassandra_keyspace} and its tables are ready")
+    return 0
+
+
+def _opensearch_init(args: argparse.Namespace) -> int:
+    from opensearchpy import OpenSearch
+
+    from infra.opensearch_views.search import create_indices
+
+    settings = _settings(args)
+    if not settings.opensearch_url:
+        print("photoshare: PHOTOSHARE_OPENSEARCH_URL is not set", file=sys.stderr)
+        return 2
+    create_indices(OpenSearch(settings.opensearch_url), settings.opensearch_index_prefix)
+    print(f"indices and aliases {settings.opensearch_index_prefix}users / "
+          f"{settings.opensearch_index_prefix}photos are ready")
+    return 0
+
+
 def _server_options(parser: argparse.ArgumentParser, default_port: int) -> None:
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1; "
                                        "PHOTOSHARE_HOST)")
@@ -152,3 +181,17 @@ def add_cluster_commands(commands: Any) -> None:
         "init", help="create the event topics (PHOTOSHARE_KAFKA_PARTITIONS partitions)")
     _common(kafka_init)
     kafka_init.set_defaults(handler=_kafka_init)
+
+    cassandra = commands.add_parser("cassandra", help="cluster: Cassandra set-up")
+    cassandra_commands = cassandra.add_subparsers(dest="cassandra_command", required=True)
+    cassandra_init = cassandra_commands.add_parser(
+        "init", help="create the keyspace (PHOTOSHARE_CASSANDRA_KEYSPACE) and the view tables")
+    _common(cassandra_init)
+    cassandra_init.set_defaults(handler=_cassandra_init)
+
+    opensearch = commands.add_parser("opensearch", help="cluster: OpenSearch set-up")
+    opensearch_commands = opensearch.add_subparsers(dest="opensearch_command", required=True)
+    opensearch_init = opensearch_commands.add_parser(
+        "init", help="create the search indices and their aliases")
+    _common(opensearch_init)
+    opensearch_init.set_defaults(handler=_opensearch_init)
