@@ -34,12 +34,26 @@ class RelayPositions:
 
     def load(self) -> tuple[int, dict[str, int]]:
         """(position, {partition key: last position published there})."""
-        row = self._connection.execute(
-            "SELECT position, partitions FROM photoshare_relay WHERE name = %s",
-            (self.name,)).fetchone()
+        query = "SELECT position, partitions FROM photoshare_relay WHERE name = %s"
+        try:
+            row = self._connection.execute(query, (self.name,)).fetchone()
+        except psycopg.OperationalError:
+            # The server restarted or dropped us: readers (the read API polls this) get a
+            # new connection; the relay itself exits and is restarted (its lock is gone).
+            self._connection = psycopg.connect(self.dsn, autocommit=True)
+            row = self._connection.execute(query, (self.name,)).fetchone()
         return (row[0], dict(row[1])) if row else (0, {})
 
     def save(self, position: int, partitions: dict[str, int]) -> None:
+        try:
+            self._save(position, partitions)
+        except psycopg.OperationalError as error:
+            # The advisory lock went with the connection: another relay may be active now.
+            # Exit (not retry) and let the supervisor or Kubernetes start this one afresh.
+            raise SystemExit(f"relay lost its PostgreSQL connection ({error}); exiting "
+                             "to be restarted") from error
+
+    def _save(self, position: int, partitions: dict[str, int]) -> None:
         self._connection.execute(
             "INSERT INTO photoshare_relay (name, position, partitions) VALUES (%s, %s, %s) "
             "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "

@@ -56,6 +56,8 @@ class Supervisor:
             self._spawn(role)
 
     def _spawn(self, role: Role) -> None:
+        if self.stopping.is_set():
+            return  # never restart a role while stopping them all
         role.process = subprocess.Popen(role.argv, env=self.env)
         role.started_at = time.monotonic()
         log.info("started %s (pid %d)", role.name, role.process.pid)
