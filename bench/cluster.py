@@ -101,7 +101,7 @@ def main() -> None:
         while True:
             checkpoints = views.checkpoints()
             if checkpoints and first is None:
-                first, first_count = time.perf_counter(), len(checkpoints)
+                first = time.perf_counter()
             if watermark(*positions.load(), checkpoints) >= head:
                 break
             time.sleep(0.01)
