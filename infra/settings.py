@@ -57,7 +57,6 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = Field(1, ge=1)
     kafka_session_timeout_seconds: float = Field(10.0, gt=0)
     worker_group: str = "photoshare-views"
-    worker_batch_size: int = Field(500, ge=1)
     relay_batch_size: int = Field(1000, ge=1)
     relay_poll_seconds: float = Field(0.02, gt=0)
     redis_url: str | None = None
