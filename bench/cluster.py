@@ -27,7 +27,6 @@ from commands import messages as m  # noqa: E402
 from infra.bootstrap import open_event_store  # noqa: E402
 from infra.kafka import ensure_topics, idempotent_producer  # noqa: E402
 from infra.relay_positions import RelayPositions  # noqa: E402
-from infra.settings import Settings  # noqa: E402
 from infra.sqlite_views.catalog import open_views  # noqa: E402
 from streams.partitioned import watermark  # noqa: E402
 from streams.relay import Relay  # noqa: E402
@@ -57,8 +56,7 @@ def main() -> None:
     rng = random.Random(7)
     tmp = Path(tempfile.mkdtemp(prefix="photoshare-bench-"))
     with cluster_servers(tmp, s3=False, partitions=8) as servers:
-        settings = Settings(**{k[len("PHOTOSHARE_"):].lower(): v for k, v in servers.env.items()
-                               if k.startswith("PHOTOSHARE_")})
+        settings = servers.settings()
         ensure_topics(settings)
         commands = open_event_store(settings)
         ctx = m.CommandContext(actor_id=None, correlation_id="bench")

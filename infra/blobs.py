@@ -46,12 +46,19 @@ def blob_key(data: bytes, *, extension: str) -> str:
     return f"{hashlib.sha256(data).hexdigest()}.{extension}"
 
 
+# How blobs are served: the key names the content, so every copy may be cached forever.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+CONTENT_TYPES: dict[str, str] = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+                                 "avif": "image/avif", "heic": "image/heic"}
+
+
 def _check_extension(extension: str) -> None:
     if not isinstance(extension, str) or extension not in ALLOWED_EXTENSIONS:
         raise InvalidBlobKeyError(f"unsupported blob extension: {extension!r}")
 
 
-def _check_key(key: str) -> None:
+def check_key(key: str) -> None:
+    """Raise InvalidBlobKeyError unless `key` has the content-addressed shape."""
     if not is_valid_key(key):
         raise InvalidBlobKeyError(f"invalid blob key: {key!r}")
 
@@ -111,7 +118,7 @@ class FilesystemBlobStore(BlobStore):
 
     def get(self, key: str) -> bytes | None:
         """Return the blob's bytes, or None if it is not stored."""
-        _check_key(key)
+        check_key(key)
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
@@ -119,7 +126,7 @@ class FilesystemBlobStore(BlobStore):
 
     def exists(self, key: str) -> bool:
         """Tell whether the blob is stored."""
-        _check_key(key)
+        check_key(key)
         return self._path(key).is_file()
 
     def _path(self, key: str) -> Path:

@@ -13,19 +13,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from infra.blobs import BlobStore, InvalidBlobKeyError, blob_key, is_valid_key
-
-IMMUTABLE = "public, max-age=31536000, immutable"
-
-# Stored with each object so that S3 (or a CDN in front of it) serves the right type; infra
-# keeps its own copy rather than import readapi's, since the read side depends on infra.
-CONTENT_TYPES: dict[str, str] = {
-    "jpg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "avif": "image/avif",
-    "heic": "image/heic",
-}
+from infra.blobs import (
+    CONTENT_TYPES,
+    IMMUTABLE_CACHE_CONTROL,
+    BlobStore,
+    blob_key,
+    check_key,
+)
 
 # SigV4 presigned URLs cannot live longer than seven days.
 MAX_URL_SECONDS = 7 * 24 * 3600
@@ -85,7 +79,7 @@ class S3BlobStore(BlobStore):
 
     def get(self, key: str) -> bytes | None:
         """Return the blob's bytes, or None if it is not stored."""
-        _check_key(key)
+        check_key(key)
         return self._get_object(key)
 
     def exists(self, key: str) -> bool:
@@ -94,7 +88,7 @@ class S3BlobStore(BlobStore):
         A missing bucket also answers False: S3 answers a HEAD on it with the same bodyless
         404 as a missing object. ``ensure_bucket`` at start-up rules that case out.
         """
-        _check_key(key)
+        check_key(key)
         return self._head(key)
 
     def url_for(self, key: str, expires_seconds: int = 3600) -> str:
@@ -102,7 +96,7 @@ class S3BlobStore(BlobStore):
 
         Signing is local: no request is made, and the URL works only once the blob exists.
         """
-        _check_key(key)
+        check_key(key)
         if not 1 <= expires_seconds <= MAX_URL_SECONDS:
             raise ValueError(f"expires_seconds must be between 1 and {MAX_URL_SECONDS}")
         return self._client.generate_presigned_url(
@@ -140,7 +134,7 @@ class S3BlobStore(BlobStore):
     def _put_object(self, key: str, data: bytes, content_type: str) -> None:
         self._client.put_object(
             Bucket=self._bucket, Key=key, Body=data,
-            ContentType=content_type, CacheControl=IMMUTABLE,
+            ContentType=content_type, CacheControl=IMMUTABLE_CACHE_CONTROL,
         )
 
     def _bucket_exists(self) -> bool:
@@ -174,12 +168,6 @@ def _client_config(endpoint_url: str | None) -> Config:
         s3={"addressing_style": "path" if endpoint_url else "auto"},
         retries={"mode": "standard"},
     )
-
-
-def _check_key(key: str) -> None:
-    # Before any request: keys arrive from URLs and must never reach the bucket unchecked.
-    if not is_valid_key(key):
-        raise InvalidBlobKeyError(f"invalid blob key: {key!r}")
 
 
 def _error_code(error: ClientError) -> str:

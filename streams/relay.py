@@ -41,11 +41,9 @@ class Producer(Protocol):
 
 class Relay:
     def __init__(self, source: LogSource, producer: Producer, positions: PositionStore, *,
-                 topic_prefix: str, batch_size: int = 1000,
-                 on_batch: Callable[[int, int], None] | None = None) -> None:
+                 topic_prefix: str, batch_size: int = 1000) -> None:
         self.source, self.producer, self.positions = source, producer, positions
         self.topic_prefix, self.batch_size = topic_prefix, batch_size
-        self.on_batch = on_batch  # (events published, new position): metrics, tests
         self.position, self.partitions = positions.load()
 
     def publish_batch(self) -> int:
@@ -66,8 +64,6 @@ class Relay:
         # Only now, with every event acknowledged, is the place recorded.
         self.positions.save(last, partitions)
         self.position, self.partitions = last, partitions
-        if self.on_batch:
-            self.on_batch(len(sent), last)
         return len(sent) or 1  # a batch of internal events only still moved the position
 
     def run(self, stop: threading.Event, *, poll_seconds: float = 0.02) -> None:

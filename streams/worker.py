@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -43,8 +42,7 @@ def _use_prompt_fetches() -> None:
         lambda self: _PromptConsumerThread(self, loop=self.loop, beacon=self.beacon))
 
 
-def create_worker_app(settings: Settings, applier: PartitionedApplier, *,
-                      on_batch: Callable[[int, int], None] | None = None) -> faust.App:
+def create_worker_app(settings: Settings, applier: PartitionedApplier) -> faust.App:
     _use_prompt_fetches()
     session = settings.kafka_session_timeout_seconds
     app = faust.App(
@@ -72,9 +70,7 @@ def create_worker_app(settings: Settings, applier: PartitionedApplier, *,
             delivery = (partition_key(event.message.topic, event.message.partition),
                         decode_envelope(event.value))
             # View writes block; the event loop must keep heartbeating meanwhile.
-            applied = await asyncio.to_thread(applier.apply, [delivery])
-            if on_batch:
-                on_batch(1, applied)
+            await asyncio.to_thread(applier.apply, [delivery])
 
     return app
 

@@ -28,7 +28,8 @@ from streams.partitioned import watermark
 from streams.runner import ProjectionRunner
 from streams.topics import all_topics
 from tests.conftest import image_bytes
-from tests.support.cluster import ClusterServers, cluster_servers, free_port, wait_healthy
+from infra.supervisor import free_port
+from tests.support.cluster import cluster_servers, wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -129,12 +130,6 @@ def kill9(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=15)
 
 
-def settings_of(servers: ClusterServers) -> Settings:
-    values = {key[len("PHOTOSHARE_"):].lower(): value for key, value in servers.env.items()
-              if key.startswith("PHOTOSHARE_")}
-    return Settings(**values)
-
-
 def wait_until_projected(settings: Settings, timeout: float = 180) -> int:
     """Until the relay has published the whole log and the views have applied it all."""
     commands = open_event_store(settings)
@@ -170,7 +165,7 @@ def positions_in_kafka(settings: Settings) -> Counter[int]:
 def test_kill_relay_then_worker_during_load(tmp_path: Path) -> None:
     rng = random.Random(20261121)
     with cluster_servers(tmp_path, s3=False, partitions=4) as servers:
-        settings = settings_of(servers)
+        settings = servers.settings()
         port = free_port()
         writeapi = servers.role("writeapi", "--port", str(port), log_name="writeapi.log")
         base = f"http://127.0.0.1:{port}"

@@ -18,7 +18,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.blobs import ALLOWED_EXTENSIONS, BlobStore, FilesystemBlobStore, InvalidBlobKeyError
-from infra.s3blobs import IMMUTABLE, MAX_URL_SECONDS, S3BlobStore
+from infra.blobs import IMMUTABLE_CACHE_CONTROL as IMMUTABLE
+from infra.s3blobs import MAX_URL_SECONDS, S3BlobStore
 from tests.support.s3_server import (
     TEST_ACCESS_KEY,
     TEST_SECRET_KEY,

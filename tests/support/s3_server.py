@@ -13,7 +13,6 @@ server keeps everything in memory, so stopping it throws every bucket away.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ from uuid import uuid4
 
 import boto3
 from botocore.config import Config
+
+from infra.supervisor import free_port
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 # Dummy credentials handed to each client explicitly, so no test touches the process-wide
@@ -47,7 +48,7 @@ class S3ServerError(RuntimeError):
 @contextmanager
 def running_s3_server() -> Iterator[str]:
     """Run moto_server on 127.0.0.1 until the block ends; yield its endpoint URL."""
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     # Output goes to a file, not a pipe: the server logs every request, and a pipe nobody
     # reads would fill up and block it.
@@ -84,14 +85,6 @@ def empty_and_delete_bucket(client: Any, bucket: str) -> None:
         for item in page.get("Contents", []):
             client.delete_object(Bucket=bucket, Key=item["Key"])
     client.delete_bucket(Bucket=bucket)
-
-
-def _free_port() -> int:
-    # The port is free when asked; another process could take it before moto binds it, in
-    # which case the server exits and _wait_until_answering reports its output.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_until_answering(endpoint: str, process: subprocess.Popen, log: Any) -> None:
