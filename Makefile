@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test cluster install install-test install-servers install-browser engines bench clean
 
 $(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -19,8 +19,30 @@ $(VENV)/.installed: $(VENV)/.python pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 	touch $@
+
+# The servers the tests and `make cluster` start on free ports (never the system's own):
+# PostgreSQL and Redis from Debian, a JDK 17 and Maven for Kafka, Cassandra and OpenSearch
+# (their jars come from Maven Central), and Chromium for the browser tests. Installed with
+# apt when missing (as root); `infra/localcluster/` starts them.
+install-servers:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	ls /usr/lib/jvm/java-17-openjdk*/bin/java >/dev/null 2>&1 || missing="$$missing openjdk-17-jdk-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing from Debian:$$missing"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+install-browser:
+	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
+# Resolve the JVM engines' jars from Maven Central once (cached in ~/.m2 and
+# ~/.cache/photoshare/engines), so the first test that needs one does not wait for it.
+engines: install-servers $(VENV)/.installed
+	$(BIN)/python -m infra.localcluster.jars kafka cassandra opensearch
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -31,7 +53,7 @@ run: install
 	$(BIN)/photoshare serve $(ARGS)
 
 # Install and run the whole test suite. Pass pytest flags through PYTEST_ARGS.
-test: install-test
+test: install-test install-browser engines
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-test

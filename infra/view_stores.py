@@ -60,7 +60,8 @@ def open_view_stores(settings: Settings) -> ViewStores:
         from infra.cassandra_views.photos import CassandraPhotoQueries, CassandraPhotoStore
         from infra.cassandra_views.schema import connect
 
-        session = connect((settings.cassandra_hosts or "").split(","), settings.cassandra_keyspace)
+        # `host` or `host:port` entries, comma-separated: parsed by `connect`.
+        session = connect(settings.cassandra_hosts or "", settings.cassandra_keyspace)
         if choice["graph"] == "cassandra":
             graph_store = CassandraGraphStore(session)
             by_name["graph"] = replace(by_name["graph"], store=lambda _c, _o: graph_store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 
-from infra.cassandra_views.schema import FOLLOWERS, FOLLOWING, BucketedList, Write
+from infra.cassandra_views.schema import FOLLOWERS, FOLLOWING, BucketedList, Write, keyspace_of
 from projections.graph import Edge, GraphQueries, GraphStore
 
 
@@ -21,12 +21,14 @@ class CassandraGraphStore(GraphStore):
         self.session = session
         self.followers = BucketedList(session, FOLLOWERS)
         self.following = BucketedList(session, FOLLOWING)
+        ks = keyspace_of(session)
         self._edge = session.prepare(
-            "SELECT position FROM follow_edges WHERE follower_id = ? AND followee_id = ?")
+            f"SELECT position FROM {ks}.follow_edges WHERE follower_id = ? AND followee_id = ?")
         self._put_edge = session.prepare(
-            "INSERT INTO follow_edges (follower_id, followee_id, position) VALUES (?, ?, ?)")
+            f"INSERT INTO {ks}.follow_edges (follower_id, followee_id, position) "
+            "VALUES (?, ?, ?)")
         self._drop_edge = session.prepare(
-            "DELETE FROM follow_edges WHERE follower_id = ? AND followee_id = ?")
+            f"DELETE FROM {ks}.follow_edges WHERE follower_id = ? AND followee_id = ?")
 
     def follow(self, follower_id: str, followee_id: str, position: int) -> None:
         current = self._position(follower_id, followee_id)

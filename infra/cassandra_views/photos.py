@@ -22,6 +22,7 @@ from infra.cassandra_views.schema import (
     PHOTOS_BY_OWNER,
     SHARDS,
     BucketedList,
+    keyspace_of,
     rows_of,
     shard_of,
 )
@@ -38,35 +39,38 @@ class CassandraPhotoStore(PhotoStore):
     def __init__(self, session: Session) -> None:
         self.session = session
         self.posts = BucketedList(session, PHOTOS_BY_OWNER)
+        ks = keyspace_of(session)
         self._photo = session.prepare(
-            "SELECT owner_id, position, deleted FROM photos WHERE photo_id = ?")
+            f"SELECT owner_id, position, deleted FROM {ks}.photos WHERE photo_id = ?")
         self._insert_photo = session.prepare(
-            f"INSERT INTO photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 10})")
+            f"INSERT INTO {ks}.photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 10})")
         # Nulls every detail (nothing of a deleted photo stays readable) and marks it.
         self._tombstone = session.prepare(
-            "UPDATE photos SET deleted = true, "
+            f"UPDATE {ks}.photos SET deleted = true, "
             + ", ".join(f"{column} = null" for column in _DETAILS.split(", "))
             + " WHERE photo_id = ?")
         self._like = session.prepare(
-            "INSERT INTO photo_likes (photo_id, shard, user_id, position) VALUES (?, ?, ?, ?)")
+            f"INSERT INTO {ks}.photo_likes (photo_id, shard, user_id, position) "
+            "VALUES (?, ?, ?, ?)")
         self._unlike = session.prepare(
-            "DELETE FROM photo_likes WHERE photo_id = ? AND shard = ? AND user_id = ?")
+            f"DELETE FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ? AND user_id = ?")
         self._drop_likes = session.prepare(
-            f"DELETE FROM photo_likes WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
+            f"DELETE FROM {ks}.photo_likes WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
         self._insert_comment = session.prepare(
-            "INSERT INTO photo_comments (photo_id, shard, comment_id, author_id, comment_text, "
-            "created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            f"INSERT INTO {ks}.photo_comments (photo_id, shard, comment_id, author_id, "
+            "comment_text, created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?)")
         self._locate_comment = session.prepare(
-            "INSERT INTO comments_by_id (comment_id, photo_id, position) VALUES (?, ?, ?)")
+            f"INSERT INTO {ks}.comments_by_id (comment_id, photo_id, position) "
+            "VALUES (?, ?, ?)")
         self._comment_location = session.prepare(
-            "SELECT photo_id, position FROM comments_by_id WHERE comment_id = ?")
+            f"SELECT photo_id, position FROM {ks}.comments_by_id WHERE comment_id = ?")
         self._delete_comment = session.prepare(
-            "DELETE FROM photo_comments WHERE photo_id = ? AND shard = ? AND position = ? "
-            "AND comment_id = ?")
+            f"DELETE FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ? "
+            "AND position = ? AND comment_id = ?")
         self._forget_comment = session.prepare(
-            "DELETE FROM comments_by_id WHERE comment_id = ?")
+            f"DELETE FROM {ks}.comments_by_id WHERE comment_id = ?")
         self._drop_comments = session.prepare(
-            f"DELETE FROM photo_comments WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
+            f"DELETE FROM {ks}.photo_comments WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
 
     def add_photo(self, photo: PhotoRecord) -> None:
         if self._deleted(photo.photo_id):
@@ -121,22 +125,26 @@ class CassandraPhotoStore(PhotoStore):
 
 class CassandraPhotoQueries(PhotoQueries):
     """Reads of the photos view. Only live photos are shown, with counts of their
-    like and comment rows (COUNT(*) over the photo's shards, read concurrently)."""
+    like and comment rows (COUNT(*) of each of the photo's shards, read concurrently)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.posts = BucketedList(session, PHOTOS_BY_OWNER)
+        ks = keyspace_of(session)
         self._photo = session.prepare(
-            f"SELECT photo_id, {_DETAILS}, deleted FROM photos WHERE photo_id = ?")
+            f"SELECT photo_id, {_DETAILS}, deleted FROM {ks}.photos WHERE photo_id = ?")
+        # One shard (one partition) per count: an aggregate over `shard IN (...)` makes
+        # the coordinator gather every partition itself, and Cassandra warns (server log
+        # and client warning) on each such query.
         self._count_likes = session.prepare(
-            f"SELECT COUNT(*) FROM photo_likes WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
+            f"SELECT COUNT(*) FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ?")
         self._count_comments = session.prepare(
-            f"SELECT COUNT(*) FROM photo_comments WHERE photo_id = ? "
-            f"AND shard IN {ALL_SHARDS_CQL}")
+            f"SELECT COUNT(*) FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ?")
         self._has_like = session.prepare(
-            "SELECT user_id FROM photo_likes WHERE photo_id = ? AND shard = ? AND user_id = ?")
+            f"SELECT user_id FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ? "
+            "AND user_id = ?")
         self._comments_after = session.prepare(
-            f"SELECT {_COMMENT} FROM photo_comments WHERE photo_id = ? AND shard = ? "
+            f"SELECT {_COMMENT} FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ? "
             "AND position > ? LIMIT ?")
 
     def photo(self, photo_id: str) -> PhotoRecord | None:
@@ -144,13 +152,16 @@ class CassandraPhotoQueries(PhotoQueries):
 
     def many(self, photo_ids: list[str]) -> dict[str, PhotoRecord]:
         live = self._live(photo_ids)
-        counts = rows_of(execute_concurrent(self.session, [
-            (statement, (photo_id,)) for photo_id in live
-            for statement in (self._count_likes, self._count_comments)]))
+        # Per live photo: SHARDS like counts, then SHARDS comment counts, in that order.
         # COUNT(*) answers one row with one column.
-        return {photo_id: _photo(row, likes=counts[2 * i][0][0],
-                                 comments=counts[2 * i + 1][0][0])
-                for i, (photo_id, row) in enumerate(live.items())}
+        counts = [rows[0][0] for rows in rows_of(execute_concurrent(self.session, [
+            (statement, (photo_id, shard)) for photo_id in live
+            for statement in (self._count_likes, self._count_comments)
+            for shard in range(SHARDS)]))]
+        likes_at = range(0, len(counts), 2 * SHARDS)  # where each photo's counts start
+        return {photo_id: _photo(row, likes=sum(counts[at:at + SHARDS]),
+                                 comments=sum(counts[at + SHARDS:at + 2 * SHARDS]))
+                for at, (photo_id, row) in zip(likes_at, live.items(), strict=True)}
 
     def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:
         return self.recent_by_owners([owner_id], before, limit)

@@ -33,6 +33,7 @@ from typing import Any
 from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 BUCKET_SPAN = 2**22
 SHARDS = 8
@@ -116,15 +117,52 @@ def shard_of(row_id: str) -> int:
     return zlib.crc32(row_id.encode()) % SHARDS
 
 
-def connect(hosts: list[str], keyspace: str | None = None, port: int = 9042) -> Session:
-    """A session on `hosts`, bound to `keyspace` if given. The caller owns it and ends
+def contact_points(hosts: str | Iterable[str], default_port: int = 9042) -> list[tuple[str, int]]:
+    """The (host, port) of each entry of `hosts`: a comma-separated string (the form of
+    PHOTOSHARE_CASSANDRA_HOSTS) or a list of entries. An entry is `host`, `host:port`,
+    `[ipv6]:port` or a bare IPv6 address; without a port it gets `default_port`. Blank
+    entries are skipped; no entry at all is an error."""
+    entries = hosts.split(",") if isinstance(hosts, str) else list(hosts)
+    points: list[tuple[str, int]] = []
+    for entry in (str(entry).strip() for entry in entries):
+        if not entry:
+            continue
+        host, port = entry, default_port
+        if entry.startswith("["):  # [ipv6] or [ipv6]:port
+            host, _, rest = entry[1:].partition("]")
+            if rest:
+                port = _port(entry, rest.removeprefix(":"))
+        elif entry.count(":") == 1:  # host:port (several colons: a bare IPv6 address)
+            host, text = entry.split(":")
+            port = _port(entry, text)
+        if not host:
+            raise ValueError(f"not a Cassandra host: {entry!r}")
+        points.append((host, port))
+    if not points:
+        raise ValueError("no Cassandra host given")
+    return points
+
+
+def _port(entry: str, text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"not a Cassandra host:port: {entry!r}")
+    return int(text)
+
+
+def connect(hosts: str | Iterable[str], keyspace: str | None = None,
+            port: int = 9042) -> Session:
+    """A session on `hosts` (see `contact_points`: `host` or `host:port` entries, `port`
+    for those without one), bound to `keyspace` if given. The caller owns it and ends
     it with `session.cluster.shutdown()`.
 
     Reads and writes use LOCAL_QUORUM (the driver defaults to LOCAL_ONE): the stores
     read before they write (a follow's old position, a photo's tombstone), and a read
     asking for X-Min-Position must see writes acknowledged before it."""
-    profile = ExecutionProfile(consistency_level=ConsistencyLevel.LOCAL_QUORUM)
-    cluster = Cluster(contact_points=hosts, port=port,
+    profile = ExecutionProfile(
+        consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+        # The driver's default policy, named so that it does not warn about its absence.
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()))
+    cluster = Cluster(contact_points=contact_points(hosts, port), port=port,
                       execution_profiles={EXEC_PROFILE_DEFAULT: profile})
     return cluster.connect(keyspace)
 
@@ -143,7 +181,7 @@ def create_schema(session: Session, keyspace: str, replication: Mapping[str, Any
         session.execute(table.format(keyspace=keyspace))
 
 
-def init_cassandra(hosts: list[str], keyspace: str, replication_factor: int) -> None:
+def init_cassandra(hosts: str | Iterable[str], keyspace: str, replication_factor: int) -> None:
     """Create the views' keyspace (SimpleStrategy, for one data centre) and tables on
     `hosts`. Safe to run again. Several data centres: call `create_schema` with a
     NetworkTopologyStrategy map instead."""
@@ -162,6 +200,16 @@ def _replication_cql(replication: Mapping[str, Any]) -> str:
             raise ValueError(f"not a replication option: {name!r}: {value!r}")
         pairs.append(f"'{name}': '{value}'")
     return "{" + ", ".join(pairs) + "}"
+
+
+def keyspace_of(session: Session) -> str:
+    """The keyspace `session` is bound to, which the stores' statements name: prepared
+    under `USE` without it, Cassandra 5 warns on every prepare (the statement's table
+    would depend on the connection's current keyspace)."""
+    if not session.keyspace:
+        raise ValueError("the session must be bound to the views' keyspace "
+                         "(connect(hosts, keyspace) or session.set_keyspace)")
+    return session.keyspace
 
 
 @dataclass(frozen=True)
@@ -188,19 +236,20 @@ class BucketedList:
     def __init__(self, session: Session, spec: BucketedTable) -> None:
         self.session = session
         self.spec = spec
+        ks = keyspace_of(session)
         self._mark_bucket = session.prepare(
-            "INSERT INTO list_buckets (list_name, list_key, bucket) VALUES (?, ?, ?)")
+            f"INSERT INTO {ks}.list_buckets (list_name, list_key, bucket) VALUES (?, ?, ?)")
         self._buckets_from = session.prepare(
-            "SELECT bucket FROM list_buckets WHERE list_name = ? AND list_key = ? "
+            f"SELECT bucket FROM {ks}.list_buckets WHERE list_name = ? AND list_key = ? "
             "AND bucket <= ?")
         self._insert = session.prepare(
-            f"INSERT INTO {spec.table} ({spec.key}, bucket, position, {spec.item}) "
+            f"INSERT INTO {ks}.{spec.table} ({spec.key}, bucket, position, {spec.item}) "
             "VALUES (?, ?, ?, ?)")
         self._delete = session.prepare(
-            f"DELETE FROM {spec.table} WHERE {spec.key} = ? AND bucket = ? "
+            f"DELETE FROM {ks}.{spec.table} WHERE {spec.key} = ? AND bucket = ? "
             f"AND position = ? AND {spec.item} = ?")
         self._page = session.prepare(
-            f"SELECT {spec.item}, position FROM {spec.table} WHERE {spec.key} = ? "
+            f"SELECT {spec.item}, position FROM {ks}.{spec.table} WHERE {spec.key} = ? "
             "AND bucket = ? AND position < ? LIMIT ?")
 
     def writes_to_add(self, key: str, position: int, item: str) -> list[Write]:
@@ -224,11 +273,13 @@ class BucketedList:
         newest_buckets = self._buckets_from.bind((self.spec.table, key, bucket_of(below - 1)))
         # A page needs a few buckets, not the driver's default fetch of 5,000 rows.
         newest_buckets.fetch_size = BUCKETS_PER_FETCH
-        buckets = iter(self.session.execute(newest_buckets))
+        # One generator over the rows: iter() of a driver ResultSet restarts it at its
+        # current page, so each islice straight on it would read the first buckets again.
+        buckets = (row.bucket for row in self.session.execute(newest_buckets))
         found: list[tuple[str, int]] = []
         wanted = 1
         while len(found) < limit:
-            batch = [row.bucket for row in islice(buckets, wanted)]
+            batch = list(islice(buckets, wanted))
             if not batch:
                 break
             missing = limit - len(found)

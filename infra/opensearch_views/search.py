@@ -81,6 +81,14 @@ MAX_PREFIX = 128
 # caption long (2,200 characters), and 4,096 stays below Lucene's 32,766-byte term limit.
 MAX_WORD = 4096
 MAX_RESULT_WINDOW = 10_000  # OpenSearch's default index.max_result_window
+# OpenSearch fails a search whose query looks up more words and terms in all (its leaf
+# clauses) than `indices.query.bool.max_clause_count`, 1,024 by default ("too many nested
+# clauses"). A user term costs 2 per piece + 1, a photo word term 1 per piece, a tag 1;
+# `parse_query` caps terms and characters but not pieces ("a.a.a..." is one term of up to
+# 1,000 pieces), so the queries below keep terms, in order, while they fit and ignore the
+# rest, as `parse_query` ignores terms past its MAX_TERMS. Only queries of hundreds of words
+# reach this; lower it if a cluster sets a lower limit.
+MAX_CLAUSES = 1024
 
 USERNAME_WEIGHT = 2.0
 HANDLE_WEIGHT = 2.0
@@ -284,10 +292,12 @@ def _words_then_prefix(field: str, pieces: tuple[str, ...], weight: float) -> di
     if not leading:
         return {"match": {f"{field}.prefixes": {"query": last, "operator": "and",
                                                  "boost": weight}}}
+    # `mode: ordered`, not the boolean `ordered`: OpenSearch 2.x deprecates that (a warning
+    # on every query) and newer versions drop it.
     return _weighted({"intervals": {field: {"all_of": {
-        "ordered": True, "max_gaps": 0,
+        "mode": "ordered", "max_gaps": 0,
         "intervals": [
-            {"match": {"query": " ".join(leading), "ordered": True, "max_gaps": 0}},
+            {"match": {"query": " ".join(leading), "mode": "ordered", "max_gaps": 0}},
             # Same positions as `field` (edge n-grams keep their word's position).
             {"match": {"query": last, "use_field": f"{field}.prefixes"}},
         ]}}}}, weight)
@@ -307,10 +317,17 @@ def users_query(q: str) -> dict[str, Any] | None:
     parsed = parse_query(q, tags=False)
     if not parsed:
         return None
+    budget = MAX_CLAUSES - 1  # the exact-username term
     terms = []
     for term in parsed.terms:
         assert isinstance(term, Word)
+        # Its pieces in the username and in the display name, and the handle prefix.
+        budget -= 2 * len(term.pieces) + 1
+        if budget < 0:
+            break
         terms.append(_user_term(term))
+    if not terms:
+        return None
     exact = {"constant_score": {"filter": {"term": {"username_key": parsed.exact}},
                                 "boost": EXACT_USERNAME_BOOST}}
     return {"bool": {"must": terms, "should": [exact]}}
@@ -321,9 +338,16 @@ def photos_query(q: str) -> dict[str, Any] | None:
     parsed = parse_query(q, tags=True)
     if not parsed:
         return None
-    terms = [{"term": {"hashtags": term.tag}} if isinstance(term, Tag)
-             else {"match_phrase": {"caption_words": " ".join(term.pieces)}}
-             for term in parsed.terms]
+    budget = MAX_CLAUSES - 1  # the `deleted` filter
+    terms = []
+    for term in parsed.terms:
+        budget -= 1 if isinstance(term, Tag) else len(term.pieces)
+        if budget < 0:
+            break
+        terms.append({"term": {"hashtags": term.tag}} if isinstance(term, Tag)
+                     else {"match_phrase": {"caption_words": " ".join(term.pieces)}})
+    if not terms:
+        return None
     return {"bool": {"must": terms, "filter": [{"term": {"deleted": False}}]}}
 
 

@@ -2,9 +2,9 @@
 
 Events go through the real projections into each backend's stores, and the query ports
 must answer alike. SQLite always runs (a temporary view database). Cassandra runs when
-PHOTOSHARE_CASSANDRA_HOSTS names a server (comma-separated hosts); it uses the keyspace
-PHOTOSHARE_CASSANDRA_KEYSPACE if set, else creates `photoshare_test_<random>` and drops
-it afterwards.
+PHOTOSHARE_CASSANDRA_HOSTS names a server (comma-separated `host` or `host:port` entries,
+e.g. 127.0.0.1:19042); it uses the keyspace PHOTOSHARE_CASSANDRA_KEYSPACE if set, else
+creates `photoshare_test_<random>` and drops it afterwards.
 
 In the cluster profile events arrive through Kafka: at least once, in order per
 aggregate, in any order across aggregates. Every backend must converge to the views of
@@ -63,8 +63,8 @@ from tests.support.histories import START, envelopes, histories
 
 pytestmark = pytest.mark.cluster
 
-HOSTS = [host.strip() for host in os.environ.get("PHOTOSHARE_CASSANDRA_HOSTS", "").split(",")
-         if host.strip()]
+# Passed to `connect` as it is, which parses it as the application does.
+HOSTS = os.environ.get("PHOTOSHARE_CASSANDRA_HOSTS", "").strip()
 NEEDS_CASSANDRA = pytest.mark.skipif(
     not HOSTS, reason="PHOTOSHARE_CASSANDRA_HOSTS is not set: no Cassandra server to test")
 

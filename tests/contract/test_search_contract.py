@@ -213,7 +213,7 @@ PHOTOS = [
     ("cy", [1]), ("cy_", [1]), ("cy_d", [1]), ("cy.d", [1]), ("cyd", [1]), ("cyr", [1]),
     ("dee", [1]), ("ann", [2]), ("ann.l", [2]), ("annl", [2]), ("lee", [2]), ("kra", [3]),
     ("zo", [3]), ("rob", [4]), ("bo", [4]), ("jos", [5]), ("nun", [5]),
-    ("xyz", []), ("yrus", []), ("ravitz", []), ("an.lee", []),
+    ("xyz", []), ("yrus", []), ("ravitz", []), ("an.lee", []), ("lee.ann", []), ("lee.a", []),
 ])
 def test_users_are_found_by_a_prefix_of_the_username_or_a_name(
         view: Callable[..., View], q: str, expected: list[int]) -> None:
@@ -401,6 +401,8 @@ HOSTILE = [
     "sun AND", "NOT sun", "*sun", "sun*", "^sun", "(sun", "a" + " AND a" * 150, "x" * 1000,
     "sun " * 250, "#sun " * 250, "\x00", "x\ud800y", "\U0010ffff", "日本語", "ß", "İstanbul",
     '{"query": {"match_all": {}}}', "\\", "/", "@@", "..",
+    # One term of 1,000 words, and 32 terms of 20: more word clauses than OpenSearch takes.
+    "a." * 1000, " ".join(f"w{n}." * 20 for n in range(32)),
 ]
 
 
