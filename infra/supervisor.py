@@ -3,21 +3,24 @@ processes, supervised (a role that dies is restarted, with back-off), stopped to
 behind one port (`infra.gateway`).
 
 The servers (PostgreSQL, Kafka, Redis, and optionally S3, Cassandra, OpenSearch) are not
-started here: their addresses come from the PHOTOSHARE_* settings, as in production.
+started here: their addresses come from the PHOTOSHARE_* settings, as in production
+(`photoshare local-cluster` starts them all on this machine first).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+from infra.localcluster.process import free_port
 from infra.settings import Settings
 
 log = logging.getLogger("photoshare.up")
@@ -25,12 +28,7 @@ log = logging.getLogger("photoshare.up")
 MAX_BACKOFF_SECONDS = 10.0
 # A role that stayed up this long is healthy again: its next crash restarts at once.
 HEALTHY_AFTER_SECONDS = 30.0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+T = TypeVar("T")
 
 
 @dataclass
@@ -97,24 +95,42 @@ class Supervisor:
 
 
 def prepare(settings: Settings) -> None:
-    """What the roles need before they start: the database, the topics, the secret."""
+    """What the roles need before they start: the database, the topics, the Cassandra
+    keyspace and OpenSearch indices when those serve views, and the secret. Each step is
+    safe to repeat; each waits up to a minute for its server, which may still be starting."""
     from infra.bootstrap import token_service
     from infra.kafka import ensure_topics
     from infra.postgres import ensure_database
 
-    if ensure_database(settings.postgres_dsn):
+    if _retrying(lambda: ensure_database(settings.postgres_dsn)):
         log.info("created the PostgreSQL database for the event store")
-    deadline = time.monotonic() + 60
+    _retrying(lambda: ensure_topics(settings))
+    if settings.cassandra_hosts:
+        from infra.cassandra_views.schema import init_cassandra
+
+        _retrying(lambda: init_cassandra(settings.cassandra_hosts or "",
+                                         settings.cassandra_keyspace,
+                                         settings.cassandra_replication_factor))
+    if settings.opensearch_url:
+        from opensearchpy import OpenSearch
+
+        from infra.opensearch_views.search import create_indices
+
+        _retrying(lambda: create_indices(OpenSearch(settings.opensearch_url),
+                                         settings.opensearch_index_prefix))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token_service(settings)  # makes the shared signing secret once, before the APIs race
+
+
+def _retrying(step: Callable[[], T], seconds: float = 60) -> T:
+    deadline = time.monotonic() + seconds
     while True:
         try:
-            ensure_topics(settings)
-            break
-        except Exception:  # noqa: BLE001 - the broker may still be starting
+            return step()
+        except Exception:  # noqa: BLE001 - the server may still be starting
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token_service(settings)  # makes the shared signing secret once, before the APIs race
 
 
 def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:

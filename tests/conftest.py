@@ -1,4 +1,6 @@
-"""Fixtures shared by every tier: a real embedded system on a temporary data dir."""
+"""Fixtures shared by every tier: a real embedded system on a temporary data dir, and the
+real servers (PostgreSQL, Redis, Kafka, Cassandra, OpenSearch, S3), each started once per
+session by tests/support/engines.py."""
 
 from __future__ import annotations
 
@@ -9,12 +11,104 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from commands import PhotoShareCommands
 from infra.bootstrap import create_embedded_app
+from infra.postgres import drop_database, ensure_database
 from infra.settings import Settings
+from tests.support.engines import CLUSTER_MARKER_ENGINES, Engines, wanted_engines
+
+ENGINES = pytest.StashKey[Engines]()
+
+
+# --- the real servers, once per session -------------------------------------------------
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start, in the background, the servers the collected tests will ask for."""
+    wanted: set[str] = set()
+    for item in session.items:
+        wanted |= wanted_engines(set(getattr(item, "fixturenames", ())))
+        if item.get_closest_marker("cluster"):
+            wanted |= CLUSTER_MARKER_ENGINES
+    if wanted:
+        _engines(session.config).warm(wanted)
+
+
+def _engines(config: pytest.Config) -> Engines:
+    if ENGINES not in config.stash:
+        config.stash[ENGINES] = Engines()
+    return config.stash[ENGINES]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if ENGINES in config.stash:
+        config.stash[ENGINES].close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    if ENGINES in config.stash:
+        terminalreporter.write_line(config.stash[ENGINES].summary())
+
+
+@pytest.fixture(scope="session")
+def engines(pytestconfig: pytest.Config) -> Engines:
+    return _engines(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(engines: Engines) -> str:
+    """`postgresql://postgres@127.0.0.1:PORT`, without a database: see `postgres_dsn`."""
+    return engines.address("postgres")
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: str) -> Iterator[str]:
+    """A database of this test's own, dropped afterwards."""
+    dsn = f"{postgres_server}/photoshare_test_{uuid4().hex[:12]}"
+    ensure_database(dsn)
+    yield dsn
+    drop_database(dsn)
+
+
+@pytest.fixture(scope="session")
+def redis_url(engines: Engines) -> str:
+    return engines.address("redis")
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(engines: Engines) -> str:
+    return engines.address("kafka")
+
+
+@pytest.fixture(scope="session")
+def cassandra_hosts(engines: Engines) -> str:
+    """`127.0.0.1:PORT`, as PHOTOSHARE_CASSANDRA_HOSTS takes it."""
+    return engines.address("cassandra")
+
+
+@pytest.fixture(scope="session")
+def opensearch_url(engines: Engines) -> str:
+    return engines.address("opensearch")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(engines: Engines) -> str:
+    return engines.address("s3")
+
+
+# --- the embedded system ----------------------------------------------------------------
 
 
 def cheap_settings(data_dir: Path, **overrides: object) -> Settings:

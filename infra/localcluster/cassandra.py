@@ -23,10 +23,10 @@ import os
 import shutil
 from pathlib import Path
 
+from infra.localcluster.jars import java17
 from infra.localcluster.process import ServerSpec, port_answers
 
 CASSANDRA_VERSION = "5.0.9"  # = cassandra.version in maven/cassandra/pom.xml
-JAVA_17 = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"
 MAIN_CLASS = "org.apache.cassandra.service.CassandraDaemon"
 HOST = "127.0.0.1"
 CLUSTER_NAME = "photoshare-local"
@@ -94,7 +94,7 @@ FAST_START_PROPERTIES = (
 
 
 def cassandra_spec(lib_dir: Path, home: Path, *, port: int, storage_port: int,
-                   java: str = JAVA_17, heap: str = "1G") -> ServerSpec:
+                   java: str | None = None, heap: str = "1G") -> ServerSpec:
     """The command line of one Cassandra node on 127.0.0.1:`port` (CQL) and
     `storage_port` (internode), with its config and all its data under `home`.
 
@@ -116,7 +116,7 @@ def cassandra_spec(lib_dir: Path, home: Path, *, port: int, storage_port: int,
     logback.write_text(LOGBACK_XML)
     argv = [
         *without_memory_lock(),
-        java,
+        java or java17(),
         f"-Xms{heap}", f"-Xmx{heap}",
         *JVM_OPTIONS,
         *JDK17_MODULE_OPTIONS,

@@ -16,10 +16,10 @@ import json
 import urllib.request
 from pathlib import Path
 
+from infra.localcluster.jars import java17
 from infra.localcluster.process import ServerSpec
 
 OPENSEARCH_VERSION = "2.19.6"  # opensearch.version in maven/opensearch/pom.xml
-JAVA_17 = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"
 
 MAVEN_DIR = Path(__file__).resolve().parent / "maven" / "opensearch"
 POM = MAVEN_DIR / "pom.xml"
@@ -37,14 +37,14 @@ def cluster_health(address: str, timeout: float = 2.0) -> str:
 
 
 def opensearch_spec(lib_dir: Path, home: Path, *, http_port: int, transport_port: int,
-                    java: str = JAVA_17, heap: str = "768m") -> ServerSpec:
+                    java: str | None = None, heap: str = "768m") -> ServerSpec:
     """One single-node cluster on 127.0.0.1:`http_port`, from the jars in `lib_dir`, with
     its config, data and logs under `home` (created if missing). Ready once the cluster's
     health is green or yellow."""
     address = f"http://127.0.0.1:{http_port}"
     home = Path(home).resolve()
     argv = [
-        java, f"-Xms{heap}", f"-Xmx{heap}",
+        java or java17(), f"-Xms{heap}", f"-Xmx{heap}",
         # From the distribution's jvm.options (those that matter outside its launcher).
         "-XX:+UseG1GC", "-Dfile.encoding=UTF-8", "-Djava.awt.headless=true",
         "-Djava.locale.providers=SPI,COMPAT", "-XX:-OmitStackTraceInFastThrow",

@@ -21,6 +21,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from infra.bootstrap import open_event_store
+from infra.localcluster.process import free_port
 from infra.relay_positions import RelayPositions
 from infra.settings import Settings
 from infra.sqlite_views.catalog import bindings, open_views
@@ -28,8 +29,8 @@ from streams.partitioned import watermark
 from streams.runner import ProjectionRunner
 from streams.topics import all_topics
 from tests.conftest import image_bytes
-from infra.supervisor import free_port
 from tests.support.cluster import cluster_servers, wait_healthy
+from tests.support.engines import Engines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -162,9 +163,9 @@ def positions_in_kafka(settings: Settings) -> Counter[int]:
     return seen
 
 
-def test_kill_relay_then_worker_during_load(tmp_path: Path) -> None:
+def test_kill_relay_then_worker_during_load(tmp_path: Path, engines: Engines) -> None:
     rng = random.Random(20261121)
-    with cluster_servers(tmp_path, s3=False, partitions=4) as servers:
+    with cluster_servers(engines, tmp_path, s3=False, partitions=4) as servers:
         settings = servers.settings()
         port = free_port()
         writeapi = servers.role("writeapi", "--port", str(port), log_name="writeapi.log")

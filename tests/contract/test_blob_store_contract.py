@@ -60,12 +60,6 @@ CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with running_s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
 def s3_client(s3_endpoint: str) -> Any:
     return make_s3_client(s3_endpoint)
 

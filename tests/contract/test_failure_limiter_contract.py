@@ -13,7 +13,6 @@ from uuid import uuid4
 import pytest
 import redis
 
-from tests.contract.conftest import REDIS_URL
 
 from infra.ratelimit import FailureLimiter
 from infra.redis_ratelimit import RedisFailureLimiter
@@ -42,14 +41,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def redis_limiters(redis_client: redis.Redis) -> Iterator[Callable[..., RedisFailureLimiter]]:
+def redis_limiters(redis_url: str, redis_client: redis.Redis
+                   ) -> Iterator[Callable[..., RedisFailureLimiter]]:
     """Makes Redis limiters under a prefix of this test's own; deletes its keys after."""
     prefix = f"photoshare-test-{uuid4().hex}:"
     made: list[RedisFailureLimiter] = []
 
     def make(*, max_failures: int, window_seconds: float = WINDOW, name: str = "login",
              clock: Callable[[], float] | None = None) -> RedisFailureLimiter:
-        made.append(RedisFailureLimiter(REDIS_URL, prefix=prefix, name=name, clock=clock,
+        made.append(RedisFailureLimiter(redis_url, prefix=prefix, name=name, clock=clock,
                                         max_failures=max_failures,
                                         window_seconds=window_seconds))
         return made[-1]

@@ -1,10 +1,9 @@
 """Contract of the graph and photos views, run against every backend that can start here.
 
 Events go through the real projections into each backend's stores, and the query ports
-must answer alike. SQLite always runs (a temporary view database). Cassandra runs when
-PHOTOSHARE_CASSANDRA_HOSTS names a server (comma-separated `host` or `host:port` entries,
-e.g. 127.0.0.1:19042); it uses the keyspace PHOTOSHARE_CASSANDRA_KEYSPACE if set, else
-creates `photoshare_test_<random>` and drops it afterwards.
+must answer alike: SQLite (a temporary view database) and Cassandra (the session's real
+server, tests/support/engines.py, in a keyspace `photoshare_test_<random>` dropped
+afterwards).
 
 In the cluster profile events arrive through Kafka: at least once, in order per
 aggregate, in any order across aggregates. Every backend must converge to the views of
@@ -63,13 +62,8 @@ from tests.support.histories import START, envelopes, histories
 
 pytestmark = pytest.mark.cluster
 
-# Passed to `connect` as it is, which parses it as the application does.
-HOSTS = os.environ.get("PHOTOSHARE_CASSANDRA_HOSTS", "").strip()
-NEEDS_CASSANDRA = pytest.mark.skipif(
-    not HOSTS, reason="PHOTOSHARE_CASSANDRA_HOSTS is not set: no Cassandra server to test")
-
 SQLITE = pytest.param("sqlite", id="sqlite")
-CASSANDRA = pytest.param("cassandra", id="cassandra", marks=NEEDS_CASSANDRA)
+CASSANDRA = pytest.param("cassandra", id="cassandra")
 
 
 GRAPH = GraphProjection()
@@ -129,18 +123,16 @@ class CassandraViews(Views):
 
 
 @pytest.fixture(scope="module")
-def cassandra_views() -> Iterator[CassandraViews]:
+def cassandra_views(cassandra_hosts: str) -> Iterator[CassandraViews]:
     """Views on a test keyspace. Tests never collide in it: their ids are fresh UUIDs."""
-    chosen = os.environ.get("PHOTOSHARE_CASSANDRA_KEYSPACE")
-    keyspace = chosen or f"photoshare_test_{uuid4().hex[:12]}"
-    session = connect(HOSTS)
+    keyspace = f"photoshare_test_{uuid4().hex[:12]}"
+    session = connect(cassandra_hosts)  # `host:port`, parsed as the application does
     try:
         create_schema(session, keyspace, {"class": "SimpleStrategy", "replication_factor": 1})
         session.set_keyspace(keyspace)
         yield CassandraViews(session)
     finally:
-        if not chosen:
-            session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
         session.cluster.shutdown()
 
 

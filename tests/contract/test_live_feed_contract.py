@@ -20,7 +20,6 @@ from uuid import uuid4
 import pytest
 import redis
 
-from tests.contract.conftest import REDIS_URL
 
 from infra.redis_live import RedisLiveFeed
 from streams.live import LiveBroadcaster
@@ -45,8 +44,9 @@ def prefix() -> str:
 
 
 @asynccontextmanager
-async def open_redis_feed(client: redis.Redis, prefix: str) -> AsyncIterator[RedisLiveFeed]:
-    live = RedisLiveFeed(REDIS_URL, prefix=prefix)
+async def open_redis_feed(url: str, client: redis.Redis,
+                          prefix: str) -> AsyncIterator[RedisLiveFeed]:
+    live = RedisLiveFeed(url, prefix=prefix)
     try:
         yield live
     finally:
@@ -64,14 +64,15 @@ async def feed(request: pytest.FixtureRequest, anyio_backend: str,
         broadcaster.bind(asyncio.get_running_loop())
         yield broadcaster
         return
-    async with open_redis_feed(request.getfixturevalue("redis_client"), prefix) as live:
+    async with open_redis_feed(request.getfixturevalue("redis_url"),
+                               request.getfixturevalue("redis_client"), prefix) as live:
         yield live
 
 
 @pytest.fixture
-async def redis_feed(anyio_backend: str, redis_client: redis.Redis,
+async def redis_feed(anyio_backend: str, redis_url: str, redis_client: redis.Redis,
                      prefix: str) -> AsyncIterator[RedisLiveFeed]:
-    async with open_redis_feed(redis_client, prefix) as live:
+    async with open_redis_feed(redis_url, redis_client, prefix) as live:
         yield live
 
 
@@ -220,12 +221,12 @@ feed.close()
 
 async def test_a_notice_published_by_another_process_reaches_the_subscriber(
         redis_feed: RedisLiveFeed, listen: Callable[..., Listener],
-        prefix: str) -> None:
+        prefix: str, redis_url: str) -> None:
     ann = f"ann-{uuid4().hex}"
     listener = listen(redis_feed, ann)
     await subscribed(redis_feed, ann)
     worker = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", PUBLISHER, REDIS_URL, prefix, ann],
+        subprocess.run, [sys.executable, "-c", PUBLISHER, redis_url, prefix, ann],
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert worker.returncode == 0, worker.stderr
     assert await received(listener, 1) == [

@@ -3,9 +3,9 @@ the OpenSearch view.
 
 Events go through the real SearchProjection into each backend's store, one batch at a time
 (for SQLite one view transaction, for OpenSearch one bulk flush then an index refresh), and
-come back through its SearchQueries. SQLite always runs. OpenSearch runs when
-PHOTOSHARE_OPENSEARCH_URL points at a server (e.g. http://localhost:9200); each test then
-gets indices of its own under a unique prefix, deleted afterwards. The OpenSearch-only test
+come back through its SearchQueries. Both always run: OpenSearch is the session's real
+server (tests/support/engines.py), where each test gets indices of its own under a unique
+prefix, deleted afterwards. The OpenSearch-only test
 at the end covers what only that adapter promises: a rebuilt version switched in by alias.
 """
 
@@ -46,8 +46,6 @@ from tests.support.histories import envelopes, uid
 
 pytestmark = pytest.mark.cluster
 
-OPENSEARCH_URL = os.environ.get("PHOTOSHARE_OPENSEARCH_URL")
-NO_OPENSEARCH = "PHOTOSHARE_OPENSEARCH_URL is not set: no OpenSearch server to test against"
 ALL = 1000
 
 
@@ -77,8 +75,8 @@ def sqlite_backend(directory: Path) -> Iterator[Backend]:
     views.close()
 
 
-def opensearch_client() -> OpenSearch:
-    return OpenSearch(hosts=[OPENSEARCH_URL], timeout=30)
+def opensearch_client(url: str) -> OpenSearch:
+    return OpenSearch(hosts=[url], timeout=30)
 
 
 def delete_indices(client: OpenSearch, prefix: str) -> None:
@@ -102,8 +100,8 @@ def opensearch_batch(client: OpenSearch, indices: SearchIndices) -> Batch:
     return batch
 
 
-def opensearch_backend() -> Iterator[Backend]:
-    client = opensearch_client()
+def opensearch_backend(url: str) -> Iterator[Backend]:
+    client = opensearch_client(url)
     prefix = unique_prefix()
     try:
         create_indices(client, prefix)
@@ -118,10 +116,8 @@ def opensearch_backend() -> Iterator[Backend]:
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
         yield from sqlite_backend(tmp_path)
-    elif not OPENSEARCH_URL:
-        pytest.skip(NO_OPENSEARCH)
     else:
-        yield from opensearch_backend()
+        yield from opensearch_backend(request.getfixturevalue("opensearch_url"))
 
 
 # --- histories ----------------------------------------------------------------------------
@@ -419,10 +415,8 @@ def test_hostile_queries_are_plain_text(view: Callable[..., View], q: str) -> No
 # --- OpenSearch only: a rebuilt version goes live by switching the aliases ------------------
 
 
-def test_a_rebuilt_version_goes_live_when_the_aliases_switch() -> None:
-    if not OPENSEARCH_URL:
-        pytest.skip(NO_OPENSEARCH)
-    client = opensearch_client()
+def test_a_rebuilt_version_goes_live_when_the_aliases_switch(opensearch_url: str) -> None:
+    client = opensearch_client(opensearch_url)
     prefix = unique_prefix()
     live = SearchIndices.live(prefix)
     try:

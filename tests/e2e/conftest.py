@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from infra.supervisor import free_port
+from infra.localcluster.process import free_port
 
 PHOTOSHARE = Path(sys.executable).parent / "photoshare"
 

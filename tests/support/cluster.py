@@ -1,6 +1,8 @@
-"""The cluster profile's servers for tests: a fresh PostgreSQL database, a Redis key
-prefix, the Tansu broker and the moto S3 server, and `photoshare up` (or single roles)
-running against them as real processes."""
+"""The cluster profile's servers for tests: the session's real engines
+(tests/support/engines.py) with this test's own PostgreSQL database, Redis key prefix,
+Kafka topic prefix and consumer group, S3 buckets and, when asked, Cassandra keyspace and
+OpenSearch index prefix; and `photoshare up` (or single roles) running against them as
+real processes."""
 
 from __future__ import annotations
 
@@ -10,21 +12,19 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import redis
 
+from infra.localcluster.process import free_port
 from infra.postgres import drop_database, ensure_database
-from infra.supervisor import free_port
 from infra.settings import Settings
-from tests.support.kafka_broker import tansu_broker
-from tests.support.s3_server import running_s3_server
+from tests.support.engines import Engines
 
 PHOTOSHARE = Path(sys.executable).parent / "photoshare"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -49,42 +49,53 @@ class ClusterServers:
 
 
 @contextmanager
-def cluster_servers(tmp_path: Path, *, partitions: int = 4, s3: bool = True,
+def cluster_servers(engines: Engines, tmp_path: Path, *, partitions: int = 4,
+                    s3: bool = True, view_engines: bool = False,
                     **settings: str) -> Iterator[ClusterServers]:
-    name = f"photoshare_test_{uuid.uuid4().hex[:12]}"
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    prefix = f"photoshare-test-{uuid.uuid4().hex[:12]}:"
+    """The settings of a cluster of our own on the shared servers. `view_engines` serves
+    the graph and photos views from Cassandra and search from OpenSearch (else SQLite)."""
+    test_id = uuid.uuid4().hex[:12]
+    dsn = f"{engines.address('postgres')}/photoshare_test_{test_id}"
+    redis_url = engines.address("redis")
+    prefix = f"photoshare-test-{test_id}:"
     log_dir = tmp_path / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        bootstrap = stack.enter_context(tansu_broker(log_dir / "tansu.log"))
-        env = {**os.environ,
-               "PHOTOSHARE_PROFILE": "cluster",
-               "PHOTOSHARE_POSTGRES_DSN": dsn,
-               "PHOTOSHARE_KAFKA_BOOTSTRAP": bootstrap,
-               "PHOTOSHARE_KAFKA_PARTITIONS": str(partitions),
-               "PHOTOSHARE_KAFKA_SESSION_TIMEOUT_SECONDS": "10",
-               "PHOTOSHARE_REDIS_URL": REDIS_URL,
-               "PHOTOSHARE_REDIS_PREFIX": prefix,
-               "PHOTOSHARE_DATA_DIR": str(tmp_path / "data"),
-               "PHOTOSHARE_PASSWORD_HASH_MEMORY_KIB": "1024",
-               "PHOTOSHARE_PASSWORD_HASH_TIME_COST": "1",
-               **settings}
-        if s3:
-            env.update({"PHOTOSHARE_S3_ENDPOINT": stack.enter_context(running_s3_server()),
-                        "PHOTOSHARE_S3_ACCESS_KEY": "test", "PHOTOSHARE_S3_SECRET_KEY": "test",
-                        "PHOTOSHARE_S3_BUCKET": f"media-{uuid.uuid4().hex[:8]}",
-                        "PHOTOSHARE_S3_ORIGINALS_BUCKET": f"originals-{uuid.uuid4().hex[:8]}"})
-        ensure_database(dsn)
-        try:
-            yield ClusterServers(env, dsn, bootstrap, prefix, tmp_path / "data", log_dir)
-        finally:
-            drop_database(dsn)
-            client = redis.Redis.from_url(REDIS_URL)
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
-            client.close()
+    env = {**os.environ,
+           "PHOTOSHARE_PROFILE": "cluster",
+           "PHOTOSHARE_POSTGRES_DSN": dsn,
+           "PHOTOSHARE_KAFKA_BOOTSTRAP": engines.address("kafka"),
+           "PHOTOSHARE_KAFKA_TOPIC_PREFIX": f"test-{test_id}.",
+           "PHOTOSHARE_WORKER_GROUP": f"test-{test_id}-views",
+           "PHOTOSHARE_KAFKA_PARTITIONS": str(partitions),
+           "PHOTOSHARE_KAFKA_SESSION_TIMEOUT_SECONDS": "10",
+           "PHOTOSHARE_REDIS_URL": redis_url,
+           "PHOTOSHARE_REDIS_PREFIX": prefix,
+           "PHOTOSHARE_DATA_DIR": str(tmp_path / "data"),
+           "PHOTOSHARE_PASSWORD_HASH_MEMORY_KIB": "1024",
+           "PHOTOSHARE_PASSWORD_HASH_TIME_COST": "1"}
+    if s3:
+        env.update({"PHOTOSHARE_S3_ENDPOINT": engines.address("s3"),
+                    "PHOTOSHARE_S3_ACCESS_KEY": "test", "PHOTOSHARE_S3_SECRET_KEY": "test",
+                    "PHOTOSHARE_S3_BUCKET": f"media-{test_id}",
+                    "PHOTOSHARE_S3_ORIGINALS_BUCKET": f"originals-{test_id}"})
+    if view_engines:
+        env.update({"PHOTOSHARE_CASSANDRA_HOSTS": engines.address("cassandra"),
+                    "PHOTOSHARE_CASSANDRA_KEYSPACE": f"photoshare_test_{test_id}",
+                    "PHOTOSHARE_CASSANDRA_REPLICATION_FACTOR": "1",
+                    "PHOTOSHARE_OPENSEARCH_URL": engines.address("opensearch"),
+                    "PHOTOSHARE_OPENSEARCH_INDEX_PREFIX": f"photoshare-test-{test_id}-"})
+    env.update(settings)
+    ensure_database(dsn)
+    try:
+        yield ClusterServers(env, dsn, env["PHOTOSHARE_KAFKA_BOOTSTRAP"], prefix,
+                             tmp_path / "data", log_dir)
+    finally:
+        drop_database(dsn)
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path,

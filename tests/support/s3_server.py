@@ -13,14 +13,12 @@ server keeps everything in memory, so stopping it throws every bucket away.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -28,7 +26,7 @@ from uuid import uuid4
 import boto3
 from botocore.config import Config
 
-from infra.supervisor import free_port
+from infra.localcluster.process import ServerSpec, free_port, running
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 # Dummy credentials handed to each client explicitly, so no test touches the process-wide
@@ -41,27 +39,24 @@ START_TIMEOUT_SECONDS = 20.0
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class S3ServerError(RuntimeError):
-    """The S3 server did not start; the message carries its output."""
+def s3_server_spec(port: int) -> ServerSpec:
+    """moto_server on 127.0.0.1:`port`; it keeps every bucket in memory."""
+    endpoint = f"http://127.0.0.1:{port}"
+    return ServerSpec(name="s3", argv=[str(MOTO_SERVER), "--host", "127.0.0.1",
+                                       "--port", str(port)],
+                      address=endpoint, ready=lambda: _answers(endpoint),
+                      start_timeout=START_TIMEOUT_SECONDS, stop_timeout=5)
 
 
 @contextmanager
-def running_s3_server() -> Iterator[str]:
-    """Run moto_server on 127.0.0.1 until the block ends; yield its endpoint URL."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    # Output goes to a file, not a pipe: the server logs every request, and a pipe nobody
-    # reads would fill up and block it.
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [str(MOTO_SERVER), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_answering(endpoint, process, log)
-            yield endpoint
-        finally:
-            _stop(process)
+def running_s3_server(log_path: Path | None = None) -> Iterator[str]:
+    """Run moto_server on a free port until the block ends; yield its endpoint URL. Its
+    request log goes to `log_path` (a file, not a pipe nobody reads), else nowhere."""
+    with ExitStack() as stack:
+        if log_path is None:
+            log_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "s3.log"
+        server = stack.enter_context(running(s3_server_spec(free_port()), log_path))
+        yield server.address
 
 
 def make_s3_client(endpoint: str) -> Any:
@@ -87,32 +82,11 @@ def empty_and_delete_bucket(client: Any, bucket: str) -> None:
     client.delete_bucket(Bucket=bucket)
 
 
-def _wait_until_answering(endpoint: str, process: subprocess.Popen, log: Any) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise S3ServerError(f"moto_server exited with {process.returncode}: {_read(log)}")
-        try:
-            # Any HTTP answer (even an error status) means the server is serving.
-            with _DIRECT.open(endpoint, timeout=1):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise S3ServerError(f"moto_server did not answer within {START_TIMEOUT_SECONDS}s: "
-                        f"{_read(log)}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
+def _answers(endpoint: str) -> bool:
     try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _read(log: Any) -> str:
-    log.seek(0)
-    return log.read().decode(errors="replace")[-2000:]
+        with _DIRECT.open(endpoint, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer, even an error status, means it is serving
+    except OSError:
+        return False
