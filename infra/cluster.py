@@ -250,6 +250,10 @@ def create_worker(settings: Settings) -> Any:
     """The Faust app of one worker process, applying every projection."""
     from streams.worker import create_worker_app
 
+    # A consumer subscribed to topics that do not exist yet gets no partitions and only
+    # notices them at its next metadata refresh (minutes): make them first, as the relay
+    # does, so a worker started before the relay consumes at once.
+    ensure_topics(settings)
     views = open_views(settings.views_path)
     stores = open_view_stores(settings)
     live = live_feed(settings)

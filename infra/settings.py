@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     cassandra_replication_factor: int = Field(3, ge=1)
     opensearch_url: str | None = None
     opensearch_index_prefix: str = "photoshare-"
+    # Refresh after each worker flush, so X-Min-Position reads see their own writes.
+    opensearch_refresh_on_flush: bool = True
     s3_endpoint: str | None = None
     s3_bucket: str = "photoshare-media"
     s3_originals_bucket: str = "photoshare-originals"

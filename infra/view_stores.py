@@ -81,7 +81,8 @@ def open_view_stores(settings: Settings) -> ViewStores:
 
         client = OpenSearch(settings.opensearch_url)
         search_store = OpenSearchSearchStore(
-            client, SearchIndices.live(settings.opensearch_index_prefix))
+            client, SearchIndices.live(settings.opensearch_index_prefix),
+            refresh=settings.opensearch_refresh_on_flush)
         by_name["search"] = replace(by_name["search"], store=lambda _c, _o: search_store)
         stores.flushes.append(search_store.flush)
         stores.overrides["search"] = OpenSearchSearchQueries(

@@ -46,8 +46,12 @@ keyed by the user or photo id and is idempotent:
 A failed flush raises and keeps the buffer: sending it again is safe.
 
 Freshness. A search sees writes once the index has refreshed (`index.refresh_interval`,
-1 s by default), so the read API may lag the worker by that much; tests call
-`indices.refresh`. Paging uses from/size, so results past `index.max_result_window`
+1 s by default). The worker's store is made with `refresh=True` (the setting
+PHOTOSHARE_OPENSEARCH_REFRESH_ON_FLUSH, on by default): each flush that wrote anything
+refreshes the shards it touched before the worker records the batch's position, so a read
+with X-Min-Position finds its own new user or photo, as on the other views. That costs a
+small segment per flush; a deployment that indexes faster than it needs read-your-writes
+on search turns it off and searches then lag by up to the refresh interval. Paging uses from/size, so results past `index.max_result_window`
 (10,000) are not served: a deeper page comes back empty.
 """
 
@@ -228,8 +232,9 @@ class OpenSearchSearchStore(SearchStore):
     for why a batch needs no read-after-write and why every action is idempotent)."""
 
     def __init__(self, client: OpenSearch, indices: SearchIndices, *,
-                 chunk_size: int = 500) -> None:
+                 chunk_size: int = 500, refresh: bool = False) -> None:
         self.client, self.indices, self.chunk_size = client, indices, chunk_size
+        self.refresh = refresh  # make each flush visible to searches before it returns
         self._pending: list[dict[str, Any]] = []
 
     @property
@@ -271,7 +276,8 @@ class OpenSearchSearchStore(SearchStore):
         if not self._pending:
             return
         _, failures = helpers.bulk(self.client, self._pending, chunk_size=self.chunk_size,
-                                   raise_on_error=False, require_alias=self.indices.aliases)
+                                   raise_on_error=False, require_alias=self.indices.aliases,
+                                   refresh="true" if self.refresh else "false")
         unexpected = [failure for failure in failures if not _is_expected(failure)]
         if unexpected:
             raise BulkIndexError(f"{len(unexpected)} search view write(s) failed", unexpected)

@@ -443,3 +443,31 @@ def test_a_rebuilt_version_goes_live_when_the_aliases_switch(opensearch_url: str
     finally:
         delete_indices(client, prefix)
         client.close()
+
+
+def test_a_refreshing_store_makes_each_flush_searchable_at_once(opensearch_url: str) -> None:
+    """What read-your-writes on search rests on in the cluster profile: the worker's store
+    (refresh=True) returns from flush only once searches see the writes, with no
+    `indices.refresh` of ours and a refresh interval far longer than the test."""
+    client = opensearch_client(opensearch_url)
+    prefix = unique_prefix()
+    live = SearchIndices.live(prefix)
+    try:
+        created = create_indices(client, prefix)
+        for index in (created.users, created.photos):
+            client.indices.put_settings(index=index,
+                                        body={"index": {"refresh_interval": "1h"}})
+
+        @contextmanager
+        def refreshing_batch() -> Iterator[SearchStore]:
+            store = OpenSearchSearchStore(client, live, refresh=True)
+            yield store
+            store.flush()
+
+        queries = OpenSearchSearchQueries(client, prefix)
+        View(Backend(refreshing_batch, queries), [user(1, "zoe", "Zoe Emil"), photo(1, "sunset")])
+        assert queries.users("zoe", 0, 10) == [U(1)]
+        assert queries.photos("sunset", 0, 10) == [P(1)]
+    finally:
+        delete_indices(client, prefix)
+        client.close()
