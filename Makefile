@@ -42,7 +42,7 @@ install-browser:
 # Resolve the JVM engines' jars from Maven Central once (cached in ~/.m2 and
 # ~/.cache/photoshare/engines), so the first test that needs one does not wait for it.
 engines: install-servers $(VENV)/.installed
-	$(BIN)/python -m infra.localcluster.jars kafka cassandra opensearch
+	$(BIN)/python -m infra.localcluster.jars
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -51,6 +51,12 @@ install-test: $(VENV)/.installed-test
 # Pass flags through ARGS, e.g. `make run ARGS="--port 9000 --data-dir /tmp/ps"`.
 run: install
 	$(BIN)/photoshare serve $(ARGS)
+
+# The cluster profile on real engines on this machine: PostgreSQL, Redis, Apache Kafka,
+# Apache Cassandra and OpenSearch (data under data/cluster), then every role behind
+# http://127.0.0.1:8000. Pass flags through ARGS, e.g. ARGS="--workers 4 --port 9000".
+cluster: install engines
+	$(BIN)/photoshare local-cluster $(ARGS)
 
 # Install and run the whole test suite. Pass pytest flags through PYTEST_ARGS.
 test: install-test install-browser engines

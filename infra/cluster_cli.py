@@ -8,6 +8,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from infra.settings import Settings
@@ -72,6 +73,39 @@ def _up(args: argparse.Namespace) -> int:
               workers=args.workers)
 
 
+def _local_cluster(args: argparse.Namespace) -> int:
+    import os
+
+    from infra.localcluster.jars import JarsError
+    from infra.localcluster.process import ServerStartError
+    from infra.localcluster.servers import local_servers
+    from infra.logs import configure_logging
+    from infra.supervisor import up
+
+    configure_logging(args.log_level or "INFO")
+    print(f"starting PostgreSQL, Redis, Kafka, Cassandra, OpenSearch and S3Proxy in {args.dir} "
+          "(the first run resolves the JVM engines' jars with Maven: minutes)", flush=True)
+    try:
+        with local_servers(args.dir) as servers:
+            os.environ.update(servers.settings_env())
+            env_file = servers.write_env_file()
+            for name, server in servers.servers.items():
+                print(f"  {name:<10} {server.address:<40} ready in {server.started_in:4.1f} s")
+            print(f"settings for other shells: set -a; . {env_file}; set +a", flush=True)
+            if args.servers_only:
+                print("servers only (no photoshare roles); Ctrl-C stops them", flush=True)
+                stop = threading.Event()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(signum, lambda *_: stop.set())
+                stop.wait()
+                return 0
+            return up(_settings(args), writers=args.writers, readers=args.readers,
+                      workers=args.workers)
+    except (ServerStartError, JarsError, FileNotFoundError) as error:
+        print(f"photoshare local-cluster: {error}", file=sys.stderr)
+        return 1
+
+
 def _kafka_init(args: argparse.Namespace) -> int:
     from infra.kafka import ensure_topics
 
@@ -118,8 +152,6 @@ def _server_options(parser: argparse.ArgumentParser, default_port: int) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    from pathlib import Path
-
     parser.add_argument("--data-dir", type=Path, help="the signing secret, and the SQLite "
                                                       "views and photo files of views and "
                                                       "blobs without a cluster server "
@@ -174,6 +206,30 @@ def add_cluster_commands(commands: Any) -> None:
     up.add_argument("--readers", type=int, default=1, help="read API processes (default 1)")
     up.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     up.set_defaults(handler=_up)
+
+    local = commands.add_parser(
+        "local-cluster", help="cluster: start PostgreSQL, Redis, Kafka, Cassandra, "
+                              "OpenSearch and S3Proxy here, then `up` on them (what `make "
+                              "cluster` runs)",
+        description="Start every server of the cluster profile on this machine, on "
+                    "127.0.0.1, with their data under --dir (kept between runs): PostgreSQL "
+                    "and Redis from Debian's packages; Apache Kafka, Apache Cassandra, "
+                    "OpenSearch and S3Proxy (an S3 API on files) from jars Maven resolves "
+                    "from Maven Central (a JDK 17 and Maven needed). Then run `up` on them, "
+                    "with the graph and photos views on Cassandra, search on OpenSearch and "
+                    "photos in S3Proxy. Ctrl-C stops the roles, then the servers. DIR/env "
+                    "holds the settings for other shells.")
+    local.add_argument("--dir", type=Path, default=Path("data/cluster"),
+                       help="the servers' data, logs, ports and env file "
+                            "(default data/cluster)")
+    local.add_argument("--servers-only", action="store_true",
+                       help="start the servers but no photoshare role")
+    _server_options(local, 8000)
+    local.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    local.add_argument("--writers", type=int, default=1, help="write API processes (default 1)")
+    local.add_argument("--readers", type=int, default=1, help="read API processes (default 1)")
+    local.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    local.set_defaults(handler=_local_cluster)
 
     kafka = commands.add_parser("kafka", help="cluster: Kafka set-up")
     kafka_commands = kafka.add_subparsers(dest="kafka_command", required=True)

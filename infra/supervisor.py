@@ -133,6 +133,31 @@ def _retrying(step: Callable[[], T], seconds: float = 60) -> T:
             time.sleep(1)
 
 
+def announce_ready(supervisor: Supervisor, urls: list[str], public_url: str,
+                   settle_seconds: float = 3.0) -> None:
+    """Say "ready" once every API process and the gateway answer /healthz and every other
+    role (relay, workers) has stayed up `settle_seconds`, so a user knows when to start."""
+    import httpx
+
+    waiting = set(urls)
+    while waiting and not supervisor.stopping.is_set():
+        for url in list(waiting):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1, trust_env=False).status_code == 200:
+                    waiting.discard(url)
+            except httpx.TransportError:
+                pass
+        time.sleep(0.2)
+    while not supervisor.stopping.is_set():
+        now = time.monotonic()
+        if all(role.process is not None and role.process.poll() is None
+               and now - role.started_at >= settle_seconds for role in supervisor.roles):
+            log.info("ready: http://%s answers, with all %d roles up",
+                     public_url.removeprefix("http://"), len(supervisor.roles))
+            return
+        time.sleep(0.2)
+
+
 def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
     from infra.gateway import Gateway
 
@@ -158,9 +183,13 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
     supervisor.start()
     watcher = threading.Thread(target=supervisor.watch, name="supervisor", daemon=True)
     watcher.start()
-    log.info("photoshare (cluster profile) on http://%s:%d: %d write API, %d read API, "
-             "1 relay, %d worker processes", settings.host, settings.port, writers, readers,
-             workers)
+    log.info("photoshare (cluster profile) starting on http://%s:%d: %d write API, "
+             "%d read API, 1 relay, %d worker processes", settings.host, settings.port,
+             writers, readers, workers)
+    gateway_url = f"http://127.0.0.1:{settings.port}"
+    threading.Thread(target=announce_ready, name="ready",
+                     args=(supervisor, [*writer_urls, *reader_urls, gateway_url],
+                           f"http://{settings.host}:{settings.port}"), daemon=True).start()
     server = uvicorn.Server(uvicorn.Config(Gateway(reader_urls, writer_urls),
                                            host=settings.host, port=settings.port,
                                            log_config=None, access_log=False,

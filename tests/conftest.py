@@ -19,7 +19,7 @@ from commands import PhotoShareCommands
 from infra.bootstrap import create_embedded_app
 from infra.postgres import drop_database, ensure_database
 from infra.settings import Settings
-from tests.support.engines import CLUSTER_MARKER_ENGINES, Engines, wanted_engines
+from tests.support.engines import Engines, wanted_engines
 
 ENGINES = pytest.StashKey[Engines]()
 
@@ -28,12 +28,11 @@ ENGINES = pytest.StashKey[Engines]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start, in the background, the servers the collected tests will ask for."""
+    """Start, in the background, the servers the collected tests will ask for (those
+    found lazily, through `request.getfixturevalue`, start when first asked)."""
     wanted: set[str] = set()
     for item in session.items:
         wanted |= wanted_engines(set(getattr(item, "fixturenames", ())))
-        if item.get_closest_marker("cluster"):
-            wanted |= CLUSTER_MARKER_ENGINES
     if wanted:
         _engines(session.config).warm(wanted)
 
@@ -105,7 +104,14 @@ def opensearch_url(engines: Engines) -> str:
 
 @pytest.fixture(scope="session")
 def s3_endpoint(engines: Engines) -> str:
+    """moto's S3 server (in memory)."""
     return engines.address("s3")
+
+
+@pytest.fixture(scope="session")
+def s3proxy_endpoint(engines: Engines) -> str:
+    """S3Proxy (buckets on files): what `make cluster` runs."""
+    return engines.address("s3proxy")
 
 
 # --- the embedded system ----------------------------------------------------------------

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 MAVEN_PROJECTS = Path(__file__).parent / "maven"
-ENGINES = ("kafka", "cassandra", "opensearch")
+ENGINES = ("kafka", "cassandra", "opensearch", "s3proxy")
 
 
 class JarsError(RuntimeError):

@@ -4,7 +4,9 @@ answers, and stop it (SIGTERM, then SIGKILL) when the block ends.
 Used by the tests (once per test session) and by `photoshare local-cluster` (`make
 cluster`). A server started here never outlives the Python process that started it: on
 Linux the child asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG), so a
-killed test run or supervisor leaves no Java process holding its ports.
+killed test run or supervisor leaves no Java process holding its ports. The kernel means
+the parent *thread*, so every server is forked by one long-lived spawner thread, never
+by a short-lived worker thread whose exit would kill it.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+# Lives as long as the process (its idle thread is joined only at interpreter exit).
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="server-spawner")
 
 
 class ServerStartError(RuntimeError):
@@ -122,10 +127,10 @@ def start(spec: ServerSpec, log_path: Path) -> RunningServer:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     with log_path.open("ab") as log:
-        process = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=spec.cwd,
-                                   env={**os.environ, **spec.env},
-                                   preexec_fn=_preexec(spec.user))
+        process = _SPAWNER.submit(
+            subprocess.Popen, spec.argv, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, cwd=spec.cwd, env={**os.environ, **spec.env},
+            preexec_fn=_preexec(spec.user)).result()
     running = RunningServer(spec, process, log_path, 0.0)
     deadline = began + spec.start_timeout
     while True:

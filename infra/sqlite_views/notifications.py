@@ -69,9 +69,13 @@ class SqliteNotificationStore(NotificationStore):
                 "SELECT 1 FROM notification_deleted_photos WHERE photo_id = ?",
                 (n.photo_id,)).fetchone():
             # Its photo's deletion came first: store it as removed, the row it would be had
-            # the events come in log order.
-            self.db.execute(f"INSERT INTO notifications ({_COLUMNS}, removed) VALUES "
-                            "(?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING", values)
+            # the events come in log order. A later action of the same id (a like again
+            # after an unlike) still moves the row on, as it would have before the deletion.
+            self.db.execute(
+                f"INSERT INTO notifications ({_COLUMNS}, removed) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (notification_id) DO UPDATE SET "
+                "actor_id = excluded.actor_id, created_at = excluded.created_at, "
+                "position = excluded.position WHERE excluded.position > position", values)
             return False
         return bool(self.db.execute(
             f"INSERT INTO notifications ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "

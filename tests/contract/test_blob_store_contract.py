@@ -1,6 +1,7 @@
-"""One contract for every BlobStore: the filesystem store and the S3 store on a real S3 server.
+"""One contract for every BlobStore: the filesystem store and the S3 store on real S3 servers.
 
-The S3 server is moto's, started once for the module; each S3 test gets a bucket of its own.
+The S3 store runs on two servers, the session's moto and S3Proxy (what `make cluster`
+runs); each S3 test gets a bucket of its own.
 The S3-only tests at the end cover what only that adapter promises: immutable caching headers,
 presigned URLs, bucket creation, and no request for a key that is not valid.
 """
@@ -11,6 +12,7 @@ import hashlib
 import random
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -25,7 +27,6 @@ from tests.support.s3_server import (
     TEST_SECRET_KEY,
     empty_and_delete_bucket,
     make_s3_client,
-    running_s3_server,
     unique_bucket_name,
 )
 
@@ -59,32 +60,59 @@ CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
 # --- fixtures ---------------------------------------------------------------------------
 
 
+# The S3 servers the S3 store runs on, by the name of the session fixture that starts each.
+S3_SERVERS = {"moto": "s3_endpoint", "s3proxy": "s3proxy_endpoint"}
+_clients: dict[str, Any] = {}
+
+
+def client_for(endpoint: str) -> Any:
+    """One client per server, shared by the tests (the contract is about the store)."""
+    if endpoint not in _clients:
+        _clients[endpoint] = make_s3_client(endpoint)
+    return _clients[endpoint]
+
+
+@pytest.fixture(scope="module", params=list(S3_SERVERS))
+def s3_server(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(S3_SERVERS[request.param])
+
+
 @pytest.fixture(scope="module")
-def s3_client(s3_endpoint: str) -> Any:
-    return make_s3_client(s3_endpoint)
+def s3_client(s3_server: str) -> Any:
+    return client_for(s3_server)
+
+
+@contextmanager
+def bucket_store(client: Any) -> Iterator[S3BlobStore]:
+    store = S3BlobStore(client, unique_bucket_name("blobs"))
+    store.ensure_bucket()
+    yield store
+    empty_and_delete_bucket(client, store.bucket)
 
 
 @pytest.fixture
 def s3_store(s3_client: Any) -> Iterator[S3BlobStore]:
-    store = S3BlobStore(s3_client, unique_bucket_name("blobs"))
-    store.ensure_bucket()
-    yield store
-    empty_and_delete_bucket(s3_client, store.bucket)
+    with bucket_store(s3_client) as store:
+        yield store
 
 
-@pytest.fixture(params=["filesystem", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path) -> BlobStore:
+@pytest.fixture(params=["filesystem", *(f"s3-{server}" for server in S3_SERVERS)])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[BlobStore]:
     if request.param == "filesystem":
-        return FilesystemBlobStore(tmp_path / "blobs")
-    # Looked up lazily so the filesystem runs never start the S3 server.
-    return request.getfixturevalue("s3_store")
+        yield FilesystemBlobStore(tmp_path / "blobs")
+        return
+    # Looked up lazily so the filesystem runs never start an S3 server.
+    endpoint = request.getfixturevalue(S3_SERVERS[request.param.removeprefix("s3-")])
+    with bucket_store(client_for(endpoint)) as s3:
+        yield s3
 
 
 @pytest.fixture
-def stored_keys(store: BlobStore, request: pytest.FixtureRequest) -> Callable[[], list[str]]:
+def stored_keys(store: BlobStore) -> Callable[[], list[str]]:
     """Every key the backend holds, read around the store, to see what was really written."""
     if isinstance(store, S3BlobStore):
-        client = request.getfixturevalue("s3_client")
+        client = next(c for c in _clients.values() if store.bucket in
+                      [b["Name"] for b in c.list_buckets()["Buckets"]])
         return lambda: sorted(item["Key"] for item in client.list_objects_v2(
             Bucket=store.bucket).get("Contents", []))
     assert isinstance(store, FilesystemBlobStore)
@@ -262,9 +290,16 @@ def test_s3_a_missing_bucket_is_an_error_not_a_missing_blob(s3_client):
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
-def test_s3_store_from_settings(s3_endpoint, s3_client, region):
+def test_s3_store_from_settings(s3_server, s3_client, region, request):
+    if region != "us-east-1" and request.node.callspec.params["s3_server"] == "s3proxy":
+        # S3Proxy serves one region (its filesystem storage has no other location): a
+        # bucket elsewhere is refused with InvalidLocationConstraint, as it should be.
+        with pytest.raises(ClientError, match="InvalidLocationConstraint"):
+            S3BlobStore.from_settings(s3_server, unique_bucket_name("settings"),
+                                      TEST_ACCESS_KEY, TEST_SECRET_KEY, region).ensure_bucket()
+        return
     store = S3BlobStore.from_settings(
-        s3_endpoint, unique_bucket_name("settings"), TEST_ACCESS_KEY, TEST_SECRET_KEY, region)
+        s3_server, unique_bucket_name("settings"), TEST_ACCESS_KEY, TEST_SECRET_KEY, region)
     store.ensure_bucket()
     store.ensure_bucket()
     location = s3_client.get_bucket_location(Bucket=store.bucket)["LocationConstraint"]

@@ -1,6 +1,7 @@
 """The real servers the tests talk to, each started once per test session on free ports
 and stopped when the session ends: PostgreSQL, Redis, Apache Kafka, Apache Cassandra,
-OpenSearch and the S3 API server (moto).
+OpenSearch, and two S3 API servers: moto (in memory) and S3Proxy (on files, what `make
+cluster` runs).
 
 A server starts the first time a test asks for it (`Engines.address`), or earlier, in
 the background, when the session knows it will be needed (`Engines.warm`, called once
@@ -31,10 +32,10 @@ from infra.localcluster.opensearch import opensearch_spec
 from infra.localcluster.postgres import postgres_spec
 from infra.localcluster.process import RunningServer, ServerSpec, free_port, start, stop
 from infra.localcluster.redis import redis_spec
-from tests.support.s3_server import running_s3_server
+from infra.localcluster.s3proxy import s3proxy_spec
+from tests.support.s3_server import TEST_ACCESS_KEY, TEST_SECRET_KEY, running_s3_server
 
-ENGINES = ("postgres", "redis", "kafka", "cassandra", "opensearch", "s3")
-JVM_ENGINES = ("kafka", "cassandra", "opensearch")
+ENGINES = ("postgres", "redis", "kafka", "cassandra", "opensearch", "s3", "s3proxy")
 REPO = Path(__file__).resolve().parents[2]
 LOG_DIR = REPO / "test-artifacts" / "engines"
 
@@ -100,6 +101,9 @@ class Engines:
             return kafka_spec(lib_dir, home, port=free_port(), controller_port=free_port())
         if name == "cassandra":
             return cassandra_spec(lib_dir, home, port=free_port(), storage_port=free_port())
+        if name == "s3proxy":
+            return s3proxy_spec(lib_dir, home, port=free_port(), access_key=TEST_ACCESS_KEY,
+                                secret_key=TEST_SECRET_KEY)
         return opensearch_spec(lib_dir, home, http_port=free_port(),
                                transport_port=free_port())
 
@@ -133,8 +137,8 @@ FIXTURE_ENGINES: dict[str, tuple[str, ...]] = {
     "cassandra_hosts": ("cassandra",),
     "opensearch_url": ("opensearch",),
     "s3_endpoint": ("s3",),
+    "s3proxy_endpoint": ("s3proxy",),
+    # The cluster tests (tests/support/cluster.py) take what they need from `engines`.
+    "engines": ("postgres", "redis", "kafka", "cassandra", "opensearch", "s3"),
 }
-
-# What the tests marked `cluster` use between them (the cluster profile's every engine).
-CLUSTER_MARKER_ENGINES = {"postgres", "redis", "kafka", "cassandra", "opensearch", "s3"}
 

@@ -24,8 +24,8 @@ from typing import Any
 from uuid import uuid4
 
 import boto3
-from botocore.config import Config
 
+from infra.s3blobs import client_config
 from infra.localcluster.process import ServerSpec, free_port, running
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
@@ -65,8 +65,7 @@ def make_s3_client(endpoint: str) -> Any:
         aws_access_key_id=TEST_ACCESS_KEY, aws_secret_access_key=TEST_SECRET_KEY,
         region_name=TEST_REGION,
     )
-    config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
-    return session.client("s3", endpoint_url=endpoint, config=config)
+    return session.client("s3", endpoint_url=endpoint, config=client_config(endpoint))
 
 
 def unique_bucket_name(prefix: str = "test") -> str:
