@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from infra.localcluster.process import free_port
+from infra.localcluster.process import die_with_parent, free_port
 from infra.settings import Settings
 
 log = logging.getLogger("photoshare.up")
@@ -56,7 +57,8 @@ class Supervisor:
     def _spawn(self, role: Role) -> None:
         if self.stopping.is_set():
             return  # never restart a role while stopping them all
-        role.process = subprocess.Popen(role.argv, env=self.env)
+        # die_with_parent: should this process be killed outright, its roles go with it.
+        role.process = subprocess.Popen(role.argv, env=self.env, preexec_fn=die_with_parent)
         role.started_at = time.monotonic()
         log.info("started %s (pid %d)", role.name, role.process.pid)
 
@@ -194,6 +196,10 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
                                            host=settings.host, port=settings.port,
                                            log_config=None, access_log=False,
                                            server_header=False, timeout_graceful_shutdown=5))
+    # uvicorn re-raises the signal that stopped it once it has shut down: with SIGTERM's
+    # default action that would end this process before the roles are stopped. Ours only
+    # asks the gateway to stop (also when the signal comes before it runs).
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     try:
         server.run()  # until SIGINT / SIGTERM
     finally:

@@ -95,10 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m infra.localcluster.jars",
         description="Resolve the JVM engines' jars from Maven Central into the local cache "
                     "(once per pom version) and print where they are.")
-    parser.add_argument("engines", nargs="*", default=list(ENGINES), choices=ENGINES,
-                        metavar="ENGINE", help=f"any of {', '.join(ENGINES)} (default: all)")
+    parser.add_argument("engines", nargs="*", metavar="ENGINE",
+                        help=f"any of {', '.join(ENGINES)} (default: all)")
     args = parser.parse_args(argv)
-    for engine in args.engines:
+    unknown = [engine for engine in args.engines if engine not in ENGINES]
+    if unknown:
+        parser.error(f"unknown engine(s) {', '.join(unknown)}; known: {', '.join(ENGINES)}")
+    for engine in args.engines or ENGINES:
         try:
             print(f"{engine}: {resolve(engine)}")
         except JarsError as error:

@@ -69,16 +69,29 @@ def kafka_spec(lib_dir: Path, home: Path, *, port: int, controller_port: int,
     config.write_text(server_properties(home, port, controller_port))
     (home / "log4j2.properties").write_text(LOG4J2)
     if not (home / "data" / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        subprocess.run([*_jvm(lib_dir, home, "256m"), "kafka.tools.StorageTool", "format",
-                        "-t", cluster_id, "-c", str(config), "--standalone"],
-                       check=True, capture_output=True)
+        cluster_id = new_cluster_id()
+        formatted = subprocess.run(
+            [*_jvm(lib_dir, home, "256m"), "kafka.tools.StorageTool", "format",
+             "-t", cluster_id, "-c", str(config), "--standalone"], capture_output=True, text=True)
+        if formatted.returncode != 0:
+            raise RuntimeError(f"Kafka's StorageTool could not format {home / 'data'}: "
+                               f"{formatted.stdout}{formatted.stderr}"[-3000:])
     return ServerSpec(
         name="kafka",
         argv=[*_jvm(lib_dir, home, heap), "kafka.Kafka", str(config)],
         address=f"127.0.0.1:{port}",
         ready=lambda: _broker_ready(port),
         start_timeout=90)
+
+
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka writes them (URL-safe base64 of 16 bytes), never one
+    starting with "-", which StorageTool's argument parser would take for an option (as
+    Kafka's own Uuid.randomUuid avoids too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _broker_ready(port: int) -> bool:

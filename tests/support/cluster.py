@@ -112,15 +112,33 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path,
         time.sleep(0.2)
 
 
+def processes_of(dsn: str) -> list[int]:
+    """The pids of the processes whose environment names this event store (a test's own
+    database): what `photoshare up` and its roles run with."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if f"PHOTOSHARE_POSTGRES_DSN={dsn}".encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
 @contextmanager
 def photoshare_up(servers: ClusterServers, *, workers: int = 2) -> Iterator[str]:
-    """`photoshare up` on a free port; yields its base URL."""
+    """`photoshare up` on a free port; yields its base URL. Stopping it with SIGTERM must
+    stop every role it started: the block fails if one outlives it."""
     port = free_port()
     process = servers.role("up", "--port", str(port), "--workers", str(workers),
                            log_name="up.log")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, process, servers.log_dir / "up.log")
+        assert len(processes_of(servers.dsn)) > 1, "found no role of `photoshare up`"
         yield base
     finally:
         process.terminate()
@@ -129,3 +147,5 @@ def photoshare_up(servers: ClusterServers, *, workers: int = 2) -> Iterator[str]
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    assert process.returncode == 0, (servers.log_dir / "up.log").read_text()[-3000:]
+    assert processes_of(servers.dsn) == [], "roles outlived `photoshare up`"
