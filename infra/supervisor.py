@@ -161,9 +161,9 @@ def announce_ready(supervisor: Supervisor, urls: list[str], public_url: str,
 
 
 def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
-    from infra.gateway import Gateway
-
     import uvicorn
+
+    from infra.gateway import Gateway
 
     prepare(settings)
     photoshare = str(Path(sys.executable).parent / "photoshare")

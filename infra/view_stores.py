@@ -56,8 +56,14 @@ def open_view_stores(settings: Settings) -> ViewStores:
     by_name = {binding.projection.name: binding for binding in bindings(settings)}
     stores = ViewStores(choice, [])
     if "cassandra" in choice.values():
-        from infra.cassandra_views.graph import CassandraGraphQueries, CassandraGraphStore
-        from infra.cassandra_views.photos import CassandraPhotoQueries, CassandraPhotoStore
+        from infra.cassandra_views.graph import (
+            CassandraGraphQueries,
+            CassandraGraphStore,
+        )
+        from infra.cassandra_views.photos import (
+            CassandraPhotoQueries,
+            CassandraPhotoStore,
+        )
         from infra.cassandra_views.schema import connect
 
         # `host` or `host:port` entries, comma-separated: parsed by `connect`.

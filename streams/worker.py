@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from events import decode_envelope
 from infra.settings import Settings
@@ -23,27 +21,7 @@ from streams.topics import all_topics, partition_key
 
 log = logging.getLogger("photoshare.worker")
 
-# How long a fetch may wait on the broker for new records. Faust hard-codes 1.5 s; a broker
-# that answers a long poll only when it times out (Tansu does) then adds up to that much
-# to every post's way to the timelines. A short wait costs a few idle fetches per second.
-FETCH_MAX_WAIT_MS = 50
-
-
-class _PromptConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by its fetcher at start()
-        return consumer
-
-
-def _use_prompt_fetches() -> None:
-    """Make this process's Faust consumers use FETCH_MAX_WAIT_MS (no setting exists)."""
-    faust_aiokafka.Consumer._new_consumer_thread = (  # type: ignore[method-assign]
-        lambda self: _PromptConsumerThread(self, loop=self.loop, beacon=self.beacon))
-
-
 def create_worker_app(settings: Settings, applier: PartitionedApplier) -> faust.App:
-    _use_prompt_fetches()
     session = settings.kafka_session_timeout_seconds
     app = faust.App(
         settings.worker_group,

@@ -19,7 +19,12 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.blobs import ALLOWED_EXTENSIONS, BlobStore, FilesystemBlobStore, InvalidBlobKeyError
+from infra.blobs import (
+    ALLOWED_EXTENSIONS,
+    BlobStore,
+    FilesystemBlobStore,
+    InvalidBlobKeyError,
+)
 from infra.blobs import IMMUTABLE_CACHE_CONTROL as IMMUTABLE
 from infra.s3blobs import MAX_URL_SECONDS, S3BlobStore
 from tests.support.s3_server import (

@@ -13,7 +13,6 @@ from uuid import uuid4
 import pytest
 import redis
 
-
 from infra.ratelimit import FailureLimiter
 from infra.redis_ratelimit import RedisFailureLimiter
 

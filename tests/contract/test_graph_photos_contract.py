@@ -12,7 +12,6 @@ the log applied once, in order, under that delivery too.
 
 from __future__ import annotations
 
-import os
 import random
 import tempfile
 from abc import ABC, abstractmethod
@@ -55,8 +54,8 @@ from projections.photos import (
     CommentRecord,
     PhotoQueries,
     PhotoRecord,
-    PhotoStore,
     PhotosProjection,
+    PhotoStore,
 )
 from tests.support.histories import START, envelopes, histories
 

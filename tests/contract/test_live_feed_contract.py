@@ -20,7 +20,6 @@ from uuid import uuid4
 import pytest
 import redis
 
-
 from infra.redis_live import RedisLiveFeed
 from streams.live import LiveBroadcaster
 from streams.runner import Notice

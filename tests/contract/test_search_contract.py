@@ -12,7 +12,6 @@ at the end covers what only that adapter promises: a rebuilt version switched in
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass

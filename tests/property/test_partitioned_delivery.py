@@ -25,7 +25,12 @@ from events import (
 )
 from infra.sqlite_views.catalog import bindings
 from streams.partitioned import PartitionedApplier
-from tests.property.test_projection_replay import PROFILE, VIEW_SETTINGS, clean_pass, fresh_views
+from tests.property.test_projection_replay import (
+    PROFILE,
+    VIEW_SETTINGS,
+    clean_pass,
+    fresh_views,
+)
 from tests.support.histories import envelopes, histories, uid
 
 # Which aggregate each event type belongs to, as the relay keys it (commands.aggregates).

@@ -116,15 +116,34 @@ class Engines:
         shutil.rmtree(self.home, ignore_errors=True)
 
     def summary(self) -> str:
-        timings = ", ".join(f"{name} {seconds:.1f} s"
-                            for name, seconds in sorted(self.start_seconds.items()))
-        return f"servers started (start-up time): {timings or 'none'}; logs in {self.log_dir}"
+        """Each server's start-up time and its resident memory now (at the session's end)."""
+        memory = {server.spec.name.split("-")[0]: _resident_mib(server.process.pid)
+                  for server in self._servers}
+        figures = ", ".join(
+            f"{name} {seconds:.1f} s" + (f" {memory[name]:.0f} MiB" if memory.get(name) else "")
+            for name, seconds in sorted(self.start_seconds.items()))
+        return (f"servers (start-up time, resident memory): {figures or 'none'}; "
+                f"logs in {self.log_dir}")
+
+
+def _resident_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def wanted_engines(fixture_names: set[str]) -> set[str]:
-    """Which servers a set of fixture names needs (the fixtures are in tests/conftest.py)."""
-    return {engine for fixture, needs in FIXTURE_ENGINES.items()
-            if fixture in fixture_names for engine in needs}
+    """Which servers a test's fixtures need (the fixtures are in tests/conftest.py). A
+    test that takes `engines` itself (the cluster tests) may use any of them."""
+    wanted = {engine for fixture, needs in FIXTURE_ENGINES.items()
+              if fixture in fixture_names for engine in needs}
+    if "engines" in fixture_names and not wanted:
+        return set(CLUSTER_ENGINES)
+    return wanted
 
 
 # The conftest fixtures that stand for a server, and the servers each one needs.
@@ -138,7 +157,6 @@ FIXTURE_ENGINES: dict[str, tuple[str, ...]] = {
     "opensearch_url": ("opensearch",),
     "s3_endpoint": ("s3",),
     "s3proxy_endpoint": ("s3proxy",),
-    # The cluster tests (tests/support/cluster.py) take what they need from `engines`.
-    "engines": ("postgres", "redis", "kafka", "cassandra", "opensearch", "s3"),
 }
-
+# What tests/support/cluster.py takes from `engines` for the cluster tests.
+CLUSTER_ENGINES = ("postgres", "redis", "kafka", "cassandra", "opensearch", "s3")
