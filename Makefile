@@ -42,7 +42,7 @@ install-browser:
 # Resolve the JVM engines' jars from Maven Central once (cached in ~/.m2 and
 # ~/.cache/photoshare/engines), so the first test that needs one does not wait for it.
 engines: install-servers $(VENV)/.installed
-	$(BIN)/python -m infra.localcluster.jars
+	$(BIN)/python -m photoshare.infra.localcluster.jars
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -59,8 +59,10 @@ cluster: install engines
 	$(BIN)/photoshare local-cluster $(ARGS)
 
 # Install and run the whole test suite. Pass pytest flags through PYTEST_ARGS.
+# `pytest`, not `python -m pytest`, which would put the repository root on sys.path and
+# let our `events/` folder shadow the `events` module of a dependency (opensearch-py).
 test: install-test install-browser engines
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python bench/images.py

@@ -23,17 +23,18 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The test helpers that start the servers (tests/support), as pytest finds them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from commands import messages as m  # noqa: E402
-from infra.bootstrap import open_event_store  # noqa: E402
-from infra.kafka import ensure_topics, idempotent_producer  # noqa: E402
-from infra.relay_positions import RelayPositions  # noqa: E402
-from infra.sqlite_views.catalog import open_views  # noqa: E402
-from streams.partitioned import watermark  # noqa: E402
-from streams.relay import Relay  # noqa: E402
-from tests.support.cluster import cluster_servers  # noqa: E402
-from tests.support.engines import Engines  # noqa: E402
+from photoshare.commands import messages as m  # noqa: E402
+from photoshare.infra.bootstrap import open_event_store  # noqa: E402
+from photoshare.infra.kafka import ensure_topics, idempotent_producer  # noqa: E402
+from photoshare.infra.relay_positions import RelayPositions  # noqa: E402
+from photoshare.infra.sqlite_views.catalog import open_views  # noqa: E402
+from photoshare.streams.partitioned import watermark  # noqa: E402
+from photoshare.streams.relay import Relay  # noqa: E402
+from support.cluster import cluster_servers  # noqa: E402
+from support.engines import Engines  # noqa: E402
 
 IMAGE = m.StoredImage(original_key="0" * 64 + ".jpg", format="jpeg", width=10, height=10,
                       variants={"large": "1" * 64 + ".jpg"})

@@ -20,7 +20,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,9 +28,7 @@ from pathlib import Path
 
 from PIL import Image, features
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from infra.images import PHOTO_VARIANTS, VariantSpec, process_image  # noqa: E402
+from photoshare.infra.images import PHOTO_VARIANTS, VariantSpec, process_image
 
 MAX_PIXELS = 50_000_000
 # The naive pipeline uses the same filter and encoder settings as process_image, so the

@@ -28,17 +28,14 @@ from uuid import UUID
 import httpx
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from commands.aggregates import Credentials, EmailClaim, Follow, Photo, User  # noqa: E402
-from commands.messages import CommandContext, StoredImage  # noqa: E402
-from infra.bootstrap import open_event_store  # noqa: E402
-from infra.passwords import PasswordHasher  # noqa: E402
-from infra.settings import Settings  # noqa: E402
-from infra.sqlite_views.catalog import bindings, open_views  # noqa: E402
-from infra.tokens import TokenService  # noqa: E402
-from streams.runner import ProjectionRunner  # noqa: E402
+from photoshare.commands.aggregates import Credentials, EmailClaim, Follow, Photo, User
+from photoshare.commands.messages import CommandContext, StoredImage
+from photoshare.infra.bootstrap import open_event_store
+from photoshare.infra.passwords import PasswordHasher
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views.catalog import bindings, open_views
+from photoshare.infra.tokens import TokenService
+from photoshare.streams.runner import ProjectionRunner
 
 SECRET = "benchmark-secret-" + "x" * 32
 PASSWORD = "benchmark password"

@@ -3,7 +3,7 @@
 Imports the `events` vocabulary and the `eventsourcing` library, nothing web or driver.
 """
 
-from commands.application import CommandResult, PhotoShareCommands
-from commands.messages import CommandContext
+from photoshare.commands.application import CommandResult, PhotoShareCommands
+from photoshare.commands.messages import CommandContext
 
 __all__ = ["CommandContext", "CommandResult", "PhotoShareCommands"]

@@ -17,11 +17,11 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Notification
 
-from commands import messages as m
-from commands.aggregates import Comment, Credentials, EmailClaim, Follow, Like, Photo, User
-from commands.aggregates.base import EventSourcedAggregate
-from commands.aggregates.inbox import Inbox, inbox_id
-from commands.errors import (
+from photoshare.commands import messages as m
+from photoshare.commands.aggregates import Comment, Credentials, EmailClaim, Follow, Like, Photo, User
+from photoshare.commands.aggregates.base import EventSourcedAggregate
+from photoshare.commands.aggregates.inbox import Inbox, inbox_id
+from photoshare.commands.errors import (
     CommentNotFoundError,
     ConcurrentUpdateError,
     EmailTakenError,
@@ -32,9 +32,9 @@ from commands.errors import (
     UnknownUserError,
     UsernameTakenError,
 )
-from commands.ids import credentials_id, email_claim_id, follow_id, like_id, parse_id, user_id_for
-from commands.rules import check_username
-from events import Envelope, event_class, event_to_data
+from photoshare.commands.ids import credentials_id, email_claim_id, follow_id, like_id, parse_id, user_id_for
+from photoshare.commands.rules import check_username
+from photoshare.events import Envelope, event_class, event_to_data
 
 A = TypeVar("A", bound=EventSourcedAggregate)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from commands.errors import InvalidUsernameError, InvalidValueError
+from photoshare.commands.errors import InvalidUsernameError, InvalidValueError
 
 USERNAME_MIN, USERNAME_MAX = 3, 30
 # Letters, digits, underscore and period, no leading/trailing or doubled period.

@@ -5,7 +5,7 @@ This package imports nothing but the standard library, so analysts, projections 
 the command side can all depend on it.
 """
 
-from events.catalog import (
+from photoshare.events.catalog import (
     AvatarChanged,
     CommentAdded,
     CommentDeleted,
@@ -25,15 +25,15 @@ from events.catalog import (
     event_classes,
     public_event_classes,
 )
-from events.codec import (
+from photoshare.events.codec import (
     UnknownEventTypeError,
     decode_envelope,
     encode_envelope,
     event_from_data,
     event_to_data,
 )
-from events.envelope import Envelope
-from events.upcasting import register_upcaster
+from photoshare.events.envelope import Envelope
+from photoshare.events.upcasting import register_upcaster
 
 __all__ = [
     "AvatarChanged",

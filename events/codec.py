@@ -11,9 +11,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from events.catalog import Event, event_class
-from events.envelope import Envelope
-from events.upcasting import upcast
+from photoshare.events.catalog import Event, event_class
+from photoshare.events.envelope import Envelope
+from photoshare.events.upcasting import upcast
 
 
 class UnknownEventTypeError(LookupError):

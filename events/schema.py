@@ -12,8 +12,8 @@ import typing
 from datetime import datetime
 from typing import Any
 
-from events.catalog import Event, public_event_classes
-from events.envelope import Envelope
+from photoshare.events.catalog import Event, public_event_classes
+from photoshare.events.envelope import Envelope
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 

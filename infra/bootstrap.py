@@ -12,30 +12,30 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from commands import PhotoShareCommands
-from infra.blobs import BlobStore, FilesystemBlobStore
-from infra.metrics import install_metrics
-from infra.passwords import PasswordHasher
-from infra.photo_ingest import ImageIngest
-from infra.postgres import event_store_env
-from infra.ratelimit import FailureLimiter
-from infra.settings import Settings
-from infra.sqlite_views.catalog import bindings, open_views, view_queries
-from infra.tokens import TokenService, load_or_create_secret
-from infra.web import (
+from photoshare.commands import PhotoShareCommands
+from photoshare.infra.blobs import BlobStore, FilesystemBlobStore
+from photoshare.infra.metrics import install_metrics
+from photoshare.infra.passwords import PasswordHasher
+from photoshare.infra.photo_ingest import ImageIngest
+from photoshare.infra.postgres import event_store_env
+from photoshare.infra.ratelimit import FailureLimiter
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views.catalog import bindings, open_views, view_queries
+from photoshare.infra.tokens import TokenService, load_or_create_secret
+from photoshare.infra.web import (
     ApiError,
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     install_error_handlers,
     install_health,
 )
-from infra.webapp import install_webapp
-from readapi import include_read_api
-from readapi.services import ReadServices
-from streams.live import LiveBroadcaster
-from streams.runner import BackgroundRunner, ProjectionRunner
-from writeapi import DOMAIN_ERROR_STATUS, WriteServices, include_write_api
-from writeapi.app import UPLOAD_ROUTES
+from photoshare.infra.webapp import install_webapp
+from photoshare.readapi import include_read_api
+from photoshare.readapi.services import ReadServices
+from photoshare.streams.live import LiveBroadcaster
+from photoshare.streams.runner import BackgroundRunner, ProjectionRunner
+from photoshare.writeapi import DOMAIN_ERROR_STATUS, WriteServices, include_write_api
+from photoshare.writeapi.app import UPLOAD_ROUTES
 
 # Room for the multipart framing and form fields around an upload's file bytes.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -69,7 +69,7 @@ def login_limiters(settings: Settings) -> tuple[Any, Any]:
     account, client = settings.login_max_failures, settings.login_max_failures * 10
     window = settings.login_failure_window_seconds
     if settings.redis_url:
-        from infra.redis_ratelimit import RedisFailureLimiter
+        from photoshare.infra.redis_ratelimit import RedisFailureLimiter
         return (RedisFailureLimiter(settings.redis_url, prefix=settings.redis_prefix,
                                     name="login-account", max_failures=account,
                                     window_seconds=window),

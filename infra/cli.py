@@ -8,14 +8,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from infra.settings import Settings
+from photoshare.infra.settings import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from infra.bootstrap import create_embedded_app
-    from infra.logs import configure_logging
+    from photoshare.infra.bootstrap import create_embedded_app
+    from photoshare.infra.logs import configure_logging
 
     overrides = {name: getattr(args, name) for name in ("host", "port", "data_dir", "log_level")
                  if getattr(args, name) is not None}
@@ -28,7 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _events_schema(args: argparse.Namespace) -> int:
-    from events.schema import published_schema
+    from photoshare.events.schema import published_schema
 
     text = json.dumps(published_schema(), indent=2, ensure_ascii=False) + "\n"
     if args.output:
@@ -49,7 +49,7 @@ def _fail(message: str) -> int:
 
 
 def _events_export(args: argparse.Namespace) -> int:
-    from streams.analytics import iter_events, write_csv, write_jsonl
+    from photoshare.streams.analytics import iter_events, write_csv, write_jsonl
 
     try:
         events = iter_events(_settings(args), types=args.types, since=args.since,
@@ -68,7 +68,7 @@ def _events_export(args: argparse.Namespace) -> int:
 
 
 def _events_tail(args: argparse.Namespace) -> int:
-    from streams.analytics import follow_events, last_events, write_jsonl
+    from photoshare.streams.analytics import follow_events, last_events, write_jsonl
 
     settings = _settings(args)
     try:
@@ -89,7 +89,7 @@ def _events_tail(args: argparse.Namespace) -> int:
 
 
 def _events_trace(args: argparse.Namespace) -> int:
-    from streams.analytics import trace
+    from photoshare.streams.analytics import trace
 
     try:
         found = trace(_settings(args), args.correlation_id)
@@ -111,8 +111,8 @@ def _events_trace(args: argparse.Namespace) -> int:
 
 
 def _events_report(args: argparse.Namespace) -> int:
-    from streams.analytics import LogNotFoundError, iter_events
-    from streams.report import fold, render
+    from photoshare.streams.analytics import LogNotFoundError, iter_events
+    from photoshare.streams.report import fold, render
 
     try:
         figures = fold(iter_events(_settings(args), since=args.since, until=args.until))
@@ -142,7 +142,7 @@ def _status_table(status: dict) -> str:
 def _projections_status(args: argparse.Namespace) -> int:
     import time
 
-    from streams.analytics import add_rates, projection_status
+    from photoshare.streams.analytics import add_rates, projection_status
 
     settings = _settings(args)
     previous, then, shown = None, time.monotonic(), 0
@@ -171,8 +171,8 @@ def _projections_status(args: argparse.Namespace) -> int:
 def _projections_rebuild(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from streams import rebuild as blue_green
-    from streams.analytics import LogNotFoundError, open_log
+    from photoshare.streams import rebuild as blue_green
+    from photoshare.streams.analytics import LogNotFoundError, open_log
 
     names = blue_green.view_names() if args.all else [args.name]
     unknown = [name for name in names if name not in blue_green.view_names()]
@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir_option(rebuild)
     rebuild.set_defaults(handler=_projections_rebuild)
 
-    from infra.cluster_cli import add_cluster_commands
+    from photoshare.infra.cluster_cli import add_cluster_commands
     add_cluster_commands(commands)
     return parser
 

@@ -25,29 +25,29 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from infra.blobs import BlobStore, FilesystemBlobStore
-from infra.bootstrap import (
+from photoshare.infra.blobs import BlobStore, FilesystemBlobStore
+from photoshare.infra.bootstrap import (
     WEBAPP_DIR,
     build_write_services,
     install_request_handling,
     open_event_store,
     token_service,
 )
-from infra.kafka import ensure_topics, idempotent_producer
-from infra.metrics import install_metrics
-from infra.relay_positions import RelayPositions
-from infra.settings import Settings
-from infra.sqlite_views.catalog import open_views
-from infra.view_stores import open_view_stores
-from infra.viewdb import ViewDatabase
-from infra.web import ApiError, install_health
-from infra.webapp import install_webapp
-from readapi import include_read_api
-from readapi.services import ReadServices
-from streams.live import LiveBroadcaster
-from streams.partitioned import PartitionedApplier, watermark
-from streams.relay import Relay, wait_for_lock
-from writeapi import include_write_api
+from photoshare.infra.kafka import ensure_topics, idempotent_producer
+from photoshare.infra.metrics import install_metrics
+from photoshare.infra.relay_positions import RelayPositions
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views.catalog import open_views
+from photoshare.infra.view_stores import open_view_stores
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.web import ApiError, install_health
+from photoshare.infra.webapp import install_webapp
+from photoshare.readapi import include_read_api
+from photoshare.readapi.services import ReadServices
+from photoshare.streams.live import LiveBroadcaster
+from photoshare.streams.partitioned import PartitionedApplier, watermark
+from photoshare.streams.relay import Relay, wait_for_lock
+from photoshare.writeapi import include_write_api
 
 log = logging.getLogger("photoshare.cluster")
 
@@ -58,7 +58,7 @@ def media_stores(settings: Settings) -> tuple[BlobStore, BlobStore]:
     """(served variants, kept originals): S3 buckets when an endpoint is set, else files
     in the data dir."""
     if settings.s3_endpoint:
-        from infra.s3blobs import S3BlobStore
+        from photoshare.infra.s3blobs import S3BlobStore
 
         def bucket(name: str) -> S3BlobStore:
             store = S3BlobStore.from_settings(
@@ -77,7 +77,7 @@ def live_feed(settings: Settings) -> Any:
     """Live notices across processes (Redis pub/sub); without Redis, notices stay in the
     publishing process, so a separate read API hears none (said at start-up)."""
     if settings.redis_url:
-        from infra.redis_live import RedisLiveFeed
+        from photoshare.infra.redis_live import RedisLiveFeed
         return RedisLiveFeed(settings.redis_url, prefix=settings.redis_prefix)
     log.warning("PHOTOSHARE_REDIS_URL is not set: live streams (SSE) get no notices "
                 "from the workers")
@@ -248,7 +248,7 @@ def run_relay(settings: Settings, stop: threading.Event) -> None:
 
 def create_worker(settings: Settings) -> Any:
     """The Faust app of one worker process, applying every projection."""
-    from streams.worker import create_worker_app
+    from photoshare.streams.worker import create_worker_app
 
     # A consumer subscribed to topics that do not exist yet gets no partitions and only
     # notices them at its next metadata refresh (minutes): make them first, as the relay

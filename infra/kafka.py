@@ -13,8 +13,8 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from infra.settings import Settings
-from streams.topics import all_topics
+from photoshare.infra.settings import Settings
+from photoshare.streams.topics import all_topics
 
 log = logging.getLogger("photoshare.kafka")
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 import anyio
 import anyio.to_thread
 
-from commands.messages import StoredImage
-from infra.blobs import BlobStore
-from infra.images import ProcessedImage, VariantSpec, extension_for_format, process_image
+from photoshare.commands.messages import StoredImage
+from photoshare.infra.blobs import BlobStore
+from photoshare.infra.images import ProcessedImage, VariantSpec, extension_for_format, process_image
 
 
 class ImageIngest:

@@ -28,8 +28,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from streams.live import QUEUE_SIZE
-from streams.runner import Notice
+from photoshare.streams.live import QUEUE_SIZE
+from photoshare.streams.runner import Notice
 
 log = logging.getLogger("photoshare.live")
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from infra.settings import Settings
-from infra.sqlite_views.catalog import bindings, view_queries
-from readapi.services import ViewQueries
-from streams.runner import Binding
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views.catalog import bindings, view_queries
+from photoshare.readapi.services import ViewQueries
+from photoshare.streams.runner import Binding
 
 log = logging.getLogger("photoshare.views")
 
@@ -56,15 +56,15 @@ def open_view_stores(settings: Settings) -> ViewStores:
     by_name = {binding.projection.name: binding for binding in bindings(settings)}
     stores = ViewStores(choice, [])
     if "cassandra" in choice.values():
-        from infra.cassandra_views.graph import (
+        from photoshare.infra.cassandra_views.graph import (
             CassandraGraphQueries,
             CassandraGraphStore,
         )
-        from infra.cassandra_views.photos import (
+        from photoshare.infra.cassandra_views.photos import (
             CassandraPhotoQueries,
             CassandraPhotoStore,
         )
-        from infra.cassandra_views.schema import connect
+        from photoshare.infra.cassandra_views.schema import connect
 
         # `host` or `host:port` entries, comma-separated: parsed by `connect`.
         session = connect(settings.cassandra_hosts or "", settings.cassandra_keyspace)
@@ -79,7 +79,7 @@ def open_view_stores(settings: Settings) -> ViewStores:
     if choice["search"] == "opensearch":
         from opensearchpy import OpenSearch
 
-        from infra.opensearch_views.search import (
+        from photoshare.infra.opensearch_views.search import (
             OpenSearchSearchQueries,
             OpenSearchSearchStore,
             SearchIndices,

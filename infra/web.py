@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infra.logs import correlation_id
-from infra.tokens import InvalidTokenError, TokenService
+from photoshare.infra.logs import correlation_id
+from photoshare.infra.tokens import InvalidTokenError, TokenService
 
 log = logging.getLogger("photoshare.http")
 

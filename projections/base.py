@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
-from events import Envelope, Event
+from photoshare.events import Envelope, Event
 
 Store = TypeVar("Store")
 Handler = Callable[[Any, Any, Envelope, Any], None]

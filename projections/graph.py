@@ -5,8 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from events import Envelope, UserFollowed, UserUnfollowed
-from projections.base import Projection, on
+from photoshare.events import Envelope, UserFollowed, UserUnfollowed
+from photoshare.projections.base import Projection, on
 
 
 @dataclass(frozen=True)

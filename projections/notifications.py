@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from uuid import UUID, uuid5
 
-from events import (
+from photoshare.events import (
     CommentAdded,
     CommentDeleted,
     Envelope,
@@ -35,7 +35,7 @@ from events import (
     UserFollowed,
     UserUnfollowed,
 )
-from projections.base import Projection, on
+from photoshare.projections.base import Projection, on
 
 NotificationType = Literal["follow", "like", "comment", "tag"]
 

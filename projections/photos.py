@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from events import (
+from photoshare.events import (
     CommentAdded,
     CommentDeleted,
     Envelope,
@@ -14,7 +14,7 @@ from events import (
     PhotoPosted,
     PhotoUnliked,
 )
-from projections.base import Projection, on
+from photoshare.projections.base import Projection, on
 
 
 @dataclass(frozen=True)

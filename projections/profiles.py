@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from events import (
+from photoshare.events import (
     AvatarChanged,
     Envelope,
     PhotoDeleted,
@@ -15,7 +15,7 @@ from events import (
     UserRegistered,
     UserUnfollowed,
 )
-from projections.base import Projection, on
+from photoshare.projections.base import Projection, on
 
 AVATAR_VARIANT = "avatar"
 

@@ -22,8 +22,8 @@ import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from events import Envelope, PhotoDeleted, PhotoPosted, ProfileUpdated, UserRegistered
-from projections.base import Projection, on
+from photoshare.events import Envelope, PhotoDeleted, PhotoPosted, ProfileUpdated, UserRegistered
+from photoshare.projections.base import Projection, on
 
 MAX_TERMS = 32            # terms of one query that are used; the rest are ignored
 MAX_QUERY_CHARS = 2000    # what is read of a query at all

@@ -24,8 +24,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from events import Envelope, PhotoDeleted, PhotoPosted, UserFollowed, UserUnfollowed
-from projections.base import Projection, on
+from photoshare.events import Envelope, PhotoDeleted, PhotoPosted, UserFollowed, UserUnfollowed
+from photoshare.projections.base import Projection, on
 
 
 @dataclass(frozen=True)

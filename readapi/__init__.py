@@ -4,6 +4,6 @@ Profiles, photos, comments, followers, the home timeline, search, notifications 
 their live stream) and `/media`.
 """
 
-from readapi.app import include_read_api
+from photoshare.readapi.app import include_read_api
 
 __all__ = ["include_read_api"]

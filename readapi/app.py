@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from readapi import media
-from readapi.routes import notifications, photos, search, timeline, users
+from photoshare.readapi import media
+from photoshare.readapi.routes import notifications, photos, search, timeline, users
 
 
 def include_read_api(app: FastAPI) -> None:

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 
-from infra.web import ApiError, bearer_token, verified_user_id
-from readapi.services import ReadServices
+from photoshare.infra.web import ApiError, bearer_token, verified_user_id
+from photoshare.readapi.services import ReadServices
 
 MIN_POSITION_HEADER = "X-Min-Position"
 READ_POSITION_HEADER = "X-Read-Position"

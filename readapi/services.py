@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from projections.graph import GraphQueries
-from projections.notifications import NotificationQueries
-from projections.photos import PhotoQueries
-from projections.profiles import ProfileQueries
-from projections.search import SearchQueries
-from projections.timelines import TimelineQueries
+from photoshare.projections.graph import GraphQueries
+from photoshare.projections.notifications import NotificationQueries
+from photoshare.projections.photos import PhotoQueries
+from photoshare.projections.profiles import ProfileQueries
+from photoshare.projections.search import SearchQueries
+from photoshare.projections.timelines import TimelineQueries
 
 
 @dataclass(frozen=True)

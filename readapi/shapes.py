@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.photos import PhotoRecord
-from projections.profiles import Profile
-from readapi.services import ReadServices, ViewQueries
+from photoshare.projections.photos import PhotoRecord
+from photoshare.projections.profiles import Profile
+from photoshare.readapi.services import ReadServices, ViewQueries
 
 
 def user_summary(services: ReadServices, profile: Profile | None, user_id: str) -> dict[str, Any]:

@@ -4,8 +4,8 @@ it back, follow it, trace one request through it, and measure each projection's 
 A small Python API for notebooks (the `photoshare events ...` and `photoshare projections
 status` commands are built on it):
 
-    from infra.settings import Settings
-    from streams.analytics import iter_events
+    from photoshare.infra.settings import Settings
+    from photoshare.streams.analytics import iter_events
     for event in iter_events(Settings(data_dir="data"), types=["PhotoPosted"]):
         ...
 
@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from commands import PhotoShareCommands
-from events import Envelope, event_classes
-from events.codec import envelope_to_dict
-from infra.settings import Settings
+from photoshare.commands import PhotoShareCommands
+from photoshare.events import Envelope, event_classes
+from photoshare.events.codec import envelope_to_dict
+from photoshare.infra.settings import Settings
 
 # The envelope's fields, in order: the columns of a CSV export (`data` as a JSON string).
 ENVELOPE_FIELDS = tuple(field.name for field in dataclasses.fields(Envelope))
@@ -67,7 +67,7 @@ def open_log(settings: Settings) -> Iterator[PhotoShareCommands]:
 def projection_positions(settings: Settings) -> dict[str, int]:
     """Each projection's last applied log position, from the views database (0 for a
     projection that has applied nothing, or when there are no views yet)."""
-    from infra.sqlite_views.catalog import bindings
+    from photoshare.infra.sqlite_views.catalog import bindings
 
     names = [binding.projection.name for binding in bindings(settings)]
     stored: dict[str, int] = {}

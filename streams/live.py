@@ -10,7 +10,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 
-from streams.runner import Notice
+from photoshare.streams.runner import Notice
 
 QUEUE_SIZE = 256
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from events import Envelope, event_from_data
-from infra.viewdb import ViewDatabase
-from streams.runner import Binding, Notice, Outbox
+from photoshare.events import Envelope, event_from_data
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.streams.runner import Binding, Notice, Outbox
 
 Delivery = tuple[str, Envelope]  # (partition key "topic:partition", envelope)
 

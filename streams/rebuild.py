@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from infra.settings import Settings
-from infra.sqlite_views.catalog import VIEW_MODULES
-from infra.viewdb import ViewDatabase, connect
-from streams.runner import EventSource, ProjectionRunner
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views.catalog import VIEW_MODULES
+from photoshare.infra.viewdb import ViewDatabase, connect
+from photoshare.streams.runner import EventSource, ProjectionRunner
 
 _TABLE = re.compile(r"CREATE\s+(VIRTUAL\s+)?TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
 

@@ -15,8 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from events import Envelope, encode_envelope
-from streams.topics import partition_key, topic_for
+from photoshare.events import Envelope, encode_envelope
+from photoshare.streams.topics import partition_key, topic_for
 
 log = logging.getLogger("photoshare.relay")
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from events import Envelope, event_from_data
-from infra.viewdb import ViewDatabase
-from projections.base import Projection
+from photoshare.events import Envelope, event_from_data
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.projections.base import Projection
 
 log = logging.getLogger("photoshare.runner")
 

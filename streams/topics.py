@@ -8,7 +8,7 @@ envelope (`events.encode_envelope`), so any Kafka client can read the topics.
 
 from __future__ import annotations
 
-from events import event_class, public_event_classes
+from photoshare.events import event_class, public_event_classes
 
 FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(cls.family for cls in public_event_classes()))
 

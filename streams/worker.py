@@ -14,10 +14,10 @@ import logging
 
 import faust
 
-from events import decode_envelope
-from infra.settings import Settings
-from streams.partitioned import PartitionedApplier
-from streams.topics import all_topics, partition_key
+from photoshare.events import decode_envelope
+from photoshare.infra.settings import Settings
+from photoshare.streams.partitioned import PartitionedApplier
+from photoshare.streams.topics import all_topics, partition_key
 
 log = logging.getLogger("photoshare.worker")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from commands import errors as e
-from writeapi.routes import comments, following, likes, notifications, photos, sessions, users
+from photoshare.commands import errors as e
+from photoshare.writeapi.routes import comments, following, likes, notifications, photos, sessions, users
 
 # The one place a domain error becomes an HTTP status. Subclasses come before bases.
 DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from commands import CommandContext, CommandResult
-from infra.logs import correlation_id
-from infra.web import EVENT_POSITION_HEADER, CurrentUserId
-from writeapi.services import WriteServices
+from photoshare.commands import CommandContext, CommandResult
+from photoshare.infra.logs import correlation_id
+from photoshare.infra.web import EVENT_POSITION_HEADER, CurrentUserId
+from photoshare.writeapi.services import WriteServices
 
 
 async def get_services(request: Request) -> WriteServices:

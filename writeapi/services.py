@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from commands import PhotoShareCommands
-from infra.passwords import PasswordHasher
-from infra.photo_ingest import ImageIngest
-from infra.ratelimit import FailureLimiter
-from infra.tokens import TokenService
+from photoshare.commands import PhotoShareCommands
+from photoshare.infra.passwords import PasswordHasher
+from photoshare.infra.photo_ingest import ImageIngest
+from photoshare.infra.ratelimit import FailureLimiter
+from photoshare.infra.tokens import TokenService
 
 
 @dataclass(frozen=True)

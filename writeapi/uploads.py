@@ -7,16 +7,16 @@ from collections.abc import Sequence
 
 from fastapi import UploadFile
 
-from commands.messages import StoredImage
-from infra.images import (
+from photoshare.commands.messages import StoredImage
+from photoshare.infra.images import (
     CorruptImageError,
     ImageDimensionsTooLargeError,
     ImageRejectedError,
     UnsupportedImageFormatError,
     VariantSpec,
 )
-from infra.web import ApiError
-from writeapi.services import WriteServices
+from photoshare.infra.web import ApiError
+from photoshare.writeapi.services import WriteServices
 
 log = logging.getLogger("photoshare.uploads")
 

@@ -14,8 +14,8 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from events import Event, event_from_data, event_to_data
-from commands.messages import CommandContext
+from photoshare.events import Event, event_from_data, event_to_data
+from photoshare.commands.messages import CommandContext
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from uuid import UUID, uuid4
 
-from commands import rules
-from commands.aggregates.base import EventSourcedAggregate
-from commands.errors import NotAllowedToDeleteCommentError
-from commands.ids import like_id
-from commands.messages import CommandContext
-from events import CommentAdded, CommentDeleted, Event, PhotoLiked, PhotoUnliked
+from photoshare.commands import rules
+from photoshare.commands.aggregates.base import EventSourcedAggregate
+from photoshare.commands.errors import NotAllowedToDeleteCommentError
+from photoshare.commands.ids import like_id
+from photoshare.commands.messages import CommandContext
+from photoshare.events import CommentAdded, CommentDeleted, Event, PhotoLiked, PhotoUnliked
 
 
 class Like(EventSourcedAggregate):

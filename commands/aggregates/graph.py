@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from uuid import UUID
 
-from commands.aggregates.base import EventSourcedAggregate
-from commands.errors import SelfFollowError
-from commands.ids import follow_id
-from commands.messages import CommandContext
-from events import Event, UserFollowed, UserUnfollowed
+from photoshare.commands.aggregates.base import EventSourcedAggregate
+from photoshare.commands.errors import SelfFollowError
+from photoshare.commands.ids import follow_id
+from photoshare.commands.messages import CommandContext
+from photoshare.events import Event, UserFollowed, UserUnfollowed
 
 
 class Follow(EventSourcedAggregate):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from uuid import UUID, uuid5
 
-from commands.aggregates.base import EventSourcedAggregate
-from commands.ids import NAMESPACE
-from commands.messages import CommandContext
-from events import Event, NotificationsRead
+from photoshare.commands.aggregates.base import EventSourcedAggregate
+from photoshare.commands.ids import NAMESPACE
+from photoshare.commands.messages import CommandContext
+from photoshare.events import Event, NotificationsRead
 
 
 def inbox_id(user_id: UUID) -> UUID:

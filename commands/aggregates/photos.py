@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from functools import singledispatchmethod
 from uuid import UUID, uuid4
 
-from commands import rules
-from commands.aggregates.base import EventSourcedAggregate
-from commands.errors import InvalidValueError, NotPhotoOwnerError
-from commands.messages import CommandContext, StoredImage
-from events import Event, PhotoDeleted, PhotoPosted
+from photoshare.commands import rules
+from photoshare.commands.aggregates.base import EventSourcedAggregate
+from photoshare.commands.errors import InvalidValueError, NotPhotoOwnerError
+from photoshare.commands.messages import CommandContext, StoredImage
+from photoshare.events import Event, PhotoDeleted, PhotoPosted
 
 
 class Photo(EventSourcedAggregate):

@@ -7,12 +7,12 @@ from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
-from commands import rules
-from commands.aggregates.base import EventSourcedAggregate
-from commands.errors import InvalidValueError
-from commands.ids import credentials_id, email_claim_id, normalise_email, user_id_for
-from commands.messages import CommandContext, StoredImage
-from events import AvatarChanged, EmailClaimed, Event, PasswordSet, ProfileUpdated, UserRegistered
+from photoshare.commands import rules
+from photoshare.commands.aggregates.base import EventSourcedAggregate
+from photoshare.commands.errors import InvalidValueError
+from photoshare.commands.ids import credentials_id, email_claim_id, normalise_email, user_id_for
+from photoshare.commands.messages import CommandContext, StoredImage
+from photoshare.events import AvatarChanged, EmailClaimed, Event, PasswordSet, ProfileUpdated, UserRegistered
 
 EDITABLE_PROFILE_FIELDS = ("display_name", "bio", "location", "age")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 
-from infra.cassandra_views.schema import (
+from photoshare.infra.cassandra_views.schema import (
     FOLLOWERS,
     FOLLOWING,
     BucketedList,
     Write,
     keyspace_of,
 )
-from projections.graph import Edge, GraphQueries, GraphStore
+from photoshare.projections.graph import Edge, GraphQueries, GraphStore
 
 
 class CassandraGraphStore(GraphStore):

@@ -17,7 +17,7 @@ from typing import Any
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 
-from infra.cassandra_views.schema import (
+from photoshare.infra.cassandra_views.schema import (
     ALL_SHARDS_CQL,
     PHOTOS_BY_OWNER,
     SHARDS,
@@ -26,7 +26,7 @@ from infra.cassandra_views.schema import (
     rows_of,
     shard_of,
 )
-from projections.photos import CommentRecord, PhotoQueries, PhotoRecord, PhotoStore
+from photoshare.projections.photos import CommentRecord, PhotoQueries, PhotoRecord, PhotoStore
 
 _DETAILS = ("owner_id, caption, location, hashtags, tagged_user_ids, variants, width, "
             "height, posted_at, position")

@@ -23,8 +23,8 @@ import os
 import shutil
 from pathlib import Path
 
-from infra.localcluster.jars import java17
-from infra.localcluster.process import ServerSpec, port_answers
+from photoshare.infra.localcluster.jars import java17
+from photoshare.infra.localcluster.process import ServerSpec, port_answers
 
 CASSANDRA_VERSION = "5.0.9"  # = cassandra.version in maven/cassandra/pom.xml
 MAIN_CLASS = "org.apache.cassandra.service.CassandraDaemon"

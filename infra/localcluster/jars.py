@@ -92,7 +92,7 @@ def java17() -> str:
 def main(argv: list[str] | None = None) -> int:
     import argparse
     parser = argparse.ArgumentParser(
-        prog="python -m infra.localcluster.jars",
+        prog="python -m photoshare.infra.localcluster.jars",
         description="Resolve the JVM engines' jars from Maven Central into the local cache "
                     "(once per pom version) and print where they are.")
     parser.add_argument("engines", nargs="*", metavar="ENGINE",

@@ -8,8 +8,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from infra.localcluster.jars import classpath, java17
-from infra.localcluster.process import ServerSpec, port_answers
+from photoshare.infra.localcluster.jars import classpath, java17
+from photoshare.infra.localcluster.process import ServerSpec, port_answers
 
 KAFKA_VERSION = "4.1.1"
 

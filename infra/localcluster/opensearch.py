@@ -16,8 +16,8 @@ import json
 import urllib.request
 from pathlib import Path
 
-from infra.localcluster.jars import java17
-from infra.localcluster.process import ServerSpec
+from photoshare.infra.localcluster.jars import java17
+from photoshare.infra.localcluster.process import ServerSpec
 
 OPENSEARCH_VERSION = "2.19.6"  # opensearch.version in maven/opensearch/pom.xml
 

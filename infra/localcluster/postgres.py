@@ -11,7 +11,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from infra.localcluster.process import ServerSpec, become, port_answers
+from photoshare.infra.localcluster.process import ServerSpec, become, port_answers
 
 # The server refuses to run as root; as root we run it as Debian's `postgres` user.
 SERVER_USER = "postgres"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from infra.localcluster.process import ServerSpec, port_answers
+from photoshare.infra.localcluster.process import ServerSpec, port_answers
 
 
 def redis_spec(home: Path, *, port: int, persistent: bool) -> ServerSpec:

@@ -9,8 +9,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from infra.localcluster.jars import java17
-from infra.localcluster.process import ServerSpec
+from photoshare.infra.localcluster.jars import java17
+from photoshare.infra.localcluster.process import ServerSpec
 
 S3PROXY_VERSION = "2.6.0"  # s3proxy.version in maven/s3proxy/pom.xml
 MAIN_CLASS = "org.gaul.s3proxy.Main"

@@ -21,13 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.localcluster import jars, s3proxy
-from infra.localcluster.cassandra import cassandra_spec
-from infra.localcluster.kafka import kafka_spec
-from infra.localcluster.opensearch import opensearch_spec
-from infra.localcluster.postgres import postgres_spec
-from infra.localcluster.process import RunningServer, ServerSpec, free_port, start, stop
-from infra.localcluster.redis import redis_spec
+from photoshare.infra.localcluster import jars, s3proxy
+from photoshare.infra.localcluster.cassandra import cassandra_spec
+from photoshare.infra.localcluster.kafka import kafka_spec
+from photoshare.infra.localcluster.opensearch import opensearch_spec
+from photoshare.infra.localcluster.postgres import postgres_spec
+from photoshare.infra.localcluster.process import RunningServer, ServerSpec, free_port, start, stop
+from photoshare.infra.localcluster.redis import redis_spec
 
 log = logging.getLogger("photoshare.localcluster")
 

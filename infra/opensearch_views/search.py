@@ -64,7 +64,7 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import RequestError
 from opensearchpy.helpers import BulkIndexError
 
-from projections.search import (
+from photoshare.projections.search import (
     PhotoDocument,
     SearchQueries,
     SearchStore,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from infra.settings import Settings
-from infra.sqlite_views import graph, notifications, photos, profiles, search, timelines
-from infra.viewdb import ViewDatabase
-from readapi.services import ViewQueries
-from streams.runner import Binding
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views import graph, notifications, photos, profiles, search, timelines
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.readapi.services import ViewQueries
+from photoshare.streams.runner import Binding
 
 VIEW_MODULES = (profiles, graph, photos, timelines, search, notifications)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from infra.settings import Settings
-from streams.runner import Binding
+from photoshare.infra.settings import Settings
+from photoshare.streams.runner import Binding
 
-from projections.graph import GraphProjection, Edge, GraphQueries, GraphStore
+from photoshare.projections.graph import GraphProjection, Edge, GraphQueries, GraphStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS follows (

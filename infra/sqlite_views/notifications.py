@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 
-from infra.settings import Settings
-from projections.notifications import (
+from photoshare.infra.settings import Settings
+from photoshare.projections.notifications import (
     Notification,
     NotificationQueries,
     NotificationsProjection,
     NotificationStore,
 )
-from streams.runner import Binding, Notice, Outbox
+from photoshare.streams.runner import Binding, Notice, Outbox
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (

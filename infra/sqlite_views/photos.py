@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
-from infra.settings import Settings
-from streams.runner import Binding
+from photoshare.infra.settings import Settings
+from photoshare.streams.runner import Binding
 
-from infra.sqlite_views.util import from_json, placeholders, to_json
-from projections.photos import PhotosProjection, CommentRecord, PhotoQueries, PhotoRecord, PhotoStore
+from photoshare.infra.sqlite_views.util import from_json, placeholders, to_json
+from photoshare.projections.photos import PhotosProjection, CommentRecord, PhotoQueries, PhotoRecord, PhotoStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS photos (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
-from infra.settings import Settings
-from streams.runner import Binding
+from photoshare.infra.settings import Settings
+from photoshare.streams.runner import Binding
 
-from infra.sqlite_views.util import placeholders
-from projections.profiles import ProfilesProjection, Profile, ProfileQueries, ProfileStore
+from photoshare.infra.sqlite_views.util import placeholders
+from photoshare.projections.profiles import ProfilesProjection, Profile, ProfileQueries, ProfileStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (

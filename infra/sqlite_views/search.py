@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from infra.settings import Settings
-from projections.search import (
+from photoshare.infra.settings import Settings
+from photoshare.projections.search import (
     PhotoDocument,
     SearchProjection,
     SearchQueries,
@@ -31,7 +31,7 @@ from projections.search import (
     tag_key,
     words,
 )
-from streams.runner import Binding
+from photoshare.streams.runner import Binding
 
 TOKENIZER = "unicode61 remove_diacritics 2"
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 
-from infra.settings import Settings
-from projections.timelines import (
+from photoshare.infra.settings import Settings
+from photoshare.projections.timelines import (
     TimelineEntry,
     TimelineQueries,
     TimelinesProjection,
     TimelineStore,
 )
-from streams.runner import Binding, Notice, Outbox
+from photoshare.streams.runner import Binding, Notice, Outbox
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS timeline (

@@ -17,13 +17,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from infra.web import ApiError, CurrentUserId, bearer_token, verified_user_id
-from projections.notifications import Notification
-from readapi import shapes
-from readapi.deps import Services, Views
-from readapi.pagination import Page, keyset_page
-from readapi.services import ReadServices, ViewQueries
-from readapi.routing import ReadRoute
+from photoshare.infra.web import ApiError, CurrentUserId, bearer_token, verified_user_id
+from photoshare.projections.notifications import Notification
+from photoshare.readapi import shapes
+from photoshare.readapi.deps import Services, Views
+from photoshare.readapi.pagination import Page, keyset_page
+from photoshare.readapi.services import ReadServices, ViewQueries
+from photoshare.readapi.routing import ReadRoute
 
 router = APIRouter(tags=["notifications"], route_class=ReadRoute)
 

@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from infra.web import ApiError
-from projections.photos import PhotoRecord
-from readapi import shapes
-from readapi.deps import Viewer, Views
-from readapi.pagination import Page, page
-from readapi.services import ViewQueries
-from readapi.routing import ReadRoute
+from photoshare.infra.web import ApiError
+from photoshare.projections.photos import PhotoRecord
+from photoshare.readapi import shapes
+from photoshare.readapi.deps import Viewer, Views
+from photoshare.readapi.pagination import Page, page
+from photoshare.readapi.services import ViewQueries
+from photoshare.readapi.routing import ReadRoute
 
 router = APIRouter(tags=["photos"], route_class=ReadRoute)
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from readapi import shapes
-from readapi.deps import Viewer, Views
-from readapi.pagination import Page, PageRequest, invalid_cursor, page
-from readapi.routing import ReadRoute, offload
+from photoshare.readapi import shapes
+from photoshare.readapi.deps import Viewer, Views
+from photoshare.readapi.pagination import Page, PageRequest, invalid_cursor, page
+from photoshare.readapi.routing import ReadRoute, offload
 
 router = APIRouter(tags=["search"], route_class=ReadRoute)
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from infra.web import CurrentUserId
-from readapi import shapes
-from readapi.deps import Views
-from readapi.pagination import Page, page
-from readapi.routing import ReadRoute
+from photoshare.infra.web import CurrentUserId
+from photoshare.readapi import shapes
+from photoshare.readapi.deps import Views
+from photoshare.readapi.pagination import Page, page
+from photoshare.readapi.routing import ReadRoute
 
 router = APIRouter(tags=["timeline"], route_class=ReadRoute)
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from infra.web import ApiError, CurrentUserId
-from projections.graph import Edge, GraphQueries
-from projections.profiles import Profile
-from readapi import shapes
-from readapi.deps import Viewer, Views
-from readapi.pagination import Page, PageRequest, keyset_page
-from readapi.services import ReadServices, ViewQueries
-from readapi.routing import ReadRoute
+from photoshare.infra.web import ApiError, CurrentUserId
+from photoshare.projections.graph import Edge, GraphQueries
+from photoshare.projections.profiles import Profile
+from photoshare.readapi import shapes
+from photoshare.readapi.deps import Viewer, Views
+from photoshare.readapi.pagination import Page, PageRequest, keyset_page
+from photoshare.readapi.services import ReadServices, ViewQueries
+from photoshare.readapi.routing import ReadRoute
 
 router = APIRouter(tags=["users"], route_class=ReadRoute)
 

@@ -28,8 +28,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from infra.bootstrap import create_embedded_app
-from tests.conftest import Account, cheap_settings, head, image_bytes, post_photo, register
+from photoshare.infra.bootstrap import create_embedded_app
+from support.embedded import Account, cheap_settings, head, image_bytes, post_photo, register
 
 # --- helpers ----------------------------------------------------------------------------
 

@@ -22,10 +22,10 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from infra.bootstrap import create_embedded_app
-from infra.sqlite_views.catalog import bindings, open_views
-from streams.runner import Notice, ProjectionRunner
-from tests.conftest import Account, cheap_settings, event_store, head, post_photo, register
+from photoshare.infra.bootstrap import create_embedded_app
+from photoshare.infra.sqlite_views.catalog import bindings, open_views
+from photoshare.streams.runner import Notice, ProjectionRunner
+from support.embedded import Account, cheap_settings, event_store, head, post_photo, register
 
 SUMMARY_KEYS = {"user_id", "username", "display_name", "avatar_url"}
 ITEM_KEYS = {"notification_id", "type", "actor", "photo_id", "created_at", "read"}

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from infra.bootstrap import create_embedded_app
-from infra.sqlite_views.catalog import bindings
-from tests.conftest import cheap_settings, head, post_photo, register
+from photoshare.infra.bootstrap import create_embedded_app
+from photoshare.infra.sqlite_views.catalog import bindings
+from support.embedded import cheap_settings, head, post_photo, register
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from infra.bootstrap import create_embedded_app
-from tests.conftest import Account, cheap_settings, image_bytes
+from photoshare.infra.bootstrap import create_embedded_app
+from support.embedded import Account, cheap_settings, image_bytes
 
 
 def position(response: httpx.Response) -> int:

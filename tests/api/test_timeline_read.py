@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from commands.messages import CommandContext, PostPhoto, StoredImage
-from infra.bootstrap import create_embedded_app
-from tests.conftest import Account, cheap_settings, event_store, image_bytes, register
+from photoshare.commands.messages import CommandContext, PostPhoto, StoredImage
+from photoshare.infra.bootstrap import create_embedded_app
+from support.embedded import Account, cheap_settings, event_store, image_bytes, register
 
 SMALL = image_bytes(size=(64, 48))
 

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import ExifTags, Image
 
-from tests.conftest import Account, event_store, head, image_bytes, post_photo, register
+from support.embedded import Account, event_store, head, image_bytes, post_photo, register
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 PHOTO_VARIANTS = {"large": 1080, "medium": 640, "square": 320}

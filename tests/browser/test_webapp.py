@@ -17,7 +17,7 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.e2e.conftest import Server, serve
+from support.serve import Server, serve
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect

@@ -23,23 +23,23 @@ import httpx
 import pytest
 from kafka import KafkaConsumer
 
-from infra.bootstrap import open_event_store
-from infra.localcluster.process import free_port
-from infra.relay_positions import RelayPositions
-from infra.settings import Settings
-from infra.sqlite_views import graph as sqlite_graph
-from infra.sqlite_views import photos as sqlite_photos
-from infra.sqlite_views import search as sqlite_search
-from infra.sqlite_views.catalog import bindings, open_views, view_queries
-from infra.supervisor import prepare
-from infra.view_stores import open_view_stores
-from infra.viewdb import ViewDatabase
-from streams.partitioned import watermark
-from streams.runner import ProjectionRunner
-from streams.topics import all_topics
-from tests.conftest import image_bytes
-from tests.support.cluster import cluster_servers, wait_healthy
-from tests.support.engines import Engines
+from photoshare.infra.bootstrap import open_event_store
+from photoshare.infra.localcluster.process import free_port
+from photoshare.infra.relay_positions import RelayPositions
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views import graph as sqlite_graph
+from photoshare.infra.sqlite_views import photos as sqlite_photos
+from photoshare.infra.sqlite_views import search as sqlite_search
+from photoshare.infra.sqlite_views.catalog import bindings, open_views, view_queries
+from photoshare.infra.supervisor import prepare
+from photoshare.infra.view_stores import open_view_stores
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.streams.partitioned import watermark
+from photoshare.streams.runner import ProjectionRunner
+from photoshare.streams.topics import all_topics
+from support.embedded import image_bytes
+from support.cluster import cluster_servers, wait_healthy
+from support.engines import Engines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_story import tell_the_story
-from tests.support.cluster import cluster_servers, photoshare_up
-from tests.support.engines import Engines
+from support.story import tell_the_story
+from support.cluster import cluster_servers, photoshare_up
+from support.engines import Engines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 

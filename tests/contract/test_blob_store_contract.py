@@ -19,15 +19,15 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.blobs import (
+from photoshare.infra.blobs import (
     ALLOWED_EXTENSIONS,
     BlobStore,
     FilesystemBlobStore,
     InvalidBlobKeyError,
 )
-from infra.blobs import IMMUTABLE_CACHE_CONTROL as IMMUTABLE
-from infra.s3blobs import MAX_URL_SECONDS, S3BlobStore
-from tests.support.s3_server import (
+from photoshare.infra.blobs import IMMUTABLE_CACHE_CONTROL as IMMUTABLE
+from photoshare.infra.s3blobs import MAX_URL_SECONDS, S3BlobStore
+from support.s3_server import (
     TEST_ACCESS_KEY,
     TEST_SECRET_KEY,
     empty_and_delete_bucket,

@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events import (
+from photoshare.events import (
     CommentAdded,
     CommentDeleted,
     Envelope,
@@ -43,21 +43,21 @@ from events import (
     event_from_data,
     event_to_data,
 )
-from infra.cassandra_views.graph import CassandraGraphQueries, CassandraGraphStore
-from infra.cassandra_views.photos import CassandraPhotoQueries, CassandraPhotoStore
-from infra.cassandra_views.schema import BUCKET_SPAN, connect, create_schema
-from infra.sqlite_views import graph as sqlite_graph
-from infra.sqlite_views import photos as sqlite_photos
-from infra.viewdb import ViewDatabase
-from projections.graph import Edge, GraphProjection, GraphQueries, GraphStore
-from projections.photos import (
+from photoshare.infra.cassandra_views.graph import CassandraGraphQueries, CassandraGraphStore
+from photoshare.infra.cassandra_views.photos import CassandraPhotoQueries, CassandraPhotoStore
+from photoshare.infra.cassandra_views.schema import BUCKET_SPAN, connect, create_schema
+from photoshare.infra.sqlite_views import graph as sqlite_graph
+from photoshare.infra.sqlite_views import photos as sqlite_photos
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.projections.graph import Edge, GraphProjection, GraphQueries, GraphStore
+from photoshare.projections.photos import (
     CommentRecord,
     PhotoQueries,
     PhotoRecord,
     PhotosProjection,
     PhotoStore,
 )
-from tests.support.histories import START, envelopes, histories
+from support.histories import START, envelopes, histories
 
 pytestmark = pytest.mark.cluster
 

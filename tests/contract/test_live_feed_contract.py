@@ -20,9 +20,9 @@ from uuid import uuid4
 import pytest
 import redis
 
-from infra.redis_live import RedisLiveFeed
-from streams.live import LiveBroadcaster
-from streams.runner import Notice
+from photoshare.infra.redis_live import RedisLiveFeed
+from photoshare.streams.live import LiveBroadcaster
+from photoshare.streams.runner import Notice
 
 pytestmark = [pytest.mark.cluster, pytest.mark.anyio]
 
@@ -209,8 +209,8 @@ async def test_a_consumer_that_stops_iterating_is_unsubscribed(
 
 PUBLISHER = """
 import sys
-from infra.redis_live import RedisLiveFeed
-from streams.runner import Notice
+from photoshare.infra.redis_live import RedisLiveFeed
+from photoshare.streams.runner import Notice
 url, prefix, user_id = sys.argv[1:]
 feed = RedisLiveFeed(url, prefix=prefix)
 feed.publish([Notice(user_id, "notification", {"notification_id": "n-1", "position": 7})])

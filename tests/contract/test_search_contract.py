@@ -21,7 +21,7 @@ from uuid import uuid4
 import pytest
 from opensearchpy import OpenSearch
 
-from events import (
+from photoshare.events import (
     Envelope,
     Event,
     PhotoDeleted,
@@ -30,18 +30,18 @@ from events import (
     UserRegistered,
     event_from_data,
 )
-from infra.opensearch_views.search import (
+from photoshare.infra.opensearch_views.search import (
     OpenSearchSearchQueries,
     OpenSearchSearchStore,
     SearchIndices,
     create_indices,
     switch_alias,
 )
-from infra.settings import Settings
-from infra.sqlite_views import search as sqlite_search
-from infra.viewdb import ViewDatabase
-from projections.search import SearchProjection, SearchQueries, SearchStore
-from tests.support.histories import envelopes, uid
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views import search as sqlite_search
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.projections.search import SearchProjection, SearchQueries, SearchStore
+from support.histories import envelopes, uid
 
 pytestmark = pytest.mark.cluster
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import serve
+from support.serve import serve
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import image_bytes
-from tests.e2e.conftest import serve
+from support.embedded import image_bytes
+from support.serve import serve
 
 pytestmark = pytest.mark.e2e
 def test_serve_takes_writes_and_keeps_them_across_a_restart(tmp_path: Path) -> None:

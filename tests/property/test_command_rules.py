@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from commands import CommandContext, PhotoShareCommands
-from commands import errors as e
-from commands import messages as m
+from photoshare.commands import CommandContext, PhotoShareCommands
+from photoshare.commands import errors as e
+from photoshare.commands import messages as m
 
 USERNAMES = st.sampled_from(["ann", "Ann", "cat", "bob", "BOB", "cy_d", "d.e", "x", ".bad", "a b",
                              "zoë", "eve", "ok_name_that_is_exactly_thirty"])

@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events import (
+from photoshare.events import (
     Envelope,
     PhotoDeleted,
     PhotoLiked,
@@ -23,15 +23,15 @@ from events import (
     PhotoUnliked,
     UserRegistered,
 )
-from infra.sqlite_views.catalog import bindings
-from streams.partitioned import PartitionedApplier
-from tests.property.test_projection_replay import (
+from photoshare.infra.sqlite_views.catalog import bindings
+from photoshare.streams.partitioned import PartitionedApplier
+from support.views import (
     PROFILE,
     VIEW_SETTINGS,
     clean_pass,
     fresh_views,
 )
-from tests.support.histories import envelopes, histories, uid
+from support.histories import envelopes, histories, uid
 
 # Which aggregate each event type belongs to, as the relay keys it (commands.aggregates).
 AGGREGATE_FIELDS = {

@@ -7,23 +7,17 @@ random valid histories.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from events import Envelope, Event, event_from_data
-from infra.settings import Settings
-from infra.sqlite_views.catalog import bindings, open_views
-from infra.viewdb import ViewDatabase
-from projections.base import Projection
-from streams.runner import Binding, ProjectionRunner
-from tests.support.histories import ListLog, envelopes, histories
-
-VIEW_SETTINGS = Settings(timeline_cap=3, celebrity_threshold=2)
-
+from photoshare.events import Envelope, Event
+from photoshare.infra.sqlite_views.catalog import bindings
+from photoshare.projections.base import Projection
+from photoshare.streams.runner import Binding, ProjectionRunner
+from support.histories import ListLog, envelopes, histories
+from support.views import PROFILE, VIEW_SETTINGS, clean_pass, fresh_views
 
 class ReplayingLog(ListLog):
     """Redelivers: each batch starts up to `overlap` events before where it was asked."""
@@ -56,30 +50,6 @@ class CrashOnce(Projection[Any]):
         if envelope.position == self.at and not self.crashed:
             self.crashed = True
             raise Crash(f"simulated crash in {self.name} at {self.at}")
-
-
-def fresh_views() -> ViewDatabase:
-    return open_views(Path(tempfile.mkdtemp(prefix="photoshare-views-")) / "views.sqlite3")
-
-
-def clean_pass(items: list[Envelope]) -> dict[str, list[tuple[Any, ...]]]:
-    """The definition of each view: every event applied once, in order, no runner."""
-    views = fresh_views()
-    with views.transaction() as connection:
-        for binding in bindings(VIEW_SETTINGS):
-            store = binding.store(connection, [])
-            for envelope in items:
-                event = event_from_data(envelope.event_type, envelope.schema_version,
-                                        envelope.data)
-                binding.projection.apply(event, envelope, store)
-    try:
-        return views.dump()
-    finally:
-        views.close()
-
-
-PROFILE = settings(max_examples=60, deadline=None,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @PROFILE

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from events import (
+from photoshare.events import (
     Envelope,
     Event,
     PhotoDeleted,
@@ -32,12 +32,12 @@ from events import (
     UserUnfollowed,
     event_from_data,
 )
-from infra.settings import Settings
-from infra.sqlite_views import timelines
-from infra.viewdb import ViewDatabase
-from projections.timelines import TimelineEntry
-from streams.runner import Notice, ProjectionRunner
-from tests.support.histories import ListLog, envelopes, histories
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views import timelines
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.projections.timelines import TimelineEntry
+from photoshare.streams.runner import Notice, ProjectionRunner
+from support.histories import ListLog, envelopes, histories
 
 PAGE_SIZES = (1, 2, 3)
 # What moves timelines, weighted so that removals from full timelines (and the refills

@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 import redis
 
-from infra.localcluster.process import free_port
-from infra.postgres import drop_database, ensure_database
-from infra.settings import Settings
-from tests.support.engines import Engines
+from photoshare.infra.localcluster.process import free_port
+from photoshare.infra.postgres import drop_database, ensure_database
+from photoshare.infra.settings import Settings
+from support.engines import Engines
 
 PHOTOSHARE = Path(sys.executable).parent / "photoshare"
 

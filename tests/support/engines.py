@@ -25,15 +25,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-from infra.localcluster import jars
-from infra.localcluster.cassandra import cassandra_spec
-from infra.localcluster.kafka import kafka_spec
-from infra.localcluster.opensearch import opensearch_spec
-from infra.localcluster.postgres import postgres_spec
-from infra.localcluster.process import RunningServer, ServerSpec, free_port, start, stop
-from infra.localcluster.redis import redis_spec
-from infra.localcluster.s3proxy import s3proxy_spec
-from tests.support.s3_server import TEST_ACCESS_KEY, TEST_SECRET_KEY, running_s3_server
+from photoshare.infra.localcluster import jars
+from photoshare.infra.localcluster.cassandra import cassandra_spec
+from photoshare.infra.localcluster.kafka import kafka_spec
+from photoshare.infra.localcluster.opensearch import opensearch_spec
+from photoshare.infra.localcluster.postgres import postgres_spec
+from photoshare.infra.localcluster.process import RunningServer, ServerSpec, free_port, start, stop
+from photoshare.infra.localcluster.redis import redis_spec
+from photoshare.infra.localcluster.s3proxy import s3proxy_spec
+from support.s3_server import TEST_ACCESS_KEY, TEST_SECRET_KEY, running_s3_server
 
 ENGINES = ("postgres", "redis", "kafka", "cassandra", "opensearch", "s3", "s3proxy")
 REPO = Path(__file__).resolve().parents[2]

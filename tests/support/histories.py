@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 
 from hypothesis import strategies as st
 
-from events import (
+from photoshare.events import (
     AvatarChanged,
     CommentAdded,
     CommentDeleted,

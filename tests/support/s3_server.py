@@ -25,8 +25,8 @@ from uuid import uuid4
 
 import boto3
 
-from infra.localcluster.process import ServerSpec, free_port, running
-from infra.s3blobs import client_config
+from photoshare.infra.localcluster.process import ServerSpec, free_port, running
+from photoshare.infra.s3blobs import client_config
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 # Dummy credentials handed to each client explicitly, so no test touches the process-wide

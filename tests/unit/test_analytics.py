@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from events.codec import decode_envelope, encode_envelope
-from infra.settings import Settings
-from infra.sqlite_views.catalog import bindings, open_views
-from streams.analytics import (
+from photoshare.events.codec import decode_envelope, encode_envelope
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views.catalog import bindings, open_views
+from photoshare.streams.analytics import (
     iter_events,
     last_events,
     read_export,
@@ -21,9 +21,9 @@ from streams.analytics import (
     write_csv,
     write_jsonl,
 )
-from streams.runner import ProjectionRunner
-from tests.conftest import event_store, image_bytes, post_photo, register
-from tests.support.histories import ListLog
+from photoshare.streams.runner import ProjectionRunner
+from support.embedded import event_store, image_bytes, post_photo, register
+from support.histories import ListLog
 
 
 def scenario(client: TestClient) -> dict[str, str]:

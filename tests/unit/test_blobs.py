@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from infra import blobs
-from infra.blobs import (
+from photoshare.infra import blobs
+from photoshare.infra.blobs import (
     ALLOWED_EXTENSIONS,
     BlobStore,
     FilesystemBlobStore,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from commands import CommandContext, PhotoShareCommands
-from commands import errors as e
-from commands import messages as m
+from photoshare.commands import CommandContext, PhotoShareCommands
+from photoshare.commands import errors as e
+from photoshare.commands import messages as m
 
 IMAGE = m.StoredImage("0" * 64 + ".jpg", "jpeg", 10, 10, {"large": "1" * 64 + ".jpg"})
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageCms
 
-from infra.images import (
+from photoshare.infra.images import (
     AVATAR_VARIANTS,
     PHOTO_VARIANTS,
     CorruptImageError,

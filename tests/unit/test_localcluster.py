@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from infra.localcluster.kafka import new_cluster_id
-from infra.localcluster.process import ServerSpec, ServerStartError, start
+from photoshare.infra.localcluster.kafka import new_cluster_id
+from photoshare.infra.localcluster.process import ServerSpec, ServerStartError, start
 
 
 def test_kafka_cluster_ids_are_16_bytes_and_never_look_like_an_option() -> None:

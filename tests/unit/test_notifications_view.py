@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events import (
+from photoshare.events import (
     CommentAdded,
     CommentDeleted,
     Envelope,
@@ -31,12 +31,12 @@ from events import (
     UserUnfollowed,
     event_from_data,
 )
-from infra.settings import Settings
-from infra.sqlite_views import notifications as sqlite_notifications
-from infra.viewdb import ViewDatabase
-from projections.notifications import Notification, notification_id
-from streams.runner import Notice, ProjectionRunner
-from tests.support.histories import NAMES, START, ListLog, envelopes, histories, uid
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views import notifications as sqlite_notifications
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.projections.notifications import Notification, notification_id
+from photoshare.streams.runner import Notice, ProjectionRunner
+from support.histories import NAMES, START, ListLog, envelopes, histories, uid
 
 VIEW_SETTINGS = Settings()
 ANN, BOB, CY, DEE = (uid("user", i) for i in range(4))

@@ -11,15 +11,15 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from commands import CommandContext
-from commands.messages import RegisterUser
-from infra.bootstrap import create_embedded_app, open_event_store
-from infra.cli import main
-from infra.settings import Settings
-from infra.sqlite_views.catalog import bindings, open_views
-from streams.analytics import iter_events, read_export
-from streams.runner import ProjectionRunner
-from tests.conftest import cheap_settings, image_bytes, post_photo, register
+from photoshare.commands import CommandContext
+from photoshare.commands.messages import RegisterUser
+from photoshare.infra.bootstrap import create_embedded_app, open_event_store
+from photoshare.infra.cli import main
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views.catalog import bindings, open_views
+from photoshare.streams.analytics import iter_events, read_export
+from photoshare.streams.runner import ProjectionRunner
+from support.embedded import cheap_settings, image_bytes, post_photo, register
 
 PROJECTIONS = {"profiles", "graph", "photos", "timelines", "search", "notifications"}
 

@@ -12,9 +12,9 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from infra import photo_ingest
-from infra.blobs import FilesystemBlobStore, is_valid_key
-from infra.images import (
+from photoshare.infra import photo_ingest
+from photoshare.infra.blobs import FilesystemBlobStore, is_valid_key
+from photoshare.infra.images import (
     AVATAR_VARIANTS,
     PHOTO_VARIANTS,
     CorruptImageError,
@@ -22,7 +22,7 @@ from infra.images import (
     UnsupportedImageFormatError,
     process_image,
 )
-from infra.photo_ingest import ImageIngest, StoredImage
+from photoshare.infra.photo_ingest import ImageIngest, StoredImage
 
 pytestmark = pytest.mark.anyio
 

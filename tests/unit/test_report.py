@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from infra.cli import main
-from streams.report import fold, log_bins
-from tests.conftest import post_photo, register
+from photoshare.infra.cli import main
+from photoshare.streams.report import fold, log_bins
+from support.embedded import post_photo, register
 
 
 def test_log_bins_are_powers_of_two() -> None:

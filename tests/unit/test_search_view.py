@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events import (
+from photoshare.events import (
     Envelope,
     Event,
     PhotoDeleted,
@@ -28,12 +28,12 @@ from events import (
     UserRegistered,
     event_from_data,
 )
-from infra.settings import Settings
-from infra.sqlite_views import search
-from infra.viewdb import ViewDatabase
-from projections.search import SearchProjection, SearchQueries, parse_query
-from streams.runner import ProjectionRunner
-from tests.support.histories import ListLog, envelopes, histories, uid
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views import search
+from photoshare.infra.viewdb import ViewDatabase
+from photoshare.projections.search import SearchProjection, SearchQueries, parse_query
+from photoshare.streams.runner import ProjectionRunner
+from support.histories import ListLog, envelopes, histories, uid
 
 SETTINGS = Settings()
 ALL = 1000

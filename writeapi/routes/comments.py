@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from commands.messages import AddComment, DeleteComment
-from writeapi.deps import UserBus, no_content, written
-from writeapi.schemas import CommentCreate, CommentCreated
+from photoshare.commands.messages import AddComment, DeleteComment
+from photoshare.writeapi.deps import UserBus, no_content, written
+from photoshare.writeapi.schemas import CommentCreate, CommentCreated
 
 router = APIRouter(tags=["comments"])
 

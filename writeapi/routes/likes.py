@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from commands.messages import LikePhoto, UnlikePhoto
-from writeapi.deps import UserBus, no_content
+from photoshare.commands.messages import LikePhoto, UnlikePhoto
+from photoshare.writeapi.deps import UserBus, no_content
 
 router = APIRouter(tags=["likes"])
 

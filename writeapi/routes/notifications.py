@@ -12,9 +12,9 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import Field, field_validator
 
-from commands.messages import MarkNotificationsRead
-from writeapi.deps import UserBus, no_content
-from writeapi.schemas import StrictBody
+from photoshare.commands.messages import MarkNotificationsRead
+from photoshare.writeapi.deps import UserBus, no_content
+from photoshare.writeapi.schemas import StrictBody
 
 router = APIRouter(tags=["notifications"])
 

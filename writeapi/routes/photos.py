@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
-from commands.messages import DeletePhoto, PostPhoto
-from infra.images import PHOTO_VARIANTS
-from writeapi.deps import Services, UserBus, no_content, written
-from writeapi.schemas import PhotoCreated
-from writeapi.uploads import store_image
+from photoshare.commands.messages import DeletePhoto, PostPhoto
+from photoshare.infra.images import PHOTO_VARIANTS
+from photoshare.writeapi.deps import Services, UserBus, no_content, written
+from photoshare.writeapi.schemas import PhotoCreated
+from photoshare.writeapi.uploads import store_image
 
 router = APIRouter(tags=["photos"])
 

@@ -7,10 +7,10 @@ import math
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from commands.ids import normalise_email
-from infra.web import ApiError
-from writeapi.deps import Services
-from writeapi.schemas import SessionCreate, SessionPublic
+from photoshare.commands.ids import normalise_email
+from photoshare.infra.web import ApiError
+from photoshare.writeapi.deps import Services
+from photoshare.writeapi.schemas import SessionCreate, SessionPublic
 
 router = APIRouter(tags=["sessions"])
 

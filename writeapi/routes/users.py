@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from commands.aggregates import User
-from commands.messages import ChangeAvatar, RegisterUser, UpdateProfile
-from infra.images import AVATAR_VARIANTS
-from writeapi.deps import AnonymousBus, Services, UserBus, written
-from writeapi.schemas import AvatarPublic, ProfilePublic, ProfileUpdate, UserCreate, UserCreated
-from writeapi.services import WriteServices
-from writeapi.uploads import store_image
+from photoshare.commands.aggregates import User
+from photoshare.commands.messages import ChangeAvatar, RegisterUser, UpdateProfile
+from photoshare.infra.images import AVATAR_VARIANTS
+from photoshare.writeapi.deps import AnonymousBus, Services, UserBus, written
+from photoshare.writeapi.schemas import AvatarPublic, ProfilePublic, ProfileUpdate, UserCreate, UserCreated
+from photoshare.writeapi.services import WriteServices
+from photoshare.writeapi.uploads import store_image
 
 router = APIRouter(tags=["users"])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from infra.localcluster.process import free_port
+from photoshare.infra.localcluster.process import free_port
 
 PHOTOSHARE = Path(sys.executable).parent / "photoshare"
 

@@ -1,0 +1,50 @@
+"""An event store written before the `photoshare.*` namespace (its events name their
+classes `commands.aggregates...`) still loads: the embedded profile rebuilds exactly the
+views the old code built from it, and its aggregates take new commands.
+
+The fixture (tests/fixtures/store-before-namespace/) was made by the code of 2026-12-02
+before the rename: three users, follows and an unfollow, a profile edit, three photos (one
+deleted), likes and an unlike, comments (one deleted), a read marker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from photoshare.infra.bootstrap import create_embedded_app
+from photoshare.infra.viewdb import ViewDatabase
+from support.embedded import cheap_settings
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-before-namespace"
+
+
+def test_an_old_store_rebuilds_the_same_views_and_takes_new_commands(tmp_path: Path) -> None:
+    settings = cheap_settings(tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    shutil.copy(FIXTURE / "events.sqlite3", settings.event_store_path)
+    expected = json.loads((FIXTURE / "views.json").read_text())
+    with TestClient(create_embedded_app(settings)) as client:
+        commands = client.app.state.write.commands
+        assert commands.head_position() == expected["head"]
+        views = ViewDatabase(settings.views_path, [])  # caught up from zero at start
+        dump = views.dump()
+        views.close()
+        assert {table: [list(row) for row in rows] for table, rows in dump.items()} == \
+            expected["tables"]
+
+        # Old aggregates load and record new events: a login (Credentials), a follow
+        # (User), a like of an old photo (Photo, Like).
+        session = client.post("/v1/sessions", json={"login": "zoe",
+                                                    "password": "correct horse battery"})
+        assert session.status_code == 200, session.text
+        auth = {"Authorization": f"Bearer {session.json()['access_token']}"}
+        ann = client.get("/v1/users/by-username/ann").json()
+        assert client.put(f"/v1/users/me/following/{ann['user_id']}",
+                          headers=auth).status_code == 204
+        [photo] = [p for p in client.get(f"/v1/users/{ann['user_id']}/photos").json()["items"]]
+        assert client.put(f"/v1/photos/{photo['photo_id']}/likes/me",
+                          headers=auth).status_code == 204
+        assert commands.head_position() > expected["head"]

@@ -1,0 +1,75 @@
+"""Helpers for tests of the embedded system: cheap settings, accounts, images, photos."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import uuid4
+
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from photoshare.commands import PhotoShareCommands
+from photoshare.infra.settings import Settings
+
+
+def cheap_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Real settings with a cheap password hash, so tests register users quickly."""
+    values = {"data_dir": data_dir, "password_hash_memory_kib": 1024,
+              "password_hash_time_cost": 1, "secret_key": "test-secret-" + "x" * 32,
+              "image_workers": 2}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def event_store(client: TestClient) -> PhotoShareCommands:
+    return client.app.state.write.commands
+
+
+def head(client: TestClient) -> int:
+    """The event log's head position: unchanged means nothing was appended."""
+    return event_store(client).head_position()
+
+
+@dataclass
+class Account:
+    user_id: str
+    username: str
+    email: str
+    password: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def register(client: TestClient, username: str | None = None, **fields: object) -> Account:
+    """Register a user with unique defaults and log in."""
+    username = username or f"user_{uuid4().hex[:10]}"
+    body = {"username": username, "email": f"{username}@example.com",
+            "password": "correct horse battery", "display_name": username.title()}
+    body.update(fields)
+    created = client.post("/v1/users", json=body)
+    assert created.status_code == 201, created.text
+    session = client.post("/v1/sessions", json={"login": username, "password": body["password"]})
+    assert session.status_code == 200, session.text
+    return Account(created.json()["user_id"], username, str(body["email"]),
+                   str(body["password"]), session.json()["access_token"])
+
+
+def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (800, 600),
+                color: str = "steelblue", **save_args: object) -> bytes:
+    buffer = io.BytesIO()
+    mode = "RGBA" if fmt == "PNG" else "RGB"
+    Image.new(mode, size, color).save(buffer, fmt, **save_args)
+    return buffer.getvalue()
+
+
+def post_photo(client: TestClient, account: Account, data: bytes | None = None,
+               **form: str) -> dict:
+    response = client.post("/v1/photos", headers=account.auth, data=form,
+                           files={"file": ("photo.jpg", data or image_bytes(), "image/jpeg")})
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -1,0 +1,158 @@
+"""The whole story through HTTP, told against any base URL: register, follow, post, read
+your own writes, like, comment, counts, search, notifications and their live stream,
+paging, unfollow and delete."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from typing import Any
+
+import httpx
+
+from support.embedded import image_bytes
+
+
+class Person:
+    def __init__(self, api: httpx.Client, username: str, display_name: str) -> None:
+        self.api = api
+        created = api.post("/v1/users", json={
+            "username": username, "email": f"{username}@story.example",
+            "password": "story password", "display_name": display_name})
+        assert created.status_code == 201, created.text
+        self.user_id = created.json()["user_id"]
+        self.position = int(created.headers["X-Event-Position"])
+        session = api.post("/v1/sessions", json={"login": username, "password": "story password"})
+        self.token = session.json()["access_token"]
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def write(self, method: str, path: str, status: int, **kwargs: Any) -> httpx.Response:
+        response = self.api.request(method, path, headers=self.auth, **kwargs)
+        assert response.status_code == status, response.text
+        self.position = max(self.position, int(response.headers["X-Event-Position"]))
+        return response
+
+    def read(self, path: str) -> Any:
+        """Read your own writes: wait for the views to pass this person's last write."""
+        response = self.api.get(path, headers={**self.auth,
+                                               "X-Min-Position": str(self.position)})
+        assert response.status_code == 200, response.text
+        assert int(response.headers["X-Read-Position"]) >= self.position
+        assert "X-Read-Stale" not in response.headers
+        return response.json()
+
+    def post(self, caption: str, tagged: str = "") -> str:
+        response = self.write("POST", "/v1/photos", 201, data={"caption": caption,
+                                                               "tagged": tagged},
+                              files={"file": ("p.jpg", image_bytes(), "image/jpeg")})
+        return response.json()["photo_id"]
+
+    def pages(self, path: str, limit: int) -> list[dict[str, Any]]:
+        items, cursor = [], None
+        while True:
+            url = f"{path}?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+            page = self.read(url)
+            assert len(page["items"]) <= limit
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items
+
+
+def listen(base: str, token: str, received: queue.Queue, ready: threading.Event) -> None:
+    with httpx.Client(base_url=base, timeout=httpx.Timeout(10, read=30)) as client:
+        with client.stream("GET", f"/v1/notifications/stream?access_token={token}") as stream:
+            ready.set()
+            event: dict[str, str] = {}
+            for line in stream.iter_lines():
+                if line.startswith(("event:", "data:")):
+                    key, _, value = line.partition(":")
+                    event[key] = value.strip()
+                elif not line and "data" in event:
+                    received.put(event)
+                    event = {}
+                    if received.qsize() >= 1:
+                        return
+
+
+def tell_the_story(base: str) -> None:
+    """The story against a running product at `base` (either profile)."""
+    with httpx.Client(base_url=base, timeout=40) as api:
+        alice = Person(api, "alice", "Alice Liddell")
+        bob = Person(api, "bob", "Bob Marley")
+        zoe = Person(api, "zoe", "Zoë Émilie")
+
+        alice.write("PUT", f"/v1/users/me/following/{bob.user_id}", 204)
+        sunset = bob.post("#Sunset at the beach", tagged="alice")
+        alice.position = bob.position
+        timeline = alice.read("/v1/timeline")
+        assert [p["photo_id"] for p in timeline["items"]] == [sunset]
+        assert timeline["items"][0]["owner"]["username"] == "bob"
+        assert timeline["items"][0]["hashtags"] == ["sunset"]
+
+        alice.write("PUT", f"/v1/photos/{sunset}/likes/me", 204)
+        alice.write("POST", f"/v1/photos/{sunset}/comments", 201, json={"text": "gorgeous"})
+        photo = alice.read(f"/v1/photos/{sunset}")
+        assert (photo["likes"], photo["comments"], photo["liked_by_me"]) == (1, 1, True)
+        assert [t["username"] for t in photo["tagged"]] == ["alice"]
+        comments = alice.read(f"/v1/photos/{sunset}/comments")["items"]
+        assert [(c["author"]["username"], c["text"]) for c in comments] == [("alice", "gorgeous")]
+
+        bob_profile = alice.read(f"/v1/users/{bob.user_id}")
+        assert (bob_profile["followers"], bob_profile["following"], bob_profile["photos"]) == (1, 0, 1)
+        assert alice.read("/v1/users/by-username/ALICE")["following"] == 1
+        followers = alice.read(f"/v1/users/{bob.user_id}/followers")["items"]
+        assert [f["username"] for f in followers] == ["alice"]
+
+        assert [u["username"] for u in alice.read("/v1/search/users?q=zoe")["items"]] == ["zoe"]
+        assert [u["username"] for u in alice.read("/v1/search/users?q=emil")["items"]] == ["zoe"]
+        for q in ("%23sunset", "beach", "%23SUNSET"):
+            assert [p["photo_id"] for p in alice.read(f"/v1/search/photos?q={q}")["items"]] == [
+                sunset]
+
+        bob.position = alice.position
+        kinds = sorted((n["type"], n["actor"]["username"])
+                       for n in bob.read("/v1/notifications")["items"])
+        assert kinds == [("comment", "alice"), ("follow", "alice"), ("like", "alice")]
+        tags = alice.read("/v1/notifications")["items"]
+        assert [(n["type"], n["photo_id"], n["read"]) for n in tags] == [("tag", sunset, False)]
+        alice.write("POST", "/v1/notifications/read", 204,
+                    json={"up_to": tags[0]["notification_id"]})
+        assert [n["read"] for n in alice.read("/v1/notifications")["items"]] == [True]
+
+        # The live stream: Zoë likes Bob's photo while Bob listens.
+        received: queue.Queue = queue.Queue()
+        ready = threading.Event()
+        listener = threading.Thread(target=listen, args=(base, bob.token, received, ready),
+                                    daemon=True)
+        listener.start()
+        assert ready.wait(10)
+        zoe.write("PUT", f"/v1/photos/{sunset}/likes/me", 204)
+        event = received.get(timeout=10)
+        assert event["event"] == "notification"
+        pushed = json.loads(event["data"])
+        assert (pushed["type"], pushed["actor"]["username"]) == ("like", "zoe")
+        listener.join(timeout=10)
+
+        # Paging over several pages: no gaps, no repeats, newest first.
+        more = [bob.post(f"photo number {n}") for n in range(5)]
+        alice.position = bob.position
+        walked = [p["photo_id"] for p in alice.pages("/v1/timeline", limit=2)]
+        assert walked == [*reversed(more), sunset]
+        mine = [p["photo_id"] for p in bob.pages(f"/v1/users/{bob.user_id}/photos", limit=4)]
+        assert mine == walked
+
+        # Delete removes everywhere; unfollow empties the timeline.
+        bob.write("DELETE", f"/v1/photos/{more[-1]}", 204)
+        alice.position = bob.position
+        assert more[-1] not in [p["photo_id"] for p in alice.read("/v1/timeline")["items"]]
+        assert api.get(f"/v1/photos/{more[-1]}",
+                       headers={"X-Min-Position": str(bob.position)}).status_code == 404
+        assert alice.read(f"/v1/users/{bob.user_id}")["photos"] == 5
+        alice.write("DELETE", f"/v1/users/me/following/{bob.user_id}", 204)
+        assert alice.read("/v1/timeline")["items"] == []
+        assert alice.read(f"/v1/users/{bob.user_id}")["followers"] == 0

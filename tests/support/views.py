@@ -1,0 +1,40 @@
+"""Views for property tests: fresh SQLite views, and the views of one clean pass."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+
+from photoshare.events import Envelope, event_from_data
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite_views.catalog import bindings, open_views
+from photoshare.infra.viewdb import ViewDatabase
+
+VIEW_SETTINGS = Settings(timeline_cap=3, celebrity_threshold=2)
+
+
+def fresh_views() -> ViewDatabase:
+    return open_views(Path(tempfile.mkdtemp(prefix="photoshare-views-")) / "views.sqlite3")
+
+
+def clean_pass(items: list[Envelope]) -> dict[str, list[tuple[Any, ...]]]:
+    """The definition of each view: every event applied once, in order, no runner."""
+    views = fresh_views()
+    with views.transaction() as connection:
+        for binding in bindings(VIEW_SETTINGS):
+            store = binding.store(connection, [])
+            for envelope in items:
+                event = event_from_data(envelope.event_type, envelope.schema_version,
+                                        envelope.data)
+                binding.projection.apply(event, envelope, store)
+    try:
+        return views.dump()
+    finally:
+        views.close()
+
+
+PROFILE = settings(max_examples=60, deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

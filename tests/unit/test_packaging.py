@@ -1,0 +1,32 @@
+"""The installed distribution claims one import name, `photoshare`, and no `tests`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE = """
+import importlib.util, json, events
+print(json.dumps({"events": events.__file__,
+                  "tests": importlib.util.find_spec("tests") is not None,
+                  "infra": importlib.util.find_spec("infra") is not None,
+                  "photoshare.events": importlib.util.find_spec("photoshare.events").origin}))
+"""
+
+
+def test_only_the_photoshare_namespace_is_installed(tmp_path: Path) -> None:
+    import json
+
+    # A fresh interpreter outside the repository sees only what is installed.
+    found = json.loads(subprocess.run([sys.executable, "-c", PROBE], cwd=tmp_path,
+                                      capture_output=True, text=True, check=True).stdout)
+    assert "site-packages" in found["events"]  # the `Events` distribution's own module
+    assert found["tests"] is False and found["infra"] is False
+    assert found["photoshare.events"].endswith("events/__init__.py")
+
+
+def test_in_the_test_process_events_is_the_dependencys_module() -> None:
+    import events
+
+    assert "site-packages" in events.__file__
