@@ -27,10 +27,10 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from photoshare.commands import messages as m  # noqa: E402
-from photoshare.infra.bootstrap import open_event_store  # noqa: E402
-from photoshare.infra.kafka import ensure_topics, idempotent_producer  # noqa: E402
-from photoshare.infra.relay_positions import RelayPositions  # noqa: E402
-from photoshare.infra.sqlite_views.catalog import open_views  # noqa: E402
+from photoshare.infra.roots.embedded import open_event_store  # noqa: E402
+from photoshare.infra.kafka.client import ensure_topics, idempotent_producer  # noqa: E402
+from photoshare.infra.postgres.relay_positions import RelayPositions  # noqa: E402
+from photoshare.infra.sqlite.catalog import open_views  # noqa: E402
 from photoshare.streams.partitioned import watermark  # noqa: E402
 from photoshare.streams.relay import Relay  # noqa: E402
 from support.cluster import cluster_servers  # noqa: E402

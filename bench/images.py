@@ -28,7 +28,7 @@ from pathlib import Path
 
 from PIL import Image, features
 
-from photoshare.infra.images import PHOTO_VARIANTS, VariantSpec, process_image
+from photoshare.infra.media.images import PHOTO_VARIANTS, VariantSpec, process_image
 
 MAX_PIXELS = 50_000_000
 # The naive pipeline uses the same filter and encoder settings as process_image, so the

@@ -30,11 +30,11 @@ from PIL import Image
 
 from photoshare.commands.aggregates import Credentials, EmailClaim, Follow, Photo, User
 from photoshare.commands.messages import CommandContext, StoredImage
-from photoshare.infra.bootstrap import open_event_store
-from photoshare.infra.passwords import PasswordHasher
+from photoshare.infra.roots.embedded import open_event_store
+from photoshare.infra.auth.passwords import PasswordHasher
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views.catalog import bindings, open_views
-from photoshare.infra.tokens import TokenService
+from photoshare.infra.sqlite.catalog import bindings, open_views
+from photoshare.infra.auth.tokens import TokenService
 from photoshare.streams.runner import ProjectionRunner
 
 SECRET = "benchmark-secret-" + "x" * 32

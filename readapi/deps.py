@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 
-from photoshare.infra.web import ApiError, bearer_token, verified_user_id
+from photoshare.infra.http.web import ApiError, bearer_token, verified_user_id
 from photoshare.readapi.services import ReadServices
 
 MIN_POSITION_HEADER = "X-Min-Position"

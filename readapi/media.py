@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from photoshare.infra.blobs import CONTENT_TYPES, IMMUTABLE_CACHE_CONTROL, BlobStore, is_valid_key
-from photoshare.infra.web import ApiError
+from photoshare.infra.media.blobs import CONTENT_TYPES, IMMUTABLE_CACHE_CONTROL, BlobStore, is_valid_key
+from photoshare.infra.http.web import ApiError
 
 router = APIRouter(tags=["media"])
 

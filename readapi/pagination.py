@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from photoshare.infra.web import ApiError
+from photoshare.infra.http.web import ApiError
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 

@@ -67,7 +67,7 @@ def open_log(settings: Settings) -> Iterator[PhotoShareCommands]:
 def projection_positions(settings: Settings) -> dict[str, int]:
     """Each projection's last applied log position, from the views database (0 for a
     projection that has applied nothing, or when there are no views yet)."""
-    from photoshare.infra.sqlite_views.catalog import bindings
+    from photoshare.infra.sqlite.catalog import bindings
 
     names = [binding.projection.name for binding in bindings(settings)]
     stored: dict[str, int] = {}

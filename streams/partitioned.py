@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from photoshare.events import Envelope, event_from_data
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.streams.runner import Binding, Notice, Outbox
 
 Delivery = tuple[str, Envelope]  # (partition key "topic:partition", envelope)

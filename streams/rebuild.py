@@ -19,8 +19,8 @@ from pathlib import Path
 from types import ModuleType
 
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views.catalog import VIEW_MODULES
-from photoshare.infra.viewdb import ViewDatabase, connect
+from photoshare.infra.sqlite.catalog import VIEW_MODULES
+from photoshare.infra.sqlite.viewdb import ViewDatabase, connect
 from photoshare.streams.runner import EventSource, ProjectionRunner
 
 _TABLE = re.compile(r"CREATE\s+(VIRTUAL\s+)?TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from photoshare.events import Envelope, event_from_data
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.projections.base import Projection
 
 log = logging.getLogger("photoshare.runner")

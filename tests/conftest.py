@@ -12,8 +12,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from photoshare.infra.bootstrap import create_embedded_app
-from photoshare.infra.postgres import drop_database, ensure_database
+from photoshare.infra.roots.embedded import create_embedded_app
+from photoshare.infra.postgres.event_store import drop_database, ensure_database
 from photoshare.infra.settings import Settings
 from support.embedded import cheap_settings
 from support.engines import Engines, wanted_engines

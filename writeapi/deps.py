@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from photoshare.commands import CommandContext, CommandResult
 from photoshare.infra.logs import correlation_id
-from photoshare.infra.web import EVENT_POSITION_HEADER, CurrentUserId
+from photoshare.infra.http.web import EVENT_POSITION_HEADER, CurrentUserId
 from photoshare.writeapi.services import WriteServices
 
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from photoshare.commands import PhotoShareCommands
-from photoshare.infra.passwords import PasswordHasher
-from photoshare.infra.photo_ingest import ImageIngest
-from photoshare.infra.ratelimit import FailureLimiter
-from photoshare.infra.tokens import TokenService
+from photoshare.infra.auth.passwords import PasswordHasher
+from photoshare.infra.media.photo_ingest import ImageIngest
+from photoshare.infra.auth.ratelimit import FailureLimiter
+from photoshare.infra.auth.tokens import TokenService
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from fastapi import UploadFile
 
 from photoshare.commands.messages import StoredImage
-from photoshare.infra.images import (
+from photoshare.infra.media.images import (
     CorruptImageError,
     ImageDimensionsTooLargeError,
     ImageRejectedError,
     UnsupportedImageFormatError,
     VariantSpec,
 )
-from photoshare.infra.web import ApiError
+from photoshare.infra.http.web import ApiError
 from photoshare.writeapi.services import WriteServices
 
 log = logging.getLogger("photoshare.uploads")

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from photoshare.infra.web import ApiError, CurrentUserId, bearer_token, verified_user_id
+from photoshare.infra.http.web import ApiError, CurrentUserId, bearer_token, verified_user_id
 from photoshare.projections.notifications import Notification
 from photoshare.readapi import shapes
 from photoshare.readapi.deps import Services, Views

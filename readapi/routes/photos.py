@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from photoshare.infra.web import ApiError
+from photoshare.infra.http.web import ApiError
 from photoshare.projections.photos import PhotoRecord
 from photoshare.readapi import shapes
 from photoshare.readapi.deps import Viewer, Views

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from photoshare.infra.web import CurrentUserId
+from photoshare.infra.http.web import CurrentUserId
 from photoshare.readapi import shapes
 from photoshare.readapi.deps import Views
 from photoshare.readapi.pagination import Page, page

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from photoshare.infra.web import ApiError, CurrentUserId
+from photoshare.infra.http.web import ApiError, CurrentUserId
 from photoshare.projections.graph import Edge, GraphQueries
 from photoshare.projections.profiles import Profile
 from photoshare.readapi import shapes

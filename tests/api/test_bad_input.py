@@ -28,7 +28,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from photoshare.infra.bootstrap import create_embedded_app
+from photoshare.infra.roots.embedded import create_embedded_app
 from support.embedded import Account, cheap_settings, head, image_bytes, post_photo, register
 
 # --- helpers ----------------------------------------------------------------------------

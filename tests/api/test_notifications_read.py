@@ -22,8 +22,8 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from photoshare.infra.bootstrap import create_embedded_app
-from photoshare.infra.sqlite_views.catalog import bindings, open_views
+from photoshare.infra.roots.embedded import create_embedded_app
+from photoshare.infra.sqlite.catalog import bindings, open_views
 from photoshare.streams.runner import Notice, ProjectionRunner
 from support.embedded import Account, cheap_settings, event_store, head, post_photo, register
 

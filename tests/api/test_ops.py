@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from photoshare.infra.bootstrap import create_embedded_app
-from photoshare.infra.sqlite_views.catalog import bindings
+from photoshare.infra.roots.embedded import create_embedded_app
+from photoshare.infra.sqlite.catalog import bindings
 from support.embedded import cheap_settings, head, post_photo, register
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

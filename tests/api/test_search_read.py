@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from photoshare.infra.bootstrap import create_embedded_app
+from photoshare.infra.roots.embedded import create_embedded_app
 from support.embedded import Account, cheap_settings, image_bytes
 
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from photoshare.commands.messages import CommandContext, PostPhoto, StoredImage
-from photoshare.infra.bootstrap import create_embedded_app
+from photoshare.infra.roots.embedded import create_embedded_app
 from support.embedded import Account, cheap_settings, event_store, image_bytes, register
 
 SMALL = image_bytes(size=(64, 48))

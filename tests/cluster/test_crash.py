@@ -23,17 +23,17 @@ import httpx
 import pytest
 from kafka import KafkaConsumer
 
-from photoshare.infra.bootstrap import open_event_store
+from photoshare.infra.roots.embedded import open_event_store
 from photoshare.infra.localcluster.process import free_port
-from photoshare.infra.relay_positions import RelayPositions
+from photoshare.infra.postgres.relay_positions import RelayPositions
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views import graph as sqlite_graph
-from photoshare.infra.sqlite_views import photos as sqlite_photos
-from photoshare.infra.sqlite_views import search as sqlite_search
-from photoshare.infra.sqlite_views.catalog import bindings, open_views, view_queries
-from photoshare.infra.supervisor import prepare
-from photoshare.infra.view_stores import open_view_stores
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.sqlite import graph as sqlite_graph
+from photoshare.infra.sqlite import photos as sqlite_photos
+from photoshare.infra.sqlite import search as sqlite_search
+from photoshare.infra.sqlite.catalog import bindings, open_views, view_queries
+from photoshare.infra.roots.supervisor import prepare
+from photoshare.infra.roots.view_stores import open_view_stores
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.streams.partitioned import watermark
 from photoshare.streams.runner import ProjectionRunner
 from photoshare.streams.topics import all_topics

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from photoshare.infra.bootstrap import create_embedded_app
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.roots.embedded import create_embedded_app
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from support.embedded import cheap_settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-before-namespace"

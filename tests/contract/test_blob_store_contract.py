@@ -19,14 +19,14 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from photoshare.infra.blobs import (
+from photoshare.infra.media.blobs import (
     ALLOWED_EXTENSIONS,
     BlobStore,
     FilesystemBlobStore,
     InvalidBlobKeyError,
 )
-from photoshare.infra.blobs import IMMUTABLE_CACHE_CONTROL as IMMUTABLE
-from photoshare.infra.s3blobs import MAX_URL_SECONDS, S3BlobStore
+from photoshare.infra.media.blobs import IMMUTABLE_CACHE_CONTROL as IMMUTABLE
+from photoshare.infra.s3.blobs import MAX_URL_SECONDS, S3BlobStore
 from support.s3_server import (
     TEST_ACCESS_KEY,
     TEST_SECRET_KEY,

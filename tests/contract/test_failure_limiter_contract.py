@@ -13,8 +13,8 @@ from uuid import uuid4
 import pytest
 import redis
 
-from photoshare.infra.ratelimit import FailureLimiter
-from photoshare.infra.redis_ratelimit import RedisFailureLimiter
+from photoshare.infra.auth.ratelimit import FailureLimiter
+from photoshare.infra.redis.ratelimit import RedisFailureLimiter
 
 pytestmark = pytest.mark.cluster
 

@@ -43,12 +43,12 @@ from photoshare.events import (
     event_from_data,
     event_to_data,
 )
-from photoshare.infra.cassandra_views.graph import CassandraGraphQueries, CassandraGraphStore
-from photoshare.infra.cassandra_views.photos import CassandraPhotoQueries, CassandraPhotoStore
-from photoshare.infra.cassandra_views.schema import BUCKET_SPAN, connect, create_schema
-from photoshare.infra.sqlite_views import graph as sqlite_graph
-from photoshare.infra.sqlite_views import photos as sqlite_photos
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.cassandra.graph import CassandraGraphQueries, CassandraGraphStore
+from photoshare.infra.cassandra.photos import CassandraPhotoQueries, CassandraPhotoStore
+from photoshare.infra.cassandra.schema import BUCKET_SPAN, connect, create_schema
+from photoshare.infra.sqlite import graph as sqlite_graph
+from photoshare.infra.sqlite import photos as sqlite_photos
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.projections.graph import Edge, GraphProjection, GraphQueries, GraphStore
 from photoshare.projections.photos import (
     CommentRecord,

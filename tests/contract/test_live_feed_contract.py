@@ -20,7 +20,7 @@ from uuid import uuid4
 import pytest
 import redis
 
-from photoshare.infra.redis_live import RedisLiveFeed
+from photoshare.infra.redis.live_feed import RedisLiveFeed
 from photoshare.streams.live import LiveBroadcaster
 from photoshare.streams.runner import Notice
 
@@ -209,7 +209,7 @@ async def test_a_consumer_that_stops_iterating_is_unsubscribed(
 
 PUBLISHER = """
 import sys
-from photoshare.infra.redis_live import RedisLiveFeed
+from photoshare.infra.redis.live_feed import RedisLiveFeed
 from photoshare.streams.runner import Notice
 url, prefix, user_id = sys.argv[1:]
 feed = RedisLiveFeed(url, prefix=prefix)

@@ -30,7 +30,7 @@ from photoshare.events import (
     UserRegistered,
     event_from_data,
 )
-from photoshare.infra.opensearch_views.search import (
+from photoshare.infra.opensearch.search import (
     OpenSearchSearchQueries,
     OpenSearchSearchStore,
     SearchIndices,
@@ -38,8 +38,8 @@ from photoshare.infra.opensearch_views.search import (
     switch_alias,
 )
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views import search as sqlite_search
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.sqlite import search as sqlite_search
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.projections.search import SearchProjection, SearchQueries, SearchStore
 from support.histories import envelopes, uid
 

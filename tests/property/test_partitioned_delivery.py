@@ -23,7 +23,7 @@ from photoshare.events import (
     PhotoUnliked,
     UserRegistered,
 )
-from photoshare.infra.sqlite_views.catalog import bindings
+from photoshare.infra.sqlite.catalog import bindings
 from photoshare.streams.partitioned import PartitionedApplier
 from support.views import (
     PROFILE,

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from photoshare.events import Envelope, Event
-from photoshare.infra.sqlite_views.catalog import bindings
+from photoshare.infra.sqlite.catalog import bindings
 from photoshare.projections.base import Projection
 from photoshare.streams.runner import Binding, ProjectionRunner
 from support.histories import ListLog, envelopes, histories

@@ -33,8 +33,8 @@ from photoshare.events import (
     event_from_data,
 )
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views import timelines
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.sqlite import timelines
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.projections.timelines import TimelineEntry
 from photoshare.streams.runner import Notice, ProjectionRunner
 from support.histories import ListLog, envelopes, histories

@@ -20,7 +20,7 @@ import httpx
 import redis
 
 from photoshare.infra.localcluster.process import free_port
-from photoshare.infra.postgres import drop_database, ensure_database
+from photoshare.infra.postgres.event_store import drop_database, ensure_database
 from photoshare.infra.settings import Settings
 from support.engines import Engines
 

@@ -26,7 +26,7 @@ from uuid import uuid4
 import boto3
 
 from photoshare.infra.localcluster.process import ServerSpec, free_port, running
-from photoshare.infra.s3blobs import client_config
+from photoshare.infra.s3.blobs import client_config
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 # Dummy credentials handed to each client explicitly, so no test touches the process-wide

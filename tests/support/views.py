@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, settings
 
 from photoshare.events import Envelope, event_from_data
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views.catalog import bindings, open_views
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.sqlite.catalog import bindings, open_views
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 
 VIEW_SETTINGS = Settings(timeline_cap=3, celebrity_threshold=2)
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from photoshare.events.codec import decode_envelope, encode_envelope
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views.catalog import bindings, open_views
+from photoshare.infra.sqlite.catalog import bindings, open_views
 from photoshare.streams.analytics import (
     iter_events,
     last_events,

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from photoshare.infra import blobs
-from photoshare.infra.blobs import (
+from photoshare.infra.media import blobs
+from photoshare.infra.media.blobs import (
     ALLOWED_EXTENSIONS,
     BlobStore,
     FilesystemBlobStore,

@@ -13,7 +13,7 @@ from photoshare import events
 from photoshare.events import upcasting
 from photoshare.events.codec import EventDecodeError, decode_envelope, encode_envelope, event_from_data
 from photoshare.events.schema import published_schema
-from photoshare.infra.cli import main as cli
+from photoshare.infra.cli.main import main as cli
 
 SAMPLE = events.PhotoPosted(photo_id="p1", owner_id="u1", caption="sun #beach",
                             hashtags=["beach"], original_key="k.jpg", format="jpeg",

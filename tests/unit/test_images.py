@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageCms
 
-from photoshare.infra.images import (
+from photoshare.infra.media.images import (
     AVATAR_VARIANTS,
     PHOTO_VARIANTS,
     CorruptImageError,
@@ -601,7 +601,7 @@ def test_importing_the_module_changes_no_pillow_global_state():
     script = (
         "from PIL import Image, ImageFile\n"
         "before = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, sorted(Image.OPEN))\n"
-        "import infra.images\n"
+        "import photoshare.infra.media.images\n"
         "after = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, sorted(Image.OPEN))\n"
         "assert before == after, (before, after)\n"
         "assert after[1] is False\n"

@@ -32,8 +32,8 @@ from photoshare.events import (
     event_from_data,
 )
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views import notifications as sqlite_notifications
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.sqlite import notifications as sqlite_notifications
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.projections.notifications import Notification, notification_id
 from photoshare.streams.runner import Notice, ProjectionRunner
 from support.histories import NAMES, START, ListLog, envelopes, histories, uid

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from photoshare.commands import CommandContext
 from photoshare.commands.messages import RegisterUser
-from photoshare.infra.bootstrap import create_embedded_app, open_event_store
-from photoshare.infra.cli import main
+from photoshare.infra.roots.embedded import create_embedded_app, open_event_store
+from photoshare.infra.cli.main import main
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views.catalog import bindings, open_views
+from photoshare.infra.sqlite.catalog import bindings, open_views
 from photoshare.streams.analytics import iter_events, read_export
 from photoshare.streams.runner import ProjectionRunner
 from support.embedded import cheap_settings, image_bytes, post_photo, register

@@ -12,9 +12,9 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from photoshare.infra import photo_ingest
-from photoshare.infra.blobs import FilesystemBlobStore, is_valid_key
-from photoshare.infra.images import (
+from photoshare.infra.media import photo_ingest
+from photoshare.infra.media.blobs import FilesystemBlobStore, is_valid_key
+from photoshare.infra.media.images import (
     AVATAR_VARIANTS,
     PHOTO_VARIANTS,
     CorruptImageError,
@@ -22,7 +22,7 @@ from photoshare.infra.images import (
     UnsupportedImageFormatError,
     process_image,
 )
-from photoshare.infra.photo_ingest import ImageIngest, StoredImage
+from photoshare.infra.media.photo_ingest import ImageIngest, StoredImage
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from photoshare.infra.bootstrap import create_embedded_app, open_event_store
-from photoshare.infra.sqlite_views.catalog import open_views
+from photoshare.infra.roots.embedded import create_embedded_app, open_event_store
+from photoshare.infra.sqlite.catalog import open_views
 from photoshare.streams import rebuild as blue_green
 from support.embedded import cheap_settings, post_photo, register
 
@@ -99,7 +99,7 @@ def test_an_interrupted_rebuild_resumes(populated) -> None:
 
 
 def test_the_rebuild_command(populated, capsys, monkeypatch) -> None:
-    from photoshare.infra.cli import main
+    from photoshare.infra.cli.main import main
 
     settings, _ = populated
     # The command reads the server's settings from the environment, as `serve` does.

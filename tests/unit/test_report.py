@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from photoshare.infra.cli import main
+from photoshare.infra.cli.main import main
 from photoshare.streams.report import fold, log_bins
 from support.embedded import post_photo, register
 

@@ -29,8 +29,8 @@ from photoshare.events import (
     event_from_data,
 )
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views import search
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.sqlite import search
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.projections.search import SearchProjection, SearchQueries, parse_query
 from photoshare.streams.runner import ProjectionRunner
 from support.histories import ListLog, envelopes, histories, uid

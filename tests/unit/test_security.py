@@ -7,9 +7,9 @@ import time
 import jwt
 import pytest
 
-from photoshare.infra.passwords import PasswordHasher
-from photoshare.infra.ratelimit import FailureLimiter
-from photoshare.infra.tokens import InvalidTokenError, TokenService, load_or_create_secret
+from photoshare.infra.auth.passwords import PasswordHasher
+from photoshare.infra.auth.ratelimit import FailureLimiter
+from photoshare.infra.auth.tokens import InvalidTokenError, TokenService, load_or_create_secret
 
 
 def test_tokens_verify_only_when_signed_by_us_and_unexpired() -> None:

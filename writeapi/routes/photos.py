@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from photoshare.commands.messages import DeletePhoto, PostPhoto
-from photoshare.infra.images import PHOTO_VARIANTS
+from photoshare.infra.media.images import PHOTO_VARIANTS
 from photoshare.writeapi.deps import Services, UserBus, no_content, written
 from photoshare.writeapi.schemas import PhotoCreated
 from photoshare.writeapi.uploads import store_image

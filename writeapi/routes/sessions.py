@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from photoshare.commands.ids import normalise_email
-from photoshare.infra.web import ApiError
+from photoshare.infra.http.web import ApiError
 from photoshare.writeapi.deps import Services
 from photoshare.writeapi.schemas import SessionCreate, SessionPublic
 

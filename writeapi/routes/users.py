@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from photoshare.commands.aggregates import User
 from photoshare.commands.messages import ChangeAvatar, RegisterUser, UpdateProfile
-from photoshare.infra.images import AVATAR_VARIANTS
+from photoshare.infra.media.images import AVATAR_VARIANTS
 from photoshare.writeapi.deps import AnonymousBus, Services, UserBus, written
 from photoshare.writeapi.schemas import AvatarPublic, ProfilePublic, ProfileUpdate, UserCreate, UserCreated
 from photoshare.writeapi.services import WriteServices

@@ -25,23 +25,23 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from photoshare.infra.blobs import BlobStore, FilesystemBlobStore
-from photoshare.infra.bootstrap import (
+from photoshare.infra.media.blobs import BlobStore, FilesystemBlobStore
+from photoshare.infra.roots.embedded import (
     WEBAPP_DIR,
     build_write_services,
     install_request_handling,
     open_event_store,
     token_service,
 )
-from photoshare.infra.kafka import ensure_topics, idempotent_producer
-from photoshare.infra.metrics import install_metrics
-from photoshare.infra.relay_positions import RelayPositions
+from photoshare.infra.kafka.client import ensure_topics, idempotent_producer
+from photoshare.infra.http.metrics import install_metrics
+from photoshare.infra.postgres.relay_positions import RelayPositions
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views.catalog import open_views
-from photoshare.infra.view_stores import open_view_stores
-from photoshare.infra.viewdb import ViewDatabase
-from photoshare.infra.web import ApiError, install_health
-from photoshare.infra.webapp import install_webapp
+from photoshare.infra.sqlite.catalog import open_views
+from photoshare.infra.roots.view_stores import open_view_stores
+from photoshare.infra.sqlite.viewdb import ViewDatabase
+from photoshare.infra.http.web import ApiError, install_health
+from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
 from photoshare.readapi.services import ReadServices
 from photoshare.streams.live import LiveBroadcaster
@@ -58,7 +58,7 @@ def media_stores(settings: Settings) -> tuple[BlobStore, BlobStore]:
     """(served variants, kept originals): S3 buckets when an endpoint is set, else files
     in the data dir."""
     if settings.s3_endpoint:
-        from photoshare.infra.s3blobs import S3BlobStore
+        from photoshare.infra.s3.blobs import S3BlobStore
 
         def bucket(name: str) -> S3BlobStore:
             store = S3BlobStore.from_settings(
@@ -77,7 +77,7 @@ def live_feed(settings: Settings) -> Any:
     """Live notices across processes (Redis pub/sub); without Redis, notices stay in the
     publishing process, so a separate read API hears none (said at start-up)."""
     if settings.redis_url:
-        from photoshare.infra.redis_live import RedisLiveFeed
+        from photoshare.infra.redis.live_feed import RedisLiveFeed
         return RedisLiveFeed(settings.redis_url, prefix=settings.redis_prefix)
     log.warning("PHOTOSHARE_REDIS_URL is not set: live streams (SSE) get no notices "
                 "from the workers")

@@ -10,8 +10,8 @@ import sqlite3
 from pathlib import Path
 
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views import graph, notifications, photos, profiles, search, timelines
-from photoshare.infra.viewdb import ViewDatabase
+from photoshare.infra.sqlite import graph, notifications, photos, profiles, search, timelines
+from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.readapi.services import ViewQueries
 from photoshare.streams.runner import Binding
 

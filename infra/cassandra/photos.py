@@ -17,7 +17,7 @@ from typing import Any
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 
-from photoshare.infra.cassandra_views.schema import (
+from photoshare.infra.cassandra.schema import (
     ALL_SHARDS_CQL,
     PHOTOS_BY_OWNER,
     SHARDS,

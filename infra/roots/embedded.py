@@ -13,23 +13,23 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from photoshare.commands import PhotoShareCommands
-from photoshare.infra.blobs import BlobStore, FilesystemBlobStore
-from photoshare.infra.metrics import install_metrics
-from photoshare.infra.passwords import PasswordHasher
-from photoshare.infra.photo_ingest import ImageIngest
-from photoshare.infra.postgres import event_store_env
-from photoshare.infra.ratelimit import FailureLimiter
+from photoshare.infra.media.blobs import BlobStore, FilesystemBlobStore
+from photoshare.infra.http.metrics import install_metrics
+from photoshare.infra.auth.passwords import PasswordHasher
+from photoshare.infra.media.photo_ingest import ImageIngest
+from photoshare.infra.postgres.event_store import event_store_env
+from photoshare.infra.auth.ratelimit import FailureLimiter
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views.catalog import bindings, open_views, view_queries
-from photoshare.infra.tokens import TokenService, load_or_create_secret
-from photoshare.infra.web import (
+from photoshare.infra.sqlite.catalog import bindings, open_views, view_queries
+from photoshare.infra.auth.tokens import TokenService, load_or_create_secret
+from photoshare.infra.http.web import (
     ApiError,
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     install_error_handlers,
     install_health,
 )
-from photoshare.infra.webapp import install_webapp
+from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
 from photoshare.readapi.services import ReadServices
 from photoshare.streams.live import LiveBroadcaster
@@ -40,7 +40,7 @@ from photoshare.writeapi.app import UPLOAD_ROUTES
 # Room for the multipart framing and form fields around an upload's file bytes.
 MULTIPART_OVERHEAD = 64 * 1024
 # The web app's static files, served at `/` (the package is installed from the repo).
-WEBAPP_DIR = Path(__file__).resolve().parents[1] / "webapp"
+WEBAPP_DIR = Path(__file__).resolve().parents[2] / "webapp"
 
 
 def open_event_store(settings: Settings) -> PhotoShareCommands:
@@ -69,7 +69,7 @@ def login_limiters(settings: Settings) -> tuple[Any, Any]:
     account, client = settings.login_max_failures, settings.login_max_failures * 10
     window = settings.login_failure_window_seconds
     if settings.redis_url:
-        from photoshare.infra.redis_ratelimit import RedisFailureLimiter
+        from photoshare.infra.redis.ratelimit import RedisFailureLimiter
         return (RedisFailureLimiter(settings.redis_url, prefix=settings.redis_prefix,
                                     name="login-account", max_failures=account,
                                     window_seconds=window),

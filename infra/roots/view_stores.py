@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite_views.catalog import bindings, view_queries
+from photoshare.infra.sqlite.catalog import bindings, view_queries
 from photoshare.readapi.services import ViewQueries
 from photoshare.streams.runner import Binding
 
@@ -56,15 +56,15 @@ def open_view_stores(settings: Settings) -> ViewStores:
     by_name = {binding.projection.name: binding for binding in bindings(settings)}
     stores = ViewStores(choice, [])
     if "cassandra" in choice.values():
-        from photoshare.infra.cassandra_views.graph import (
+        from photoshare.infra.cassandra.graph import (
             CassandraGraphQueries,
             CassandraGraphStore,
         )
-        from photoshare.infra.cassandra_views.photos import (
+        from photoshare.infra.cassandra.photos import (
             CassandraPhotoQueries,
             CassandraPhotoStore,
         )
-        from photoshare.infra.cassandra_views.schema import connect
+        from photoshare.infra.cassandra.schema import connect
 
         # `host` or `host:port` entries, comma-separated: parsed by `connect`.
         session = connect(settings.cassandra_hosts or "", settings.cassandra_keyspace)
@@ -79,7 +79,7 @@ def open_view_stores(settings: Settings) -> ViewStores:
     if choice["search"] == "opensearch":
         from opensearchpy import OpenSearch
 
-        from photoshare.infra.opensearch_views.search import (
+        from photoshare.infra.opensearch.search import (
             OpenSearchSearchQueries,
             OpenSearchSearchStore,
             SearchIndices,

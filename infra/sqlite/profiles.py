@@ -7,7 +7,7 @@ import sqlite3
 from photoshare.infra.settings import Settings
 from photoshare.streams.runner import Binding
 
-from photoshare.infra.sqlite_views.util import placeholders
+from photoshare.infra.sqlite.util import placeholders
 from photoshare.projections.profiles import ProfilesProjection, Profile, ProfileQueries, ProfileStore
 
 SCHEMA = """

@@ -1,6 +1,6 @@
 """Search view on OpenSearch: the cluster profile's SearchStore and SearchQueries.
 
-The matching rules are the ones `projections.search` states and `infra/sqlite_views/search.py`
+The matching rules are the ones `projections.search` states and `infra/sqlite/search.py`
 implements; this module gives them the same meaning with OpenSearch queries.
 
 Indices. Two indices, `{prefix}users-v{n}` and `{prefix}photos-v{n}`, sit behind the aliases

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 
-from photoshare.infra.cassandra_views.schema import (
+from photoshare.infra.cassandra.schema import (
     FOLLOWERS,
     FOLLOWING,
     BucketedList,

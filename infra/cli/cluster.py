@@ -29,7 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve_app(args: argparse.Namespace, factory_name: str) -> int:
     import uvicorn
 
-    from photoshare.infra import cluster
+    from photoshare.infra.roots import cluster
 
     settings = _settings(args)
     app = getattr(cluster, factory_name)(settings)
@@ -47,7 +47,7 @@ def _readapi(args: argparse.Namespace) -> int:
 
 
 def _relay(args: argparse.Namespace) -> int:
-    from photoshare.infra.cluster import run_relay
+    from photoshare.infra.roots.cluster import run_relay
 
     settings = _settings(args)
     stop = threading.Event()
@@ -58,7 +58,7 @@ def _relay(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from photoshare.infra.cluster import create_worker
+    from photoshare.infra.roots.cluster import create_worker
     from photoshare.streams.worker import run_worker
 
     settings = _settings(args)
@@ -67,7 +67,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from photoshare.infra.supervisor import up
+    from photoshare.infra.roots.supervisor import up
 
     return up(_settings(args), writers=args.writers, readers=args.readers,
               workers=args.workers)
@@ -80,7 +80,7 @@ def _local_cluster(args: argparse.Namespace) -> int:
     from photoshare.infra.localcluster.process import ServerStartError
     from photoshare.infra.localcluster.servers import local_servers
     from photoshare.infra.logs import configure_logging
-    from photoshare.infra.supervisor import up
+    from photoshare.infra.roots.supervisor import up
 
     configure_logging(args.log_level or "INFO")
     print(f"starting PostgreSQL, Redis, Kafka, Cassandra, OpenSearch and S3Proxy in {args.dir} "
@@ -107,7 +107,7 @@ def _local_cluster(args: argparse.Namespace) -> int:
 
 
 def _kafka_init(args: argparse.Namespace) -> int:
-    from photoshare.infra.kafka import ensure_topics
+    from photoshare.infra.kafka.client import ensure_topics
 
     settings = _settings(args)
     created = ensure_topics(settings)
@@ -117,7 +117,7 @@ def _kafka_init(args: argparse.Namespace) -> int:
 
 
 def _cassandra_init(args: argparse.Namespace) -> int:
-    from photoshare.infra.cassandra_views.schema import init_cassandra
+    from photoshare.infra.cassandra.schema import init_cassandra
 
     settings = _settings(args)
     if not settings.cassandra_hosts:
@@ -132,7 +132,7 @@ def _cassandra_init(args: argparse.Namespace) -> int:
 def _opensearch_init(args: argparse.Namespace) -> int:
     from opensearchpy import OpenSearch
 
-    from photoshare.infra.opensearch_views.search import create_indices
+    from photoshare.infra.opensearch.search import create_indices
 
     settings = _settings(args)
     if not settings.opensearch_url:

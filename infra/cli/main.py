@@ -14,7 +14,7 @@ from photoshare.infra.settings import Settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from photoshare.infra.bootstrap import create_embedded_app
+    from photoshare.infra.roots.embedded import create_embedded_app
     from photoshare.infra.logs import configure_logging
 
     overrides = {name: getattr(args, name) for name in ("host", "port", "data_dir", "log_level")
@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir_option(rebuild)
     rebuild.set_defaults(handler=_projections_rebuild)
 
-    from photoshare.infra.cluster_cli import add_cluster_commands
+    from photoshare.infra.cli.cluster import add_cluster_commands
     add_cluster_commands(commands)
     return parser
 

@@ -100,15 +100,15 @@ def prepare(settings: Settings) -> None:
     """What the roles need before they start: the database, the topics, the Cassandra
     keyspace and OpenSearch indices when those serve views, and the secret. Each step is
     safe to repeat; each waits up to a minute for its server, which may still be starting."""
-    from photoshare.infra.bootstrap import token_service
-    from photoshare.infra.kafka import ensure_topics
-    from photoshare.infra.postgres import ensure_database
+    from photoshare.infra.roots.embedded import token_service
+    from photoshare.infra.kafka.client import ensure_topics
+    from photoshare.infra.postgres.event_store import ensure_database
 
     if _retrying(lambda: ensure_database(settings.postgres_dsn)):
         log.info("created the PostgreSQL database for the event store")
     _retrying(lambda: ensure_topics(settings))
     if settings.cassandra_hosts:
-        from photoshare.infra.cassandra_views.schema import init_cassandra
+        from photoshare.infra.cassandra.schema import init_cassandra
 
         _retrying(lambda: init_cassandra(settings.cassandra_hosts or "",
                                          settings.cassandra_keyspace,
@@ -116,7 +116,7 @@ def prepare(settings: Settings) -> None:
     if settings.opensearch_url:
         from opensearchpy import OpenSearch
 
-        from photoshare.infra.opensearch_views.search import create_indices
+        from photoshare.infra.opensearch.search import create_indices
 
         _retrying(lambda: create_indices(OpenSearch(settings.opensearch_url),
                                          settings.opensearch_index_prefix))
@@ -163,7 +163,7 @@ def announce_ready(supervisor: Supervisor, urls: list[str], public_url: str,
 def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
     import uvicorn
 
-    from photoshare.infra.gateway import Gateway
+    from photoshare.infra.http.gateway import Gateway
 
     prepare(settings)
     photoshare = str(Path(sys.executable).parent / "photoshare")

@@ -13,8 +13,8 @@ import anyio
 import anyio.to_thread
 
 from photoshare.commands.messages import StoredImage
-from photoshare.infra.blobs import BlobStore
-from photoshare.infra.images import ProcessedImage, VariantSpec, extension_for_format, process_image
+from photoshare.infra.media.blobs import BlobStore
+from photoshare.infra.media.images import ProcessedImage, VariantSpec, extension_for_format, process_image
 
 
 class ImageIngest:

@@ -7,7 +7,7 @@ import sqlite3
 from photoshare.infra.settings import Settings
 from photoshare.streams.runner import Binding
 
-from photoshare.infra.sqlite_views.util import from_json, placeholders, to_json
+from photoshare.infra.sqlite.util import from_json, placeholders, to_json
 from photoshare.projections.photos import PhotosProjection, CommentRecord, PhotoQueries, PhotoRecord, PhotoStore
 
 SCHEMA = """

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from photoshare.infra.blobs import (
+from photoshare.infra.media.blobs import (
     CONTENT_TYPES,
     IMMUTABLE_CACHE_CONTROL,
     BlobStore,

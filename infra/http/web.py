@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from photoshare.infra.logs import correlation_id
-from photoshare.infra.tokens import InvalidTokenError, TokenService
+from photoshare.infra.auth.tokens import InvalidTokenError, TokenService
 
 log = logging.getLogger("photoshare.http")
 

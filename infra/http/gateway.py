@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from photoshare.infra.web import error_response
+from photoshare.infra.http.web import error_response
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 # Connection-level headers are hop-by-hop: never forwarded (RFC 9110 §7.6.1).

@@ -21,7 +21,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from photoshare.infra.web import error_response
+from photoshare.infra.http.web import error_response
 
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -1,0 +1,1 @@
+"""The `photoshare` command line: embedded and operator commands, cluster roles."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing: errors and middleware, the gateway, the static web app, metrics."""

@@ -1,0 +1,1 @@
+"""The cluster's event store and the relay's positions on PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Redis adapters: the live feed and login limits."""
