@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from photoshare.infra.cli.options import SERVER, SUPERVISED, command
 from photoshare.infra.settings import Settings
 
 
@@ -144,73 +145,47 @@ def _opensearch_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _server_options(parser: argparse.ArgumentParser, default_port: int) -> None:
-    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1; "
-                                       "PHOTOSHARE_HOST)")
-    parser.add_argument("--port", type=int, help=f"port to listen on (e.g. {default_port}; "
-                                                 "PHOTOSHARE_PORT)")
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="the signing secret, and the SQLite "
-                                                      "views and photo files of views and "
-                                                      "blobs without a cluster server "
-                                                      "(PHOTOSHARE_DATA_DIR)")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+# What the cluster roles' --data-dir holds (they have no event store there).
+CLUSTER_DATA_DIR = ("the signing secret, and the SQLite views and photo files of views and "
+                    "blobs without a cluster server (PHOTOSHARE_DATA_DIR)")
+COMMON = ("data_dir", "log_level")
 
 
 def add_cluster_commands(commands: Any) -> None:
-    writeapi = commands.add_parser(
-        "writeapi", help="cluster: the write API process (stateless; run any number)",
-        description="Serve the write API on the PostgreSQL event store "
-                    "(PHOTOSHARE_POSTGRES_DSN).")
-    _server_options(writeapi, 8001)
-    _common(writeapi)
-    writeapi.set_defaults(handler=_writeapi)
-
-    readapi = commands.add_parser(
-        "readapi", help="cluster: the read API process (stateless; run any number)",
-        description="Serve the read API from the view stores; live streams come from the "
-                    "workers over Redis (PHOTOSHARE_REDIS_URL).")
-    _server_options(readapi, 8002)
-    _common(readapi)
-    readapi.set_defaults(handler=_readapi)
-
-    relay = commands.add_parser(
-        "relay", help="cluster: publish the event store's log to Kafka (one active)",
-        description="Publish the log to the Kafka topics (PHOTOSHARE_KAFKA_BOOTSTRAP), "
-                    "recording its position in PostgreSQL after the broker acknowledged. "
-                    "A second relay stands by until the first one's lock is released.")
-    _common(relay)
-    relay.set_defaults(handler=_relay)
-
-    worker = commands.add_parser(
-        "worker", help="cluster: a Faust worker applying the projections (scale to the "
-                       "partition count)",
-        description="Consume the event topics in the consumer group PHOTOSHARE_WORKER_GROUP "
-                    "and apply every projection to the view stores.")
-    _common(worker)
-    worker.set_defaults(handler=_worker)
-
-    up = commands.add_parser(
-        "up", help="cluster: every role as its own supervised process behind one port",
-        description="Start the write API, read API, relay and worker processes of the "
-                    "cluster profile on this machine, restart any that dies, stop them "
-                    "together, and route the API through one port (reads to the read "
-                    "API, the rest to the write API). The servers' addresses come from "
-                    "PHOTOSHARE_POSTGRES_DSN, PHOTOSHARE_KAFKA_BOOTSTRAP, "
-                    "PHOTOSHARE_REDIS_URL and (optionally) PHOTOSHARE_S3_ENDPOINT.")
-    _server_options(up, 8000)
-    _common(up)
-    up.add_argument("--writers", type=int, default=1, help="write API processes (default 1)")
-    up.add_argument("--readers", type=int, default=1, help="read API processes (default 1)")
-    up.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    up.set_defaults(handler=_up)
-
-    local = commands.add_parser(
-        "local-cluster", help="cluster: start PostgreSQL, Redis, Kafka, Cassandra, "
-                              "OpenSearch and S3Proxy here, then `up` on them (what `make "
-                              "cluster` runs)",
+    helps = {"data_dir": CLUSTER_DATA_DIR}
+    command(commands, "writeapi", handler=_writeapi, port=8000, options=SERVER, helps=helps,
+            help="cluster: the write API process (stateless; run any number)",
+            description="Serve the write API on the PostgreSQL event store "
+                        "(PHOTOSHARE_POSTGRES_DSN).")
+    command(commands, "readapi", handler=_readapi, port=8000, options=SERVER, helps=helps,
+            help="cluster: the read API process (stateless; run any number)",
+            description="Serve the read API from the view stores; live streams come from "
+                        "the workers over Redis (PHOTOSHARE_REDIS_URL).")
+    command(commands, "relay", handler=_relay, options=COMMON, helps=helps,
+            help="cluster: publish the event store's log to Kafka (one active)",
+            description="Publish the log to the Kafka topics (PHOTOSHARE_KAFKA_BOOTSTRAP), "
+                        "recording its position in PostgreSQL after the broker acknowledged. "
+                        "A second relay stands by until the first one's lock is released.")
+    command(commands, "worker", handler=_worker, options=COMMON, helps=helps,
+            help="cluster: a Faust worker applying the projections (scale to the partition "
+                 "count)",
+            description="Consume the event topics in the consumer group "
+                        "PHOTOSHARE_WORKER_GROUP and apply every projection to the view "
+                        "stores.")
+    command(commands, "up", handler=_up, port=8000, options=(*SERVER, *SUPERVISED),
+            helps=helps,
+            help="cluster: every role as its own supervised process behind one port",
+            description="Start the write API, read API, relay and worker processes of the "
+                        "cluster profile on this machine, restart any that dies, stop them "
+                        "together, and route the API through one port (reads to the read "
+                        "API, the rest to the write API). The servers' addresses come from "
+                        "PHOTOSHARE_POSTGRES_DSN, PHOTOSHARE_KAFKA_BOOTSTRAP, "
+                        "PHOTOSHARE_REDIS_URL and (optionally) PHOTOSHARE_S3_ENDPOINT.")
+    local = command(
+        commands, "local-cluster", handler=_local_cluster, port=8000,
+        options=("host", "port", "log_level", *SUPERVISED),
+        help="cluster: start PostgreSQL, Redis, Kafka, Cassandra, OpenSearch and S3Proxy "
+             "here, then `up` on them (what `make cluster` runs)",
         description="Start every server of the cluster profile on this machine, on "
                     "127.0.0.1, with their data under --dir (kept between runs): PostgreSQL "
                     "and Redis from Debian's packages; Apache Kafka, Apache Cassandra, "
@@ -224,30 +199,14 @@ def add_cluster_commands(commands: Any) -> None:
                             "(default data/cluster)")
     local.add_argument("--servers-only", action="store_true",
                        help="start the servers but no photoshare role")
-    _server_options(local, 8000)
-    local.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    local.add_argument("--writers", type=int, default=1, help="write API processes (default 1)")
-    local.add_argument("--readers", type=int, default=1, help="read API processes (default 1)")
-    local.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    local.set_defaults(handler=_local_cluster)
 
-    kafka = commands.add_parser("kafka", help="cluster: Kafka set-up")
-    kafka_commands = kafka.add_subparsers(dest="kafka_command", required=True)
-    kafka_init = kafka_commands.add_parser(
-        "init", help="create the event topics (PHOTOSHARE_KAFKA_PARTITIONS partitions)")
-    _common(kafka_init)
-    kafka_init.set_defaults(handler=_kafka_init)
-
-    cassandra = commands.add_parser("cassandra", help="cluster: Cassandra set-up")
-    cassandra_commands = cassandra.add_subparsers(dest="cassandra_command", required=True)
-    cassandra_init = cassandra_commands.add_parser(
-        "init", help="create the keyspace (PHOTOSHARE_CASSANDRA_KEYSPACE) and the view tables")
-    _common(cassandra_init)
-    cassandra_init.set_defaults(handler=_cassandra_init)
-
-    opensearch = commands.add_parser("opensearch", help="cluster: OpenSearch set-up")
-    opensearch_commands = opensearch.add_subparsers(dest="opensearch_command", required=True)
-    opensearch_init = opensearch_commands.add_parser(
-        "init", help="create the search indices and their aliases")
-    _common(opensearch_init)
-    opensearch_init.set_defaults(handler=_opensearch_init)
+    for engine, label, what, handler in (
+            ("kafka", "Kafka", "create the event topics (PHOTOSHARE_KAFKA_PARTITIONS "
+                               "partitions)", _kafka_init),
+            ("cassandra", "Cassandra", "create the keyspace (PHOTOSHARE_CASSANDRA_KEYSPACE) "
+                                       "and the view tables", _cassandra_init),
+            ("opensearch", "OpenSearch", "create the search indices and their aliases",
+             _opensearch_init)):
+        group = commands.add_parser(engine, help=f"cluster: {label} set-up")
+        steps = group.add_subparsers(dest=f"{engine}_command", required=True)
+        command(steps, "init", handler=handler, help=what, options=COMMON, helps=helps)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from photoshare.infra.cli.options import OPTIONS, SERVER, command
 from photoshare.infra.settings import Settings
 
 
@@ -200,9 +201,8 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
 
 
 def _data_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="the data dir of the event store and "
-                                                      "views (default ./data; "
-                                                      "PHOTOSHARE_DATA_DIR)")
+    flags, keywords = OPTIONS["data_dir"]
+    parser.add_argument(*flags, **keywords)
 
 
 def _positive_seconds(text: str) -> float:
@@ -220,21 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser(
-        "serve", help="run the embedded profile (APIs, projections, media) in one process",
-        description="Run the embedded profile: the write API, the read API, the projection "
-                    "runner and /media in one process, with the event store, the views, the "
-                    "secret key and the photos in --data-dir.")
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; "
-                                      "PHOTOSHARE_HOST)")
-    serve.add_argument("--port", type=int, help="port to listen on (default 8000; "
-                                                "PHOTOSHARE_PORT)")
-    serve.add_argument("--data-dir", type=Path, help="where the event store, secret key and "
-                                                     "photos live (default ./data; "
-                                                     "PHOTOSHARE_DATA_DIR)")
-    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                       help="log level (default INFO; PHOTOSHARE_LOG_LEVEL)")
-    serve.set_defaults(handler=_serve)
+    command(commands, "serve", handler=_serve, port=8000, options=SERVER,
+            helps={"data_dir": "where the event store, secret key and photos live "
+                               "(default ./data; PHOTOSHARE_DATA_DIR)"},
+            help="run the embedded profile (APIs, projections, media) in one process",
+            description="Run the embedded profile: the write API, the read API, the "
+                        "projection runner and /media in one process, with the event store, "
+                        "the views, the secret key and the photos in --data-dir.")
 
     events = commands.add_parser("events", help="the event log: schema, export, tail, trace")
     event_commands = events.add_subparsers(dest="events_command", required=True)
