@@ -22,7 +22,9 @@ class GraphStore(ABC):
     def follow(self, follower_id: str, followee_id: str, position: int) -> None: ...
 
     @abstractmethod
-    def unfollow(self, follower_id: str, followee_id: str) -> None: ...
+    def unfollow(self, follower_id: str, followee_id: str, position: int) -> None:
+        """Remove the pair's follow if it is older than `position` (the unfollow's): a
+        stale unfollow, delivered again after the pair was followed anew, changes nothing."""
 
 
 class GraphQueries(ABC):
@@ -43,5 +45,6 @@ class GraphProjection(Projection[GraphStore]):
         store.follow(event.follower_id, event.followee_id, envelope.position)
 
     @on(UserUnfollowed)
-    def _unfollowed(self, event: UserUnfollowed, _: Envelope, store: GraphStore) -> None:
-        store.unfollow(event.follower_id, event.followee_id)
+    def _unfollowed(self, event: UserUnfollowed, envelope: Envelope,
+                    store: GraphStore) -> None:
+        store.unfollow(event.follower_id, event.followee_id, envelope.position)

@@ -59,7 +59,9 @@ class PhotoStore(ABC):
     def like(self, photo_id: str, user_id: str, position: int) -> None: ...
 
     @abstractmethod
-    def unlike(self, photo_id: str, user_id: str) -> None: ...
+    def unlike(self, photo_id: str, user_id: str, position: int) -> None:
+        """Remove the user's like if it is older than `position` (the unlike's): a stale
+        unlike, delivered again after the photo was liked anew, changes nothing."""
 
     @abstractmethod
     def add_comment(self, comment: CommentRecord) -> None: ...
@@ -114,8 +116,8 @@ class PhotosProjection(Projection[PhotoStore]):
         store.like(event.photo_id, event.user_id, envelope.position)
 
     @on(PhotoUnliked)
-    def _unliked(self, event: PhotoUnliked, _: Envelope, store: PhotoStore) -> None:
-        store.unlike(event.photo_id, event.user_id)
+    def _unliked(self, event: PhotoUnliked, envelope: Envelope, store: PhotoStore) -> None:
+        store.unlike(event.photo_id, event.user_id, envelope.position)
 
     @on(CommentAdded)
     def _commented(self, event: CommentAdded, envelope: Envelope, store: PhotoStore) -> None:

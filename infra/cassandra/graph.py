@@ -48,10 +48,10 @@ class CassandraGraphStore(GraphStore):
         # The edge last: if this crashes first, the redelivered follow redoes it all.
         self.session.execute(self._put_edge, (follower_id, followee_id, position))
 
-    def unfollow(self, follower_id: str, followee_id: str) -> None:
+    def unfollow(self, follower_id: str, followee_id: str, position: int) -> None:
         current = self._position(follower_id, followee_id)
-        if current is None:
-            return
+        if current is None or current > position:
+            return  # not followed, or followed again after this (stale) unfollow
         self._run(self._unlink(follower_id, followee_id, current))
         self.session.execute(self._drop_edge, (follower_id, followee_id))
 

@@ -52,6 +52,9 @@ class CassandraPhotoStore(PhotoStore):
         self._like = session.prepare(
             f"INSERT INTO {ks}.photo_likes (photo_id, shard, user_id, position) "
             "VALUES (?, ?, ?, ?)")
+        self._like_position = session.prepare(
+            f"SELECT position FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ? "
+            "AND user_id = ?")
         self._unlike = session.prepare(
             f"DELETE FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ? AND user_id = ?")
         self._drop_likes = session.prepare(
@@ -97,8 +100,11 @@ class CassandraPhotoStore(PhotoStore):
         if not self._deleted(photo_id):
             self.session.execute(self._like, (photo_id, shard_of(user_id), user_id, position))
 
-    def unlike(self, photo_id: str, user_id: str) -> None:
-        self.session.execute(self._unlike, (photo_id, shard_of(user_id), user_id))
+    def unlike(self, photo_id: str, user_id: str, position: int) -> None:
+        row = self.session.execute(self._like_position,
+                                   (photo_id, shard_of(user_id), user_id)).one()
+        if row is not None and row.position < position:  # else: absent, or liked again
+            self.session.execute(self._unlike, (photo_id, shard_of(user_id), user_id))
 
     def add_comment(self, comment: CommentRecord) -> None:
         if self._deleted(comment.photo_id):

@@ -31,9 +31,9 @@ class SqliteGraphStore(GraphStore):
             "ON CONFLICT DO UPDATE SET position = excluded.position",
             (follower_id, followee_id, position))
 
-    def unfollow(self, follower_id: str, followee_id: str) -> None:
-        self.db.execute("DELETE FROM follows WHERE follower_id = ? AND followee_id = ?",
-                        (follower_id, followee_id))
+    def unfollow(self, follower_id: str, followee_id: str, position: int) -> None:
+        self.db.execute("DELETE FROM follows WHERE follower_id = ? AND followee_id = ? "
+                        "AND position < ?", (follower_id, followee_id, position))
 
 
 class SqliteGraphQueries(GraphQueries):

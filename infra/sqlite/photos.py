@@ -99,9 +99,9 @@ class SqlitePhotoStore(PhotoStore):
         if inserted:
             self._count(photo_id, "likes", +1)
 
-    def unlike(self, photo_id: str, user_id: str) -> None:
-        deleted = self.db.execute("DELETE FROM photo_likes WHERE photo_id = ? AND user_id = ?",
-                                  (photo_id, user_id)).rowcount
+    def unlike(self, photo_id: str, user_id: str, position: int) -> None:
+        deleted = self.db.execute("DELETE FROM photo_likes WHERE photo_id = ? AND user_id = ? "
+                                  "AND position < ?", (photo_id, user_id, position)).rowcount
         if deleted:
             self._count(photo_id, "likes", -1)
 

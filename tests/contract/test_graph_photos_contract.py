@@ -320,6 +320,18 @@ def test_graph_events_delivered_again_change_nothing(views: Views) -> None:
     assert views.graph.following(cy, None, 10) == [Edge(bob, 2)]
 
 
+def test_a_stale_unfollow_after_a_refollow_changes_nothing(views: Views) -> None:
+    """Found by the crash test on Cassandra: an unfollow delivered again once the pair
+    was followed anew (a worker still applying it while another took the partition
+    over) must not remove the newer follow."""
+    ann, bob = new_id(), new_id()
+    views.deliver(at(1, follow(ann, bob)), at(2, unfollow(ann, bob)), at(3, follow(ann, bob)),
+                  at(2, unfollow(ann, bob)))
+
+    assert views.graph.followers(bob, None, 10) == [Edge(ann, 3)]
+    assert views.graph.following(ann, None, 10) == [Edge(bob, 3)]
+
+
 # --- photos -----------------------------------------------------------------------------
 
 
@@ -409,6 +421,15 @@ def test_comments_come_oldest_first_after_a_position(views: Views) -> None:
     assert views.photos.comments(new_id(), None, 10) == []
 
 
+def test_a_stale_unlike_after_a_like_again_changes_nothing(views: Views) -> None:
+    ann, bob, p1 = new_id(), new_id(), new_id()
+    views.deliver(at(1, post(p1, ann)), at(2, like(p1, ann, bob)), at(3, unlike(p1, ann, bob)),
+                  at(4, like(p1, ann, bob)), at(3, unlike(p1, ann, bob)))
+
+    assert views.photos.photo(p1).likes == 1
+    assert views.photos.liked_by(bob, [p1]) == {p1}
+
+
 def test_a_deleted_photo_takes_its_likes_and_comments(views: Views) -> None:
     ann, bob, p1, p2, c1 = (new_id() for _ in range(5))
     views.deliver(at(1, post(p1, ann)), at(2, post(p2, ann)), at(3, like(p1, ann, bob)),
@@ -489,8 +510,9 @@ class MemoryGraph(GraphStore):
     def follow(self, follower_id: str, followee_id: str, position: int) -> None:
         self.follows[follower_id, followee_id] = position
 
-    def unfollow(self, follower_id: str, followee_id: str) -> None:
-        self.follows.pop((follower_id, followee_id), None)
+    def unfollow(self, follower_id: str, followee_id: str, position: int) -> None:
+        if self.follows.get((follower_id, followee_id), position) < position:
+            del self.follows[follower_id, followee_id]
 
     def edges(self, user_id: str, end: int) -> list[Edge]:
         found = [Edge(pair[1 - end], position) for pair, position in self.follows.items()
@@ -516,7 +538,7 @@ class MemoryPhotos(PhotoStore):
         if photo_id in self.photos:
             self.likes.add((photo_id, user_id))
 
-    def unlike(self, photo_id: str, user_id: str) -> None:
+    def unlike(self, photo_id: str, user_id: str, position: int) -> None:
         self.likes.discard((photo_id, user_id))
 
     def add_comment(self, comment: CommentRecord) -> None:
