@@ -39,7 +39,8 @@ from photoshare.writeapi.app import UPLOAD_ROUTES
 
 # Room for the multipart framing and form fields around an upload's file bytes.
 MULTIPART_OVERHEAD = 64 * 1024
-# The web app's static files, served at `/` (the package is installed from the repo).
+# The web app's static files, served at `/`: `webapp/` beside the photoshare packages (the
+# repository root in a checkout; <site-packages>/photoshare/webapp in the image).
 WEBAPP_DIR = Path(__file__).resolve().parents[2] / "webapp"
 
 
