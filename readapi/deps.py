@@ -32,7 +32,8 @@ async def consistent_services(request: Request, response: Response,
     answer anyway after the wait, flagged X-Read-Stale: true."""
     services: ReadServices = request.app.state.read
     if min_position is not None:
-        if not min_position.isdigit() or len(min_position) > 18:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if not (min_position.isascii() and min_position.isdigit()) or len(min_position) > 18:
             raise ApiError(400, "invalid_min_position", "X-Min-Position must be a log position")
         reached = await services.consistency.wait_for(int(min_position),
                                                       services.min_position_wait_seconds)

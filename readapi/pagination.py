@@ -13,6 +13,9 @@ from fastapi import Depends, Query
 from photoshare.infra.http.web import ApiError
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+# Log positions fit SQLite's and Cassandra's 64-bit integers; a cursor naming a larger one
+# was not given out here (and would overflow a query parameter).
+MAX_POSITION = 2**62
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,8 @@ class PageRequest:
         if self.cursor is None:
             return None
         value = self.cursor.get("p")
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if (not isinstance(value, int) or isinstance(value, bool)
+                or not 0 <= value <= MAX_POSITION):
             raise invalid_cursor()
         return value
 

@@ -33,6 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED = "<unmatched>"
+# The `method` label comes from this closed set, so invented methods cannot grow /metrics.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 IMAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # At most this many log batches are read per scrape to count appended events (the rest
@@ -63,7 +65,8 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")  # set by the router on the scope we passed down
             template = getattr(route, "path", None) or UNMATCHED
-            self.histogram.labels(scope["method"], template, str(status)).observe(
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+            self.histogram.labels(method, template, str(status)).observe(
                 time.perf_counter() - started)
 
 

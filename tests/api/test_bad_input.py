@@ -1146,3 +1146,40 @@ def test_a_malformed_request_id_is_replaced(client: TestClient, supplied: str) -
     response = client.post("/v1/users", json={}, headers={"X-Request-ID": supplied})
     assert_error(response, 422)
     assert response.headers["X-Request-ID"] not in ("", supplied)
+
+
+# --- numbers in cursors and headers: a clear 400, never an overflow -----------------------
+
+PAGED_READS = ["/v1/timeline", "/v1/notifications", "/v1/users/{alice}/photos",
+               "/v1/users/{alice}/followers", "/v1/users/{alice}/following",
+               "/v1/photos/{photo_id}/comments", "/v1/search/users?q=a",
+               "/v1/search/photos?q=sunset"]
+
+
+def cursor_of(state: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("template", PAGED_READS)
+@pytest.mark.parametrize("state", [{"p": 2**63}, {"p": 10**30}, {"p": -1}, {"o": 2**63},
+                                   {"o": -5}, {"p": 1.5}, {"p": "7"}],
+                         ids=["p_2_63", "p_huge", "p_negative", "o_2_63", "o_negative",
+                              "p_float", "p_string"])
+def test_a_cursor_with_an_out_of_range_number_is_400(client: TestClient, world: World,
+                                                     template: str, state: dict) -> None:
+    path = template.format(alice=world.alice.user_id, photo_id=world.photo_id)
+    separator = "&" if "?" in path else "?"
+    response = client.get(f"{path}{separator}cursor={cursor_of(state)}",
+                          headers=world.alice.auth)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("value", ["²", "12³", "¹0", "1e3", "-1", "5 5", "0x10", "9" * 19])
+def test_x_min_position_must_be_ascii_digits(client: TestClient, world: World,
+                                             value: str) -> None:
+    # Latin-1 on the wire, as HTTP header bytes are read: "²" passes str.isdigit().
+    response = client.get("/v1/timeline", headers={**world.alice.auth,
+                                                   "X-Min-Position": value.encode("latin-1")})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_min_position"

@@ -105,3 +105,13 @@ def test_readyz_is_not_ready_while_the_projections_lag(strict_client: TestClient
         assert lag == head(strict_client) - runner.positions()["profiles"] > 0
     assert strict_client.app.state.runner.runner.catch_up() >= 0
     assert strict_client.get("/readyz").status_code == 200
+
+
+def test_invented_methods_share_one_metrics_label(client: TestClient) -> None:
+    for method in ("FOO", "BREW", "X" * 40):
+        client.request(method, "/healthz")
+    samples = scrape(client)
+    methods = {dict(labels).get("method") for (name, labels) in samples
+               if name == "photoshare_http_request_duration_seconds_count"}
+    assert "OTHER" in methods
+    assert not methods - {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}
