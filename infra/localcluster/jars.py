@@ -85,7 +85,8 @@ def java17() -> str:
             return str(Path(home) / "bin" / "java")
     found = shutil.which("java")
     if found is None:
-        raise JarsError("no Java found: install OpenJDK 17 (`apt-get install openjdk-17-jre-headless`)")
+        raise JarsError("no Java found: install OpenJDK 17 "
+                        "(`apt-get install openjdk-17-jre-headless`)")
     return found
 
 

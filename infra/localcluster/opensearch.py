@@ -13,11 +13,10 @@ live under `home`; a second run with the same `home` finds its indices again. SI
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 
 from photoshare.infra.localcluster.jars import java17
-from photoshare.infra.localcluster.process import ServerSpec
+from photoshare.infra.localcluster.process import ServerSpec, http_get
 
 OPENSEARCH_VERSION = "2.19.6"  # opensearch.version in maven/opensearch/pom.xml
 
@@ -26,14 +25,9 @@ POM = MAVEN_DIR / "pom.xml"
 LAUNCHER = MAVEN_DIR / "OpenSearchNode.java"
 LOG_CONFIG = MAVEN_DIR / "log4j2.properties"
 
-# The probe must reach 127.0.0.1 directly, whatever *_proxy variables say.
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def cluster_health(address: str, timeout: float = 2.0) -> str:
     """The cluster's health status ("green", "yellow" or "red"); raises if it does not answer."""
-    with _NO_PROXY.open(f"{address}/_cluster/health", timeout=timeout) as response:
-        return json.load(response)["status"]
+    return json.loads(http_get(f"{address}/_cluster/health", timeout))["status"]
 
 
 def opensearch_spec(lib_dir: Path, home: Path, *, http_port: int, transport_port: int,

@@ -18,6 +18,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -77,6 +79,38 @@ def free_port(host: str = "127.0.0.1") -> int:
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether `port` can be listened on now (a server of ours may take it)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+# Probes go straight to 127.0.0.1, whatever the *_proxy variables say.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_get(url: str, timeout: float = 2.0) -> bytes:
+    with _DIRECT.open(url, timeout=timeout) as response:
+        return response.read()
+
+
+def http_answers(url: str, timeout: float = 1.0) -> bool:
+    """Whether an HTTP server answers at `url` at all (an error status counts: it is
+    serving)."""
+    try:
+        http_get(url, timeout)
+        return True
+    except urllib.error.HTTPError:
         return True
     except OSError:
         return False

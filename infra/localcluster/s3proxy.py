@@ -5,21 +5,16 @@ keeps everything in memory)."""
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from photoshare.infra.localcluster.jars import java17
-from photoshare.infra.localcluster.process import ServerSpec
+from photoshare.infra.localcluster.process import ServerSpec, http_answers
 
 S3PROXY_VERSION = "2.6.0"  # s3proxy.version in maven/s3proxy/pom.xml
 MAIN_CLASS = "org.gaul.s3proxy.Main"
 # The one identity the server accepts (AWS signature v2 or v4), local use only.
 ACCESS_KEY = "photoshare-local"
 SECRET_KEY = "photoshare-local-secret"
-
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
 
 def s3proxy_spec(lib_dir: Path, home: Path, *, port: int, access_key: str = ACCESS_KEY,
                  secret_key: str = SECRET_KEY, java: str | None = None,
@@ -46,14 +41,4 @@ def s3proxy_spec(lib_dir: Path, home: Path, *, port: int, access_key: str = ACCE
               "-DLOG_LEVEL=info",
               "-cp", str(Path(lib_dir).resolve() / "*"), MAIN_CLASS,
               "--properties", str(config)],
-        address=endpoint, ready=lambda: _answers(endpoint), cwd=home, start_timeout=60)
-
-
-def _answers(endpoint: str) -> bool:
-    try:
-        with _DIRECT.open(endpoint, timeout=1):
-            return True
-    except urllib.error.HTTPError:
-        return True  # 403 to an anonymous request: it is serving
-    except OSError:
-        return False
+        address=endpoint, ready=lambda: http_answers(endpoint), cwd=home, start_timeout=60)

@@ -2,11 +2,11 @@
 what `photoshare local-cluster` (`make cluster`) runs before `photoshare up`.
 
 PostgreSQL (durable), Redis (append-only file), Apache Kafka, Apache Cassandra,
-OpenSearch and S3Proxy (photos as files) start in parallel on 127.0.0.1. Their ports are chosen once and kept in
-`<dir>/ports.json`, so a second run finds the same addresses (and Kafka and Cassandra the
-same listeners) unless a port was taken meanwhile. `<dir>/env` holds the PHOTOSHARE_*
-settings that reach them, for the operators' and analysts' commands in another shell
-(`set -a; . data/cluster/env; set +a`).
+OpenSearch and S3Proxy (photos as files) start in parallel on 127.0.0.1. Their ports are
+chosen once and kept in `<dir>/ports.json`, so a second run finds the same addresses (and
+Kafka and Cassandra the same listeners) unless a port was taken meanwhile. `<dir>/env`
+holds the PHOTOSHARE_* settings that reach them, for the operators' and analysts'
+commands in another shell (`set -a; . data/cluster/env; set +a`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,7 +25,14 @@ from photoshare.infra.localcluster.cassandra import cassandra_spec
 from photoshare.infra.localcluster.kafka import kafka_spec
 from photoshare.infra.localcluster.opensearch import opensearch_spec
 from photoshare.infra.localcluster.postgres import postgres_spec
-from photoshare.infra.localcluster.process import RunningServer, ServerSpec, free_port, start, stop
+from photoshare.infra.localcluster.process import (
+    RunningServer,
+    ServerSpec,
+    free_port,
+    port_is_free,
+    start,
+    stop,
+)
 from photoshare.infra.localcluster.redis import redis_spec
 
 log = logging.getLogger("photoshare.localcluster")
@@ -82,19 +88,10 @@ def _ports(directory: Path) -> dict[str, dict[str, int]]:
         chosen[server] = {}
         for name in names:
             port = saved.get(server, {}).get(name)
-            chosen[server][name] = port if isinstance(port, int) and _free(port) else free_port()
+            reusable = isinstance(port, int) and port_is_free(port)
+            chosen[server][name] = port if reusable else free_port()
     saved_path.write_text(json.dumps(chosen, indent=2) + "\n")
     return chosen
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def _specs(directory: Path) -> dict[str, ServerSpec]:

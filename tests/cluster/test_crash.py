@@ -22,24 +22,24 @@ from typing import Any
 import httpx
 import pytest
 from kafka import KafkaConsumer
-
-from photoshare.infra.roots.embedded import open_event_store
 from photoshare.infra.localcluster.process import free_port
 from photoshare.infra.postgres.relay_positions import RelayPositions
+from photoshare.infra.roots.embedded import open_event_store
+from photoshare.infra.roots.supervisor import prepare
+from photoshare.infra.roots.view_stores import open_view_stores
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite import graph as sqlite_graph
 from photoshare.infra.sqlite import photos as sqlite_photos
 from photoshare.infra.sqlite import search as sqlite_search
 from photoshare.infra.sqlite.catalog import bindings, open_views, view_queries
-from photoshare.infra.roots.supervisor import prepare
-from photoshare.infra.roots.view_stores import open_view_stores
 from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.streams.partitioned import watermark
 from photoshare.streams.runner import ProjectionRunner
 from photoshare.streams.topics import all_topics
+from support.cluster import cluster_servers
 from support.embedded import image_bytes
-from support.cluster import cluster_servers, wait_healthy
 from support.engines import Engines
+from support.serve import wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 

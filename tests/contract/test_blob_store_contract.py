@@ -68,6 +68,7 @@ CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
 # The S3 servers the S3 store runs on, by the name of the session fixture that starts each.
 S3_SERVERS = {"moto": "s3_endpoint", "s3proxy": "s3proxy_endpoint"}
 _clients: dict[str, Any] = {}
+_client_of_bucket: dict[str, Any] = {}
 
 
 def client_for(endpoint: str) -> Any:
@@ -91,6 +92,7 @@ def s3_client(s3_server: str) -> Any:
 def bucket_store(client: Any) -> Iterator[S3BlobStore]:
     store = S3BlobStore(client, unique_bucket_name("blobs"))
     store.ensure_bucket()
+    _client_of_bucket[store.bucket] = client
     yield store
     empty_and_delete_bucket(client, store.bucket)
 
@@ -116,8 +118,7 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[BlobStore]:
 def stored_keys(store: BlobStore) -> Callable[[], list[str]]:
     """Every key the backend holds, read around the store, to see what was really written."""
     if isinstance(store, S3BlobStore):
-        client = next(c for c in _clients.values() if store.bucket in
-                      [b["Name"] for b in c.list_buckets()["Buckets"]])
+        client = _client_of_bucket[store.bucket]
         return lambda: sorted(item["Key"] for item in client.list_objects_v2(
             Bucket=store.bucket).get("Contents", []))
     assert isinstance(store, FilesystemBlobStore)

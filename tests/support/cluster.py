@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import redis
-
 from photoshare.infra.localcluster.process import free_port
 from photoshare.infra.postgres.event_store import drop_database, ensure_database
 from photoshare.infra.settings import Settings
 from support.engines import Engines
-
-PHOTOSHARE = Path(sys.executable).parent / "photoshare"
+from support.serve import PHOTOSHARE, wait_healthy
 
 
 @dataclass
@@ -96,20 +91,6 @@ def cluster_servers(engines: Engines, tmp_path: Path, *, partitions: int = 4,
         if keys:
             client.delete(*keys)
         client.close()
-
-
-def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path,
-                 timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert process.poll() is None, log.read_text(errors="replace")[-5000:]
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "not healthy in time"
-        time.sleep(0.2)
 
 
 def processes_of(dsn: str) -> list[int]:

@@ -8,10 +8,9 @@ from pathlib import Path
 from uuid import uuid4
 
 from fastapi.testclient import TestClient
-from PIL import Image
-
 from photoshare.commands import PhotoShareCommands
 from photoshare.infra.settings import Settings
+from PIL import Image
 
 
 def cheap_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -22,7 +22,6 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
 
 from photoshare.infra.localcluster import jars
@@ -30,10 +29,16 @@ from photoshare.infra.localcluster.cassandra import cassandra_spec
 from photoshare.infra.localcluster.kafka import kafka_spec
 from photoshare.infra.localcluster.opensearch import opensearch_spec
 from photoshare.infra.localcluster.postgres import postgres_spec
-from photoshare.infra.localcluster.process import RunningServer, ServerSpec, free_port, start, stop
+from photoshare.infra.localcluster.process import (
+    RunningServer,
+    ServerSpec,
+    free_port,
+    start,
+    stop,
+)
 from photoshare.infra.localcluster.redis import redis_spec
 from photoshare.infra.localcluster.s3proxy import s3proxy_spec
-from support.s3_server import TEST_ACCESS_KEY, TEST_SECRET_KEY, running_s3_server
+from support.s3_server import TEST_ACCESS_KEY, TEST_SECRET_KEY, s3_server_spec
 
 ENGINES = ("postgres", "redis", "kafka", "cassandra", "opensearch", "s3", "s3proxy")
 REPO = Path(__file__).resolve().parents[2]
@@ -51,8 +56,7 @@ class Engines:
         self.home.chmod(0o755)
         self._pool = ThreadPoolExecutor(max_workers=len(ENGINES), thread_name_prefix="engine")
         self._started: dict[str, Future[str]] = {}
-        self._servers: list[RunningServer] = []
-        self._contexts = ExitStack()
+        self._servers: dict[str, RunningServer] = {}
         self._lock = threading.Lock()
         self.start_seconds: dict[str, float] = {}
         shutil.rmtree(log_dir, ignore_errors=True)
@@ -78,15 +82,9 @@ class Engines:
 
     def _start(self, name: str) -> str:
         began = time.monotonic()
-        if name == "s3":
-            with self._lock:
-                endpoint = self._contexts.enter_context(
-                    running_s3_server(log_path=self.log_dir / "s3.log"))
-            self.start_seconds[name] = time.monotonic() - began
-            return endpoint
         server = start(self._spec(name), self.log_dir / f"{name}.log")
         with self._lock:
-            self._servers.append(server)
+            self._servers[name] = server
         self.start_seconds[name] = time.monotonic() - began
         return server.address
 
@@ -96,6 +94,8 @@ class Engines:
             return postgres_spec(home, port=free_port(), durable=False)
         if name == "redis":
             return redis_spec(home, port=free_port(), persistent=False)
+        if name == "s3":
+            return s3_server_spec(free_port())
         lib_dir = jars.resolve(name)
         if name == "kafka":
             return kafka_spec(lib_dir, home, port=free_port(), controller_port=free_port())
@@ -111,18 +111,16 @@ class Engines:
         """Stop every server (JVMs in parallel: each takes seconds) and remove their data."""
         self._pool.shutdown(wait=True, cancel_futures=True)
         with ThreadPoolExecutor(max_workers=max(len(self._servers), 1)) as stopping:
-            list(stopping.map(stop, self._servers))
-        self._contexts.close()
+            list(stopping.map(stop, self._servers.values()))
         shutil.rmtree(self.home, ignore_errors=True)
 
     def summary(self) -> str:
         """Each server's start-up time and its resident memory now (at the session's end)."""
-        memory = {server.spec.name.split("-")[0]: _resident_mib(server.process.pid)
-                  for server in self._servers}
-        figures = ", ".join(
-            f"{name} {seconds:.1f} s" + (f" {memory[name]:.0f} MiB" if memory.get(name) else "")
-            for name, seconds in sorted(self.start_seconds.items()))
-        return (f"servers (start-up time, resident memory): {figures or 'none'}; "
+        figures = []
+        for name, seconds in sorted(self.start_seconds.items()):
+            memory = _resident_mib(self._servers[name].process.pid)
+            figures.append(f"{name} {seconds:.1f} s" + (f" {memory:.0f} MiB" if memory else ""))
+        return (f"servers (start-up time, resident memory): {', '.join(figures) or 'none'}; "
                 f"logs in {self.log_dir}")
 
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 from hypothesis import strategies as st
-
 from photoshare.events import (
     AvatarChanged,
     CommentAdded,

@@ -1,31 +1,17 @@
-"""A real S3 API server for tests: moto's server on a free local port, in a subprocess.
-
-Use ``running_s3_server()`` from a fixture of the scope you need, e.g. once per module::
-
-    @pytest.fixture(scope="module")
-    def s3_endpoint() -> Iterator[str]:
-        with running_s3_server() as endpoint:
-            yield endpoint
-
-and ``make_s3_client(endpoint)`` / ``unique_bucket_name()`` for clients and buckets. The
-server keeps everything in memory, so stopping it throws every bucket away.
-"""
+"""moto's S3 API server for tests, as a `ServerSpec` the session's engines start
+(tests/support/engines.py, fixture `s3_endpoint`), and ``make_s3_client(endpoint)`` /
+``unique_bucket_name()`` for clients and buckets. The server keeps everything in memory,
+so stopping it throws every bucket away."""
 
 from __future__ import annotations
 
 import sys
-import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import boto3
-
-from photoshare.infra.localcluster.process import ServerSpec, free_port, running
+from photoshare.infra.localcluster.process import ServerSpec, http_answers
 from photoshare.infra.s3.blobs import client_config
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
@@ -35,8 +21,6 @@ TEST_ACCESS_KEY = "test"
 TEST_SECRET_KEY = "test"
 TEST_REGION = "us-east-1"
 START_TIMEOUT_SECONDS = 20.0
-# The probe goes straight to 127.0.0.1, whatever HTTP_PROXY says.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def s3_server_spec(port: int) -> ServerSpec:
@@ -44,19 +28,8 @@ def s3_server_spec(port: int) -> ServerSpec:
     endpoint = f"http://127.0.0.1:{port}"
     return ServerSpec(name="s3", argv=[str(MOTO_SERVER), "--host", "127.0.0.1",
                                        "--port", str(port)],
-                      address=endpoint, ready=lambda: _answers(endpoint),
+                      address=endpoint, ready=lambda: http_answers(endpoint),
                       start_timeout=START_TIMEOUT_SECONDS, stop_timeout=5)
-
-
-@contextmanager
-def running_s3_server(log_path: Path | None = None) -> Iterator[str]:
-    """Run moto_server on a free port until the block ends; yield its endpoint URL. Its
-    request log goes to `log_path` (a file, not a pipe nobody reads), else nowhere."""
-    with ExitStack() as stack:
-        if log_path is None:
-            log_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "s3.log"
-        server = stack.enter_context(running(s3_server_spec(free_port()), log_path))
-        yield server.address
 
 
 def make_s3_client(endpoint: str) -> Any:
@@ -79,13 +52,3 @@ def empty_and_delete_bucket(client: Any, bucket: str) -> None:
         for item in page.get("Contents", []):
             client.delete_object(Bucket=bucket, Key=item["Key"])
     client.delete_bucket(Bucket=bucket)
-
-
-def _answers(endpoint: str) -> bool:
-    try:
-        with _DIRECT.open(endpoint, timeout=1):
-            return True
-    except urllib.error.HTTPError:
-        return True  # any HTTP answer, even an error status, means it is serving
-    except OSError:
-        return False

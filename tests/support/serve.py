@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-
 from photoshare.infra.localcluster.process import free_port
 
 PHOTOSHARE = Path(sys.executable).parent / "photoshare"
@@ -28,6 +27,21 @@ class Server:
         self.process.wait(timeout=15)
 
 
+def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path,
+                 timeout: float = 90) -> None:
+    """Until `base`/healthz answers 200; fails with the log if the process exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, log.read_text(errors="replace")[-5000:]
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "not healthy in time"
+        time.sleep(0.2)
+
+
 @contextmanager
 def serve(data_dir: Path, log_path: Path, **env: str) -> Iterator[Server]:
     port = free_port()
@@ -39,16 +53,7 @@ def serve(data_dir: Path, log_path: Path, **env: str) -> Iterator[Server]:
             stdout=log, stderr=log, env=environment)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become healthy"
-            time.sleep(0.1)
+        wait_healthy(base, process, log_path, timeout=60)
         yield Server(process, base, log_path)
     finally:
         if process.poll() is None:

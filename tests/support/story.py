@@ -10,7 +10,6 @@ import threading
 from typing import Any
 
 import httpx
-
 from support.embedded import image_bytes
 
 

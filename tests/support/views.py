@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
-
 from photoshare.events import Envelope, event_from_data
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite.catalog import bindings, open_views
