@@ -47,8 +47,7 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(15.0, gt=0)
     ready_max_lag_events: int = Field(1000, ge=0)  # /readyz: 503 when projections lag more
 
-    # Cluster profile: the servers. Each view store is chosen on its own (`auto` picks
-    # the cluster server when its address is set, else the SQLite view in the data dir).
+    # Cluster profile: the servers.
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/photoshare"
     postgres_schema: str = "public"
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -74,9 +73,10 @@ class Settings(BaseSettings):
     s3_access_key: SecretStr | None = None
     s3_secret_key: SecretStr | None = None
     s3_region: str = "us-east-1"
-    store_search: Literal["auto", "sqlite", "opensearch"] = "auto"
-    store_graph: Literal["auto", "sqlite", "cassandra"] = "auto"
-    store_photos: Literal["auto", "sqlite", "cassandra"] = "auto"
+    # Where the cluster profile's views live (infra/roots/view_stores.py): `cluster` on
+    # Cassandra, Redis and OpenSearch; `sqlite` in one file of the data dir shared by
+    # every process of one machine; `auto` picks `cluster` when all three are set.
+    view_stores: Literal["auto", "sqlite", "cluster"] = "auto"
 
     @property
     def event_store_path(self) -> Path:

@@ -68,7 +68,9 @@ class NotificationStore(ABC):
 
     @abstractmethod
     def add(self, notification: Notification) -> bool:
-        """Store it; True if it was not there before."""
+        """Store it; True if it was not there before (or hidden). A store outside a view
+        transaction also answers True when the row there was written by this very
+        event (same position): a replay after a crash must finish what it started."""
 
     @abstractmethod
     def announce(self, notification: Notification) -> None:
@@ -95,8 +97,12 @@ class NotificationStore(ABC):
         """Remember a read marker naming a notification not stored yet."""
 
     @abstractmethod
-    def take_deferred_read(self, user_id: str, notification_id: str) -> bool:
-        """Forget a deferred read marker; True if there was one."""
+    def has_deferred_read(self, user_id: str, notification_id: str) -> bool:
+        """Whether a read marker naming this notification is waiting for it."""
+
+    @abstractmethod
+    def forget_deferred_read(self, user_id: str, notification_id: str) -> None:
+        """Drop that waiting read marker (once the marker it stood for has moved)."""
 
 
 class NotificationQueries(ABC):
@@ -129,8 +135,11 @@ class NotificationsProjection(Projection[NotificationStore]):
             position=envelope.position)
         if store.add(notification):
             store.announce(notification)
-            if store.take_deferred_read(recipient, notification.notification_id):
+            # Marker first, then forget: a replay after a crash in between moves the
+            # marker again (a no-op) instead of losing it.
+            if store.has_deferred_read(recipient, notification.notification_id):
                 store.advance_read_marker(recipient, notification.position)
+                store.forget_deferred_read(recipient, notification.notification_id)
 
     @on(UserFollowed)
     def _followed(self, event: UserFollowed, envelope: Envelope,

@@ -1,24 +1,31 @@
-"""Applies events delivered per Kafka partition to the views, exactly once each.
+"""Applies events delivered per Kafka partition to the views, exactly once in effect.
 
-Kafka keeps order per partition only, and delivers at least once. Every view change is
-committed in one view transaction together with, per partition, the position of the last
-event applied from it; a redelivered event (at or below its partition's checkpoint) is
-skipped. Events of different partitions arrive in any interleaving, which the views
-converge under (see the stores' docstrings). Stores outside the transaction (Cassandra,
-OpenSearch, Redis) are written before it commits and must be idempotent: a crash between
-the two replays the batch into them.
+Kafka keeps order per partition only, and delivers at least once. Both appliers keep,
+per partition, the position of the last event applied from it, and skip a redelivered
+event (at or below its partition's checkpoint). Events of different partitions arrive
+in any interleaving, which the views converge under (see the stores' docstrings).
+
+* `PartitionedApplier`: the SQLite views of one machine. Every view change is committed
+  in one view transaction together with the checkpoints.
+* `ClusterApplier`: the cluster stores (Cassandra, Redis, OpenSearch), which share no
+  transaction. A batch's writes go first, then the batch-end flushes (the Redis
+  counters' exactly-once script, OpenSearch's bulk request), then the checkpoints, which
+  therefore never pass a write that is not durable. A crash before the checkpoints
+  applies the batch again on top of its own partial effects, which the stores make
+  harmless (`streams.delivery`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from photoshare.events import Envelope, event_from_data
 from photoshare.infra.sqlite.viewdb import ViewDatabase
+from photoshare.streams.delivery import Delivery
 from photoshare.streams.runner import Binding, Notice, Outbox
 
-Delivery = tuple[str, Envelope]  # (partition key "topic:partition", envelope)
+Delivered = tuple[str, Envelope]  # (partition key "topic:partition", envelope)
 
 
 class PartitionedApplier:
@@ -28,7 +35,7 @@ class PartitionedApplier:
         self.views, self.bindings, self.publish = views, list(bindings), publish
         self.flushes = list(flushes)  # batched stores outside the view transaction
 
-    def apply(self, deliveries: Sequence[Delivery]) -> int:
+    def apply(self, deliveries: Sequence[Delivered]) -> int:
         """Apply what has not been applied yet; how many events that was."""
         outbox: Outbox = []
         applied = 0
@@ -49,6 +56,57 @@ class PartitionedApplier:
             for flush in self.flushes:
                 flush()
             ViewDatabase.set_checkpoints(connection, moved)
+        if outbox and self.publish:
+            self.publish(outbox)
+        return applied
+
+
+class Checkpoints(Protocol):
+    def load(self) -> dict[str, int]: ...
+
+    def save(self, moved: dict[str, int]) -> None: ...
+
+
+class ClusterApplier:
+    """Applies deliveries to stores outside any shared transaction (module docstring).
+
+    `bindings`' store factories are called once per batch with no connection and the
+    batch's outbox; the stores read the current event from `delivery`."""
+
+    def __init__(self, checkpoints: Checkpoints, bindings: Sequence[Binding],
+                 delivery: Delivery, *,
+                 publish: Callable[[Sequence[Notice]], None] | None = None,
+                 flushes: Sequence[Callable[[], None]] = (),
+                 discards: Sequence[Callable[[], None]] = ()) -> None:
+        self.checkpoints, self.bindings, self.delivery = checkpoints, list(bindings), delivery
+        self.publish = publish
+        self.flushes = list(flushes)      # batch-end writes, in order
+        self.discards = list(discards)    # forget what a failed batch staged
+
+    def apply(self, deliveries: Sequence[Delivered]) -> int:
+        outbox: Outbox = []
+        done = self.checkpoints.load()
+        moved: dict[str, int] = {}
+        applied = 0
+        stores = [(b.projection, b.store(None, outbox)) for b in self.bindings]
+        try:
+            for partition, envelope in deliveries:
+                if envelope.position <= moved.get(partition, done.get(partition, 0)):
+                    continue  # a redelivery of what the stores have durably
+                event = event_from_data(envelope.event_type, envelope.schema_version,
+                                        envelope.data)
+                self.delivery.at(partition, envelope.position)
+                for projection, store in stores:
+                    projection.apply(event, envelope, store)
+                moved[partition] = envelope.position
+                applied += 1
+            for flush in self.flushes:
+                flush()
+        except BaseException:
+            for discard in self.discards:
+                discard()
+            raise
+        self.checkpoints.save(moved)
         if outbox and self.publish:
             self.publish(outbox)
         return applied

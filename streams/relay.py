@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -71,7 +70,7 @@ class Relay:
         while not stop.is_set():
             try:
                 moved = self.publish_batch()
-            except Exception:  # noqa: BLE001 - the broker or the store may be away a while
+            except Exception:
                 log.exception("relay batch failed; retrying from position %d", self.position)
                 stop.wait(1.0)
                 continue

@@ -38,7 +38,8 @@ class Notice:
 
 
 Outbox = list[Notice]
-StoreFactory = Callable[[sqlite3.Connection, Outbox], Any]
+# The cluster applier passes no connection: its stores are outside any transaction.
+StoreFactory = Callable[[sqlite3.Connection | None, Outbox], Any]
 
 
 @dataclass(frozen=True)

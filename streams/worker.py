@@ -1,27 +1,37 @@
 """`photoshare worker`: a Faust app whose agent consumes the event topics and applies the
-same projection handlers as the embedded runner, through `PartitionedApplier`.
+same projection handlers as the embedded runner, through a partitioned applier
+(`streams.partitioned`).
 
 Workers form one Kafka consumer group: two workers split the partitions between them, and
 when one dies the group rebalances its partitions onto the others. Faust delivers at
 least once (offsets are committed after a batch is processed); the per-partition
-checkpoints committed with the views make that exactly once in the views.
+checkpoints saved with the views make that exactly once in effect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import shutil
+import tempfile
+from typing import Any
 
 import faust
-
 from photoshare.events import decode_envelope
 from photoshare.infra.settings import Settings
-from photoshare.streams.partitioned import PartitionedApplier
 from photoshare.streams.topics import all_topics, partition_key
 
 log = logging.getLogger("photoshare.worker")
 
-def create_worker_app(settings: Settings, applier: PartitionedApplier) -> faust.App:
+
+def _scratch_dir() -> str:
+    path = tempfile.mkdtemp(prefix="photoshare-worker-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def create_worker_app(settings: Settings, applier: Any) -> faust.App:
     session = settings.kafka_session_timeout_seconds
     app = faust.App(
         settings.worker_group,
@@ -35,6 +45,9 @@ def create_worker_app(settings: Settings, applier: PartitionedApplier) -> faust.
         topic_disable_leader=True,   # no Faust-internal leader topic needed
         web_enabled=False,
         store="memory://",
+        # Faust makes a directory for its tables even with in-memory ones (by default
+        # `<app id>-data` in the working directory): give it one of this process's own.
+        datadir=_scratch_dir(),
     )
     topics = app.topic(*all_topics(settings.kafka_topic_prefix), key_type=bytes,
                        value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -47,8 +60,15 @@ def create_worker_app(settings: Settings, applier: PartitionedApplier) -> faust.
         async for event in stream.events():
             delivery = (partition_key(event.message.topic, event.message.partition),
                         decode_envelope(event.value))
-            # View writes block; the event loop must keep heartbeating meanwhile.
-            await asyncio.to_thread(applier.apply, [delivery])
+            while True:
+                try:
+                    # View writes block; the event loop must keep heartbeating meanwhile.
+                    await asyncio.to_thread(applier.apply, [delivery])
+                    break
+                except Exception:  # a store is down: never skip the event
+                    log.exception("cannot apply position %d from %s; retrying",
+                                  delivery[1].position, delivery[0])
+                    await asyncio.sleep(1)
 
     return app
 

@@ -23,6 +23,7 @@ into a new keyspace, never in place.
 
 from __future__ import annotations
 
+import importlib
 import re
 import zlib
 from collections.abc import Iterable, Mapping
@@ -102,6 +103,19 @@ TABLES_CQL = (
         comment_id text PRIMARY KEY, photo_id text, position bigint)""",
 )
 
+# Modules of this package that own tables of their own (each exports TABLES_CQL).
+TABLE_MODULES = ("checkpoints", "profiles", "notifications", "timelines")
+
+
+def all_tables_cql() -> list[str]:
+    """Every table of the views' keyspace: the graph and photos ones above, and each
+    TABLE_MODULES module's (imported here, since those modules import this one)."""
+    tables = list(TABLES_CQL)
+    for name in TABLE_MODULES:
+        tables += importlib.import_module(f"photoshare.infra.cassandra.{name}").TABLES_CQL
+    return tables
+
+
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
 _OPTION = re.compile(r"[A-Za-z0-9_.]+")
 
@@ -177,7 +191,7 @@ def create_schema(session: Session, keyspace: str, replication: Mapping[str, Any
         raise ValueError(f"not a Cassandra keyspace name: {keyspace!r}")
     session.execute(KEYSPACE_CQL.format(keyspace=keyspace,
                                         replication=_replication_cql(replication)))
-    for table in TABLES_CQL:
+    for table in all_tables_cql():
         session.execute(table.format(keyspace=keyspace))
 
 

@@ -283,6 +283,10 @@ class OpenSearchSearchStore(SearchStore):
             raise BulkIndexError(f"{len(unexpected)} search view write(s) failed", unexpected)
         self._pending.clear()
 
+    def discard(self) -> None:
+        """Drop the buffered actions (their batch failed and is applied again)."""
+        self._pending.clear()
+
 
 # --- queries ------------------------------------------------------------------------------
 

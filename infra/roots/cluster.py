@@ -7,9 +7,10 @@
 * `run_relay`: the event store's log to Kafka.
 * `create_worker`: the Faust worker that applies the projections.
 
-Which store serves each view is chosen by settings (`views.choose_view_stores`); the
-SQLite view file in the data dir is the fallback for a view whose cluster server is not
-configured, which suits one machine (every process shares the file).
+Which stores serve the views is chosen by settings (`view_stores`): Cassandra, Redis and
+OpenSearch, or, on one machine without them, one SQLite file every process shares. The
+API roles sign tokens with `PHOTOSHARE_SECRET_KEY`, which every one of them must share;
+they refuse to start without it rather than make a key of their own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,21 +32,19 @@ from photoshare.infra.roots.embedded import (
     build_write_services,
     install_request_handling,
     open_event_store,
-    token_service,
 )
 from photoshare.infra.kafka.client import ensure_topics, idempotent_producer
 from photoshare.infra.http.metrics import install_metrics
 from photoshare.infra.postgres.relay_positions import RelayPositions
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite.catalog import open_views
+from photoshare.infra.auth.tokens import TokenService
 from photoshare.infra.roots.view_stores import open_view_stores
-from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.infra.http.web import ApiError, install_health
 from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
 from photoshare.readapi.services import ReadServices
 from photoshare.streams.live import LiveBroadcaster
-from photoshare.streams.partitioned import PartitionedApplier, watermark
+from photoshare.streams.partitioned import watermark
 from photoshare.streams.relay import Relay, wait_for_lock
 from photoshare.writeapi import include_write_api
 
@@ -84,15 +83,32 @@ def live_feed(settings: Settings) -> Any:
     return LiveBroadcaster()
 
 
+class MissingSecretKey(RuntimeError):
+    pass
+
+
+def cluster_token_service(settings: Settings) -> TokenService:
+    """Tokens signed with the key every API process shares, from settings only."""
+    if settings.secret_key is None:
+        raise MissingSecretKey(
+            "PHOTOSHARE_SECRET_KEY is not set. Every write and read API process of the "
+            "cluster must sign and check tokens with the same key: set it to one random "
+            "secret of at least 32 characters for all of them, e.g. the output of "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+            "(`photoshare up` makes one for its own roles).")
+    return TokenService(settings.secret_key.get_secret_value(),
+                        ttl_seconds=settings.token_ttl_seconds)
+
+
 class ViewProgress:
     """How far the views have got in the log, from positions only (ARCHITECTURE.md §4):
     the relay's published position and per-partition positions (PostgreSQL) against the
-    workers' partition checkpoints (committed with the views). Polled in the background,
+    workers' partition checkpoints (saved with the views). Polled in the background,
     so `position` is a cheap read for every request."""
 
-    def __init__(self, relay: RelayPositions, views: ViewDatabase, *,
+    def __init__(self, relay: RelayPositions, checkpoints: Callable[[], dict[str, int]], *,
                  poll_seconds: float = 0.01) -> None:
-        self.relay, self.views, self.poll_seconds = relay, views, poll_seconds
+        self.relay, self.checkpoints, self.poll_seconds = relay, checkpoints, poll_seconds
         self.position = 0
         self.published = 0
         self._task: asyncio.Task[None] | None = None
@@ -102,7 +118,7 @@ class ViewProgress:
         with self._lock:  # one PostgreSQL connection, shared by threads
             published, partitions = self.relay.load()
         self.published = published
-        self.position = watermark(published, partitions, self.views.checkpoints())
+        self.position = watermark(published, partitions, self.checkpoints())
         return self.position
 
     @property
@@ -144,8 +160,8 @@ class ViewProgress:
 
 def create_write_app(settings: Settings) -> FastAPI:
     """The write API alone: commands against the PostgreSQL event store."""
+    tokens = cluster_token_service(settings)
     commands = open_event_store(settings)
-    tokens = token_service(settings)
     media, originals = media_stores(settings)
 
     @asynccontextmanager
@@ -177,10 +193,10 @@ def create_write_app(settings: Settings) -> FastAPI:
 
 def create_read_app(settings: Settings) -> FastAPI:
     """The read API alone: queries on the view stores, live streams from Redis."""
-    views = open_views(settings.views_path)
+    tokens = cluster_token_service(settings)
     stores = open_view_stores(settings)
     relay = RelayPositions(settings.postgres_dsn)
-    progress = ViewProgress(relay, views)
+    progress = ViewProgress(relay, stores.checkpoints)
     live = live_feed(settings)
     media, _ = media_stores(settings)
 
@@ -191,16 +207,16 @@ def create_read_app(settings: Settings) -> FastAPI:
         await progress.start()
         yield
         await progress.stop()
-        views.close()
+        stores.close()
         relay.close()
 
     app = FastAPI(title="photoshare read API", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced CQRS photo sharing: the read side "
                               "(cluster profile)")
     app.state.settings, app.state.media = settings, media
-    app.state.tokens = token_service(settings)
+    app.state.tokens = tokens
     app.state.read = ReadServices(
-        queries=lambda: stores.queries(views.reader(), settings),
+        queries=stores.queries,
         consistency=progress,
         live=live,
         media_url_prefix=settings.media_url_prefix,
@@ -254,9 +270,6 @@ def create_worker(settings: Settings) -> Any:
     # notices them at its next metadata refresh (minutes): make them first, as the relay
     # does, so a worker started before the relay consumes at once.
     ensure_topics(settings)
-    views = open_views(settings.views_path)
     stores = open_view_stores(settings)
     live = live_feed(settings)
-    applier = PartitionedApplier(views, stores.bindings, publish=live.publish,
-                                 flushes=stores.flushes)
-    return create_worker_app(settings, applier)
+    return create_worker_app(settings, stores.applier(publish=live.publish))

@@ -98,9 +98,8 @@ class Supervisor:
 
 def prepare(settings: Settings) -> None:
     """What the roles need before they start: the database, the topics, the Cassandra
-    keyspace and OpenSearch indices when those serve views, and the secret. Each step is
+    keyspace and OpenSearch indices when those serve views. Each step is
     safe to repeat; each waits up to a minute for its server, which may still be starting."""
-    from photoshare.infra.roots.embedded import token_service
     from photoshare.infra.kafka.client import ensure_topics
     from photoshare.infra.postgres.event_store import ensure_database
 
@@ -121,7 +120,6 @@ def prepare(settings: Settings) -> None:
         _retrying(lambda: create_indices(OpenSearch(settings.opensearch_url),
                                          settings.opensearch_index_prefix))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token_service(settings)  # makes the shared signing secret once, before the APIs race
 
 
 def _retrying(step: Callable[[], T], seconds: float = 60) -> T:
@@ -160,6 +158,16 @@ def announce_ready(supervisor: Supervisor, urls: list[str], public_url: str,
         time.sleep(0.2)
 
 
+def shared_secret(settings: Settings) -> str:
+    """The signing key `up` hands its API roles: PHOTOSHARE_SECRET_KEY if set, else one
+    kept in the data dir, read by this process only (so tokens outlive a restart)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    from photoshare.infra.auth.tokens import load_or_create_secret
+
+    return load_or_create_secret(settings.secret_key_path)
+
+
 def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
     import uvicorn
 
@@ -168,7 +176,8 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
     prepare(settings)
     photoshare = str(Path(sys.executable).parent / "photoshare")
     env = {**os.environ, "PHOTOSHARE_PROFILE": "cluster",
-           "PHOTOSHARE_DATA_DIR": str(settings.data_dir.resolve())}
+           "PHOTOSHARE_DATA_DIR": str(settings.data_dir.resolve()),
+           "PHOTOSHARE_SECRET_KEY": shared_secret(settings)}
     roles: list[Role] = []
     reader_urls, writer_urls = [], []
     for kind, count, urls in (("writeapi", writers, writer_urls),

@@ -1,97 +1,189 @@
-"""Which store serves each view in the cluster profile, chosen per view by settings.
+"""Which stores serve the views in the cluster profile.
 
-`auto` picks the cluster server when its address is set (Cassandra for the graph and
-photos views, OpenSearch for search) and the SQLite view in the data dir otherwise;
-`PHOTOSHARE_STORE_<VIEW>` forces a choice. Profiles, timelines and notifications are on
-SQLite here (their counters and timeline heads are the Redis work still to do). The choice
-is logged at start-up, so an operator sees which views are single-machine.
+`PHOTOSHARE_VIEW_STORES`:
+
+* `cluster`: every view on the cluster's servers (ARCHITECTURE.md §3). Graph, photos,
+  profiles, timelines' follows and posts, notifications and the workers' partition
+  checkpoints in Cassandra; counters and timeline heads in Redis; search in OpenSearch.
+  No process needs a file another one writes, so any role runs on any host.
+* `sqlite`: every view in one SQLite file in the data dir, shared by every process:
+  one machine only (said at start-up).
+* `auto` (the default): `cluster` when the Cassandra, Redis and OpenSearch addresses are
+  all set, else `sqlite`.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite.catalog import bindings, view_queries
 from photoshare.readapi.services import ViewQueries
-from photoshare.streams.runner import Binding
+from photoshare.streams.delivery import Delivery
+from photoshare.streams.runner import Binding, Notice
 
 log = logging.getLogger("photoshare.views")
 
 
+class ViewStoresError(RuntimeError):
+    """The settings do not name the servers the chosen view stores need."""
+
+
+def view_store_kind(settings: Settings) -> str:
+    missing = [name for name, value in (("PHOTOSHARE_CASSANDRA_HOSTS", settings.cassandra_hosts),
+                                        ("PHOTOSHARE_REDIS_URL", settings.redis_url),
+                                        ("PHOTOSHARE_OPENSEARCH_URL", settings.opensearch_url))
+               if not value]
+    if settings.view_stores == "cluster" and missing:
+        raise ViewStoresError("PHOTOSHARE_VIEW_STORES=cluster needs " + ", ".join(missing))
+    if settings.view_stores == "auto":
+        return "sqlite" if missing else "cluster"
+    return settings.view_stores
+
+
 @dataclass
 class ViewStores:
-    """The worker's bindings, the flushes of batched stores, and the read side's queries."""
+    """The views of one process: `queries` for the read API, `applier` for a worker,
+    `checkpoints` (partition -> position applied) for the watermark."""
 
-    choice: dict[str, str]
-    bindings: list[Binding]
-    flushes: list[Callable[[], None]] = field(default_factory=list)
-    overrides: dict[str, Any] = field(default_factory=dict)  # view name -> query object
+    kind: str
+    queries: Callable[[], ViewQueries]
+    checkpoints: Callable[[], dict[str, int]]
+    make_applier: Callable[[Callable[[Sequence[Notice]], None] | None], Any]
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
-    def queries(self, connection: sqlite3.Connection, settings: Settings) -> ViewQueries:
-        return replace(view_queries(connection, settings), **self.overrides)
+    def applier(self, publish: Callable[[Sequence[Notice]], None] | None = None) -> Any:
+        return self.make_applier(publish)
 
-
-def choose(settings: Settings) -> dict[str, str]:
-    def pick(forced: str, server: str | None, name: str) -> str:
-        if forced != "auto":
-            return forced
-        return name if server else "sqlite"
-
-    return {
-        "profiles": "sqlite", "timelines": "sqlite", "notifications": "sqlite",
-        "graph": pick(settings.store_graph, settings.cassandra_hosts, "cassandra"),
-        "photos": pick(settings.store_photos, settings.cassandra_hosts, "cassandra"),
-        "search": pick(settings.store_search, settings.opensearch_url, "opensearch"),
-    }
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
 
 
 def open_view_stores(settings: Settings) -> ViewStores:
-    choice = choose(settings)
-    log.info("view stores: %s", ", ".join(f"{view}={store}" for view, store in choice.items()))
-    by_name = {binding.projection.name: binding for binding in bindings(settings)}
-    stores = ViewStores(choice, [])
-    if "cassandra" in choice.values():
-        from photoshare.infra.cassandra.graph import (
-            CassandraGraphQueries,
-            CassandraGraphStore,
-        )
-        from photoshare.infra.cassandra.photos import (
-            CassandraPhotoQueries,
-            CassandraPhotoStore,
-        )
-        from photoshare.infra.cassandra.schema import connect
+    kind = view_store_kind(settings)
+    if kind == "cluster":
+        log.info("view stores: Cassandra %s (keyspace %s), Redis, OpenSearch %s",
+                 settings.cassandra_hosts, settings.cassandra_keyspace, settings.opensearch_url)
+        return _cluster_stores(settings)
+    log.warning("view stores: SQLite in %s, shared by every process of this machine "
+                "(set PHOTOSHARE_CASSANDRA_HOSTS, _REDIS_URL and _OPENSEARCH_URL to "
+                "serve them from the cluster)", settings.views_path)
+    return _sqlite_stores(settings)
 
-        # `host` or `host:port` entries, comma-separated: parsed by `connect`.
-        session = connect(settings.cassandra_hosts or "", settings.cassandra_keyspace)
-        if choice["graph"] == "cassandra":
-            graph_store = CassandraGraphStore(session)
-            by_name["graph"] = replace(by_name["graph"], store=lambda _c, _o: graph_store)
-            stores.overrides["graph"] = CassandraGraphQueries(session)
-        if choice["photos"] == "cassandra":
-            photo_store = CassandraPhotoStore(session)
-            by_name["photos"] = replace(by_name["photos"], store=lambda _c, _o: photo_store)
-            stores.overrides["photos"] = CassandraPhotoQueries(session)
-    if choice["search"] == "opensearch":
-        from opensearchpy import OpenSearch
 
-        from photoshare.infra.opensearch.search import (
-            OpenSearchSearchQueries,
-            OpenSearchSearchStore,
-            SearchIndices,
-        )
+def _sqlite_stores(settings: Settings) -> ViewStores:
+    from photoshare.infra.sqlite.catalog import bindings, open_views, view_queries
+    from photoshare.streams.partitioned import PartitionedApplier
 
-        client = OpenSearch(settings.opensearch_url)
+    views = open_views(settings.views_path)
+    return ViewStores(
+        "sqlite",
+        queries=lambda: view_queries(views.reader(), settings),
+        checkpoints=views.checkpoints,
+        make_applier=lambda publish: PartitionedApplier(views, bindings(settings),
+                                                        publish=publish),
+        closers=[views.close])
+
+
+def cluster_queries(session: Any, client: Any, settings: Settings,
+                    search: Any | None) -> ViewQueries:
+    """The query ports of every view on the cluster's servers (`search`: an OpenSearch
+    client, or None for a caller that needs no search)."""
+    from photoshare.infra.cassandra.graph import CassandraGraphQueries
+    from photoshare.infra.cassandra.notifications import CassandraNotificationQueries
+    from photoshare.infra.cassandra.photos import CassandraPhotoQueries
+    from photoshare.infra.cassandra.profiles import CassandraProfileQueries
+    from photoshare.infra.cassandra.timelines import (
+        CassandraTimelineQueries,
+        TimelineTables,
+    )
+    from photoshare.infra.opensearch.search import OpenSearchSearchQueries
+    from photoshare.infra.redis.counters import RedisCounters
+
+    return ViewQueries(
+        profiles=CassandraProfileQueries(
+            session, RedisCounters(client, settings.redis_prefix, Delivery())),
+        graph=CassandraGraphQueries(session),
+        photos=CassandraPhotoQueries(session),
+        timelines=CassandraTimelineQueries(TimelineTables(session, client, settings.redis_prefix),
+                                           settings.timeline_cap),
+        search=(OpenSearchSearchQueries(search, settings.opensearch_index_prefix)
+                if search is not None else None),  # type: ignore[arg-type]
+        notifications=CassandraNotificationQueries(session))
+
+
+def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: Delivery,
+                     counters: Any, search_store: Any | None) -> list[Binding]:
+    """Every projection bound to its cluster store (search only with a `search_store`).
+    The stores read the current event from `delivery` and stage counts in `counters`."""
+    from photoshare.infra.cassandra.graph import CassandraGraphStore
+    from photoshare.infra.cassandra.notifications import CassandraNotificationStore
+    from photoshare.infra.cassandra.photos import CassandraPhotoStore
+    from photoshare.infra.cassandra.profiles import CassandraProfileStore
+    from photoshare.infra.cassandra.timelines import (
+        CassandraTimelineStore,
+        TimelineTables,
+    )
+    from photoshare.projections.graph import GraphProjection
+    from photoshare.projections.notifications import NotificationsProjection
+    from photoshare.projections.photos import PhotosProjection
+    from photoshare.projections.profiles import ProfilesProjection
+    from photoshare.projections.search import SearchProjection
+    from photoshare.projections.timelines import TimelinesProjection
+
+    graph, photos = CassandraGraphStore(session), CassandraPhotoStore(session)
+    profiles = CassandraProfileStore(session, counters, delivery)
+    timelines = CassandraTimelineStore(TimelineTables(session, client, settings.redis_prefix),
+                                       counters, delivery)
+    notifications = CassandraNotificationStore(session, delivery)
+    bindings = [
+        Binding(ProfilesProjection(), lambda _c, _o: profiles),
+        Binding(GraphProjection(), lambda _c, _o: graph),
+        Binding(PhotosProjection(), lambda _c, _o: photos),
+        Binding(TimelinesProjection(cap=settings.timeline_cap,
+                                    celebrity_threshold=settings.celebrity_threshold),
+                lambda _c, outbox: timelines.bind(outbox)),
+        Binding(NotificationsProjection(), lambda _c, outbox: notifications.bind(outbox)),
+    ]
+    if search_store is not None:
+        bindings.append(Binding(SearchProjection(), lambda _c, _o: search_store))
+    return bindings
+
+
+def _cluster_stores(settings: Settings) -> ViewStores:
+    import redis
+    from opensearchpy import OpenSearch
+    from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
+    from photoshare.infra.cassandra.schema import connect
+    from photoshare.infra.opensearch.search import OpenSearchSearchStore, SearchIndices
+    from photoshare.infra.redis.counters import RedisCounters
+    from photoshare.streams.partitioned import ClusterApplier
+
+    # `host` or `host:port` entries, comma-separated: parsed by `connect`.
+    session = connect(settings.cassandra_hosts or "", settings.cassandra_keyspace)
+    client = redis.Redis.from_url(settings.redis_url or "", socket_timeout=10)
+    search = OpenSearch(settings.opensearch_url)
+    checkpoints = CassandraCheckpoints(session)
+    queries = cluster_queries(session, client, settings, search)
+
+    def make_applier(publish: Callable[[Sequence[Notice]], None] | None) -> ClusterApplier:
+        delivery = Delivery()
+        counters = RedisCounters(client, settings.redis_prefix, delivery)
         search_store = OpenSearchSearchStore(
-            client, SearchIndices.live(settings.opensearch_index_prefix),
+            search, SearchIndices.live(settings.opensearch_index_prefix),
             refresh=settings.opensearch_refresh_on_flush)
-        by_name["search"] = replace(by_name["search"], store=lambda _c, _o: search_store)
-        stores.flushes.append(search_store.flush)
-        stores.overrides["search"] = OpenSearchSearchQueries(
-            client, settings.opensearch_index_prefix)
-    stores.bindings = list(by_name.values())
-    return stores
+        bindings = cluster_bindings(session, client, settings, delivery, counters,
+                                    search_store)
+        # Batch end: search first (it may fail, and the batch is applied again), the
+        # counters' exactly-once script last, then (in the applier) the checkpoints.
+        return ClusterApplier(checkpoints, bindings, delivery, publish=publish,
+                              flushes=[search_store.flush, counters.commit],
+                              discards=[search_store.discard, counters.discard])
+
+    return ViewStores(
+        "cluster", queries=lambda: queries, checkpoints=checkpoints.load,
+        make_applier=make_applier,
+        closers=[session.cluster.shutdown, client.close, search.close])

@@ -100,10 +100,15 @@ class SqliteNotificationStore(NotificationStore):
         self.db.execute("INSERT INTO notification_deferred_reads (user_id, notification_id) "
                         "VALUES (?, ?) ON CONFLICT DO NOTHING", (user_id, notification_id))
 
-    def take_deferred_read(self, user_id: str, notification_id: str) -> bool:
-        return bool(self.db.execute(
+    def has_deferred_read(self, user_id: str, notification_id: str) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM notification_deferred_reads WHERE user_id = ? AND notification_id = ?",
+            (user_id, notification_id)).fetchone() is not None
+
+    def forget_deferred_read(self, user_id: str, notification_id: str) -> None:
+        self.db.execute(
             "DELETE FROM notification_deferred_reads WHERE user_id = ? AND notification_id = ?",
-            (user_id, notification_id)).rowcount)
+            (user_id, notification_id))
 
     def position_of(self, user_id: str, notification_id: str) -> int | None:
         row = self.db.execute(

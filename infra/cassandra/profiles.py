@@ -1,0 +1,115 @@
+"""Profiles view on Cassandra, with its counters (followers, following, photos) in Redis.
+
+A profile row is written `USING TIMESTAMP <position>`, so the newest event's values win
+whatever the delivery order, and a replayed registration never undoes a later edit.
+Counts are Redis counters staged per event and applied exactly once (see
+`infra.redis.counters`): a follow may be counted before its followee's registration
+arrives, which needs no special case here.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent_with_args
+from photoshare.infra.cassandra.schema import keyspace_of, rows_of
+from photoshare.infra.redis.counters import RedisCounters
+from photoshare.projections.profiles import Profile, ProfileQueries, ProfileStore
+from photoshare.streams.delivery import Delivery
+
+TABLES_CQL = (
+    # Bound: one row per partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.profiles (
+        user_id text PRIMARY KEY, username text, display_name text, bio text,
+        location text, avatar_key text)""",
+    # Usernames are unique case-insensitively (the write side guarantees it).
+    # Bound: one row per partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.profiles_by_username (
+        username_key text PRIMARY KEY, user_id text)""",
+)
+
+COUNTERS = ("followers", "following", "photos")
+_UPDATABLE = frozenset({"display_name", "bio", "location", "avatar_key"})
+_COLUMNS = "user_id, username, display_name, bio, location, avatar_key"
+
+
+def counter_name(counter: str) -> str:
+    return f"profiles.{counter}"
+
+
+class CassandraProfileStore(ProfileStore):
+    def __init__(self, session: Session, counters: RedisCounters, delivery: Delivery) -> None:
+        self.session, self.counters, self.delivery = session, counters, delivery
+        self._ks = keyspace_of(session)
+        self._insert = session.prepare(
+            f"INSERT INTO {self._ks}.profiles (user_id, username, display_name, bio, location)"
+            " VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?")
+        self._claim = session.prepare(
+            f"INSERT INTO {self._ks}.profiles_by_username (username_key, user_id) "
+            "VALUES (?, ?) USING TIMESTAMP ?")
+        self._updates: dict[tuple[str, ...], Any] = {}
+
+    def bind(self, _outbox: object = None) -> CassandraProfileStore:
+        return copy.copy(self)
+
+    def add(self, profile: Profile) -> None:
+        at = self.delivery.position
+        # The name's index first: a profile found by id is always found by name too.
+        self.session.execute(self._claim, (profile.username.lower(), profile.user_id, at))
+        self.session.execute(self._insert, (profile.user_id, profile.username,
+                                            profile.display_name, profile.bio,
+                                            profile.location, at))
+
+    def update(self, user_id: str, **fields: object) -> None:
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        names = tuple(sorted(fields))
+        statement = self._updates.get(names)
+        if statement is None:
+            assignments = ", ".join(f"{name} = ?" for name in names)
+            statement = self._updates[names] = self.session.prepare(
+                f"UPDATE {self._ks}.profiles USING TIMESTAMP ? SET {assignments} "
+                "WHERE user_id = ?")
+        self.session.execute(statement, (self.delivery.position,
+                                         *(fields[name] for name in names), user_id))
+
+    def count(self, user_id: str, counter: str, delta: int) -> None:
+        if counter not in COUNTERS:
+            raise ValueError(f"unknown counter {counter}")
+        self.counters.add(counter_name(counter), user_id, delta)
+
+
+class CassandraProfileQueries(ProfileQueries):
+    def __init__(self, session: Session, counters: RedisCounters) -> None:
+        self.session, self.counters = session, counters
+        ks = keyspace_of(session)
+        self._by_id = session.prepare(f"SELECT {_COLUMNS} FROM {ks}.profiles WHERE user_id = ?")
+        self._by_name = session.prepare(
+            f"SELECT user_id FROM {ks}.profiles_by_username WHERE username_key = ?")
+
+    def by_id(self, user_id: str) -> Profile | None:
+        return self.many([user_id]).get(user_id)
+
+    def by_username(self, username: str) -> Profile | None:
+        row = self.session.execute(self._by_name, (username.lower(),)).one()
+        return self.by_id(row.user_id) if row else None
+
+    def many(self, user_ids: list[str]) -> dict[str, Profile]:
+        ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return {}
+        results = rows_of(execute_concurrent_with_args(
+            self.session, self._by_id, [(user_id,) for user_id in ids]))
+        # A row with no username is an edit that arrived before its registration.
+        rows = [rows[0] for rows in results if rows and rows[0].username is not None]
+        found = [row.user_id for row in rows]
+        counts = {counter: self.counters.many(counter_name(counter), found)
+                  for counter in COUNTERS}
+        return {row.user_id: Profile(
+            user_id=row.user_id, username=row.username, display_name=row.display_name or "",
+            bio=row.bio or "", location=row.location or "", avatar_key=row.avatar_key,
+            **{counter: counts[counter][row.user_id] for counter in COUNTERS})
+            for row in rows}

@@ -1,0 +1,390 @@
+"""Home timelines in the cluster: the view's own follows and post index in Cassandra, the
+materialized timelines ("heads") as capped sorted sets in Redis, follower counts as
+Redis counters (ARCHITECTURE.md §3, §5).
+
+Cassandra holds what the timelines are made from, so Redis holds only what can be
+rebuilt: a user's head is a cache of the newest `cap` posts of their non-celebrity
+followees. A head that is missing (never built, or Redis lost its data) is read from
+Cassandra instead, and built again the next time the worker needs it (a follow) or by
+`rebuild_head`. The worker only fans out to heads that exist, so a head is never
+partial: it starts with a sentinel member, written before the posts it is built from
+are read, so a fan-out racing with the build lands in it too.
+
+Cassandra writes carry `USING TIMESTAMP <position>` and the "add if absent" answers
+are True again for the same event (`streams.delivery`): a worker that crashed half-way
+through an event, and applies it again, finishes it. Unfollows keep the pair's row as
+inactive (rather than deleting it) for the same reason.
+
+Heads are keys `{prefix}tl:{user_id}`; members are `owner_id/photo_id` scored by the
+post's log position; the sentinel is `~` at score 0 (log positions start at 1).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent_with_args
+from photoshare.infra.cassandra.schema import NO_POSITION_LIMIT, keyspace_of, rows_of
+from photoshare.infra.redis.counters import RedisCounters
+from photoshare.projections.timelines import (
+    TimelineEntry,
+    TimelineQueries,
+    TimelineStore,
+)
+from photoshare.streams.delivery import Delivery
+from photoshare.streams.runner import Notice, Outbox
+
+TABLES_CQL = (
+    # Whom a user follows: one row per pair ever followed (`active` false once
+    # unfollowed). Bound: the accounts one user follows (the write side caps it).
+    """CREATE TABLE IF NOT EXISTS {keyspace}.tl_follows (
+        follower_id text, followee_id text, active boolean, celebrity boolean,
+        position bigint, PRIMARY KEY ((follower_id), followee_id))""",
+    # Who follows a user, for fan-out. Only accounts under the celebrity threshold are
+    # fanned out, but a celebrity's partition holds all its followers: ~40 bytes a row,
+    # 400 MB at 10 M followers, read only when the account stops being a celebrity.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.tl_followers (
+        followee_id text, follower_id text, PRIMARY KEY ((followee_id), follower_id))""",
+    # The celebrities a user follows, whose posts a read merges in.
+    # Bound: the accounts one user follows.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.tl_celebrity_follows (
+        follower_id text, followee_id text, PRIMARY KEY ((follower_id), followee_id))""",
+    # A user's live posts, newest first. Bound: one user's photos (~60 bytes each).
+    """CREATE TABLE IF NOT EXISTS {keyspace}.tl_posts (
+        owner_id text, position bigint, photo_id text,
+        PRIMARY KEY ((owner_id), position, photo_id))
+        WITH CLUSTERING ORDER BY (position DESC, photo_id ASC)""",
+    # Each post by id; `deleted` stays, so a replayed post of a deleted photo is refused.
+    # Bound: one row per partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.tl_posts_by_photo (
+        photo_id text PRIMARY KEY, owner_id text, position bigint, deleted boolean)""",
+)
+
+SENTINEL = "~"
+FOLLOWERS = "timelines.followers"
+_CHUNK = 500  # heads per Redis script call
+
+# KEYS: heads. ARGV: member, score, cap. Adds the post to each head that exists and
+# trims it to `cap` posts (the sentinel, at rank 0, stays).
+_FAN_OUT = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('ZADD', key, ARGV[2], ARGV[1])
+    redis.call('ZREMRANGEBYRANK', key, 1, -(tonumber(ARGV[3]) + 1))
+  end
+end
+return 0
+"""
+# KEYS: heads. ARGV: members..., then cap as the last. Removes the members from each
+# head; answers the 1-based indexes of heads that held `cap` posts and lost one.
+_REMOVE = """
+local cap = tonumber(ARGV[#ARGV])
+local full = {}
+for i, key in ipairs(KEYS) do
+  local before = redis.call('ZCARD', key) - 1
+  local removed = 0
+  for j = 1, #ARGV - 1 do removed = removed + redis.call('ZREM', key, ARGV[j]) end
+  if removed > 0 and before >= cap then table.insert(full, i) end
+end
+return full
+"""
+# KEYS: heads. ARGV: owner prefix ("owner_id/"), cap. Removes the owner's posts.
+_REMOVE_OWNER = """
+local cap = tonumber(ARGV[2])
+local full = {}
+for i, key in ipairs(KEYS) do
+  local members = redis.call('ZRANGEBYSCORE', key, 1, '+inf')
+  local removed = 0
+  for _, member in ipairs(members) do
+    if string.sub(member, 1, #ARGV[1]) == ARGV[1] then
+      removed = removed + redis.call('ZREM', key, member)
+    end
+  end
+  if removed > 0 and #members >= cap then table.insert(full, i) end
+end
+return full
+"""
+
+
+def member(entry: TimelineEntry) -> str:
+    return f"{entry.owner_id}/{entry.photo_id}"
+
+
+def entry_of(value: bytes | str, score: float) -> TimelineEntry:
+    text = value.decode() if isinstance(value, bytes) else value
+    owner_id, _, photo_id = text.partition("/")
+    return TimelineEntry(photo_id=photo_id, owner_id=owner_id, position=int(score))
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class TimelineTables:
+    """The prepared statements and Redis scripts both sides use."""
+
+    def __init__(self, session: Session, client: redis.Redis, prefix: str) -> None:
+        self.session, self.redis, self.prefix = session, client, prefix
+        ks = keyspace_of(session)
+        prepare = session.prepare
+        self.follow_row = prepare(
+            f"SELECT active, position FROM {ks}.tl_follows WHERE follower_id = ? "
+            "AND followee_id = ?")
+        self.put_follow = prepare(
+            f"INSERT INTO {ks}.tl_follows (follower_id, followee_id, active, celebrity, "
+            "position) VALUES (?, ?, true, ?, ?) USING TIMESTAMP ?")
+        self.end_follow = prepare(
+            f"UPDATE {ks}.tl_follows USING TIMESTAMP ? SET active = false, position = ? "
+            "WHERE follower_id = ? AND followee_id = ?")
+        self.flag_follow = prepare(
+            f"UPDATE {ks}.tl_follows USING TIMESTAMP ? SET celebrity = ? "
+            "WHERE follower_id = ? AND followee_id = ?")
+        self.followees = prepare(
+            f"SELECT followee_id, active, celebrity FROM {ks}.tl_follows "
+            "WHERE follower_id = ?")
+        self.put_follower = prepare(
+            f"INSERT INTO {ks}.tl_followers (followee_id, follower_id) VALUES (?, ?) "
+            "USING TIMESTAMP ?")
+        self.drop_follower = prepare(
+            f"DELETE FROM {ks}.tl_followers USING TIMESTAMP ? WHERE followee_id = ? "
+            "AND follower_id = ?")
+        self.followers = prepare(
+            f"SELECT follower_id FROM {ks}.tl_followers WHERE followee_id = ?")
+        self.put_celebrity = prepare(
+            f"INSERT INTO {ks}.tl_celebrity_follows (follower_id, followee_id) VALUES (?, ?) "
+            "USING TIMESTAMP ?")
+        self.drop_celebrity = prepare(
+            f"DELETE FROM {ks}.tl_celebrity_follows USING TIMESTAMP ? WHERE follower_id = ? "
+            "AND followee_id = ?")
+        self.celebrities = prepare(
+            f"SELECT followee_id FROM {ks}.tl_celebrity_follows WHERE follower_id = ?")
+        self.post_row = prepare(
+            f"SELECT owner_id, position, deleted FROM {ks}.tl_posts_by_photo "
+            "WHERE photo_id = ?")
+        self.put_post_row = prepare(
+            f"INSERT INTO {ks}.tl_posts_by_photo (photo_id, owner_id, position) "
+            "VALUES (?, ?, ?) USING TIMESTAMP ?")
+        self.end_post_row = prepare(
+            f"UPDATE {ks}.tl_posts_by_photo USING TIMESTAMP ? SET deleted = true "
+            "WHERE photo_id = ?")
+        self.put_post = prepare(
+            f"INSERT INTO {ks}.tl_posts (owner_id, position, photo_id) VALUES (?, ?, ?) "
+            "USING TIMESTAMP ?")
+        self.drop_post = prepare(
+            f"DELETE FROM {ks}.tl_posts USING TIMESTAMP ? WHERE owner_id = ? "
+            "AND position = ? AND photo_id = ?")
+        self.posts = prepare(
+            f"SELECT photo_id, position FROM {ks}.tl_posts WHERE owner_id = ? "
+            "AND position < ? LIMIT ?")
+        self.fan_out = client.register_script(_FAN_OUT)
+        self.remove = client.register_script(_REMOVE)
+        self.remove_owner = client.register_script(_REMOVE_OWNER)
+
+    def head(self, user_id: str) -> str:
+        return f"{self.prefix}tl:{user_id}"
+
+    def follower_ids(self, user_id: str) -> list[str]:
+        return [row.follower_id for row in self.session.execute(self.followers, (user_id,))]
+
+    def newest_posts(self, owner_ids: Sequence[str], before: int | None,
+                     limit: int) -> list[TimelineEntry]:
+        """The newest `limit` posts of all of `owner_ids` together, below `before`."""
+        below = NO_POSITION_LIMIT if before is None else min(before, NO_POSITION_LIMIT)
+        if not owner_ids or limit <= 0:
+            return []
+        pages = rows_of(execute_concurrent_with_args(
+            self.session, self.posts, [(owner, below, limit) for owner in owner_ids]))
+        found = [TimelineEntry(row.photo_id, owner, row.position)
+                 for owner, rows in zip(owner_ids, pages, strict=True) for row in rows]
+        found.sort(key=lambda entry: entry.position, reverse=True)
+        return found[:limit]
+
+    def materialized(self, user_id: str, cap: int) -> list[TimelineEntry]:
+        """What the user's head holds when complete: the newest `cap` posts of their
+        active non-celebrity followees, from Cassandra."""
+        owners = [row.followee_id for row in self.session.execute(self.followees, (user_id,))
+                  if row.active and not row.celebrity]
+        return self.newest_posts(owners, None, cap)
+
+    def rebuild_head(self, user_id: str, cap: int) -> None:
+        """Make the user's head complete: sentinel first (fan-outs land from now on),
+        then the newest posts from Cassandra, then trim to `cap`."""
+        key = self.head(user_id)
+        self.redis.zadd(key, {SENTINEL: 0})
+        entries = self.materialized(user_id, cap)
+        pipe = self.redis.pipeline(transaction=True)
+        if entries:
+            pipe.zadd(key, {member(entry): entry.position for entry in entries})
+        pipe.zremrangebyrank(key, 1, -(cap + 1))
+        pipe.execute()
+
+
+class CassandraTimelineStore(TimelineStore):
+    def __init__(self, tables: TimelineTables, counters: RedisCounters, delivery: Delivery,
+                 outbox: Outbox | None = None) -> None:
+        self.t, self.counters, self.delivery = tables, counters, delivery
+        self.outbox: Outbox = outbox if outbox is not None else []
+
+    def bind(self, outbox: Outbox) -> CassandraTimelineStore:
+        bound = copy.copy(self)
+        bound.outbox = outbox
+        return bound
+
+    @property
+    def _at(self) -> int:
+        return self.delivery.position
+
+    # --- follows ----------------------------------------------------------------------
+
+    def follower_count(self, user_id: str) -> int:
+        return self.counters.get(FOLLOWERS, user_id)
+
+    def _pair(self, follower_id: str, followee_id: str) -> Any:
+        return self.t.session.execute(self.t.follow_row, (follower_id, followee_id)).one()
+
+    def add_follow(self, follower_id: str, followee_id: str, celebrity: bool) -> bool:
+        row = self._pair(follower_id, followee_id)
+        if row is not None and row.active and row.position != self._at:
+            return False  # followed already (by an earlier event)
+        session, at = self.t.session, self._at
+        # The fan-out list first: a post racing with this follow reads it after adding
+        # itself to the post index, and this follow's back-fill reads that index after.
+        session.execute(self.t.put_follower, (followee_id, follower_id, at))
+        if celebrity:
+            session.execute(self.t.put_celebrity, (follower_id, followee_id, at))
+        session.execute(self.t.put_follow, (follower_id, followee_id, celebrity, at, at))
+        self.counters.add(FOLLOWERS, followee_id, +1)
+        return True
+
+    def remove_follow(self, follower_id: str, followee_id: str) -> bool:
+        row = self._pair(follower_id, followee_id)
+        if row is None or (not row.active and row.position != self._at):
+            return False
+        session, at = self.t.session, self._at
+        session.execute(self.t.drop_follower, (at, followee_id, follower_id))
+        session.execute(self.t.drop_celebrity, (at, follower_id, followee_id))
+        session.execute(self.t.end_follow, (at, at, follower_id, followee_id))
+        self.counters.add(FOLLOWERS, followee_id, -1)
+        return True
+
+    def mark_celebrity(self, user_id: str, celebrity: bool) -> None:
+        session, position = self.t.session, self._at
+        followers = self.t.follower_ids(user_id)
+        execute_concurrent_with_args(session, self.t.flag_follow,
+                                     [(position, celebrity, f, user_id) for f in followers])
+        statement = self.t.put_celebrity if celebrity else self.t.drop_celebrity
+        args = ([(f, user_id, position) for f in followers] if celebrity
+                else [(position, f, user_id) for f in followers])
+        execute_concurrent_with_args(session, statement, args)
+
+    def followers(self, user_id: str) -> list[str]:
+        return sorted(self.t.follower_ids(user_id))
+
+    # --- posts ------------------------------------------------------------------------
+
+    def add_post(self, entry: TimelineEntry) -> bool:
+        row = self.t.session.execute(self.t.post_row, (entry.photo_id,)).one()
+        if row is not None and (row.deleted or row.position != entry.position):
+            return False  # deleted already, or known from an earlier event
+        at = self._at
+        self.t.session.execute(self.t.put_post_row,
+                               (entry.photo_id, entry.owner_id, entry.position, at))
+        self.t.session.execute(self.t.put_post,
+                               (entry.owner_id, entry.position, entry.photo_id, at))
+        return True
+
+    def remove_post(self, photo_id: str) -> TimelineEntry | None:
+        row = self.t.session.execute(self.t.post_row, (photo_id,)).one()
+        if row is None or row.owner_id is None:
+            return None
+        # Answered even when already marked deleted: a replay goes on to clean the heads.
+        at = self._at
+        self.t.session.execute(self.t.drop_post, (at, row.owner_id, row.position, photo_id))
+        self.t.session.execute(self.t.end_post_row, (at, photo_id))
+        return TimelineEntry(photo_id, row.owner_id, row.position)
+
+    # --- heads ------------------------------------------------------------------------
+
+    def fan_out(self, entry: TimelineEntry, cap: int) -> None:
+        receivers = self.t.follower_ids(entry.owner_id)
+        for chunk in _chunks(receivers):
+            self.t.fan_out(keys=[self.t.head(user) for user in chunk],
+                           args=[member(entry), entry.position, cap])
+        data = {"photo_id": entry.photo_id, "owner_id": entry.owner_id,
+                "position": entry.position}
+        self.outbox.extend(Notice(user_id=user_id, kind="timeline", data=dict(data))
+                           for user_id in receivers)
+
+    def backfill(self, user_id: str, owner_id: str, cap: int) -> None:
+        key = self.t.head(user_id)
+        if not self.t.redis.exists(key):
+            self.t.rebuild_head(user_id, cap)
+            return
+        entries = self.t.newest_posts([owner_id], None, cap)
+        if entries:
+            pipe = self.t.redis.pipeline(transaction=True)
+            pipe.zadd(key, {member(entry): entry.position for entry in entries})
+            pipe.zremrangebyrank(key, 1, -(cap + 1))
+            pipe.execute()
+
+    def _full_after(self, script: Any, users: Sequence[str], args: list[Any]) -> list[str]:
+        full: list[str] = []
+        for chunk in _chunks(users):
+            indexes = script(keys=[self.t.head(user) for user in chunk], args=args)
+            full += [chunk[int(index) - 1] for index in indexes]
+        return sorted(full)
+
+    def remove_photo(self, entry: TimelineEntry, cap: int) -> list[str]:
+        return self._full_after(self.t.remove, self.t.follower_ids(entry.owner_id),
+                                [member(entry), cap])
+
+    def remove_owner(self, owner_id: str, user_id: str | None, cap: int) -> list[str]:
+        users = [user_id] if user_id is not None else self.t.follower_ids(owner_id)
+        return self._full_after(self.t.remove_owner, users, [f"{owner_id}/", cap])
+
+    def refill(self, user_id: str, cap: int) -> None:
+        if self.t.redis.exists(self.t.head(user_id)):
+            self.t.rebuild_head(user_id, cap)
+
+
+class CassandraTimelineQueries(TimelineQueries):
+    """Pages of the head (or, without one, of the same posts read from Cassandra) merged
+    with the user's celebrity followees' posts, never past the newest `cap` overall."""
+
+    def __init__(self, tables: TimelineTables, cap: int) -> None:
+        self.t, self.cap = tables, cap
+
+    def home(self, user_id: str, before: int | None, limit: int) -> list[TimelineEntry]:
+        if limit <= 0:
+            return []
+        below = NO_POSITION_LIMIT if before is None else min(before, NO_POSITION_LIMIT)
+        key = self.t.head(user_id)
+        pipe = self.t.redis.pipeline(transaction=False)
+        pipe.exists(key)
+        pipe.zcount(key, below, "+inf")
+        pipe.zrevrangebyscore(key, f"({below}", 1, start=0, num=limit, withscores=True)
+        exists, above, values = pipe.execute()
+        if exists:
+            page = [entry_of(value, score) for value, score in values]
+        else:  # no head (never built, or Redis lost it): the same posts from Cassandra
+            materialized = self.t.materialized(user_id, self.cap)
+            above = sum(1 for entry in materialized if entry.position >= below)
+            page = [entry for entry in materialized if entry.position < below][:limit]
+        celebrities = [row.followee_id for row in
+                       self.t.session.execute(self.t.celebrities, (user_id,))]
+        # The page may only show what remains of the newest `cap` posts once those at or
+        # above `before` are counted (each part counted up to `cap`).
+        if before is not None and celebrities:
+            above += sum(1 for entry in self.t.newest_posts(celebrities, None, self.cap)
+                         if entry.position >= below)
+        room = max(0, min(limit, self.cap - above))
+        if room == 0:
+            return []
+        unique = {entry.photo_id: entry
+                  for entry in [*page, *self.t.newest_posts(celebrities, below, room)]}
+        return sorted(unique.values(), key=lambda entry: entry.position, reverse=True)[:room]

@@ -1,0 +1,34 @@
+"""What the cluster applier is applying right now, for stores outside a view transaction.
+
+The embedded profile and the SQLite views commit each batch with its checkpoints in one
+transaction, so their stores never see an event twice. The cluster stores (Cassandra,
+Redis, OpenSearch) share no transaction: after a crash, or while two workers briefly
+hold the same partition during a rebalance, an event the checkpoints have not passed is
+applied again on top of its own earlier, partial effects. Those stores read this
+context to make that safe:
+
+- Cassandra writes carry `USING TIMESTAMP <position>`: a late or replayed write of an
+  older event never overrides what a newer event wrote, and a write of the same event
+  again writes the same values.
+- "Add if absent" answers True when the row there was written by this very event (the
+  same position): a replay after a crash finishes what the first attempt started.
+- Redis counters are staged with (partition, position) and applied at the end of the
+  batch by a script that skips what that partition's counter checkpoint has passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Delivery:
+    """The event being applied: its Kafka partition ("topic:partition") and log position.
+    One per applier; the applier sets it before handing each event to the projections."""
+
+    partition: str = ""
+    position: int = 0
+
+    def at(self, partition: str, position: int) -> Delivery:
+        self.partition, self.position = partition, position
+        return self

@@ -1,0 +1,263 @@
+"""The cluster profile's views (Cassandra, Redis) answer every query as the SQLite views
+do, whatever the delivery: partitioned by aggregate and interleaved, redelivered, and
+crashed part-way through a batch and applied again on top of its own partial effects.
+
+Runs the workers' ClusterApplier and every cluster store on the session's real Cassandra
+and Redis (search has its own contract suite, on OpenSearch). Each Hypothesis example
+gets its own ids (a suffix on every id and username) and its own Redis prefix, so the
+examples share one keyspace without meeting.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from photoshare.events import Envelope, event_from_data
+from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
+from photoshare.infra.cassandra.schema import connect, create_schema
+from photoshare.infra.redis.counters import RedisCounters
+from photoshare.infra.roots.view_stores import cluster_bindings, cluster_queries
+from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite.catalog import bindings as sqlite_bindings
+from photoshare.infra.sqlite.catalog import open_views, view_queries
+from photoshare.readapi.services import ViewQueries
+from photoshare.streams.delivery import Delivery
+from photoshare.streams.partitioned import ClusterApplier, Delivered
+from support.histories import envelopes, histories
+from support.partitions import deliveries
+
+pytestmark = pytest.mark.cluster
+
+CAP, THRESHOLD = 3, 2
+EVERYTHING = 1000
+
+
+@pytest.fixture(scope="module")
+def session(cassandra_hosts: str) -> Iterator[Any]:
+    keyspace = f"photoshare_test_{uuid4().hex[:12]}"
+    session = connect(cassandra_hosts)
+    try:
+        create_schema(session, keyspace, {"class": "SimpleStrategy", "replication_factor": 1})
+        session.set_keyspace(keyspace)
+        yield session
+    finally:
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        session.cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+# --- one example's world --------------------------------------------------------------
+
+
+def namespaced(envelope: Envelope, suffix: str) -> Envelope:
+    """The envelope with `suffix` on every id and username in its data."""
+    def rename(key: str, value: Any) -> Any:
+        if isinstance(value, list):
+            return [rename(key, item) for item in value]
+        if isinstance(value, str) and (key.endswith(("_id", "_ids")) or key == "username"):
+            return value + suffix
+        return value
+
+    return replace(envelope, data={key: rename(key, value)
+                                   for key, value in envelope.data.items()})
+
+
+class Crash(Exception):
+    """A worker dying at this point of a batch."""
+
+
+class MemoryCheckpoints:
+    """Checkpoints that a crash can stop before they are saved."""
+
+    def __init__(self, crashes: random.Random) -> None:
+        self.saved: dict[str, int] = {}
+        self.crashes = crashes
+
+    def load(self) -> dict[str, int]:
+        return dict(self.saved)
+
+    def save(self, moved: dict[str, int]) -> None:
+        if self.crashes.random() < 0.15:
+            raise Crash("before the checkpoints")
+        self.saved.update(moved)
+
+
+class CrashingProjection:
+    """Sits between two projections and sometimes kills the batch there: the event's
+    earlier projections have written, its later ones have not."""
+
+    name = "crash"
+
+    def __init__(self, crashes: random.Random) -> None:
+        self.crashes = crashes
+
+    def apply(self, *_: Any) -> None:
+        if self.crashes.random() < 0.05:
+            raise Crash("in the middle of an event")
+
+
+class ClusterWorld:
+    def __init__(self, session: Any, client: redis.Redis, crashes: random.Random) -> None:
+        self.settings = Settings(timeline_cap=CAP, celebrity_threshold=THRESHOLD,
+                                 redis_prefix=f"photoshare-test-{uuid4().hex[:8]}:")
+        self.client = client
+        delivery = Delivery()
+        counters = RedisCounters(client, self.settings.redis_prefix, delivery)
+        bindings = cluster_bindings(session, client, self.settings, delivery, counters, None)
+        # A crash point after every projection but the last.
+        from photoshare.streams.runner import Binding
+        crash = Binding(CrashingProjection(crashes), lambda _c, _o: None)  # type: ignore[arg-type]
+        interleaved = [item for binding in bindings for item in (binding, crash)][:-1]
+
+        def maybe_crash() -> None:
+            if crashes.random() < 0.1:
+                raise Crash("before the batch-end flushes")
+
+        self.published: list[Any] = []
+        self.applier = ClusterApplier(MemoryCheckpoints(crashes), interleaved, delivery,
+                                      publish=self.published.extend,
+                                      flushes=[maybe_crash, counters.commit],
+                                      discards=[counters.discard])
+        self.queries = cluster_queries(session, client, self.settings, None)
+
+    def deliver(self, batch: list[Delivered]) -> int:
+        """Apply the batch as a worker would: after a crash, Kafka delivers it again."""
+        for attempt in range(100):
+            try:
+                self.applier.apply(batch)
+                return attempt
+            except Crash:
+                continue
+        raise AssertionError("crashed 100 times in a row")
+
+    def close(self) -> None:
+        keys = list(self.client.scan_iter(match=f"{self.settings.redis_prefix}*"))
+        if keys:
+            self.client.delete(*keys)
+
+
+def clean_queries(items: list[Envelope], directory: Path) -> tuple[ViewQueries, Any]:
+    """SQLite views of every event applied once, in log order: the expected answers."""
+    views = open_views(directory / "views.sqlite3")
+    settings_ = Settings(timeline_cap=CAP, celebrity_threshold=THRESHOLD)
+    with views.transaction() as connection:
+        for binding in sqlite_bindings(settings_):
+            store = binding.store(connection, [])
+            for envelope in items:
+                binding.projection.apply(event_from_data(
+                    envelope.event_type, envelope.schema_version, envelope.data), envelope, store)
+    return view_queries(views.reader(), settings_), views
+
+
+def walk(queries: ViewQueries, user_id: str, size: int) -> list[Any]:
+    seen: list[Any] = []
+    before = None
+    while True:
+        page = queries.timelines.home(user_id, before, size)
+        seen += page
+        if len(page) < size:
+            return seen
+        before = page[-1].position
+
+
+def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
+                        photos: list[str]) -> None:
+    assert got.profiles.many(users) == want.profiles.many(users)
+    for user in users:
+        assert got.timelines.home(user, None, EVERYTHING) == \
+            want.timelines.home(user, None, EVERYTHING), user
+        assert walk(got, user, 2) == walk(want, user, 2), user
+        for side in ("followers", "following"):
+            assert getattr(got.graph, side)(user, None, EVERYTHING) == \
+                getattr(want.graph, side)(user, None, EVERYTHING), (side, user)
+        assert got.notifications.for_user(user, None, EVERYTHING) == \
+            want.notifications.for_user(user, None, EVERYTHING), user
+        assert got.notifications.read_up_to(user) == want.notifications.read_up_to(user)
+        assert got.photos.liked_by(user, photos) == want.photos.liked_by(user, photos)
+    assert got.photos.many(photos) == want.photos.many(photos)
+    for photo in photos:
+        assert got.photos.comments(photo, None, EVERYTHING) == \
+            want.photos.comments(photo, None, EVERYTHING), photo
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture,
+                                 HealthCheck.large_base_example])
+@given(history=histories(max_users=4, max_steps=40), data=st.data(),
+       batch=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_cluster_views_answer_as_the_clean_pass_whatever_the_delivery(
+        session: Any, client: redis.Redis, history: Any, data: Any, batch: int,
+        seed: int) -> None:
+    suffix = f"-{uuid4().hex[:8]}"
+    items = [namespaced(envelope, suffix) for envelope in envelopes(history)]
+    delivered = data.draw(deliveries(items))
+    world = ClusterWorld(session, client, random.Random(seed))
+    with tempfile.TemporaryDirectory(prefix="photoshare-contract-") as directory:
+        want, views = clean_queries(items, Path(directory))
+        try:
+            for start in range(0, len(delivered), batch):
+                world.deliver(delivered[start:start + batch])
+            users = [e.data["user_id"] for e in items if e.event_type == "UserRegistered"]
+            photos = [e.data["photo_id"] for e in items if e.event_type == "PhotoPosted"]
+            assert_same_answers(world.queries, want, users, photos)
+        finally:
+            views.close()
+            world.close()
+
+
+def test_checkpoints_never_move_back(session: Any) -> None:
+    """A worker that lost its partition and saves a stale batch late cannot undo a newer
+    checkpoint (they are written with the position as their timestamp)."""
+    checkpoints = CassandraCheckpoints(session, scope=f"test-{uuid4().hex[:8]}")
+    assert checkpoints.load() == {}
+    checkpoints.save({"t:0": 10, "t:1": 3})
+    checkpoints.save({"t:0": 7})
+    checkpoints.save({"t:1": 4})
+    assert checkpoints.load() == {"t:0": 10, "t:1": 4}
+
+
+def test_counters_count_each_event_once(client: redis.Redis) -> None:
+    prefix = f"photoshare-test-{uuid4().hex[:8]}:"
+    delivery = Delivery()
+    counters = RedisCounters(client, prefix, delivery)
+    try:
+        delivery.at("t:0", 5)
+        counters.add("followers", "u", +1)
+        delivery.at("t:1", 6)
+        counters.add("followers", "u", +1)
+        assert counters.get("followers", "u") == 2  # staged, visible to its own batch
+        counters.commit()
+        # The same two events again (a replay after a crash before the checkpoints),
+        # then a new one of partition t:0.
+        for partition, position in (("t:0", 5), ("t:1", 6), ("t:0", 9)):
+            delivery.at(partition, position)
+            counters.add("followers", "u", +1)
+        counters.commit()
+        assert counters.get("followers", "u") == 3
+        assert counters.checkpoints() == {"t:0": 9, "t:1": 6}
+        # Two workers racing on one partition: the second's stale batch counts nothing.
+        other = RedisCounters(client, prefix, Delivery("t:0", 8))
+        other.add("followers", "u", -1)
+        other.commit()
+        assert counters.get("followers", "u") == 3
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
