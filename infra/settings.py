@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     kafka_session_timeout_seconds: float = Field(10.0, gt=0)
     worker_group: str = "photoshare-views"
     relay_batch_size: int = Field(1000, ge=1)
+    # Most events a worker applies (and acknowledges) together; a quiet worker applies
+    # each event alone at once.
+    worker_batch_size: int = Field(500, ge=1, le=100_000)
     relay_poll_seconds: float = Field(0.02, gt=0)
     redis_url: str | None = None
     redis_prefix: str = "photoshare:"

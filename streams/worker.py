@@ -54,23 +54,49 @@ def create_worker_app(settings: Settings, applier: Any) -> faust.App:
 
     @app.agent(topics)
     async def project(stream: faust.StreamT) -> None:
-        # One event at a time, acknowledged when the loop moves on, i.e. after its view
-        # transaction committed. (`take_events` batches were faster, but a crash test lost
-        # an event once with them, and that path's bookkeeping is Faust's, not ours.)
-        async for event in stream.events():
-            delivery = (partition_key(event.message.topic, event.message.partition),
-                        decode_envelope(event.value))
-            while True:
-                try:
-                    # View writes block; the event loop must keep heartbeating meanwhile.
-                    await asyncio.to_thread(applier.apply, [delivery])
-                    break
-                except Exception:  # a store is down: never skip the event
-                    log.exception("cannot apply position %d from %s; retrying",
-                                  delivery[1].position, delivery[0])
-                    await asyncio.sleep(1)
+        # Our own batching and acknowledgements (not `take_events`, which acknowledges
+        # its buffer in a `finally`, also when the batch failed or the worker stopped
+        # half-way: a crash test once lost an event that way). Events are read without
+        # automatic acks into a bounded queue; `apply_batches` applies whatever has
+        # queued up, and acknowledges those events only once the applier returned, i.e.
+        # once their writes and checkpoints are durable. Anything not acknowledged is
+        # delivered again, which the checkpoints make harmless.
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=settings.worker_batch_size)
+        applying = asyncio.create_task(apply_batches(applier, queue,
+                                                     settings.worker_batch_size))
+        try:
+            async for event in stream.noack().events():
+                if applying.done():
+                    applying.result()  # raise what stopped it
+                await queue.put(event)
+        finally:
+            applying.cancel()
 
     return app
+
+
+async def apply_batches(applier: Any, queue: asyncio.Queue[Any], batch_size: int) -> None:
+    """Apply what the queue holds, up to `batch_size` events at a time: under load the
+    batches fill up while the previous one is applied; when quiet, an event is applied
+    alone at once (no waiting for a batch to fill)."""
+    while True:
+        batch = [await queue.get()]
+        while len(batch) < batch_size and not queue.empty():
+            batch.append(queue.get_nowait())
+        deliveries = [(partition_key(event.message.topic, event.message.partition),
+                       decode_envelope(event.value)) for event in batch]
+        while True:
+            try:
+                # View writes block; the event loop must keep heartbeating meanwhile.
+                await asyncio.to_thread(applier.apply, deliveries)
+                break
+            except Exception:  # a store is down: never skip an event, try again
+                log.exception("cannot apply a batch of %d events (positions %d..%d); "
+                              "retrying", len(deliveries), deliveries[0][1].position,
+                              deliveries[-1][1].position)
+                await asyncio.sleep(1)
+        for event in batch:
+            event.ack()
 
 
 def run_worker(app: faust.App, loglevel: str = "info") -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from photoshare.infra.cli.options import SERVER, SUPERVISED, command
+from photoshare.infra.roots.view_stores import ViewStoresError
 from photoshare.infra.settings import Settings
 
 
@@ -33,7 +34,11 @@ def _serve_app(args: argparse.Namespace, factory_name: str) -> int:
     from photoshare.infra.roots import cluster
 
     settings = _settings(args)
-    app = getattr(cluster, factory_name)(settings)
+    try:
+        app = getattr(cluster, factory_name)(settings)
+    except (cluster.MissingSecretKey, ViewStoresError) as error:
+        print(f"photoshare: {error}", file=sys.stderr)
+        return 2
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 access_log=False, server_header=False)
     return 0
@@ -63,7 +68,12 @@ def _worker(args: argparse.Namespace) -> int:
     from photoshare.streams.worker import run_worker
 
     settings = _settings(args)
-    run_worker(create_worker(settings), settings.log_level)
+    try:
+        app = create_worker(settings)
+    except ViewStoresError as error:
+        print(f"photoshare: {error}", file=sys.stderr)
+        return 2
+    run_worker(app, settings.log_level)
     return 0
 
 
@@ -146,8 +156,11 @@ def _opensearch_init(args: argparse.Namespace) -> int:
 
 
 # What the cluster roles' --data-dir holds (they have no event store there).
-CLUSTER_DATA_DIR = ("the signing secret, and the SQLite views and photo files of views and "
-                    "blobs without a cluster server (PHOTOSHARE_DATA_DIR)")
+CLUSTER_DATA_DIR = ("only used without cluster servers: the SQLite views (without "
+                    "Cassandra, Redis and OpenSearch) and photo files (without S3), "
+                    "shared by every process of one machine; `up` also keeps its "
+                    "signing key there when PHOTOSHARE_SECRET_KEY is not set "
+                    "(PHOTOSHARE_DATA_DIR)")
 COMMON = ("data_dir", "log_level")
 
 

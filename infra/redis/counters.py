@@ -10,8 +10,9 @@ nothing counted; a replay after it, or a second worker applying the same partiti
 a rebalance, counts nothing again.
 
 Keys: `{prefix}count:{name}:{id}` (a plain integer) and `{prefix}count-checkpoints` (a
-hash of partition -> position). Both are lost together if Redis loses its data; the
-counters are then rebuilt from the log (`photoshare projections rebuild-counters`).
+hash of partition -> position). Both are lost together if Redis loses its data, and
+counts then start again from zero: until a command rebuilds them from Cassandra, a
+Redis that lost its data means rebuilding the views from event zero.
 The script touches keys of many hash slots: it needs a single Redis (or one shard with
 hash tags in the prefix), not a Redis Cluster spread over several shards.
 """

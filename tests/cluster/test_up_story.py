@@ -1,7 +1,8 @@
 """The read-side story over HTTP against `photoshare up`: every role of the cluster
 profile as its own process (write API, read API, relay, two Faust workers) on real
-PostgreSQL, Redis, Apache Kafka and the moto S3 server; the views on SQLite, then on
-Cassandra (graph, photos) and OpenSearch (search)."""
+PostgreSQL, Redis, Apache Kafka and the moto S3 server; the views on SQLite (one file
+every process shares), then on the cluster's stores (Cassandra, Redis, OpenSearch),
+with no view file anywhere."""
 
 from __future__ import annotations
 
@@ -26,3 +27,5 @@ def test_the_whole_story_on_the_cluster_profile(tmp_path: Path, engines: Engines
                          PHOTOSHARE_MIN_POSITION_WAIT_SECONDS="30") as servers, \
             photoshare_up(servers, workers=2) as base:
         tell_the_story(base)
+        views_file = servers.data_dir / "views.sqlite3"
+        assert views_file.exists() != view_engines, views_file

@@ -131,7 +131,7 @@ def cassandra_views(cassandra_hosts: str) -> Iterator[CassandraViews]:
         session.set_keyspace(keyspace)
         yield CassandraViews(session)
     finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
         session.cluster.shutdown()
 
 

@@ -48,7 +48,7 @@ def cluster_servers(engines: Engines, tmp_path: Path, *, partitions: int = 4,
                     s3: bool = True, view_engines: bool = False,
                     **settings: str) -> Iterator[ClusterServers]:
     """The settings of a cluster of our own on the shared servers. `view_engines` serves
-    the graph and photos views from Cassandra and search from OpenSearch (else SQLite)."""
+    every view from Cassandra, Redis and OpenSearch (else from one SQLite file)."""
     test_id = uuid.uuid4().hex[:12]
     dsn = f"{engines.address('postgres')}/photoshare_test_{test_id}"
     redis_url = engines.address("redis")
@@ -66,6 +66,7 @@ def cluster_servers(engines: Engines, tmp_path: Path, *, partitions: int = 4,
            "PHOTOSHARE_REDIS_URL": redis_url,
            "PHOTOSHARE_REDIS_PREFIX": prefix,
            "PHOTOSHARE_DATA_DIR": str(tmp_path / "data"),
+           "PHOTOSHARE_SECRET_KEY": f"cluster-test-secret-{test_id}-{uuid.uuid4().hex}",
            "PHOTOSHARE_PASSWORD_HASH_MEMORY_KIB": "1024",
            "PHOTOSHARE_PASSWORD_HASH_TIME_COST": "1"}
     if s3:

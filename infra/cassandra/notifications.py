@@ -1,0 +1,303 @@
+"""Notifications view on Cassandra: each user's notifications newest first, and read markers.
+
+Same semantics as the SQLite view (infra/sqlite/notifications.py), without its
+transaction. In the cluster profile an event may arrive after events of other aggregates
+that followed it in the log, may arrive twice, and after a worker crash is applied again
+on top of its own partial effects. Hence:
+
+- Every write carries `USING TIMESTAMP <position of the event applying it>`
+  (`streams.delivery`). A notification's adds and removes all come from one aggregate,
+  so last-writer-wins by position is exactly "the later event wins", whatever the order
+  of delivery and however often an event is applied again. No event deletes and
+  re-inserts the same row (on equal timestamps the delete would win).
+- A notification's row in `notifications_by_id` is the truth (`removed` hides it, and
+  `writetime(removed)` tells which event decided that); `notifications_by_user` lists the
+  visible ones only, keyed by position, so each add of an id writes a row of its own and
+  each hide deletes the one it read.
+- Photo deletions race with likes and comments of other aggregates, so the two write
+  before they read (Dekker): `add` indexes the notification under its photo before it
+  looks for the photo's deletion marker, and `remove_about_photo` writes the marker before
+  it reads that index; one of them always sees the other. A read marker deferred for a
+  notification not stored yet races the same way with its `add`, and is ordered the same.
+
+Writes of one event are ordered so that a crash between any two of them, followed by the
+event applied again, ends in the rows of one clean application (see each method).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
+from cassandra.query import UNSET_VALUE
+from photoshare.infra.cassandra.schema import (
+    NO_POSITION_LIMIT,
+    SHARDS,
+    keyspace_of,
+    rows_of,
+    shard_of,
+)
+from photoshare.infra.sqlite.notifications import NOTICE_KIND
+from photoshare.projections.notifications import (
+    Notification,
+    NotificationQueries,
+    NotificationStore,
+)
+from photoshare.streams.delivery import Delivery
+from photoshare.streams.runner import Notice, Outbox
+
+TABLES_CQL = (
+    # Every notification ever stored, visible or hidden (`removed`): a read marker may
+    # name a hidden one. A row holding only `removed` (no user_id) is one a photo
+    # deletion hid before its add was written: not stored yet.
+    # Bound: one row per partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.notifications_by_id (
+        notification_id text PRIMARY KEY, user_id text, type text, actor_id text,
+        photo_id text, created_at text, position bigint, removed boolean)""",
+    # A user's visible notifications, newest first (ties: id descending, as SQLite).
+    # Bound: every notification the user ever kept (~150 bytes each; 100 MB at ~700,000
+    # likes, comments, follows and tags received). A very popular account would need
+    # position buckets, as schema.BucketedList does for followers; not done yet.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.notifications_by_user (
+        user_id text, position bigint, notification_id text, type text, actor_id text,
+        photo_id text, created_at text,
+        PRIMARY KEY ((user_id), position, notification_id))
+        WITH CLUSTERING ORDER BY (position DESC, notification_id DESC)""",
+    # Notifications about a photo (likes, comments, tags) and where each one's list row
+    # is, for the photo's deletion. Bound: hash shard (schema.SHARDS) of the photo's
+    # notifications, ~100 bytes a row: under 100 MB up to ~8 M per photo.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.notifications_by_photo (
+        photo_id text, shard int, notification_id text, user_id text, position bigint,
+        PRIMARY KEY ((photo_id, shard), notification_id))""",
+    # Photos deleted, so that a late notification about one is stored hidden.
+    # Bound: one row per partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.notification_deleted_photos (
+        photo_id text PRIMARY KEY)""",
+    # Candidates for a user's read marker, highest first: read_up_to is the first row, so
+    # concurrent moves need no read-modify-write. Bound: one ~20-byte row per position
+    # the user ever marked (a few reads a day: well under 1 MB in years).
+    """CREATE TABLE IF NOT EXISTS {keyspace}.notification_read_marks (
+        user_id text, position bigint, PRIMARY KEY ((user_id), position))
+        WITH CLUSTERING ORDER BY (position DESC)""",
+    # A read marker naming a notification not stored yet; `read_position` is the
+    # NotificationsRead event's, which its removal must shadow. Bound: one row per
+    # partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.notification_deferred_reads (
+        user_id text, notification_id text, read_position bigint,
+        PRIMARY KEY ((user_id, notification_id)))""",
+)
+
+_FIELDS = "user_id, type, actor_id, photo_id, created_at, position"
+
+
+class CassandraNotificationStore(NotificationStore):
+    """Idempotent, order-insensitive writes of the notifications view (module docstring).
+
+    One per worker, reading the current event from `delivery`; `bind` gives each batch
+    a copy announcing into that batch's outbox."""
+
+    def __init__(self, session: Session, delivery: Delivery,
+                 outbox: Outbox | None = None) -> None:
+        self.session, self.delivery, self.outbox = session, delivery, outbox
+        ks = keyspace_of(session)
+        self._row = session.prepare(
+            f"SELECT {_FIELDS}, removed, writetime(removed) AS removed_at "
+            f"FROM {ks}.notifications_by_id WHERE notification_id = ?")
+        self._put_row = session.prepare(
+            f"INSERT INTO {ks}.notifications_by_id (notification_id, {_FIELDS}, removed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
+        self._hide = session.prepare(
+            f"UPDATE {ks}.notifications_by_id USING TIMESTAMP ? SET removed = true "
+            "WHERE notification_id = ?")
+        self._list = session.prepare(
+            f"INSERT INTO {ks}.notifications_by_user (notification_id, {_FIELDS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
+        self._unlist = session.prepare(
+            f"DELETE FROM {ks}.notifications_by_user USING TIMESTAMP ? "
+            "WHERE user_id = ? AND position = ? AND notification_id = ?")
+        self._index = session.prepare(
+            f"INSERT INTO {ks}.notifications_by_photo (photo_id, shard, notification_id, "
+            "user_id, position) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?")
+        self._about_photo = session.prepare(
+            f"SELECT notification_id, user_id, position FROM {ks}.notifications_by_photo "
+            "WHERE photo_id = ? AND shard = ?")
+        self._mark_deleted = session.prepare(
+            f"INSERT INTO {ks}.notification_deleted_photos (photo_id) VALUES (?) "
+            "USING TIMESTAMP ?")
+        self._deleted = session.prepare(
+            f"SELECT photo_id FROM {ks}.notification_deleted_photos WHERE photo_id = ?")
+        self._mark_read = session.prepare(
+            f"INSERT INTO {ks}.notification_read_marks (user_id, position) VALUES (?, ?) "
+            "USING TIMESTAMP ?")
+        self._defer = session.prepare(
+            f"INSERT INTO {ks}.notification_deferred_reads (user_id, notification_id, "
+            "read_position) VALUES (?, ?, ?) USING TIMESTAMP ?")
+        self._deferred = session.prepare(
+            f"SELECT read_position FROM {ks}.notification_deferred_reads "
+            "WHERE user_id = ? AND notification_id = ?")
+        self._forget = session.prepare(
+            f"DELETE FROM {ks}.notification_deferred_reads USING TIMESTAMP ? "
+            "WHERE user_id = ? AND notification_id = ?")
+
+    def bind(self, outbox: Outbox) -> CassandraNotificationStore:
+        """A shallow copy that announces into `outbox` (one per batch); prepared
+        statements shared."""
+        bound = copy.copy(self)
+        bound.outbox = outbox
+        return bound
+
+    def _stamp(self) -> int:
+        """The write timestamp: the position of the event being applied."""
+        if self.delivery.position <= 0:
+            raise RuntimeError("no event is being applied: call delivery.at() first")
+        return self.delivery.position
+
+    def add(self, notification: Notification) -> bool:
+        """Store it; True if absent, hidden by an older event, or already stored by this
+        very event (a replay finishing what it started).
+
+        Writes, in order: the photo index row (before looking for the photo's deletion:
+        Dekker with `remove_about_photo`), the id row, the list row. Re-applied after a
+        crash after any of them, the answer is True again (the id row, if written, is
+        this event's) and the same rows are written again."""
+        n, stamp = notification, self._stamp()
+        photo = UNSET_VALUE if n.photo_id is None else n.photo_id
+        if n.photo_id is not None:
+            self.session.execute(self._index, (n.photo_id, shard_of(n.notification_id),
+                                               n.notification_id, n.user_id, n.position,
+                                               stamp))
+            reads = rows_of(execute_concurrent(self.session, [
+                (self._row, (n.notification_id,)), (self._deleted, (n.photo_id,))]))
+            row, deleted = next(iter(reads[0]), None), bool(reads[1])
+        else:
+            row, deleted = self.session.execute(self._row, (n.notification_id,)).one(), False
+        values = (n.notification_id, n.user_id, n.type, n.actor_id, photo, n.created_at,
+                  n.position)
+        if deleted:
+            # Its photo's deletion came first: stored hidden, the row it would be had the
+            # events come in log order. The timestamp moves position, actor and time on
+            # only if this add is the newest one.
+            self.session.execute(self._put_row, (*values, True, stamp))
+            return False
+        if row is not None and row.user_id is not None:
+            if row.removed and row.removed_at >= stamp:
+                return False  # a later event hid it: this is a stale replay
+            if not row.removed and row.position != n.position:
+                return False  # there already (another event's row)
+            # Else hidden by an older event (added again), or written by this event.
+        self.session.execute(self._put_row, (*values, False, stamp))
+        self.session.execute(self._list, (*values, stamp))
+        return True
+
+    def announce(self, notification: Notification) -> None:
+        """Queue the live notice (dropped without an outbox: nobody listens)."""
+        if self.outbox is not None:
+            self.outbox.append(Notice(user_id=notification.user_id, kind=NOTICE_KIND,
+                                      data=notification.to_dict()))
+
+    def remove(self, notification_id: str) -> None:
+        """Hide it and delete the list row its id row names. The removal and the adds of
+        one notification come from one aggregate, in order, so the id row read is the
+        add this removal undoes (or, replayed late, a newer one whose rows its older
+        timestamp cannot touch). Both writes are idempotent: a crash redoes them."""
+        stamp = self._stamp()
+        row = self.session.execute(self._row, (notification_id,)).one()
+        if row is None or row.user_id is None:
+            return  # never stored (a self-action's undo): nothing to hide
+        execute_concurrent(self.session, [
+            (self._hide, (stamp, notification_id)),
+            (self._unlist, (stamp, row.user_id, row.position, notification_id))])
+
+    def remove_about_photo(self, photo_id: str) -> None:
+        """The deletion marker first (Dekker with `add`), then every notification indexed
+        under the photo is hidden and unlisted at the deletion's position, above any add
+        about the photo. A crash anywhere: the replay writes the same rows again."""
+        stamp = self._stamp()
+        self.session.execute(self._mark_deleted, (photo_id, stamp))
+        shards = rows_of(execute_concurrent_with_args(
+            self.session, self._about_photo, [(photo_id, shard) for shard in range(SHARDS)]))
+        writes: list[tuple[Any, tuple[Any, ...]]] = []
+        for row in (row for shard in shards for row in shard):
+            writes += [(self._hide, (stamp, row.notification_id)),
+                       (self._unlist, (stamp, row.user_id, row.position, row.notification_id))]
+        if writes:
+            execute_concurrent(self.session, writes)
+
+    def position_of(self, user_id: str, notification_id: str) -> int | None:
+        """Its position, hidden or not. Once it is there, a read deferred for it is
+        dropped here, since the caller moves the marker to this position next: one left
+        by an attempt of this read that crashed after deferring it, while the add it
+        waited for slipped in before the deferral (else a later add of the same id
+        would move the marker again). Dropped before the marker moves: a replay finds
+        the notification again and moves it."""
+        row = self.session.execute(self._row, (notification_id,)).one()
+        if row is None or row.user_id != user_id:
+            return None
+        self.forget_deferred_read(user_id, notification_id)
+        return row.position
+
+    def advance_read_marker(self, user_id: str, position: int) -> None:
+        """One more candidate row: the marker is the highest, so it never moves back."""
+        self.session.execute(self._mark_read, (user_id, position, self._stamp()))
+
+    def defer_read(self, user_id: str, notification_id: str) -> None:
+        """Remember it, then look again for the notification: its `add` on another worker
+        may have stored it and looked for deferred reads in between (Dekker: both write
+        before they read). If it is there now, the marker moves as if it had been there
+        before: forgotten first, then moved, since a replay of this read finds the
+        notification and moves the marker itself."""
+        stamp = self._stamp()
+        self.session.execute(self._defer, (user_id, notification_id, stamp, stamp))
+        position = self.position_of(user_id, notification_id)  # forgets it if there
+        if position is not None:
+            self.advance_read_marker(user_id, position)
+
+    def has_deferred_read(self, user_id: str, notification_id: str) -> bool:
+        return self.session.execute(self._deferred, (user_id, notification_id)).one() is not None
+
+    def forget_deferred_read(self, user_id: str, notification_id: str) -> None:
+        """Delete at the read's own timestamp at least (the delete wins a tie): the add
+        consuming it usually has an older position than the read that deferred it."""
+        row = self.session.execute(self._deferred, (user_id, notification_id)).one()
+        if row is not None:
+            self.session.execute(self._forget, (max(row.read_position, self._stamp()),
+                                                user_id, notification_id))
+
+
+class CassandraNotificationQueries(NotificationQueries):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        ks = keyspace_of(session)
+        self._page = session.prepare(
+            f"SELECT notification_id, {_FIELDS} FROM {ks}.notifications_by_user "
+            "WHERE user_id = ? AND position < ? LIMIT ?")
+        self._row = session.prepare(
+            f"SELECT notification_id, {_FIELDS}, removed FROM {ks}.notifications_by_id "
+            "WHERE notification_id = ?")
+        self._marker = session.prepare(
+            f"SELECT position FROM {ks}.notification_read_marks WHERE user_id = ? LIMIT 1")
+
+    def for_user(self, user_id: str, before: int | None, limit: int) -> list[Notification]:
+        below = NO_POSITION_LIMIT if before is None else min(before, NO_POSITION_LIMIT)
+        if limit <= 0 or below <= 0:
+            return []
+        return [_notification(row)
+                for row in self.session.execute(self._page, (user_id, below, limit))]
+
+    def by_id(self, user_id: str, notification_id: str) -> Notification | None:
+        row = self.session.execute(self._row, (notification_id,)).one()
+        if row is None or row.user_id != user_id or row.removed:
+            return None
+        return _notification(row)
+
+    def read_up_to(self, user_id: str) -> int:
+        row = self.session.execute(self._marker, (user_id,)).one()
+        return row.position if row else 0
+
+
+def _notification(row: Any) -> Notification:
+    return Notification(notification_id=row.notification_id, user_id=row.user_id,
+                        type=row.type, actor_id=row.actor_id, photo_id=row.photo_id,
+                        created_at=row.created_at, position=row.position)
