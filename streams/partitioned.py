@@ -8,11 +8,11 @@ in any interleaving, which the views converge under (see the stores' docstrings)
 * `PartitionedApplier`: the SQLite views of one machine. Every view change is committed
   in one view transaction together with the checkpoints.
 * `ClusterApplier`: the cluster stores (Cassandra, Redis, OpenSearch), which share no
-  transaction. A batch's writes go first, then the batch-end flushes (the Redis
-  counters' exactly-once script, OpenSearch's bulk request), then the checkpoints, which
-  therefore never pass a write that is not durable. A crash before the checkpoints
-  applies the batch again on top of its own partial effects, which the stores make
-  harmless (`streams.delivery`).
+  transaction. A batch's writes go first, then the batch-end flushes (OpenSearch's bulk
+  request), then the checkpoints (in the cluster profile, with the Redis counters in one
+  script), which therefore never pass a write that is not durable. A crash before the
+  checkpoints applies the batch again on top of its own partial effects, which the
+  stores make harmless (`streams.delivery`).
 """
 
 from __future__ import annotations
@@ -102,11 +102,13 @@ class ClusterApplier:
                 applied += 1
             for flush in self.flushes:
                 flush()
+            self.checkpoints.save(moved)
         except BaseException:
+            # Whatever failed, the batch is applied again from its start: nothing it
+            # staged may survive into that attempt.
             for discard in self.discards:
                 discard()
             raise
-        self.checkpoints.save(moved)
         if outbox and self.publish:
             self.publish(outbox)
         return applied

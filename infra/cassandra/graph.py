@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
-
 from photoshare.infra.cassandra.schema import (
     FOLLOWERS,
     FOLLOWING,
@@ -21,7 +20,9 @@ class CassandraGraphStore(GraphStore):
     The position is part of each row's key, so an unfollow or a refollow first reads
     where the pair's rows are from `follow_edges`. A pair's events come from one Follow
     aggregate, hence in order; a redelivery replays them in order too, so reading
-    before writing converges."""
+    before writing converges. Every write is timestamped with its event's position, so
+    a worker still applying a stale batch of the pair's events (its partition moved on
+    to another worker in a rebalance) cannot undo what the newer events wrote."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -32,36 +33,38 @@ class CassandraGraphStore(GraphStore):
             f"SELECT position FROM {ks}.follow_edges WHERE follower_id = ? AND followee_id = ?")
         self._put_edge = session.prepare(
             f"INSERT INTO {ks}.follow_edges (follower_id, followee_id, position) "
-            "VALUES (?, ?, ?)")
+            "VALUES (?, ?, ?) USING TIMESTAMP ?")
         self._drop_edge = session.prepare(
-            f"DELETE FROM {ks}.follow_edges WHERE follower_id = ? AND followee_id = ?")
+            f"DELETE FROM {ks}.follow_edges USING TIMESTAMP ? WHERE follower_id = ? "
+            "AND followee_id = ?")
 
     def follow(self, follower_id: str, followee_id: str, position: int) -> None:
         current = self._position(follower_id, followee_id)
         if current is not None and current > position:
             return  # a redelivered older follow: the pair was followed again since
-        writes = [*self.followers.writes_to_add(followee_id, position, follower_id),
-                  *self.following.writes_to_add(follower_id, position, followee_id)]
+        writes = [*self.followers.writes_to_add(followee_id, position, follower_id, position),
+                  *self.following.writes_to_add(follower_id, position, followee_id, position)]
         if current is not None and current != position:
-            writes += self._unlink(follower_id, followee_id, current)
+            writes += self._unlink(follower_id, followee_id, current, position)
         self._run(writes)
         # The edge last: if this crashes first, the redelivered follow redoes it all.
-        self.session.execute(self._put_edge, (follower_id, followee_id, position))
+        self.session.execute(self._put_edge, (follower_id, followee_id, position, position))
 
     def unfollow(self, follower_id: str, followee_id: str, position: int) -> None:
         current = self._position(follower_id, followee_id)
         if current is None or current > position:
             return  # not followed, or followed again after this (stale) unfollow
-        self._run(self._unlink(follower_id, followee_id, current))
-        self.session.execute(self._drop_edge, (follower_id, followee_id))
+        self._run(self._unlink(follower_id, followee_id, current, position))
+        self.session.execute(self._drop_edge, (position, follower_id, followee_id))
 
     def _position(self, follower_id: str, followee_id: str) -> int | None:
         row = self.session.execute(self._edge, (follower_id, followee_id)).one()
         return row.position if row else None
 
-    def _unlink(self, follower_id: str, followee_id: str, position: int) -> list[Write]:
-        return [*self.followers.writes_to_remove(followee_id, position, follower_id),
-                *self.following.writes_to_remove(follower_id, position, followee_id)]
+    def _unlink(self, follower_id: str, followee_id: str, position: int,
+                at: int) -> list[Write]:
+        return [*self.followers.writes_to_remove(followee_id, position, follower_id, at),
+                *self.following.writes_to_remove(follower_id, position, followee_id, at)]
 
     def _run(self, writes: list[Write]) -> None:
         # Different partitions: concurrent single-partition writes, not a batch.

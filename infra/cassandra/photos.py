@@ -5,7 +5,9 @@ may arrive in any order relative to each other (a like before the photo's post, 
 comment after its deletion). The store therefore never needs the photo to exist: a like
 or comment that comes first is kept and counts once the photo arrives. It only refuses
 writes for a photo with a tombstone, and photos are shown only when live (posted, not
-deleted). A like or comment racing with the deletion itself may leave a row behind;
+deleted). Every write is timestamped with the position of the event making it (read
+from `delivery`), so the newest event wins, and a stale batch applied late by a worker
+that lost its partition cannot undo newer writes. A like or comment racing with the deletion itself may leave a row behind;
 since the photo is never shown again, neither is the row (callers ask about likes and
 comments of photos they found live, as the read API does).
 """
@@ -16,7 +18,6 @@ from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
-
 from photoshare.infra.cassandra.schema import (
     ALL_SHARDS_CQL,
     PHOTOS_BY_OWNER,
@@ -26,7 +27,13 @@ from photoshare.infra.cassandra.schema import (
     rows_of,
     shard_of,
 )
-from photoshare.projections.photos import CommentRecord, PhotoQueries, PhotoRecord, PhotoStore
+from photoshare.projections.photos import (
+    CommentRecord,
+    PhotoQueries,
+    PhotoRecord,
+    PhotoStore,
+)
+from photoshare.streams.delivery import Delivery
 
 _DETAILS = ("owner_id, caption, location, hashtags, tagged_user_ids, variants, width, "
             "height, posted_at, position")
@@ -36,44 +43,47 @@ _COMMENT = "comment_id, photo_id, author_id, comment_text, created_at, position"
 class CassandraPhotoStore(PhotoStore):
     """Idempotent writes of the photos view; a deleted photo keeps a tombstone."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, session: Session, delivery: Delivery) -> None:
+        self.session, self.delivery = session, delivery
         self.posts = BucketedList(session, PHOTOS_BY_OWNER)
         ks = keyspace_of(session)
         self._photo = session.prepare(
             f"SELECT owner_id, position, deleted FROM {ks}.photos WHERE photo_id = ?")
         self._insert_photo = session.prepare(
-            f"INSERT INTO {ks}.photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 10})")
+            f"INSERT INTO {ks}.photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 10}) "
+            "USING TIMESTAMP ?")
         # Nulls every detail (nothing of a deleted photo stays readable) and marks it.
         self._tombstone = session.prepare(
-            f"UPDATE {ks}.photos SET deleted = true, "
+            f"UPDATE {ks}.photos USING TIMESTAMP ? SET deleted = true, "
             + ", ".join(f"{column} = null" for column in _DETAILS.split(", "))
             + " WHERE photo_id = ?")
         self._like = session.prepare(
             f"INSERT INTO {ks}.photo_likes (photo_id, shard, user_id, position) "
-            "VALUES (?, ?, ?, ?)")
-        self._like_position = session.prepare(
-            f"SELECT position FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ? "
-            "AND user_id = ?")
+            "VALUES (?, ?, ?, ?) USING TIMESTAMP ?")
+        # Timestamped: it removes the likes of older events only, never a newer like.
         self._unlike = session.prepare(
-            f"DELETE FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ? AND user_id = ?")
+            f"DELETE FROM {ks}.photo_likes USING TIMESTAMP ? WHERE photo_id = ? "
+            "AND shard = ? AND user_id = ?")
         self._drop_likes = session.prepare(
-            f"DELETE FROM {ks}.photo_likes WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
+            f"DELETE FROM {ks}.photo_likes USING TIMESTAMP ? WHERE photo_id = ? "
+            f"AND shard IN {ALL_SHARDS_CQL}")
         self._insert_comment = session.prepare(
             f"INSERT INTO {ks}.photo_comments (photo_id, shard, comment_id, author_id, "
-            "comment_text, created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            "comment_text, created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "USING TIMESTAMP ?")
         self._locate_comment = session.prepare(
             f"INSERT INTO {ks}.comments_by_id (comment_id, photo_id, position) "
-            "VALUES (?, ?, ?)")
+            "VALUES (?, ?, ?) USING TIMESTAMP ?")
         self._comment_location = session.prepare(
             f"SELECT photo_id, position FROM {ks}.comments_by_id WHERE comment_id = ?")
         self._delete_comment = session.prepare(
-            f"DELETE FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ? "
-            "AND position = ? AND comment_id = ?")
+            f"DELETE FROM {ks}.photo_comments USING TIMESTAMP ? WHERE photo_id = ? "
+            "AND shard = ? AND position = ? AND comment_id = ?")
         self._forget_comment = session.prepare(
-            f"DELETE FROM {ks}.comments_by_id WHERE comment_id = ?")
+            f"DELETE FROM {ks}.comments_by_id USING TIMESTAMP ? WHERE comment_id = ?")
         self._drop_comments = session.prepare(
-            f"DELETE FROM {ks}.photo_comments WHERE photo_id = ? AND shard IN {ALL_SHARDS_CQL}")
+            f"DELETE FROM {ks}.photo_comments USING TIMESTAMP ? WHERE photo_id = ? "
+            f"AND shard IN {ALL_SHARDS_CQL}")
 
     def add_photo(self, photo: PhotoRecord) -> None:
         if self._deleted(photo.photo_id):
@@ -82,29 +92,29 @@ class CassandraPhotoStore(PhotoStore):
         self.session.execute(self._insert_photo, (
             photo.photo_id, photo.owner_id, photo.caption, photo.location, photo.hashtags,
             photo.tagged_user_ids, photo.variants, photo.width, photo.height,
-            photo.posted_at, photo.position))
+            photo.posted_at, photo.position, photo.position))
         execute_concurrent(self.session, self.posts.writes_to_add(
-            photo.owner_id, photo.position, photo.photo_id))
+            photo.owner_id, photo.position, photo.photo_id, photo.position))
 
     def remove_photo(self, photo_id: str) -> None:
+        at = self.delivery.position
         row = self.session.execute(self._photo, (photo_id,)).one()
-        writes = [(self._drop_likes, (photo_id,)), (self._drop_comments, (photo_id,))]
+        writes = [(self._drop_likes, (at, photo_id)), (self._drop_comments, (at, photo_id))]
         if row is not None and row.owner_id is not None:
-            writes += self.posts.writes_to_remove(row.owner_id, row.position, photo_id)
+            writes += self.posts.writes_to_remove(row.owner_id, row.position, photo_id, at)
         execute_concurrent(self.session, writes)
         # The tombstone last, while the details that locate the photo's rows are still
         # readable: if this crashes first, the redelivered deletion redoes it all.
-        self.session.execute(self._tombstone, (photo_id,))
+        self.session.execute(self._tombstone, (at, photo_id))
 
     def like(self, photo_id: str, user_id: str, position: int) -> None:
         if not self._deleted(photo_id):
-            self.session.execute(self._like, (photo_id, shard_of(user_id), user_id, position))
+            self.session.execute(self._like, (photo_id, shard_of(user_id), user_id, position,
+                                              position))
 
     def unlike(self, photo_id: str, user_id: str, position: int) -> None:
-        row = self.session.execute(self._like_position,
-                                   (photo_id, shard_of(user_id), user_id)).one()
-        if row is not None and row.position < position:  # else: absent, or liked again
-            self.session.execute(self._unlike, (photo_id, shard_of(user_id), user_id))
+        # At the unlike's timestamp: a like again (newer) survives a stale unlike.
+        self.session.execute(self._unlike, (position, photo_id, shard_of(user_id), user_id))
 
     def add_comment(self, comment: CommentRecord) -> None:
         if self._deleted(comment.photo_id):
@@ -112,17 +122,19 @@ class CassandraPhotoStore(PhotoStore):
         execute_concurrent(self.session, [
             (self._insert_comment, (comment.photo_id, shard_of(comment.comment_id),
                                     comment.comment_id, comment.author_id, comment.text,
-                                    comment.created_at, comment.position)),
-            (self._locate_comment, (comment.comment_id, comment.photo_id, comment.position)),
+                                    comment.created_at, comment.position, comment.position)),
+            (self._locate_comment, (comment.comment_id, comment.photo_id, comment.position,
+                                    comment.position)),
         ])
 
     def remove_comment(self, comment_id: str) -> None:
         row = self.session.execute(self._comment_location, (comment_id,)).one()
         if row is None:
             return
+        at = self.delivery.position
         self.session.execute(self._delete_comment,
-                             (row.photo_id, shard_of(comment_id), row.position, comment_id))
-        self.session.execute(self._forget_comment, (comment_id,))
+                             (at, row.photo_id, shard_of(comment_id), row.position, comment_id))
+        self.session.execute(self._forget_comment, (at, comment_id))
 
     def _deleted(self, photo_id: str) -> bool:
         row = self.session.execute(self._photo, (photo_id,)).one()

@@ -3,6 +3,11 @@
 Cassandra has no joins and no transactions across partitions, so each table serves one
 query, and every write is an idempotent upsert or delete keyed by ids (never a
 `counter` column: replaying an increment counts twice). Counts are derived from rows.
+Every write of the views carries `USING TIMESTAMP <log position of its event>`
+(`streams.delivery`): the newest event wins whatever the delivery order, and a worker
+that lost its partition and finishes a stale batch late cannot undo newer writes. (A
+keyspace written before the views used positions as timestamps holds wall-clock ones,
+which would always win: rebuild such views into a new keyspace.)
 
 Partitions must stay bounded; each table's comment gives its bound. Two layout rules
 keep the unbounded lists bounded:
@@ -252,28 +257,32 @@ class BucketedList:
         self.spec = spec
         ks = keyspace_of(session)
         self._mark_bucket = session.prepare(
-            f"INSERT INTO {ks}.list_buckets (list_name, list_key, bucket) VALUES (?, ?, ?)")
+            f"INSERT INTO {ks}.list_buckets (list_name, list_key, bucket) VALUES (?, ?, ?) "
+            "USING TIMESTAMP ?")
         self._buckets_from = session.prepare(
             f"SELECT bucket FROM {ks}.list_buckets WHERE list_name = ? AND list_key = ? "
             "AND bucket <= ?")
         self._insert = session.prepare(
             f"INSERT INTO {ks}.{spec.table} ({spec.key}, bucket, position, {spec.item}) "
-            "VALUES (?, ?, ?, ?)")
+            "VALUES (?, ?, ?, ?) USING TIMESTAMP ?")
         self._delete = session.prepare(
-            f"DELETE FROM {ks}.{spec.table} WHERE {spec.key} = ? AND bucket = ? "
-            f"AND position = ? AND {spec.item} = ?")
+            f"DELETE FROM {ks}.{spec.table} USING TIMESTAMP ? WHERE {spec.key} = ? "
+            f"AND bucket = ? AND position = ? AND {spec.item} = ?")
         self._page = session.prepare(
             f"SELECT {spec.item}, position FROM {ks}.{spec.table} WHERE {spec.key} = ? "
             "AND bucket = ? AND position < ? LIMIT ?")
 
-    def writes_to_add(self, key: str, position: int, item: str) -> list[Write]:
-        """Upserts that put `item` at `position` in `key`'s list (run them together)."""
+    def writes_to_add(self, key: str, position: int, item: str, at: int) -> list[Write]:
+        """Upserts that put `item` at `position` in `key`'s list (run them together),
+        written at timestamp `at` (the position of the event writing them)."""
         bucket = bucket_of(position)
-        return [(self._mark_bucket, (self.spec.table, key, bucket)),
-                (self._insert, (key, bucket, position, item))]
+        return [(self._mark_bucket, (self.spec.table, key, bucket, at)),
+                (self._insert, (key, bucket, position, item, at))]
 
-    def writes_to_remove(self, key: str, position: int, item: str) -> list[Write]:
-        return [(self._delete, (key, bucket_of(position), position, item))]
+    def writes_to_remove(self, key: str, position: int, item: str, at: int) -> list[Write]:
+        """The delete of `item` at `position`, at timestamp `at`: it shadows writes of
+        older events only, so a stale replay of one cannot bring the row back."""
+        return [(self._delete, (at, key, bucket_of(position), position, item))]
 
     def newest(self, key: str, before: int | None, limit: int) -> list[tuple[str, int]]:
         """(item, position) of `key`'s list, newest first, positions below `before`.

@@ -1,18 +1,22 @@
-"""Counters of the cluster views in Redis (followers, following, photos), counted exactly
-once per event.
+"""Counters of the cluster views in Redis (followers, following, photos) and the workers'
+per-partition checkpoints, moved together so that each event counts exactly once.
 
 Kafka delivers at least once and Redis shares no transaction with the other stores, so
 an increment simply replayed would count twice. Increments are therefore staged during
 a batch, each tagged with the (partition, position) of the event that caused it, and
 applied at the batch's end by one Lua script that, atomically, skips those at or below
-that partition's counter checkpoint and advances it. A crash before the script leaves
-nothing counted; a replay after it, or a second worker applying the same partition in
-a rebalance, counts nothing again.
+their partition's checkpoint, and advances the checkpoints to the end of the batch. A
+crash before the script leaves nothing counted and nothing checkpointed: the batch is
+applied again, and reads counters that hold none of its own increments (a celebrity
+decision made again is the same decision). A crash after it leaves the batch
+checkpointed, so it is skipped. A second worker applying the same partition in a
+rebalance counts nothing twice either.
 
-Keys: `{prefix}count:{name}:{id}` (a plain integer) and `{prefix}count-checkpoints` (a
-hash of partition -> position). Both are lost together if Redis loses its data, and
-counts then start again from zero: until a command rebuilds them from Cassandra, a
-Redis that lost its data means rebuilding the views from event zero.
+Keys: `{prefix}count:{name}:{id}` (a plain integer) and `{prefix}checkpoints` (a hash of
+partition -> position). Both are lost together if Redis loses its data, and counts then
+start again from zero: until a command rebuilds them from Cassandra, a Redis that lost
+its data means rebuilding the views from event zero. (The checkpoints also have a
+durable copy in Cassandra, for the watermark; see infra/roots/view_stores.py.)
 The script touches keys of many hash slots: it needs a single Redis (or one shard with
 hash tags in the prefix), not a Redis Cluster spread over several shards.
 """
@@ -25,39 +29,43 @@ from collections.abc import Iterable
 import redis
 from photoshare.streams.delivery import Delivery
 
-# KEYS[1]: the checkpoints hash; KEYS[2..n]: counters. ARGV, per counter: delta,
-# partition, position. Checkpoints are read once, before any counter moves, so all the
-# deltas of one event stand or fall together.
+# KEYS[1]: the checkpoints hash; KEYS[2..n]: counters. ARGV[1]: how many counters; then
+# per counter: delta, partition, position; then per moved partition: partition,
+# position. Checkpoints are read once, before anything moves, so all the deltas of one
+# event stand or fall together.
 _APPLY = """
-local done, moved = {}, {}
-for i = 2, #KEYS do
-  local base = (i - 2) * 3
-  local partition = ARGV[base + 2]
-  local position = tonumber(ARGV[base + 3])
+local counters = tonumber(ARGV[1])
+local done = {}
+local function checkpoint(partition)
   if done[partition] == nil then
     done[partition] = tonumber(redis.call('HGET', KEYS[1], partition) or '0')
   end
-  if position > done[partition] then
-    redis.call('INCRBY', KEYS[i], ARGV[base + 1])
-    if (moved[partition] or 0) < position then moved[partition] = position end
+  return done[partition]
+end
+for i = 1, counters do
+  local base = 1 + (i - 1) * 3
+  if tonumber(ARGV[base + 3]) > checkpoint(ARGV[base + 2]) then
+    redis.call('INCRBY', KEYS[i + 1], ARGV[base + 1])
   end
 end
-for partition, position in pairs(moved) do
-  redis.call('HSET', KEYS[1], partition, position)
+for j = 2 + counters * 3, #ARGV, 2 do
+  if tonumber(ARGV[j + 1]) > checkpoint(ARGV[j]) then
+    redis.call('HSET', KEYS[1], ARGV[j], ARGV[j + 1])
+  end
 end
-return #KEYS - 1
+return counters
 """
 
 
 class RedisCounters:
-    """Staged, exactly-once counters. `add` stages; `get`/`many` read the committed value
-    plus what this batch staged; `commit` applies the batch (call it once the batch's
-    other writes are done, before its checkpoints are saved). A reader (the read API)
-    uses one with a `Delivery()` that never stages anything."""
+    """Staged, exactly-once counters and the checkpoints they move with. `add` stages;
+    `get`/`many` read the saved value plus what this batch staged; `save` applies the
+    batch (once its other writes are done). A reader (the read API) uses one with a
+    `Delivery()` and never stages anything."""
 
     def __init__(self, client: redis.Redis, prefix: str, delivery: Delivery) -> None:
         self.client, self.prefix, self.delivery = client, prefix, delivery
-        self._checkpoints = f"{prefix}count-checkpoints"
+        self._checkpoints = f"{prefix}checkpoints"
         self._apply = client.register_script(_APPLY)
         # (key, partition, position) -> delta, in staging order
         self._staged: dict[tuple[str, str, int], int] = {}
@@ -86,12 +94,21 @@ class RedisCounters:
         return {entity_id: max(0, int(value or 0) + self._pending.get(key, 0))
                 for entity_id, key, value in zip(ids, keys, values, strict=True)}
 
-    def commit(self) -> None:
-        """Apply the staged deltas exactly once each; then nothing is staged."""
-        if self._staged:
+    def load(self) -> dict[str, int]:
+        """The per-partition checkpoints: the last position applied from each."""
+        return {partition.decode(): int(position) for partition, position
+                in self.client.hgetall(self._checkpoints).items()}
+
+    def save(self, moved: dict[str, int]) -> None:
+        """Apply the staged deltas exactly once each and advance the checkpoints of
+        `moved`, in one atomic script; then nothing is staged."""
+        if self._staged or moved:
             keys = [self._checkpoints, *(key for key, _, _ in self._staged)]
-            args = [value for (_, partition, position), delta in self._staged.items()
-                    for value in (delta, partition, position)]
+            args: list[object] = [len(self._staged)]
+            args += [value for (_, partition, position), delta in self._staged.items()
+                     for value in (delta, partition, position)]
+            args += [value for partition, position in moved.items()
+                     for value in (partition, position)]
             self._apply(keys=keys, args=args)
         self.discard()
 
@@ -99,8 +116,3 @@ class RedisCounters:
         """Forget what is staged (a batch that failed is applied again from the start)."""
         self._staged.clear()
         self._pending.clear()
-
-    def checkpoints(self) -> dict[str, int]:
-        return {partition.decode(): int(position) for partition, position
-                in self.client.hgetall(self._checkpoints).items()}
-

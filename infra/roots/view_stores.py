@@ -3,8 +3,9 @@
 `PHOTOSHARE_VIEW_STORES`:
 
 * `cluster`: every view on the cluster's servers (ARCHITECTURE.md §3). Graph, photos,
-  profiles, timelines' follows and posts, notifications and the workers' partition
-  checkpoints in Cassandra; counters and timeline heads in Redis; search in OpenSearch.
+  profiles, timelines' follows and posts, and notifications in Cassandra; counters,
+  timeline heads and the workers' partition checkpoints (with a copy in Cassandra) in
+  Redis; search in OpenSearch.
   No process needs a file another one writes, so any role runs on any host.
 * `sqlite`: every view in one SQLite file in the data dir, shared by every process:
   one machine only (said at start-up).
@@ -134,7 +135,7 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
     from photoshare.projections.search import SearchProjection
     from photoshare.projections.timelines import TimelinesProjection
 
-    graph, photos = CassandraGraphStore(session), CassandraPhotoStore(session)
+    graph, photos = CassandraGraphStore(session), CassandraPhotoStore(session, delivery)
     profiles = CassandraProfileStore(session, counters, delivery)
     timelines = CassandraTimelineStore(TimelineTables(session, client, settings.redis_prefix),
                                        counters, delivery)
@@ -153,6 +154,24 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
     return bindings
 
 
+class ClusterCheckpoints:
+    """The cluster applier's checkpoints: Redis's, which move atomically with the
+    counters (infra/redis/counters.py), then a durable copy in Cassandra. After Redis
+    lost its data, the copy keeps the skipping and the watermark where they were."""
+
+    def __init__(self, counters: Any, copy: Any) -> None:
+        self.counters, self.copy = counters, copy
+
+    def load(self) -> dict[str, int]:
+        live, kept = self.counters.load(), self.copy.load()
+        return {partition: max(live.get(partition, 0), kept.get(partition, 0))
+                for partition in live.keys() | kept.keys()}
+
+    def save(self, moved: dict[str, int]) -> None:
+        self.counters.save(moved)
+        self.copy.save(moved)
+
+
 def _cluster_stores(settings: Settings) -> ViewStores:
     import redis
     from opensearchpy import OpenSearch
@@ -166,7 +185,9 @@ def _cluster_stores(settings: Settings) -> ViewStores:
     session = connect(settings.cassandra_hosts or "", settings.cassandra_keyspace)
     client = redis.Redis.from_url(settings.redis_url or "", socket_timeout=10)
     search = OpenSearch(settings.opensearch_url)
-    checkpoints = CassandraCheckpoints(session)
+    kept = CassandraCheckpoints(session)
+    checkpoints = ClusterCheckpoints(RedisCounters(client, settings.redis_prefix, Delivery()),
+                                     kept)
     queries = cluster_queries(session, client, settings, search)
 
     def make_applier(publish: Callable[[Sequence[Notice]], None] | None) -> ClusterApplier:
@@ -177,10 +198,10 @@ def _cluster_stores(settings: Settings) -> ViewStores:
             refresh=settings.opensearch_refresh_on_flush)
         bindings = cluster_bindings(session, client, settings, delivery, counters,
                                     search_store)
-        # Batch end: search first (it may fail, and the batch is applied again), the
-        # counters' exactly-once script last, then (in the applier) the checkpoints.
-        return ClusterApplier(checkpoints, bindings, delivery, publish=publish,
-                              flushes=[search_store.flush, counters.commit],
+        # Batch end: search (it may fail, and the batch is applied again), then, in the
+        # applier, the counters with the checkpoints in one script, then their copy.
+        return ClusterApplier(ClusterCheckpoints(counters, kept), bindings, delivery,
+                              publish=publish, flushes=[search_store.flush],
                               discards=[search_store.discard, counters.discard])
 
     return ViewStores(

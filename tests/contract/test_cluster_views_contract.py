@@ -26,7 +26,11 @@ from photoshare.events import Envelope, event_from_data
 from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
 from photoshare.infra.cassandra.schema import connect, create_schema
 from photoshare.infra.redis.counters import RedisCounters
-from photoshare.infra.roots.view_stores import cluster_bindings, cluster_queries
+from photoshare.infra.roots.view_stores import (
+    ClusterCheckpoints,
+    cluster_bindings,
+    cluster_queries,
+)
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite.catalog import bindings as sqlite_bindings
 from photoshare.infra.sqlite.catalog import open_views, view_queries
@@ -82,20 +86,20 @@ class Crash(Exception):
     """A worker dying at this point of a batch."""
 
 
-class MemoryCheckpoints:
-    """Checkpoints that a crash can stop before they are saved."""
+class CrashingCheckpoints:
+    """The real checkpoints (Redis with the counters, then the Cassandra copy), which a
+    crash can stop before they are saved."""
 
-    def __init__(self, crashes: random.Random) -> None:
-        self.saved: dict[str, int] = {}
-        self.crashes = crashes
+    def __init__(self, checkpoints: ClusterCheckpoints, crashes: random.Random) -> None:
+        self.checkpoints, self.crashes = checkpoints, crashes
 
     def load(self) -> dict[str, int]:
-        return dict(self.saved)
+        return self.checkpoints.load()
 
     def save(self, moved: dict[str, int]) -> None:
         if self.crashes.random() < 0.15:
             raise Crash("before the checkpoints")
-        self.saved.update(moved)
+        self.checkpoints.save(moved)
 
 
 class CrashingProjection:
@@ -130,10 +134,11 @@ class ClusterWorld:
                 raise Crash("before the batch-end flushes")
 
         self.published: list[Any] = []
-        self.applier = ClusterApplier(MemoryCheckpoints(crashes), interleaved, delivery,
-                                      publish=self.published.extend,
-                                      flushes=[maybe_crash, counters.commit],
-                                      discards=[counters.discard])
+        checkpoints = ClusterCheckpoints(
+            counters, CassandraCheckpoints(session, scope=self.settings.redis_prefix))
+        self.applier = ClusterApplier(CrashingCheckpoints(checkpoints, crashes), interleaved,
+                                      delivery, publish=self.published.extend,
+                                      flushes=[maybe_crash], discards=[counters.discard])
         self.queries = cluster_queries(session, client, self.settings, None)
 
     def deliver(self, batch: list[Delivered]) -> int:
@@ -246,20 +251,25 @@ def test_counters_count_each_event_once(client: redis.Redis) -> None:
         delivery.at("t:1", 6)
         counters.add("followers", "u", +1)
         assert counters.get("followers", "u") == 2  # staged, visible to its own batch
-        counters.commit()
-        # The same two events again (a replay after a crash before the checkpoints),
-        # then a new one of partition t:0.
+        counters.save({"t:0": 5, "t:1": 6})
+        assert counters.load() == {"t:0": 5, "t:1": 6}
+        # A crash before the save: nothing counted, nothing checkpointed.
+        delivery.at("t:0", 7)
+        counters.add("followers", "u", +1)
+        counters.discard()
+        assert counters.get("followers", "u") == 2 and counters.load()["t:0"] == 5
+        # The same two events again (a second worker's stale batch), then a new one.
         for partition, position in (("t:0", 5), ("t:1", 6), ("t:0", 9)):
             delivery.at(partition, position)
             counters.add("followers", "u", +1)
-        counters.commit()
+        counters.save({"t:0": 9, "t:1": 6})
         assert counters.get("followers", "u") == 3
-        assert counters.checkpoints() == {"t:0": 9, "t:1": 6}
-        # Two workers racing on one partition: the second's stale batch counts nothing.
+        assert counters.load() == {"t:0": 9, "t:1": 6}
+        # A stale save never moves a checkpoint back.
         other = RedisCounters(client, prefix, Delivery("t:0", 8))
         other.add("followers", "u", -1)
-        other.commit()
-        assert counters.get("followers", "u") == 3
+        other.save({"t:0": 8})
+        assert counters.get("followers", "u") == 3 and counters.load()["t:0"] == 9
     finally:
         keys = list(client.scan_iter(match=f"{prefix}*"))
         if keys:

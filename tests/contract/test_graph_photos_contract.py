@@ -27,7 +27,6 @@ from uuid import UUID, uuid4, uuid5
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from photoshare.events import (
     CommentAdded,
     CommentDeleted,
@@ -57,6 +56,7 @@ from photoshare.projections.photos import (
     PhotosProjection,
     PhotoStore,
 )
+from photoshare.streams.delivery import Delivery
 from support.histories import START, envelopes, histories
 
 pytestmark = pytest.mark.cluster
@@ -81,10 +81,13 @@ class Views(ABC):
     @abstractmethod
     def _stores(self) -> AbstractContextManager[tuple[GraphStore, PhotoStore]]: ...
 
+    delivery = Delivery()  # the event being applied, for stores that read it
+
     def deliver(self, *items: Envelope) -> None:
         """Apply `items` in the order given, as a consumer would receive them."""
         with self._stores() as (graph, photos):
             for envelope in items:
+                self.delivery.at("topic:0", envelope.position)
                 event = event_from_data(envelope.event_type, envelope.schema_version,
                                         envelope.data)
                 GRAPH.apply(event, envelope, graph)
@@ -112,7 +115,8 @@ class SqliteViews(Views):
 
 class CassandraViews(Views):
     def __init__(self, session: Any) -> None:
-        self.stores = (CassandraGraphStore(session), CassandraPhotoStore(session))
+        self.delivery = Delivery()
+        self.stores = (CassandraGraphStore(session), CassandraPhotoStore(session, self.delivery))
         self.graph = CassandraGraphQueries(session)
         self.photos = CassandraPhotoQueries(session)
 
