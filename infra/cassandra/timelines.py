@@ -5,18 +5,29 @@ Redis counters (ARCHITECTURE.md §3, §5).
 Cassandra holds what the timelines are made from, so Redis holds only what can be
 rebuilt: a user's head is a cache of the newest `cap` posts of their non-celebrity
 followees. A head that is missing (never built, or Redis lost its data) is read from
-Cassandra instead, and built again the next time the worker needs it (a follow) or by
-`rebuild_head`. The worker only fans out to heads that exist, so a head is never
-partial: it starts with a sentinel member, written before the posts it is built from
-are read, so a fan-out racing with the build lands in it too.
+Cassandra instead, and built again the next time the worker needs it (a follow, a
+refill). The worker only fans out to heads that exist, so a head is never partial: it
+starts with a sentinel member, written before the posts it is built from are read, so
+a fan-out racing with the build lands in it too.
+
+Workers apply different partitions at the same time, so a post's fan-out (photos
+topic) can race with an unfollow (graph topic): the fan-out may read the follower list
+just before the unfollow and add the post just after the unfollow removed the owner's
+posts. Each user therefore also has a follow register in Redis, owner -> the position
+of the last follow (+) or unfollow (-) of that pair, only ever replaced by a newer
+position; every add to a head (fan-out, back-fill, build) is a script that checks, at
+that moment, that the owner is still followed. Redis runs scripts one at a time, so
+either the fan-out comes first (and the unfollow's removal, after its register write,
+removes the post) or it sees the unfollow (and adds nothing).
 
 Cassandra writes carry `USING TIMESTAMP <position>` and the "add if absent" answers
 are True again for the same event (`streams.delivery`): a worker that crashed half-way
 through an event, and applies it again, finishes it. Unfollows keep the pair's row as
 inactive (rather than deleting it) for the same reason.
 
-Heads are keys `{prefix}tl:{user_id}`; members are `owner_id/photo_id` scored by the
-post's log position; the sentinel is `~` at score 0 (log positions start at 1).
+Keys: heads `{prefix}tl:{user_id}`, members `owner_id/photo_id` scored by the post's log
+position, the sentinel `~` at score 0 (log positions start at 1); follow registers
+`{prefix}tlf:{user_id}`, a hash of owner_id -> signed position.
 """
 
 from __future__ import annotations
@@ -68,15 +79,41 @@ SENTINEL = "~"
 FOLLOWERS = "timelines.followers"
 _CHUNK = 500  # heads per Redis script call
 
-# KEYS: heads. ARGV: member, score, cap. Adds the post to each head that exists and
-# trims it to `cap` posts (the sentinel, at rank 0, stays).
-_FAN_OUT = """
-for _, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then
-    redis.call('ZADD', key, ARGV[2], ARGV[1])
-    redis.call('ZREMRANGEBYRANK', key, 1, -(tonumber(ARGV[3]) + 1))
+# A follow register moves to a newer position only (sign: followed or not).
+_REGISTER_LUA = """
+local function register(key, owner, signed)
+  local current = tonumber(redis.call('HGET', key, owner) or '0')
+  if math.abs(current) < math.abs(signed) then redis.call('HSET', key, owner, signed) end
+end
+local function followed(key, owner)
+  return tonumber(redis.call('HGET', key, owner) or '0') > 0
+end
+"""
+# KEYS: tlf. ARGV: owner, signed position.
+_REGISTER = _REGISTER_LUA + "register(KEYS[1], ARGV[1], tonumber(ARGV[2])) return 0"
+# KEYS: (head, tlf) per receiver. ARGV: member, score, cap, owner. Adds the post to each
+# head that exists and still follows the owner, trimmed to `cap` posts (the sentinel,
+# at rank 0, stays).
+_FAN_OUT = _REGISTER_LUA + """
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 and followed(KEYS[i + 1], ARGV[4]) then
+    redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
+    redis.call('ZREMRANGEBYRANK', KEYS[i], 1, -(tonumber(ARGV[3]) + 1))
   end
 end
+return 0
+"""
+# KEYS: head, tlf. ARGV: cap, number of registers, then (owner, signed position) per
+# register, then (member, score, owner) per post. Moves the registers, adds the posts
+# of owners still followed (if the head still exists), trims to `cap`.
+_MERGE = _REGISTER_LUA + """
+local registers = tonumber(ARGV[2])
+for i = 3, 2 + registers * 2, 2 do register(KEYS[2], ARGV[i], tonumber(ARGV[i + 1])) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 3 + registers * 2, #ARGV, 3 do
+  if followed(KEYS[2], ARGV[i + 2]) then redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i]) end
+end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(tonumber(ARGV[1]) + 1))
 return 0
 """
 # KEYS: heads. ARGV: members..., then cap as the last. Removes the members from each
@@ -145,7 +182,7 @@ class TimelineTables:
             f"UPDATE {ks}.tl_follows USING TIMESTAMP ? SET celebrity = ? "
             "WHERE follower_id = ? AND followee_id = ?")
         self.followees = prepare(
-            f"SELECT followee_id, active, celebrity FROM {ks}.tl_follows "
+            f"SELECT followee_id, active, celebrity, position FROM {ks}.tl_follows "
             "WHERE follower_id = ?")
         self.put_follower = prepare(
             f"INSERT INTO {ks}.tl_followers (followee_id, follower_id) VALUES (?, ?) "
@@ -182,11 +219,28 @@ class TimelineTables:
             f"SELECT photo_id, position FROM {ks}.tl_posts WHERE owner_id = ? "
             "AND position < ? LIMIT ?")
         self.fan_out = client.register_script(_FAN_OUT)
+        self.register = client.register_script(_REGISTER)
+        self.merge = client.register_script(_MERGE)
         self.remove = client.register_script(_REMOVE)
         self.remove_owner = client.register_script(_REMOVE_OWNER)
 
     def head(self, user_id: str) -> str:
         return f"{self.prefix}tl:{user_id}"
+
+    def follows(self, user_id: str) -> str:
+        return f"{self.prefix}tlf:{user_id}"
+
+    def set_register(self, user_id: str, owner_id: str, position: int, followed: bool) -> None:
+        self.register(keys=[self.follows(user_id)],
+                      args=[owner_id, position if followed else -position])
+
+    def merge_into_head(self, user_id: str, entries: Sequence[TimelineEntry], cap: int,
+                        registers: Sequence[tuple[str, int]] = ()) -> None:
+        args: list[Any] = [cap, len(registers)]
+        args += [value for owner, signed in registers for value in (owner, signed)]
+        args += [value for entry in entries
+                 for value in (member(entry), entry.position, entry.owner_id)]
+        self.merge(keys=[self.head(user_id), self.follows(user_id)], args=args)
 
     def follower_ids(self, user_id: str) -> list[str]:
         return [row.follower_id for row in self.session.execute(self.followers, (user_id,))]
@@ -204,24 +258,25 @@ class TimelineTables:
         found.sort(key=lambda entry: entry.position, reverse=True)
         return found[:limit]
 
-    def materialized(self, user_id: str, cap: int) -> list[TimelineEntry]:
+    def materialized(self, user_id: str, cap: int,
+                     rows: Sequence[Any] | None = None) -> list[TimelineEntry]:
         """What the user's head holds when complete: the newest `cap` posts of their
-        active non-celebrity followees, from Cassandra."""
-        owners = [row.followee_id for row in self.session.execute(self.followees, (user_id,))
-                  if row.active and not row.celebrity]
+        active non-celebrity followees, from Cassandra (`rows`: their tl_follows rows,
+        if already read)."""
+        if rows is None:
+            rows = list(self.session.execute(self.followees, (user_id,)))
+        owners = [row.followee_id for row in rows if row.active and not row.celebrity]
         return self.newest_posts(owners, None, cap)
 
     def rebuild_head(self, user_id: str, cap: int) -> None:
-        """Make the user's head complete: sentinel first (fan-outs land from now on),
-        then the newest posts from Cassandra, then trim to `cap`."""
-        key = self.head(user_id)
-        self.redis.zadd(key, {SENTINEL: 0})
-        entries = self.materialized(user_id, cap)
-        pipe = self.redis.pipeline(transaction=True)
-        if entries:
-            pipe.zadd(key, {member(entry): entry.position for entry in entries})
-        pipe.zremrangebyrank(key, 1, -(cap + 1))
-        pipe.execute()
+        """Make the user's head complete: the sentinel first (fan-outs land from now
+        on), then the follows and the newest posts from Cassandra, merged in by a
+        script that keeps only the posts of owners still followed, trimmed to `cap`."""
+        self.redis.zadd(self.head(user_id), {SENTINEL: 0})
+        rows = list(self.session.execute(self.followees, (user_id,)))
+        registers = [(row.followee_id, row.position if row.active else -row.position)
+                     for row in rows if row.position]
+        self.merge_into_head(user_id, self.materialized(user_id, cap, rows), cap, registers)
 
 
 class CassandraTimelineStore(TimelineStore):
@@ -258,6 +313,7 @@ class CassandraTimelineStore(TimelineStore):
         if celebrity:
             session.execute(self.t.put_celebrity, (follower_id, followee_id, at))
         session.execute(self.t.put_follow, (follower_id, followee_id, celebrity, at, at))
+        self.t.set_register(follower_id, followee_id, at, followed=True)
         self.counters.add(FOLLOWERS, followee_id, +1)
         return True
 
@@ -269,6 +325,9 @@ class CassandraTimelineStore(TimelineStore):
         session.execute(self.t.drop_follower, (at, followee_id, follower_id))
         session.execute(self.t.drop_celebrity, (at, follower_id, followee_id))
         session.execute(self.t.end_follow, (at, at, follower_id, followee_id))
+        # Before the projection removes the owner's posts from the head: a fan-out
+        # after this adds none (module docstring).
+        self.t.set_register(follower_id, followee_id, at, followed=False)
         self.counters.add(FOLLOWERS, followee_id, -1)
         return True
 
@@ -313,8 +372,9 @@ class CassandraTimelineStore(TimelineStore):
     def fan_out(self, entry: TimelineEntry, cap: int) -> None:
         receivers = self.t.follower_ids(entry.owner_id)
         for chunk in _chunks(receivers):
-            self.t.fan_out(keys=[self.t.head(user) for user in chunk],
-                           args=[member(entry), entry.position, cap])
+            self.t.fan_out(keys=[key for user in chunk
+                                 for key in (self.t.head(user), self.t.follows(user))],
+                           args=[member(entry), entry.position, cap, entry.owner_id])
         data = {"photo_id": entry.photo_id, "owner_id": entry.owner_id,
                 "position": entry.position}
         self.outbox.extend(Notice(user_id=user_id, kind="timeline", data=dict(data))
@@ -325,12 +385,7 @@ class CassandraTimelineStore(TimelineStore):
         if not self.t.redis.exists(key):
             self.t.rebuild_head(user_id, cap)
             return
-        entries = self.t.newest_posts([owner_id], None, cap)
-        if entries:
-            pipe = self.t.redis.pipeline(transaction=True)
-            pipe.zadd(key, {member(entry): entry.position for entry in entries})
-            pipe.zremrangebyrank(key, 1, -(cap + 1))
-            pipe.execute()
+        self.t.merge_into_head(user_id, self.t.newest_posts([owner_id], None, cap), cap)
 
     def _full_after(self, script: Any, users: Sequence[str], args: list[Any]) -> list[str]:
         full: list[str] = []
