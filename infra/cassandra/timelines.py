@@ -304,8 +304,9 @@ class CassandraTimelineStore(TimelineStore):
 
     def add_follow(self, follower_id: str, followee_id: str, celebrity: bool) -> bool:
         row = self._pair(follower_id, followee_id)
-        if row is not None and row.active and row.position != self._at:
-            return False  # followed already (by an earlier event)
+        if row is not None and (row.position > self._at
+                                or (row.active and row.position != self._at)):
+            return False  # followed already, or a stale replay (a newer event wrote it)
         session, at = self.t.session, self._at
         # The fan-out list first: a post racing with this follow reads it after adding
         # itself to the post index, and this follow's back-fill reads that index after.
@@ -319,8 +320,9 @@ class CassandraTimelineStore(TimelineStore):
 
     def remove_follow(self, follower_id: str, followee_id: str) -> bool:
         row = self._pair(follower_id, followee_id)
-        if row is None or (not row.active and row.position != self._at):
-            return False
+        if row is None or row.position > self._at or (not row.active
+                                                      and row.position != self._at):
+            return False  # not followed, or a stale replay (a newer event wrote it)
         session, at = self.t.session, self._at
         session.execute(self.t.drop_follower, (at, followee_id, follower_id))
         session.execute(self.t.drop_celebrity, (at, follower_id, followee_id))
