@@ -1,11 +1,14 @@
 """The one-port gateway of `photoshare up`: routes API.md paths the way a production
 gateway (see infra/deploy/nginx.conf) would: reads (GET, HEAD) to the read API processes,
 everything else to the write API processes, round-robin, streaming both ways (so
-Server-Sent Events and uploads pass through unbuffered)."""
+Server-Sent Events and uploads pass through unbuffered). While a process is starting or
+being restarted, requests wait for it (`connect_wait_seconds`) rather than fail."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections.abc import Sequence
 
 import httpx
@@ -23,7 +26,21 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate",
                         "upgrade", "host", "content-length"})
 
 
+CONNECT_RETRY_SECONDS = 0.1
+
+
+def _unavailable() -> Response:
+    return error_response(503, "upstream_unavailable", "the service is restarting; try again",
+                          {"Retry-After": "1"})
+
+
 class Gateway:
+    """`connect_wait_seconds`: how long a request waits for a process of its kind to
+    accept connections (while `up` starts them, or restarts one that died) before the
+    answer is 503."""
+
+    connect_wait_seconds = 15.0
+
     def __init__(self, readers: Sequence[str], writers: Sequence[str]) -> None:
         self._readers = itertools.cycle(list(readers))
         self._writers = itertools.cycle(list(writers))
@@ -47,21 +64,29 @@ class Gateway:
         await response(scope, receive, send)
 
     async def _forward(self, request: Request) -> Response:
-        url = self.upstream(request.method) + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
         client = request.client
         if client:
             headers.append(("x-forwarded-for", client.host))
         body = request.stream() if request.method not in READ_METHODS else None
-        upstream_request = self._client.build_request(request.method, url, headers=headers,
-                                                      content=body)
-        try:
-            upstream = await self._client.send(upstream_request, stream=True)
-        except httpx.TransportError:
-            return error_response(503, "upstream_unavailable",
-                                  "the service is restarting; try again", {"Retry-After": "1"})
+        deadline = time.monotonic() + self.connect_wait_seconds
+        while True:
+            upstream_request = self._client.build_request(
+                request.method, self.upstream(request.method) + path, headers=headers,
+                content=body)
+            try:
+                upstream = await self._client.send(upstream_request, stream=True)
+                break
+            except httpx.ConnectError:
+                # Nothing reached a process (none listens there: still starting, or
+                # being restarted), so any request may go again, to the next one.
+                if time.monotonic() >= deadline:
+                    return _unavailable()
+                await asyncio.sleep(CONNECT_RETRY_SECONDS)
+            except httpx.TransportError:
+                # The request may have reached the process: only the client may retry.
+                return _unavailable()
         response_headers = {k: v for k, v in upstream.headers.items()
                             if k.lower() not in HOP_BY_HOP}
         return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
