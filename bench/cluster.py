@@ -1,11 +1,13 @@
 """Cluster-profile benchmark: relay events/s, worker events/s per process, fan-out rows/s
-(next to Redis's pipelined ZADD rate from `redis-benchmark`, measured in the same run),
-and post-to-timeline latency through Kafka.
+(next to Redis's pipelined ZADD rate from `redis-benchmark -P 16 -t zadd -r 200000`,
+measured in the same run), and post-to-timeline latency through Kafka.
 
-Starts its own PostgreSQL, Redis and Apache Kafka on free ports, as the tests do
-(tests/support/engines.py; `make engines` first), and needs `redis-benchmark` (Debian's
-redis-tools).
-Run: `.venv/bin/python bench/cluster.py [--users 300] [--follows 20000] [--posts 300]`.
+`--views cluster` (the default) applies the views to Cassandra, Redis and OpenSearch,
+`--views sqlite` to the one-machine SQLite file. Starts its own servers on free ports,
+as the tests do (tests/support/engines.py; `make engines` first), and needs
+`redis-benchmark` (Debian's redis-tools).
+Run: `.venv/bin/python bench/cluster.py [--views cluster|sqlite] [--users 300]
+[--follows 20000] [--posts 300]`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+import redis
 
 # The test helpers that start the servers (tests/support), as pytest finds them.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -30,7 +35,9 @@ from photoshare.commands import messages as m  # noqa: E402
 from photoshare.infra.roots.embedded import open_event_store  # noqa: E402
 from photoshare.infra.kafka.client import ensure_topics, idempotent_producer  # noqa: E402
 from photoshare.infra.postgres.relay_positions import RelayPositions  # noqa: E402
-from photoshare.infra.sqlite.catalog import open_views  # noqa: E402
+from photoshare.infra.roots.supervisor import prepare  # noqa: E402
+from photoshare.infra.roots.view_stores import open_view_stores  # noqa: E402
+from photoshare.infra.settings import Settings  # noqa: E402
 from photoshare.streams.partitioned import watermark  # noqa: E402
 from photoshare.streams.relay import Relay  # noqa: E402
 from support.cluster import cluster_servers  # noqa: E402
@@ -44,9 +51,37 @@ def redis_zadd_rate(url: str) -> float:
     address = urlsplit(url)
     out = subprocess.run(["redis-benchmark", "-h", address.hostname or "127.0.0.1",
                           "-p", str(address.port or 6379),
-                          "-q", "-t", "zadd", "-n", "200000", "-P", "32"],
+                          "-q", "-t", "zadd", "-n", "200000", "-P", "16", "-r", "200000"],
                          capture_output=True, text=True, check=True).stdout
     return float(re.findall(r"([\d.]+) requests per second", out)[-1])
+
+
+def timeline_rows(settings: Settings, views: Any) -> Any:
+    """How many rows the materialized timelines hold (Redis heads or SQLite rows)."""
+    if views.kind == "sqlite":
+        path = settings.views_path
+        return lambda: sqlite3.connect(path).execute("SELECT count(*) FROM timeline").fetchone()[0]
+    client = redis.Redis.from_url(settings.redis_url or "")
+
+    def count() -> int:
+        heads = list(client.scan_iter(match=f"{settings.redis_prefix}tl:*", count=1000))
+        pipe = client.pipeline(transaction=False)
+        for head in heads:
+            pipe.zcard(head)
+        return sum(size - 1 for size in pipe.execute())  # each head holds a sentinel
+    return count
+
+
+def timeline_probe(settings: Settings, views: Any) -> Any:
+    """Whether a post is on a user's materialized timeline yet."""
+    if views.kind == "sqlite":
+        probe = sqlite3.connect(settings.views_path)
+        return lambda user, _owner, photo: probe.execute(
+            "SELECT 1 FROM timeline WHERE user_id = ? AND photo_id = ?",
+            (user, photo)).fetchone() is not None
+    client = redis.Redis.from_url(settings.redis_url or "")
+    return lambda user, owner, photo: client.zscore(
+        f"{settings.redis_prefix}tl:{user}", f"{owner}/{photo}") is not None
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -59,6 +94,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--follows", type=int, default=20000)
     parser.add_argument("--posts", type=int, default=300)
+    parser.add_argument("--views", choices=("cluster", "sqlite"), default="cluster")
     args = parser.parse_args()
     rng = random.Random(7)
     tmp = Path(tempfile.mkdtemp(prefix="photoshare-bench-"))
@@ -71,8 +107,10 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Path) -> None:
-    with cluster_servers(engines, tmp, s3=False, partitions=8) as servers:
+    with cluster_servers(engines, tmp, s3=False, partitions=8,
+                         view_engines=args.views == "cluster") as servers:
         settings = servers.settings()
+        prepare(settings)  # the database, topics, keyspace and indices
         ensure_topics(settings)
         commands = open_event_store(settings)
         ctx = m.CommandContext(actor_id=None, correlation_id="bench")
@@ -110,7 +148,8 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
 
         # One worker process: from its first applied batch to the head.
         worker = servers.role("worker", log_name="worker.log")
-        views = open_views(settings.views_path)
+        views = open_view_stores(settings)
+        rows_of = timeline_rows(settings, views)
         first = None
         while True:
             checkpoints = views.checkpoints()
@@ -120,13 +159,16 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
                 break
             time.sleep(0.01)
         worker_seconds = time.perf_counter() - (first or time.perf_counter())
-        rows = views.reader().execute("SELECT count(*) FROM timeline").fetchone()[0]
-        print(f"worker (1 process, all six views on SQLite): {published:,} events in "
-              f"{worker_seconds:.2f} s = {published / worker_seconds:,.0f} events/s; "
+        rows = rows_of()
+        where = ("Cassandra, Redis and OpenSearch" if views.kind == "cluster"
+                 else "one SQLite file")
+        print(f"worker (1 process, all six views on {where}): {published:,} events in "
+              f"{worker_seconds:.2f} s = {published / worker_seconds:,.0f} events/s "
+              f"({published / worker_seconds / (published / relay_seconds):.2f}x the relay); "
               f"{rows:,} timeline rows fanned out = {rows / worker_seconds:,.0f} rows/s")
         zadd = redis_zadd_rate(settings.redis_url or '')
-        print(f"redis-benchmark ZADD, pipelined 32: {zadd:,.0f} ops/s "
-              f"(fan-out into SQLite timelines is {rows / worker_seconds / zadd:.2f}x that)")
+        print(f"redis-benchmark -P 16 -t zadd -r 200000: {zadd:,.0f} ops/s "
+              f"(fan-out into the timelines is {rows / worker_seconds / zadd:.3f}x that)")
 
         # Post-to-timeline latency through relay, Kafka and the worker.
         stop = threading.Event()
@@ -135,14 +177,13 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
         pumping.start()
         poster, reader = users[-1], users[-2]
         commands.execute(m.FollowUser(follower_id=reader, followee_id=poster), ctx)
-        probe = sqlite3.connect(settings.views_path)
+        on_timeline = timeline_probe(settings, views)
         latencies = []
         for n in range(args.posts):
             result = commands.execute(m.PostPhoto(owner_id=poster, image=IMAGE,
                                                   caption=f"probe {n}"), ctx)
             sent = time.perf_counter()
-            while not probe.execute("SELECT 1 FROM timeline WHERE user_id = ? AND photo_id = ?",
-                                    (reader, result.value)).fetchone():
+            while not on_timeline(reader, poster, result.value):
                 time.sleep(0.001)
             latencies.append((time.perf_counter() - sent) * 1000)
         stop.set()

@@ -48,28 +48,83 @@ class LogNotFoundError(FileNotFoundError):
 
 @contextmanager
 def open_log(settings: Settings) -> Iterator[PhotoShareCommands]:
-    """The event store of `settings`' data dir, for reading (never creates anything)."""
-    path = settings.event_store_path
-    if not path.is_file():
-        raise LogNotFoundError(f"no event store at {path}")
-    commands = PhotoShareCommands(env={
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(path),
-        "SQLITE_LOCK_TIMEOUT": "10",
-        "CREATE_TABLE": "false",
-    })
+    """The event store, for reading (never creates anything): the SQLite file in the
+    data dir (embedded profile) or the PostgreSQL database (cluster profile)."""
+    if settings.profile == "cluster":
+        commands = _open_postgres_log(settings)
+    else:
+        path = settings.event_store_path
+        if not path.is_file():
+            raise LogNotFoundError(f"no event store at {path}")
+        commands = PhotoShareCommands(env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": "false",
+        })
     try:
         yield commands
     finally:
         commands.close()
 
 
+def _open_postgres_log(settings: Settings) -> PhotoShareCommands:
+    from urllib.parse import urlsplit
+
+    from photoshare.infra.postgres.event_store import event_store_env
+
+    env = {**event_store_env(settings.postgres_dsn, settings.postgres_schema),
+           "CREATE_TABLE": "false", "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "0"}
+    commands = PhotoShareCommands(env=env)
+    try:
+        commands.head_position()
+    except Exception as error:  # noqa: BLE001 - no server, no database or no tables yet
+        commands.close()
+        url = urlsplit(settings.postgres_dsn)
+        where = f"{url.hostname}:{url.port or 5432}{url.path}"  # never the password
+        raise LogNotFoundError(f"no event store at postgresql://{where} "
+                               f"(PHOTOSHARE_POSTGRES_DSN): {type(error).__name__}") from None
+    return commands
+
+
+def cluster_progress(settings: Settings) -> dict[str, Any]:
+    """The cluster profile's progress from positions only: what the relay published (in
+    total and per Kafka partition) and what the workers applied per partition."""
+    from photoshare.infra.postgres.relay_positions import RelayPositions
+    from photoshare.infra.roots.view_stores import open_view_stores
+    from photoshare.streams.partitioned import watermark
+
+    relay = RelayPositions(settings.postgres_dsn)
+    try:
+        published, partitions = relay.load()
+    finally:
+        relay.close()
+    stores = open_view_stores(settings)
+    try:
+        applied = stores.checkpoints()
+    finally:
+        stores.close()
+    rows = [{"partition": name, "published": last, "applied": applied.get(name, 0),
+             "lag_events": max(0, last - applied.get(name, 0))}
+            for name, last in sorted(partitions.items())]
+    return {"published": published, "position": watermark(published, partitions, applied),
+            "view_stores": stores.kind, "partitions": rows}
+
+
+def projection_names(settings: Settings) -> list[str]:
+    from photoshare.infra.sqlite.catalog import bindings
+
+    return [binding.projection.name for binding in bindings(settings)]
+
+
 def projection_positions(settings: Settings) -> dict[str, int]:
     """Each projection's last applied log position, from the views database (0 for a
     projection that has applied nothing, or when there are no views yet)."""
-    from photoshare.infra.sqlite.catalog import bindings
-
-    names = [binding.projection.name for binding in bindings(settings)]
+    names = projection_names(settings)
+    if settings.profile == "cluster":
+        # The workers apply every projection together, checkpointed per partition.
+        position = cluster_progress(settings)["position"]
+        return dict.fromkeys(names, position)
     stored: dict[str, int] = {}
     path = settings.views_path
     if path.is_file():
@@ -221,7 +276,9 @@ def projection_status(settings: Settings) -> dict[str, Any]:
     """Each projection's position against the log head: lag in events, and in seconds
     (when the head event happened minus when the projection's last applied event did;
     0 when caught up)."""
-    positions = projection_positions(settings)
+    progress = cluster_progress(settings) if settings.profile == "cluster" else None
+    positions = (dict.fromkeys(projection_names(settings), progress["position"])
+                 if progress else projection_positions(settings))
     with open_log(settings) as log:
         head = log.head_position()
         head_time = _occurred_at(log, head) if head else None
@@ -238,8 +295,13 @@ def projection_status(settings: Settings) -> dict[str, Any]:
                     seconds = max((head_time - applied_time).total_seconds(), 0.0)
             rows.append({"name": name, "position": position, "lag_events": lag,
                          "lag_seconds": round(seconds, 3)})
-    return {"head": head, "head_occurred_at": head_time.isoformat() if head_time else None,
-            "projections": rows}
+    status: dict[str, Any] = {"head": head, "projections": rows,
+                              "head_occurred_at": head_time.isoformat() if head_time else None}
+    if progress:
+        status["published"] = progress["published"]
+        status["partitions"] = progress["partitions"]
+    return status
+
 
 
 def add_rates(current: dict[str, Any], previous: dict[str, Any] | None,

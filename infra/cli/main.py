@@ -137,6 +137,12 @@ def _status_table(status: dict) -> str:
             per_second = row.get("events_per_second")
             line += f"{'-' if per_second is None else per_second:>10}"
         lines.append(line)
+    if "partitions" in status:
+        lines.append(f"published to Kafka: {status['published']}; per partition "
+                     "(every projection applies them together):")
+        lines.append(f"{'partition':<32}{'published':>10}{'applied':>10}{'lag':>10}")
+        lines += [f"{row['partition']:<32}{row['published']:>10}{row['applied']:>10}"
+                  f"{row['lag_events']:>10}" for row in status["partitions"]]
     return "\n".join(lines) + "\n"
 
 

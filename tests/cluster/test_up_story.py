@@ -6,13 +6,16 @@ with no view file anywhere."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
-
-from support.story import tell_the_story
-from support.cluster import cluster_servers, photoshare_up
+from support.cluster import ClusterServers, cluster_servers, photoshare_up
 from support.engines import Engines
+from support.serve import PHOTOSHARE
+from support.story import tell_the_story
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -29,3 +32,34 @@ def test_the_whole_story_on_the_cluster_profile(tmp_path: Path, engines: Engines
         tell_the_story(base)
         views_file = servers.data_dir / "views.sqlite3"
         assert views_file.exists() != view_engines, views_file
+        check_the_operators_commands(servers)
+
+
+def photoshare(servers: ClusterServers, *argv: str) -> str:
+    done = subprocess.run([str(PHOTOSHARE), *argv], env=servers.env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def check_the_operators_commands(servers: ClusterServers) -> None:
+    """`events tail|export` read the PostgreSQL log; `projections status` shows the
+    lag per partition from the relay's and the workers' positions."""
+    tail = [json.loads(line) for line in photoshare(servers, "events", "tail", "-n", "3")
+            .splitlines()]
+    assert len(tail) == 3 and tail[0]["position"] < tail[1]["position"] < tail[2]["position"]
+    exported = photoshare(servers, "events", "export", "--types", "UserRegistered")
+    assert {json.loads(line)["data"]["username"] for line in exported.splitlines()} >= {
+        "alice", "bob", "zoe"}
+    deadline = time.monotonic() + 30
+    while True:
+        status = json.loads(photoshare(servers, "projections", "status", "--json"))
+        if status["projections"][0]["lag_events"] == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert status["head"] >= tail[-1]["position"]
+    assert {row["lag_events"] for row in status["projections"]} == {0}
+    assert len(status["partitions"]) >= 4  # the story's events reach several partitions
+    assert all(row["applied"] == row["published"] for row in status["partitions"])
+    table = photoshare(servers, "projections", "status")
+    assert "per partition" in table and "timelines" in table
