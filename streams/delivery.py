@@ -18,17 +18,21 @@ context to make that safe:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
 
 
-@dataclass
-class Delivery:
+class Delivery(threading.local):
     """The event being applied: its Kafka partition ("topic:partition") and log position.
-    One per applier; the applier sets it before handing each event to the projections."""
+    One per applier; the applier sets it before handing each event to the projections.
+    Thread-local: the cluster applier applies several partitions at once, one thread
+    each, and each thread's stores see their own event."""
 
-    partition: str = ""
-    position: int = 0
+    def __init__(self, partition: str = "", position: int = 0) -> None:
+        self.partition, self.position = partition, position
 
     def at(self, partition: str, position: int) -> Delivery:
         self.partition, self.position = partition, position
         return self
+
+    def __repr__(self) -> str:
+        return f"Delivery({self.partition!r}, {self.position})"

@@ -90,10 +90,12 @@ async def apply_batches(applier: Any, queue: asyncio.Queue[Any], batch_size: int
                 # View writes block; the event loop must keep heartbeating meanwhile.
                 await asyncio.to_thread(applier.apply, deliveries)
                 break
-            except Exception:  # a store is down: never skip an event, try again
-                log.exception("cannot apply a batch of %d events (positions %d..%d); "
-                              "retrying", len(deliveries), deliveries[0][1].position,
-                              deliveries[-1][1].position)
+            except Exception as error:  # a store is down: never skip an event, try again
+                log.warning("cannot apply a batch of %d events (positions %d..%d), "
+                            "retrying in a second: %s: %s", len(deliveries),
+                            deliveries[0][1].position, deliveries[-1][1].position,
+                            type(error).__name__, error,
+                            exc_info=log.isEnabledFor(logging.DEBUG))
                 await asyncio.sleep(1)
         for event in batch:
             event.ack()

@@ -10,11 +10,19 @@ arrives, which needs no special case here.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
-from photoshare.infra.cassandra.schema import keyspace_of, rows_of
+from photoshare.infra.cassandra.schema import (
+    FOLLOWERS,
+    FOLLOWING,
+    PHOTOS_BY_OWNER,
+    BucketedList,
+    keyspace_of,
+    rows_of,
+)
 from photoshare.infra.redis.counters import RedisCounters
 from photoshare.projections.profiles import Profile, ProfileQueries, ProfileStore
 from photoshare.streams.delivery import Delivery
@@ -83,8 +91,16 @@ class CassandraProfileStore(ProfileStore):
 
 
 class CassandraProfileQueries(ProfileQueries):
-    def __init__(self, session: Session, counters: RedisCounters) -> None:
-        self.session, self.counters = session, counters
+    """Profiles with their counts from Redis; while Redis has lost its data (`lost`
+    answers True), the counts are counted from the graph and photos views' rows in
+    Cassandra instead (slower, but right)."""
+
+    def __init__(self, session: Session, counters: RedisCounters,
+                 lost: Callable[[], bool] = lambda: False) -> None:
+        self.session, self.counters, self.lost = session, counters, lost
+        self._lists = {"followers": BucketedList(session, FOLLOWERS),
+                       "following": BucketedList(session, FOLLOWING),
+                       "photos": BucketedList(session, PHOTOS_BY_OWNER)}
         ks = keyspace_of(session)
         self._by_id = session.prepare(f"SELECT {_COLUMNS} FROM {ks}.profiles WHERE user_id = ?")
         self._by_name = session.prepare(
@@ -106,8 +122,12 @@ class CassandraProfileQueries(ProfileQueries):
         # A row with no username is an edit that arrived before its registration.
         rows = [rows[0] for rows in results if rows and rows[0].username is not None]
         found = [row.user_id for row in rows]
-        counts = {counter: self.counters.many(counter_name(counter), found)
-                  for counter in COUNTERS}
+        if self.lost():
+            counts = {counter: {user: self._lists[counter].count(user) for user in found}
+                      for counter in COUNTERS}
+        else:
+            counts = {counter: self.counters.many(counter_name(counter), found)
+                      for counter in COUNTERS}
         return {row.user_id: Profile(
             user_id=row.user_id, username=row.username, display_name=row.display_name or "",
             bio=row.bio or "", location=row.location or "", avatar_key=row.avatar_key,

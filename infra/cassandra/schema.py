@@ -271,6 +271,8 @@ class BucketedList:
         self._page = session.prepare(
             f"SELECT {spec.item}, position FROM {ks}.{spec.table} WHERE {spec.key} = ? "
             "AND bucket = ? AND position < ? LIMIT ?")
+        self._count = session.prepare(
+            f"SELECT COUNT(*) FROM {ks}.{spec.table} WHERE {spec.key} = ? AND bucket = ?")
 
     def writes_to_add(self, key: str, position: int, item: str, at: int) -> list[Write]:
         """Upserts that put `item` at `position` in `key`'s list (run them together),
@@ -283,6 +285,15 @@ class BucketedList:
         """The delete of `item` at `position`, at timestamp `at`: it shadows writes of
         older events only, so a stale replay of one cannot bring the row back."""
         return [(self._delete, (at, key, bucket_of(position), position, item))]
+
+    def count(self, key: str) -> int:
+        """How many items `key`'s list holds: one COUNT per bucket, concurrently. (For
+        rebuilds and for reads while Redis's counters are lost, not for every read.)"""
+        buckets = [row.bucket for row in self.session.execute(
+            self._buckets_from, (self.spec.table, key, bucket_of(NO_POSITION_LIMIT)))]
+        counts = rows_of(execute_concurrent_with_args(
+            self.session, self._count, [(key, bucket) for bucket in buckets]))
+        return sum(rows[0][0] for rows in counts)
 
     def newest(self, key: str, before: int | None, limit: int) -> list[tuple[str, int]]:
         """(item, position) of `key`'s list, newest first, positions below `before`.

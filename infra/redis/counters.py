@@ -23,6 +23,7 @@ hash tags in the prefix), not a Redis Cluster spread over several shards.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -70,6 +71,7 @@ class RedisCounters:
         # (key, partition, position) -> delta, in staging order
         self._staged: dict[tuple[str, str, int], int] = {}
         self._pending: defaultdict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()  # partitions are applied by several threads
 
     def key(self, name: str, entity_id: str) -> str:
         return f"{self.prefix}count:{name}:{entity_id}"
@@ -78,8 +80,9 @@ class RedisCounters:
         """Stage `delta` for counter `name` of `entity_id`, caused by the current event."""
         key = self.key(name, entity_id)
         tag = (key, self.delivery.partition, self.delivery.position)
-        self._staged[tag] = self._staged.get(tag, 0) + delta
-        self._pending[key] += delta
+        with self._lock:
+            self._staged[tag] = self._staged.get(tag, 0) + delta
+            self._pending[key] += delta
 
     def get(self, name: str, entity_id: str) -> int:
         return self.many(name, [entity_id])[entity_id]

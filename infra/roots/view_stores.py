@@ -90,9 +90,11 @@ def _sqlite_stores(settings: Settings) -> ViewStores:
 
 
 def cluster_queries(session: Any, client: Any, settings: Settings,
-                    search: Any | None) -> ViewQueries:
+                    search: Any | None,
+                    redis_lost: Callable[[], bool] = lambda: False) -> ViewQueries:
     """The query ports of every view on the cluster's servers (`search`: an OpenSearch
-    client, or None for a caller that needs no search)."""
+    client, or None for a caller that needs no search; `redis_lost`: whether Redis has
+    lost its data, so counts come from Cassandra)."""
     from photoshare.infra.cassandra.graph import CassandraGraphQueries
     from photoshare.infra.cassandra.notifications import CassandraNotificationQueries
     from photoshare.infra.cassandra.photos import CassandraPhotoQueries
@@ -106,7 +108,7 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
 
     return ViewQueries(
         profiles=CassandraProfileQueries(
-            session, RedisCounters(client, settings.redis_prefix, Delivery())),
+            session, RedisCounters(client, settings.redis_prefix, Delivery()), redis_lost),
         graph=CassandraGraphQueries(session),
         photos=CassandraPhotoQueries(session),
         timelines=CassandraTimelineQueries(TimelineTables(session, client, settings.redis_prefix),
@@ -154,16 +156,29 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
     return bindings
 
 
+class RedisDataLost(RuntimeError):
+    """Redis has no checkpoints while Cassandra has their copy: it lost its data."""
+
+
 class ClusterCheckpoints:
     """The cluster applier's checkpoints: Redis's, which move atomically with the
     counters (infra/redis/counters.py), then a durable copy in Cassandra. After Redis
-    lost its data, the copy keeps the skipping and the watermark where they were."""
+    lost its data, the copy keeps the watermark where it was, `redis_lost` turns True
+    (reads then count from Cassandra), and a worker's (`strict`) load refuses until
+    `photoshare projections rebuild-redis` has put Redis back (infra/roots/redis_rebuild.py):
+    without the counters' checkpoints it could not count each event once."""
 
-    def __init__(self, counters: Any, copy: Any) -> None:
-        self.counters, self.copy = counters, copy
+    def __init__(self, counters: Any, copy: Any, *, strict: bool = False) -> None:
+        self.counters, self.copy, self.strict = counters, copy, strict
+        self.redis_lost = False
 
     def load(self) -> dict[str, int]:
         live, kept = self.counters.load(), self.copy.load()
+        self.redis_lost = bool(kept) and not live
+        if self.redis_lost and self.strict:
+            raise RedisDataLost("Redis has lost its data (its checkpoints are gone, their "
+                                "copy in Cassandra is not): waiting for `photoshare "
+                                "projections rebuild-redis` to restore it")
         return {partition: max(live.get(partition, 0), kept.get(partition, 0))
                 for partition in live.keys() | kept.keys()}
 
@@ -186,9 +201,12 @@ def _cluster_stores(settings: Settings) -> ViewStores:
     client = redis.Redis.from_url(settings.redis_url or "", socket_timeout=10)
     search = OpenSearch(settings.opensearch_url)
     kept = CassandraCheckpoints(session)
+    # The read side's: polled all the time for the watermark, which keeps `redis_lost`
+    # fresh for the queries.
     checkpoints = ClusterCheckpoints(RedisCounters(client, settings.redis_prefix, Delivery()),
                                      kept)
-    queries = cluster_queries(session, client, settings, search)
+    queries = cluster_queries(session, client, settings, search,
+                              redis_lost=lambda: checkpoints.redis_lost)
 
     def make_applier(publish: Callable[[Sequence[Notice]], None] | None) -> ClusterApplier:
         delivery = Delivery()
@@ -200,7 +218,8 @@ def _cluster_stores(settings: Settings) -> ViewStores:
                                     search_store)
         # Batch end: search (it may fail, and the batch is applied again), then, in the
         # applier, the counters with the checkpoints in one script, then their copy.
-        return ClusterApplier(ClusterCheckpoints(counters, kept), bindings, delivery,
+        return ClusterApplier(ClusterCheckpoints(counters, kept, strict=True), bindings,
+                              delivery,
                               publish=publish, flushes=[search_store.flush],
                               discards=[search_store.discard, counters.discard])
 

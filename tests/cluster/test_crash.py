@@ -246,17 +246,28 @@ def assert_engine_views_equal_rebuild(settings: Settings, rebuilt: ViewDatabase,
 def test_kill_relay_then_worker_during_load(tmp_path: Path, engines: Engines,
                                             view_engines: bool) -> None:
     rng = random.Random(20261121)
-    with cluster_servers(engines, tmp_path, s3=False, partitions=4,
+    # With the cluster stores (and photos in S3), each role process gets a data dir of
+    # its own, which must stay empty: no process needs a file another one writes.
+    with cluster_servers(engines, tmp_path, s3=view_engines, partitions=4,
                          view_engines=view_engines) as servers:
         settings = servers.settings()
         port = free_port()
         if view_engines:
             prepare(settings)  # the keyspace and indices, as `photoshare up` makes them
-        writeapi = servers.role("writeapi", "--port", str(port), log_name="writeapi.log")
+        role_dirs: list[Path] = []
+
+        def role(*argv: str, log_name: str) -> subprocess.Popen[bytes]:
+            if not view_engines:
+                return servers.role(*argv, log_name=log_name)
+            role_dirs.append(tmp_path / f"data-{log_name.removesuffix('.log')}")
+            return servers.role(*argv, log_name=log_name,
+                                PHOTOSHARE_DATA_DIR=str(role_dirs[-1]))
+
+        writeapi = role("writeapi", "--port", str(port), log_name="writeapi.log")
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base, writeapi, servers.log_dir / "writeapi.log")
-        relay = servers.role("relay", log_name="relay.log")
-        workers = [servers.role("worker", log_name=f"worker-{n}.log") for n in (1, 2)]
+        relay = role("relay", log_name="relay.log")
+        workers = [role("worker", log_name=f"worker-{n}.log") for n in (1, 2)]
         try:
             load = Load(base, rng.randrange(2**32))
             load.register(USERS)
@@ -266,12 +277,12 @@ def test_kill_relay_then_worker_during_load(tmp_path: Path, engines: Engines,
             time.sleep(rng.uniform(1.0, 4.0))
             kill9(relay)  # mid-batch, most likely: it publishes continuously under load
             time.sleep(rng.uniform(0.5, 2.0))
-            relay = servers.role("relay", log_name="relay.log")
+            relay = role("relay", log_name="relay-b.log")
 
             time.sleep(rng.uniform(3.0, 6.0))
             kill9(workers[0])  # its partitions move to the other worker after the timeout
             time.sleep(rng.uniform(0.5, 2.0))
-            workers[0] = servers.role("worker", log_name="worker-1b.log")
+            workers[0] = role("worker", log_name="worker-1b.log")
 
             loading.join()
             assert sum(load.statuses.values()) > ACTIONS * 0.9
@@ -301,7 +312,9 @@ def test_kill_relay_then_worker_during_load(tmp_path: Path, engines: Engines,
         rebuilt = open_views(tmp_path / "rebuilt.sqlite3")
         ProjectionRunner(commands, rebuilt, bindings(settings)).catch_up()
         if view_engines:
-            assert not settings.views_path.exists(), "a view file in the cluster's data dir"
+            written = [path for directory in role_dirs if directory.exists()
+                       for path in directory.rglob("*")]
+            assert len(role_dirs) == 6 and written == [], written
             assert_engine_views_equal_rebuild(settings, rebuilt, commands)
         else:
             assert_sqlite_views_equal_rebuild(open_views(settings.views_path), rebuilt)
