@@ -187,6 +187,13 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
         return _fail(f"no view named {unknown[0] if unknown else ''!r}; views: "
                      f"{', '.join(blue_green.view_names())}")
     settings = _settings(args)
+    if settings.profile == "cluster":
+        return _fail("`projections rebuild` rebuilds the embedded profile's SQLite views; "
+                     "on the cluster profile, rebuild from event zero beside the live "
+                     "views by running workers with a new PHOTOSHARE_WORKER_GROUP, "
+                     "PHOTOSHARE_CASSANDRA_KEYSPACE, _REDIS_PREFIX and "
+                     "_OPENSEARCH_INDEX_PREFIX, then point the read APIs at them "
+                     "(README, \"The cluster profile\")")
     try:
         with open_log(settings) as log:
             for name in names:
@@ -203,6 +210,36 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: run the same command again to resume\n")
         return 130
+    return 0
+
+
+def _projections_rebuild_redis(args: argparse.Namespace) -> int:
+    import redis
+
+    from photoshare.infra.cassandra.schema import connect
+    from photoshare.infra.roots.redis_rebuild import rebuild_redis
+
+    settings = _settings(args)
+    if settings.profile != "cluster" or not (settings.cassandra_hosts and settings.redis_url):
+        return _fail("rebuild-redis needs the cluster profile with PHOTOSHARE_CASSANDRA_HOSTS "
+                     "and PHOTOSHARE_REDIS_URL set")
+    session = connect(settings.cassandra_hosts, settings.cassandra_keyspace)
+    client = redis.Redis.from_url(settings.redis_url)
+    done: dict[str, int] = {}
+
+    def progress(step: str, count: int) -> None:
+        done[step] = done.get(step, 0) + count
+        if done[step] % 1000 == 0 or count > 1:
+            sys.stderr.write(f"{step}: {done[step]}\n")
+
+    try:
+        counts = rebuild_redis(session, client, settings.redis_prefix, settings.timeline_cap,
+                               progress=progress)
+    finally:
+        session.cluster.shutdown()
+        client.close()
+    sys.stdout.write(", ".join(f"{count} {what.replace('_', ' ')}"
+                               for what, count in counts.items()) + " restored in Redis\n")
     return 0
 
 
@@ -317,6 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="rebuild every view")
     _data_dir_option(rebuild)
     rebuild.set_defaults(handler=_projections_rebuild)
+
+    rebuild_redis = projection_commands.add_parser(
+        "rebuild-redis", help="cluster: put back what Redis lost (counters, home "
+                              "timelines, checkpoints) from Cassandra",
+        description="After Redis lost its data, reads fall back to Cassandra and the "
+                    "workers wait. This counts the counters again from Cassandra's rows, "
+                    "rebuilds every home timeline, and restores the workers' checkpoints "
+                    "from their Cassandra copy, last. Stop the workers first (SIGTERM lets "
+                    "each finish its batch).")
+    _data_dir_option(rebuild_redis)
+    rebuild_redis.set_defaults(handler=_projections_rebuild_redis)
 
     from photoshare.infra.cli.cluster import add_cluster_commands
     add_cluster_commands(commands)

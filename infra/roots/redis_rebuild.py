@@ -27,7 +27,9 @@ log = logging.getLogger("photoshare.rebuild")
 
 
 def rebuild_redis(session: Any, client: Any, prefix: str, cap: int, *,
-                  progress: Callable[[str, int], None] = lambda _step, _count: None) -> dict[str, int]:
+                  checkpoints_scope: str | None = None,
+                  progress: Callable[[str, int], None] = lambda _step, _count: None
+                  ) -> dict[str, int]:
     """What `rebuild-redis` does (module docstring); how many of each it wrote."""
     from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
     from photoshare.infra.cassandra.profiles import COUNTERS, counter_name
@@ -68,7 +70,8 @@ def rebuild_redis(session: Any, client: Any, prefix: str, cap: int, *,
     for reader in readers:
         tables.rebuild_head(reader, cap)
         progress("timelines", 1)
-    kept = CassandraCheckpoints(session).load()
+    kept = (CassandraCheckpoints(session) if checkpoints_scope is None
+            else CassandraCheckpoints(session, scope=checkpoints_scope)).load()
     if kept:
         client.hset(f"{prefix}checkpoints", mapping=kept)
     log.info("Redis rebuilt: %d profiles, %d timeline owners, %d timelines, %d checkpoints",

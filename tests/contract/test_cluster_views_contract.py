@@ -22,12 +22,22 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from photoshare.events import Envelope, event_from_data
+from photoshare.events import (
+    Envelope,
+    PhotoDeleted,
+    PhotoPosted,
+    UserFollowed,
+    UserRegistered,
+    UserUnfollowed,
+    event_from_data,
+)
 from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
 from photoshare.infra.cassandra.schema import connect, create_schema
 from photoshare.infra.redis.counters import RedisCounters
+from photoshare.infra.roots.redis_rebuild import rebuild_redis
 from photoshare.infra.roots.view_stores import (
     ClusterCheckpoints,
+    RedisDataLost,
     cluster_bindings,
     cluster_queries,
 )
@@ -37,7 +47,7 @@ from photoshare.infra.sqlite.catalog import open_views, view_queries
 from photoshare.readapi.services import ViewQueries
 from photoshare.streams.delivery import Delivery
 from photoshare.streams.partitioned import ClusterApplier, Delivered
-from support.histories import envelopes, histories
+from support.histories import envelopes, histories, uid
 from support.partitions import deliveries
 
 pytestmark = pytest.mark.cluster
@@ -134,8 +144,8 @@ class ClusterWorld:
                 raise Crash("before the batch-end flushes")
 
         self.published: list[Any] = []
-        checkpoints = ClusterCheckpoints(
-            counters, CassandraCheckpoints(session, scope=self.settings.redis_prefix))
+        self.kept = CassandraCheckpoints(session, scope=self.settings.redis_prefix)
+        checkpoints = ClusterCheckpoints(counters, self.kept, strict=True)
         self.applier = ClusterApplier(CrashingCheckpoints(checkpoints, crashes), interleaved,
                                       delivery, publish=self.published.extend,
                                       flushes=[maybe_crash], discards=[counters.discard])
@@ -159,6 +169,7 @@ class ClusterWorld:
 
 def clean_queries(items: list[Envelope], directory: Path) -> tuple[ViewQueries, Any]:
     """SQLite views of every event applied once, in log order: the expected answers."""
+    directory.mkdir(parents=True, exist_ok=True)
     views = open_views(directory / "views.sqlite3")
     settings_ = Settings(timeline_cap=CAP, celebrity_threshold=THRESHOLD)
     with views.transaction() as connection:
@@ -274,3 +285,67 @@ def test_counters_count_each_event_once(client: redis.Redis) -> None:
         keys = list(client.scan_iter(match=f"{prefix}*"))
         if keys:
             client.delete(*keys)
+
+
+class NeverCrash:
+    def random(self) -> float:
+        return 1.0
+
+
+def test_reads_stay_right_when_redis_loses_its_data_and_a_rebuild_restores_it(
+        session: Any, client: redis.Redis, tmp_path: Path) -> None:
+    ann, bob, cy = (uid("user", n) for n in range(3))
+    history = [(UserRegistered(user_id=user, username=name, display_name=name.title()), user)
+               for user, name in ((ann, "ann"), (bob, "bob"), (cy, "cy"))]
+    history += [(UserFollowed(follower_id=ann, followee_id=bob), ann),
+                (UserFollowed(follower_id=ann, followee_id=cy), ann),
+                (UserFollowed(follower_id=bob, followee_id=cy), bob),
+                *[posted(f"p{n}", owner) for n, owner in enumerate([bob, cy, bob, cy])],
+                (UserUnfollowed(follower_id=ann, followee_id=cy), ann),
+                (PhotoDeleted(photo_id=uid("photo", "p0"), owner_id=bob), bob)]
+    later = [(UserFollowed(follower_id=cy, followee_id=bob), cy), posted("p9", bob),
+             (UserFollowed(follower_id=ann, followee_id=cy), ann)]
+    suffix = f"-{uuid4().hex[:8]}"
+    items = [namespaced(envelope, suffix) for envelope in envelopes(history + later)]
+    first, rest = items[:len(history)], items[len(history):]
+    users = [user + suffix for user in (ann, bob, cy)]
+    photos = [e.data["photo_id"] for e in items if e.event_type == "PhotoPosted"]
+    world = ClusterWorld(session, client, NeverCrash())  # type: ignore[arg-type]
+    prefix = world.settings.redis_prefix
+    reader = ClusterCheckpoints(RedisCounters(client, prefix, Delivery()), world.kept)
+    queries = cluster_queries(session, client, world.settings, None,
+                              redis_lost=lambda: reader.redis_lost)
+    try:
+        world.deliver([("topic:0", envelope) for envelope in first])
+        want, views = clean_queries(first, tmp_path / "first")
+        assert_same_answers(queries, want, users, photos)
+
+        for key in client.scan_iter(match=f"{prefix}*"):  # Redis loses everything
+            client.delete(key)
+        reader.load()
+        assert reader.redis_lost
+        assert_same_answers(queries, want, users, photos)  # from Cassandra
+        with pytest.raises(RedisDataLost):  # a worker waits rather than miscount
+            world.applier.apply([("topic:0", rest[0])])
+
+        rebuilt = rebuild_redis(session, client, prefix, CAP, checkpoints_scope=prefix)
+        assert rebuilt["timelines"] >= 2 and rebuilt["checkpoints"] == 1
+        reader.load()
+        assert not reader.redis_lost
+        assert client.exists(f"{prefix}tl:{users[0]}")  # the heads are back
+        assert_same_answers(queries, want, users, photos)
+        views.close()
+
+        world.deliver([("topic:0", envelope) for envelope in rest])
+        want, views = clean_queries(items, tmp_path / "all")
+        assert_same_answers(queries, want, users, photos)
+        views.close()
+    finally:
+        world.close()
+
+
+def posted(name: str, owner: str) -> tuple[PhotoPosted, str]:
+    photo_id = uid("photo", name)
+    return (PhotoPosted(photo_id=photo_id, owner_id=owner, caption=name, hashtags=[],
+                        tagged_user_ids=[], original_key="o.jpg", format="jpeg", width=1,
+                        height=1, variants={"large": f"{photo_id}.jpg"}), owner)
