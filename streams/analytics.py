@@ -195,8 +195,8 @@ def iter_events(settings: Settings, *, types: Iterable[str] | str | None = None,
     schema version. `from_position` is inclusive; `since` inclusive and `until` exclusive
     (on `occurred_at`); internal events (private facts) only when asked."""
     wanted = EventFilter.of(types, since, until, aggregate)  # bad filters fail here, early
-    if not settings.event_store_path.is_file():
-        raise LogNotFoundError(f"no event store at {settings.event_store_path}")
+    with open_log(settings):  # and so does a missing log: now, not at the first `next`
+        pass
     return _iter_events(settings, wanted, max(from_position - 1, 0), include_internal, batch)
 
 
