@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--follows", type=int, default=20000)
     parser.add_argument("--posts", type=int, default=300)
     parser.add_argument("--views", choices=("cluster", "sqlite"), default="cluster")
+    parser.add_argument("--partitions", type=int, default=8, help="per topic")
     args = parser.parse_args()
     rng = random.Random(7)
     tmp = Path(tempfile.mkdtemp(prefix="photoshare-bench-"))
@@ -107,7 +108,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Path) -> None:
-    with cluster_servers(engines, tmp, s3=False, partitions=8,
+    with cluster_servers(engines, tmp, s3=False, partitions=args.partitions,
                          view_engines=args.views == "cluster") as servers:
         settings = servers.settings()
         prepare(settings)  # the database, topics, keyspace and indices

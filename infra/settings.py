@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # Most events a worker applies (and acknowledges) together; a quiet worker applies
     # each event alone at once.
     worker_batch_size: int = Field(500, ge=1, le=100_000)
+    # With the cluster stores, how many partitions of a batch a worker applies at once.
+    worker_threads: int = Field(16, ge=1, le=256)
     relay_poll_seconds: float = Field(0.02, gt=0)
     redis_url: str | None = None
     redis_prefix: str = "photoshare:"

@@ -44,16 +44,22 @@ class CassandraGraphStore(GraphStore):
             return  # a redelivered older follow: the pair was followed again since
         writes = [*self.followers.writes_to_add(followee_id, position, follower_id, position),
                   *self.following.writes_to_add(follower_id, position, followee_id, position)]
+        edge = (self._put_edge, (follower_id, followee_id, position, position))
         if current is not None and current != position:
-            writes += self._unlink(follower_id, followee_id, current, position)
-        self._run(writes)
-        # The edge last: if this crashes first, the redelivered follow redoes it all.
-        self.session.execute(self._put_edge, (follower_id, followee_id, position, position))
+            # The edge last: it is what locates the older rows this unlinks, if this
+            # crashes first and the follow is applied again.
+            self._run(writes + self._unlink(follower_id, followee_id, current, position))
+            self._run([edge])
+        else:
+            # All at once: applied again after a crash part-way, the follow finds the
+            # edge at its own position or missing, and writes everything again.
+            self._run([*writes, edge])
 
     def unfollow(self, follower_id: str, followee_id: str, position: int) -> None:
         current = self._position(follower_id, followee_id)
         if current is None or current > position:
             return  # not followed, or followed again after this (stale) unfollow
+        # The edge last: if this crashes first, the unfollow applied again finds it.
         self._run(self._unlink(follower_id, followee_id, current, position))
         self.session.execute(self._drop_edge, (position, follower_id, followee_id))
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 from cassandra.cluster import Session
-from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from photoshare.infra.cassandra.schema import NO_POSITION_LIMIT, keyspace_of, rows_of
 from photoshare.infra.redis.counters import RedisCounters
 from photoshare.projections.timelines import (
@@ -308,12 +308,15 @@ class CassandraTimelineStore(TimelineStore):
                                 or (row.active and row.position != self._at)):
             return False  # followed already, or a stale replay (a newer event wrote it)
         session, at = self.t.session, self._at
-        # The fan-out list first: a post racing with this follow reads it after adding
-        # itself to the post index, and this follow's back-fill reads that index after.
-        session.execute(self.t.put_follower, (followee_id, follower_id, at))
+        # The fan-out list before the back-fill reads the post index: a post racing with
+        # this follow reads the list after adding itself to that index. (A crash part-way
+        # leaves the pair's row at this position or missing: applied again, all is
+        # written again.)
+        writes = [(self.t.put_follower, (followee_id, follower_id, at)),
+                  (self.t.put_follow, (follower_id, followee_id, celebrity, at, at))]
         if celebrity:
-            session.execute(self.t.put_celebrity, (follower_id, followee_id, at))
-        session.execute(self.t.put_follow, (follower_id, followee_id, celebrity, at, at))
+            writes.append((self.t.put_celebrity, (follower_id, followee_id, at)))
+        execute_concurrent(session, writes, raise_on_first_error=True)
         self.t.set_register(follower_id, followee_id, at, followed=True)
         self.counters.add(FOLLOWERS, followee_id, +1)
         return True
@@ -324,9 +327,10 @@ class CassandraTimelineStore(TimelineStore):
                                                       and row.position != self._at):
             return False  # not followed, or a stale replay (a newer event wrote it)
         session, at = self.t.session, self._at
-        session.execute(self.t.drop_follower, (at, followee_id, follower_id))
-        session.execute(self.t.drop_celebrity, (at, follower_id, followee_id))
-        session.execute(self.t.end_follow, (at, at, follower_id, followee_id))
+        execute_concurrent(session, [
+            (self.t.drop_follower, (at, followee_id, follower_id)),
+            (self.t.drop_celebrity, (at, follower_id, followee_id)),
+            (self.t.end_follow, (at, at, follower_id, followee_id))], raise_on_first_error=True)
         # Before the projection removes the owner's posts from the head: a fan-out
         # after this adds none (module docstring).
         self.t.set_register(follower_id, followee_id, at, followed=False)
@@ -353,10 +357,10 @@ class CassandraTimelineStore(TimelineStore):
         if row is not None and (row.deleted or row.position != entry.position):
             return False  # deleted already, or known from an earlier event
         at = self._at
-        self.t.session.execute(self.t.put_post_row,
-                               (entry.photo_id, entry.owner_id, entry.position, at))
-        self.t.session.execute(self.t.put_post,
-                               (entry.owner_id, entry.position, entry.photo_id, at))
+        execute_concurrent(self.t.session, [
+            (self.t.put_post_row, (entry.photo_id, entry.owner_id, entry.position, at)),
+            (self.t.put_post, (entry.owner_id, entry.position, entry.photo_id, at))],
+            raise_on_first_error=True)
         return True
 
     def remove_post(self, photo_id: str) -> TimelineEntry | None:

@@ -219,7 +219,7 @@ def _cluster_stores(settings: Settings) -> ViewStores:
         # Batch end: search (it may fail, and the batch is applied again), then, in the
         # applier, the counters with the checkpoints in one script, then their copy.
         return ClusterApplier(ClusterCheckpoints(counters, kept, strict=True), bindings,
-                              delivery,
+                              delivery, threads=settings.worker_threads,
                               publish=publish, flushes=[search_store.flush],
                               discards=[search_store.discard, counters.discard])
 
