@@ -204,7 +204,7 @@ def add_cluster_commands(commands: Any) -> None:
                     "and Redis from Debian's packages; Apache Kafka, Apache Cassandra, "
                     "OpenSearch and S3Proxy (an S3 API on files) from jars Maven resolves "
                     "from Maven Central (a JDK 17 and Maven needed). Then run `up` on them, "
-                    "with the graph and photos views on Cassandra, search on OpenSearch and "
+                    "with every view on Cassandra, Redis and OpenSearch (no view file) and "
                     "photos in S3Proxy. Ctrl-C stops the roles, then the servers. DIR/env "
                     "holds the settings for other shells.")
     local.add_argument("--dir", type=Path, default=Path("data/cluster"),
