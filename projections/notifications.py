@@ -135,11 +135,13 @@ class NotificationsProjection(Projection[NotificationStore]):
             position=envelope.position)
         if store.add(notification):
             store.announce(notification)
-            # Marker first, then forget: a replay after a crash in between moves the
-            # marker again (a no-op) instead of losing it.
-            if store.has_deferred_read(recipient, notification.notification_id):
-                store.advance_read_marker(recipient, notification.position)
-                store.forget_deferred_read(recipient, notification.notification_id)
+        # Also when stored hidden (its photo's deletion came first): a read marker that
+        # named it, delivered before it, still reads up to it, as in log order. Marker
+        # first, then forget: a replay after a crash in between moves the marker again
+        # (a no-op) instead of losing it.
+        if store.has_deferred_read(recipient, notification.notification_id):
+            store.advance_read_marker(recipient, notification.position)
+            store.forget_deferred_read(recipient, notification.notification_id)
 
     @on(UserFollowed)
     def _followed(self, event: UserFollowed, envelope: Envelope,

@@ -534,8 +534,6 @@ def test_by_id_answers_only_the_recipient(views: Views) -> None:
 # --- known divergences of the projection under Kafka delivery ---------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="projection: a deferred read is only applied by an "
-                   "add that answers True, and an add about a deleted photo answers False")
 def test_a_deferred_read_of_a_like_whose_photos_deletion_came_first(views: Views) -> None:
     ann, bob, p1 = new_id(), new_id(), new_id()
     nid = notification_id("like", p1, bob)
