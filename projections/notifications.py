@@ -39,6 +39,9 @@ from photoshare.projections.base import Projection, on
 
 NotificationType = Literal["follow", "like", "comment", "tag"]
 
+# The kind of the live notice a new notification is announced with.
+NOTICE_KIND = "notification"
+
 # Notification ids are derived, never random, so every replay makes the same ones.
 NAMESPACE = UUID("4b0e6c2a-9d51-4c38-8f0e-3a7d2b1c6e94")
 

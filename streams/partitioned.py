@@ -31,10 +31,8 @@ Delivered = tuple[str, Envelope]  # (partition key "topic:partition", envelope)
 
 class PartitionedApplier:
     def __init__(self, views: ViewDatabase, bindings: Sequence[Binding], *,
-                 publish: Callable[[Sequence[Notice]], None] | None = None,
-                 flushes: Sequence[Callable[[], None]] = ()) -> None:
+                 publish: Callable[[Sequence[Notice]], None] | None = None) -> None:
         self.views, self.bindings, self.publish = views, list(bindings), publish
-        self.flushes = list(flushes)  # batched stores outside the view transaction
 
     def apply(self, deliveries: Sequence[Delivered]) -> int:
         """Apply what has not been applied yet; how many events that was."""
@@ -54,8 +52,6 @@ class PartitionedApplier:
                     projection.apply(event, envelope, store)
                 moved[partition] = envelope.position
                 applied += 1
-            for flush in self.flushes:
-                flush()
             ViewDatabase.set_checkpoints(connection, moved)
         if outbox and self.publish:
             self.publish(outbox)

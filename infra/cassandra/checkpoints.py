@@ -1,10 +1,12 @@
-"""The cluster workers' per-partition checkpoints, in Cassandra beside the views.
+"""The durable copy, in Cassandra, of the cluster workers' per-partition checkpoints.
 
-One row per Kafka partition ("topic:partition"): the position of the last event whose
-effects are durable in every cluster store. All rows of one scope (the live views, or
-a rebuild's new version) are one small partition, so the read API's watermark is one
-read. Rows are written `USING TIMESTAMP <position>`: a worker that lost its partition
-in a rebalance and finishes a stale batch late can never move a checkpoint back.
+The checkpoints themselves live in Redis, where they move atomically with the counters
+(infra/redis/counters.py); this copy is saved right after them, and serves the
+watermark and the workers when Redis has lost its data. One row per Kafka partition
+("topic:partition"): the position of the last event whose effects are durable in every
+cluster store. All rows of one scope are one small partition, so reading them is one
+read. Rows are written `USING TIMESTAMP <position>`: a worker that lost its partition in
+a rebalance and finishes a stale batch late can never move a checkpoint back.
 """
 
 from __future__ import annotations

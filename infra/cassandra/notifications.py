@@ -39,8 +39,8 @@ from photoshare.infra.cassandra.schema import (
     rows_of,
     shard_of,
 )
-from photoshare.infra.sqlite.notifications import NOTICE_KIND
 from photoshare.projections.notifications import (
+    NOTICE_KIND,
     Notification,
     NotificationQueries,
     NotificationStore,

@@ -9,7 +9,6 @@ arrives, which needs no special case here.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -58,9 +57,6 @@ class CassandraProfileStore(ProfileStore):
             f"INSERT INTO {self._ks}.profiles_by_username (username_key, user_id) "
             "VALUES (?, ?) USING TIMESTAMP ?")
         self._updates: dict[tuple[str, ...], Any] = {}
-
-    def bind(self, _outbox: object = None) -> CassandraProfileStore:
-        return copy.copy(self)
 
     def add(self, profile: Profile) -> None:
         at = self.delivery.position

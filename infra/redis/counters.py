@@ -13,10 +13,10 @@ checkpointed, so it is skipped. A second worker applying the same partition in a
 rebalance counts nothing twice either.
 
 Keys: `{prefix}count:{name}:{id}` (a plain integer) and `{prefix}checkpoints` (a hash of
-partition -> position). Both are lost together if Redis loses its data, and counts then
-start again from zero: until a command rebuilds them from Cassandra, a Redis that lost
-its data means rebuilding the views from event zero. (The checkpoints also have a
-durable copy in Cassandra, for the watermark; see infra/roots/view_stores.py.)
+partition -> position). Both are lost together if Redis loses its data; the checkpoints
+have a durable copy in Cassandra (infra/roots/view_stores.py), and `photoshare
+projections rebuild-redis` counts the counters again from Cassandra's rows
+(infra/roots/redis_rebuild.py).
 The script touches keys of many hash slots: it needs a single Redis (or one shard with
 hash tags in the prefix), not a Redis Cluster spread over several shards.
 """

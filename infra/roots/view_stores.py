@@ -173,14 +173,20 @@ class ClusterCheckpoints:
         self.redis_lost = False
 
     def load(self) -> dict[str, int]:
-        live, kept = self.counters.load(), self.copy.load()
-        self.redis_lost = bool(kept) and not live
+        # The copy is saved after Redis, with the same partitions, so while Redis has
+        # checkpoints they are the newest: the copy is read only when Redis has none
+        # (a fresh cluster, or lost data). The read API polls this every few ms.
+        live = self.counters.load()
+        if live:
+            self.redis_lost = False
+            return live
+        kept = self.copy.load()
+        self.redis_lost = bool(kept)
         if self.redis_lost and self.strict:
             raise RedisDataLost("Redis has lost its data (its checkpoints are gone, their "
                                 "copy in Cassandra is not): waiting for `photoshare "
                                 "projections rebuild-redis` to restore it")
-        return {partition: max(live.get(partition, 0), kept.get(partition, 0))
-                for partition in live.keys() | kept.keys()}
+        return kept
 
     def save(self, moved: dict[str, int]) -> None:
         self.counters.save(moved)

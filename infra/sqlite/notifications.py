@@ -10,6 +10,7 @@ import sqlite3
 
 from photoshare.infra.settings import Settings
 from photoshare.projections.notifications import (
+    NOTICE_KIND,
     Notification,
     NotificationQueries,
     NotificationsProjection,
@@ -46,7 +47,6 @@ CREATE TABLE IF NOT EXISTS notification_deleted_photos (
 
 _COLUMNS = "notification_id, user_id, type, actor_id, photo_id, created_at, position"
 _NO_LIMIT = 2**62
-NOTICE_KIND = "notification"
 
 
 def _notification(row: sqlite3.Row) -> Notification:

@@ -47,6 +47,7 @@ from photoshare.infra.sqlite.catalog import open_views, view_queries
 from photoshare.readapi.services import ViewQueries
 from photoshare.streams.delivery import Delivery
 from photoshare.streams.partitioned import ClusterApplier, Delivered
+from photoshare.streams.runner import Binding
 from support.histories import envelopes, histories, uid
 from support.partitions import deliveries
 
@@ -135,7 +136,6 @@ class ClusterWorld:
         counters = RedisCounters(client, self.settings.redis_prefix, delivery)
         bindings = cluster_bindings(session, client, self.settings, delivery, counters, None)
         # A crash point after every projection but the last.
-        from photoshare.streams.runner import Binding
         crash = Binding(CrashingProjection(crashes), lambda _c, _o: None)  # type: ignore[arg-type]
         interleaved = [item for binding in bindings for item in (binding, crash)][:-1]
 

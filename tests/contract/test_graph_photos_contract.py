@@ -40,7 +40,6 @@ from photoshare.events import (
     UserRegistered,
     UserUnfollowed,
     event_from_data,
-    event_to_data,
 )
 from photoshare.infra.cassandra.graph import CassandraGraphQueries, CassandraGraphStore
 from photoshare.infra.cassandra.photos import CassandraPhotoQueries, CassandraPhotoStore
@@ -58,6 +57,18 @@ from photoshare.projections.photos import (
 )
 from photoshare.streams.delivery import Delivery
 from support.histories import START, envelopes, histories
+from support.logged import (
+    at,
+    comment,
+    delete,
+    follow,
+    like,
+    new_id,
+    post,
+    uncomment,
+    unfollow,
+    unlike,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -168,57 +179,6 @@ def views(make_views: Callable[[], Views]) -> Views:
 
 
 # --- building events --------------------------------------------------------------------
-
-
-def new_id() -> str:
-    return str(uuid4())
-
-
-def at(position: int, event: Event) -> Envelope:
-    """`event` as the log would serve it at `position`."""
-    return Envelope(event_id=new_id(), event_type=event.event_type(),
-                    schema_version=event.schema_version, aggregate_id=new_id(),
-                    aggregate_version=1, position=position,
-                    occurred_at=START + timedelta(seconds=position), actor_id=None,
-                    correlation_id=f"c{position}", data=event_to_data(event))
-
-
-def follow(follower: str, followee: str) -> UserFollowed:
-    return UserFollowed(follower_id=follower, followee_id=followee)
-
-
-def unfollow(follower: str, followee: str) -> UserUnfollowed:
-    return UserUnfollowed(follower_id=follower, followee_id=followee)
-
-
-def post(photo_id: str, owner: str, caption: str = "sun on the #beach") -> PhotoPosted:
-    return PhotoPosted(photo_id=photo_id, owner_id=owner, caption=caption, location="Nice",
-                       hashtags=["beach"], tagged_user_ids=[], original_key="o.jpg",
-                       format="jpeg", width=1080, height=720,
-                       variants={"large": f"{photo_id}-l.jpg", "small": f"{photo_id}-s.jpg"})
-
-
-def delete(photo_id: str, owner: str) -> PhotoDeleted:
-    return PhotoDeleted(photo_id=photo_id, owner_id=owner)
-
-
-def like(photo_id: str, owner: str, user: str) -> PhotoLiked:
-    return PhotoLiked(photo_id=photo_id, owner_id=owner, user_id=user)
-
-
-def unlike(photo_id: str, owner: str, user: str) -> PhotoUnliked:
-    return PhotoUnliked(photo_id=photo_id, owner_id=owner, user_id=user)
-
-
-def comment(comment_id: str, photo_id: str, owner: str, author: str,
-            text: str = "nice") -> CommentAdded:
-    return CommentAdded(comment_id=comment_id, photo_id=photo_id, photo_owner_id=owner,
-                        author_id=author, text=text)
-
-
-def uncomment(comment_id: str, photo_id: str, author: str) -> CommentDeleted:
-    return CommentDeleted(comment_id=comment_id, photo_id=photo_id, author_id=author,
-                          deleted_by=author)
 
 
 def newest_first_walk(page: Callable[[int | None, int], list[Any]], size: int = 2) -> list[Any]:

@@ -27,17 +27,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from photoshare.events import (
     CommentAdded,
-    CommentDeleted,
     Envelope,
     Event,
     NotificationsRead,
     PhotoDeleted,
     PhotoLiked,
     PhotoPosted,
-    PhotoUnliked,
     UserFollowed,
     UserRegistered,
-    UserUnfollowed,
     event_from_data,
     event_to_data,
 )
@@ -59,6 +56,19 @@ from photoshare.streams.delivery import Delivery
 from photoshare.streams.partitioned import PartitionedApplier
 from photoshare.streams.runner import Notice
 from support.histories import START, envelopes, histories, uid
+from support.logged import (
+    at,
+    comment,
+    delete,
+    follow,
+    like,
+    new_id,
+    post,
+    read,
+    uncomment,
+    unfollow,
+    unlike,
+)
 from support.partitions import deliveries
 
 pytestmark = pytest.mark.cluster
@@ -256,59 +266,6 @@ def views(make_views: Callable[[], Views]) -> Views:
 
 
 # --- building events --------------------------------------------------------------------
-
-
-def new_id() -> str:
-    return str(uuid4())
-
-
-def at(position: int, event: Event) -> Envelope:
-    """`event` as the log would serve it at `position`."""
-    return Envelope(event_id=new_id(), event_type=event.event_type(),
-                    schema_version=event.schema_version, aggregate_id=new_id(),
-                    aggregate_version=1, position=position,
-                    occurred_at=START + timedelta(seconds=position), actor_id=None,
-                    correlation_id=f"c{position}", data=event_to_data(event))
-
-
-def follow(follower: str, followee: str) -> UserFollowed:
-    return UserFollowed(follower_id=follower, followee_id=followee)
-
-
-def unfollow(follower: str, followee: str) -> UserUnfollowed:
-    return UserUnfollowed(follower_id=follower, followee_id=followee)
-
-
-def post(photo_id: str, owner: str, *tagged: str) -> PhotoPosted:
-    return PhotoPosted(photo_id=photo_id, owner_id=owner, tagged_user_ids=list(tagged),
-                       original_key="o.jpg", format="jpeg", width=10, height=10,
-                       variants={"large": "l.jpg"})
-
-
-def delete(photo_id: str, owner: str) -> PhotoDeleted:
-    return PhotoDeleted(photo_id=photo_id, owner_id=owner)
-
-
-def like(photo_id: str, owner: str, user: str) -> PhotoLiked:
-    return PhotoLiked(photo_id=photo_id, owner_id=owner, user_id=user)
-
-
-def unlike(photo_id: str, owner: str, user: str) -> PhotoUnliked:
-    return PhotoUnliked(photo_id=photo_id, owner_id=owner, user_id=user)
-
-
-def comment(comment_id: str, photo_id: str, owner: str, author: str) -> CommentAdded:
-    return CommentAdded(comment_id=comment_id, photo_id=photo_id, photo_owner_id=owner,
-                        author_id=author, text="nice")
-
-
-def uncomment(comment_id: str, photo_id: str, author: str) -> CommentDeleted:
-    return CommentDeleted(comment_id=comment_id, photo_id=photo_id, author_id=author,
-                          deleted_by=author)
-
-
-def read(user: str, up_to: str) -> NotificationsRead:
-    return NotificationsRead(user_id=user, up_to_notification_id=up_to)
 
 
 def kinds(views: Views, user: str) -> list[tuple[str, str, str | None, int]]:
