@@ -1,6 +1,7 @@
 """Benchmark the photo pipeline against a naive pipeline and against Pillow's raw decode.
 
-Run: ``.venv/bin/python bench/images.py [--repeat N] [--width W --height H] [--threads T]``
+Run: ``.venv/bin/python bench/images.py [--repeat N] [--width W --height H] [--threads T]
+[--memory]``
 
 It builds a photo-like 12-megapixel JPEG in memory (gradients plus noise, quality 90), then
 times, per image (median of ``--repeat`` runs after a warm-up):
@@ -12,14 +13,24 @@ times, per image (median of ``--repeat`` runs after a warm-up):
 and prints ms per image, images/s, variants/s and the ratios draft/naive and draft/decode.
 With ``--threads`` > 1 it also measures ``process_image`` throughput from that many threads
 (Pillow releases the GIL while decoding, resizing and encoding).
+
+With ``--memory`` it also measures the decode budget: for small files that decode big (a 2 KB
+lossless WebP of 7000x7000, 16-bit grey and RGBA PNGs of 7000x7000, a progressive 4:4:4 JPEG
+of 7000x7000) and the input JPEG, how much processing one raises the peak RSS, each in a
+child process (its VmHWM: a child's ru_maxrss starts at its parent's peak), next to what
+``estimate_decode_bytes`` said and whether it was processed or refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -107,6 +118,70 @@ def threaded_images_per_second(data: bytes, threads: int, images: int) -> float:
         return images / (time.perf_counter() - started)
 
 
+# Run in a child: read the upload, note the peak RSS, process it, print the growth.
+MEMORY_CHILD = """
+import json, sys
+from photoshare.infra.media.images import (
+    DEFAULT_MAX_DECODE_BYTES, PHOTO_VARIANTS, ImageDecodeTooLargeError, ImageRejectedError,
+    estimate_decode_bytes, process_image)
+
+def peak_rss():
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) * 1024
+
+data = open(sys.argv[1], "rb").read()
+try:  # what the pipeline plans within its limit, or beyond it when it refuses
+    estimate = estimate_decode_bytes(data, PHOTO_VARIANTS, max_pixels=int(sys.argv[2]),
+                                     max_decode_bytes=DEFAULT_MAX_DECODE_BYTES)
+except ImageDecodeTooLargeError:
+    estimate = estimate_decode_bytes(data, PHOTO_VARIANTS, max_pixels=int(sys.argv[2]))
+before = peak_rss()
+try:
+    process_image(data, PHOTO_VARIANTS, max_pixels=int(sys.argv[2]))
+    outcome = "processed"
+except ImageRejectedError as error:
+    outcome = error.code
+print(json.dumps({"growth": peak_rss() - before, "estimate": estimate, "outcome": outcome}))
+"""
+
+
+def encoded(image: Image.Image, pillow_format: str, **params: object) -> bytes:
+    out = BytesIO()
+    image.save(out, format=pillow_format, **params)
+    return out.getvalue()
+
+
+def memory_cases(jpeg: bytes) -> dict[str, bytes]:
+    big = (7000, 7000)
+    return {
+        "WebP 7000x7000 lossless": encoded(Image.new("RGB", big, (10, 200, 30)), "WEBP",
+                                           lossless=True),
+        "PNG 7000x7000 16-bit grey": encoded(Image.new("I;16", big, 40000), "PNG"),
+        "PNG 7000x7000 RGBA": encoded(Image.new("RGBA", big, (10, 200, 30, 128)), "PNG"),
+        "JPEG 7000x7000 progressive 4:4:4": encoded(
+            Image.new("RGB", big, (10, 200, 30)), "JPEG", progressive=True, subsampling=0),
+        "input JPEG": jpeg,
+    }
+
+
+def report_memory(jpeg: bytes) -> None:
+    if not Path("/proc/self/status").exists():
+        print("  (--memory needs /proc: Linux only)")
+        return
+    print("decode budget: peak RSS growth of one upload, each in a child process")
+    with tempfile.TemporaryDirectory() as directory:
+        for label, data in memory_cases(jpeg).items():
+            path = Path(directory) / "upload"
+            path.write_bytes(data)
+            result = subprocess.run(
+                [sys.executable, "-c", MEMORY_CHILD, str(path), str(MAX_PIXELS)],
+                capture_output=True, text=True, cwd=directory, check=True)
+            measured = json.loads(result.stdout)
+            print(f"  {label:<34} {len(data) / 1000:8.1f} KB  "
+                  f"+{measured['growth'] / 1e6:6.0f} MB  "
+                  f"(estimated {measured['estimate'] / 1e6:4.0f} MB)  {measured['outcome']}")
+
+
 def machine_description() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -130,6 +205,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--height", type=int, default=3000)
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="threads for the throughput run"
+    )
+    parser.add_argument(
+        "--memory", action="store_true", help="also measure the decode budget's peak memory"
     )
     return parser.parse_args()
 
@@ -170,6 +248,8 @@ def main() -> None:
             f"  process_image on {args.threads} threads: {rate:.2f} images/s, "
             f"{rate * variant_count:.1f} variants/s ({rate * draft / 1000:.2f}x one thread)"
         )
+    if args.memory:
+        report_memory(data)
 
 
 if __name__ == "__main__":

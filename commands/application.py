@@ -78,6 +78,11 @@ class PhotoShareCommands(Application):
             return CommandResult(self.head_position(), decision.value)
         raise ConcurrentUpdateError("the resource changed concurrently; try again")
 
+    def check(self, command: Any, context: m.CommandContext) -> None:
+        """Raise the domain error `command` would raise now, without saving anything:
+        lets the caller refuse bad input before costly work (hashing a password)."""
+        self._decide(command, context)
+
     def head_position(self) -> int:
         """Position of the newest event in the log (0 for an empty log)."""
         return self.recorder.max_notification_id() or 0
@@ -124,10 +129,12 @@ class PhotoShareCommands(Application):
 
     @_decide.register
     def _delete_photo(self, command: m.DeletePhoto, context: m.CommandContext) -> _Decision:
+        """Value: the deleted photo's StoredImage, so the caller can delete its blobs once
+        the deletion is saved."""
         user = self._actor(command.user_id)
         photo = self._live_photo(command.photo_id)
         photo.delete(user.id, context)
-        return _Decision([photo])
+        return _Decision([photo], photo.image)
 
     @_decide.register
     def _follow(self, command: m.FollowUser, context: m.CommandContext) -> _Decision:

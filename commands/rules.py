@@ -24,6 +24,35 @@ MAX_HASHTAG_LENGTH = 100
 MAX_TAGGED = 20
 MIN_AGE, MAX_AGE = 13, 120
 
+# Invisible characters that only serve to spoof: text-direction controls (U+202E before
+# "gpj.exe" shows "exe.jpg"), zero-width and other invisible characters (two names that
+# look the same, a name that looks blank). Kept on purpose: U+200D ZERO WIDTH JOINER
+# (emoji sequences: woman, ZWJ, laptop is one picture), U+200C ZERO WIDTH NON-JOINER
+# (Persian and Indic scripts) and the variation selectors (U+FE0E/U+FE0F: text or emoji
+# style).
+_INVISIBLE_RANGES = (
+    (0x202A, 0x202E),  # bidi embeddings and overrides (LRE, RLE, PDF, LRO, RLO)
+    (0x2066, 0x2069),  # bidi isolates (LRI, RLI, FSI, PDI)
+    (0x200E, 0x200F),  # LEFT-TO-RIGHT and RIGHT-TO-LEFT MARK
+    (0x061C, 0x061C),  # ARABIC LETTER MARK
+    (0x200B, 0x200B),  # ZERO WIDTH SPACE
+    (0x2060, 0x2065),  # WORD JOINER, invisible operators (and the reserved U+2065)
+    (0x206A, 0x206F),  # deprecated format characters (symmetric swapping, digit shapes)
+    (0xFEFF, 0xFEFF),  # ZERO WIDTH NO-BREAK SPACE (byte order mark)
+    (0x180E, 0x180E),  # MONGOLIAN VOWEL SEPARATOR
+    (0x00AD, 0x00AD),  # SOFT HYPHEN
+    (0x034F, 0x034F),  # COMBINING GRAPHEME JOINER
+    (0x115F, 0x1160),  # HANGUL CHOSEONG and JUNGSEONG FILLER
+    (0x3164, 0x3164),  # HANGUL FILLER (the classic "blank" name)
+    (0xFFA0, 0xFFA0),  # HALFWIDTH HANGUL FILLER
+    (0x17B4, 0x17B5),  # KHMER VOWEL INHERENT AQ and AA (invisible, not to be used)
+    (0xFFF9, 0xFFFB),  # interlinear annotation controls
+    (0x1D173, 0x1D17A),  # musical symbol format controls (begin/end beam, tie, ...)
+)
+INVISIBLE_CHARACTERS = frozenset(chr(code) for first, last in _INVISIBLE_RANGES
+                                 for code in range(first, last + 1))
+_WITHOUT_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE_CHARACTERS))
+
 
 def check_username(username: str) -> str:
     if not isinstance(username, str):
@@ -48,12 +77,22 @@ def check_email(email: str) -> str:
     return email
 
 
+def strip_invisible(text: str) -> str:
+    """`text` without the bidi controls and invisible characters of
+    `INVISIBLE_CHARACTERS`; text without any is returned unchanged."""
+    return text.translate(_WITHOUT_INVISIBLE)
+
+
 def clean_text(field: str, value: str, *, max_length: int, multiline: bool = False,
                required: bool = False) -> str:
-    """NFC-normalised, stripped text without control or unpaired surrogate characters."""
+    """NFC-normalised, stripped text without control or unpaired surrogate characters,
+    and with bidi controls and invisible characters removed (`strip_invisible`) before
+    the emptiness and length checks: a text of only those is an empty one."""
     if not isinstance(value, str):
         raise InvalidValueError(field, "must be a string")
-    text = unicodedata.normalize("NFC", value).strip()
+    # Removed first: taking one out (e.g. U+034F between a letter and its accent) may
+    # let NFC compose what it separated.
+    text = unicodedata.normalize("NFC", strip_invisible(value)).strip()
     allowed = {"\n", "\t"} if multiline else set()
     for char in text:
         if char not in allowed and unicodedata.category(char) in {"Cc", "Cs"}:

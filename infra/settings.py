@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs
+    # or CIDRs, "*" for any): the client address (login and registration limits key on it)
+    # is then the one they forwarded. Empty: nobody's, the connecting address is the client.
+    # Behind a reverse proxy (infra/deploy/nginx.conf) it must list the proxy's address.
+    forwarded_allow_ips: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Security. Without a secret key the embedded profile makes one in the data dir.
@@ -30,21 +35,45 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(24 * 3600, ge=60)
     password_hash_time_cost: int = Field(3, ge=1)
     password_hash_memory_kib: int = Field(64 * 1024, ge=8)
+    # At most this many argon2 hashes run at once (0: one per CPU), each holding its
+    # memory cost; beyond that at most `password_hash_max_waiting` wait, others get 503.
+    password_hash_concurrency: int = Field(0, ge=0)
+    password_hash_max_waiting: int = Field(16, ge=0)
+    # Login throttling (README, "Limits"): failures per account and address in the
+    # window; attempts per account from anywhere per minute; failures per address.
     login_max_failures: int = Field(5, ge=1)
     login_failure_window_seconds: int = Field(15 * 60, ge=1)
+    login_account_attempts_per_minute: int = Field(10, ge=1)
+    login_client_max_failures: int = Field(100, ge=1)
+    registrations_per_hour_per_address: int = Field(20, ge=1)
+    # Every change a signed-in user makes (post, like, follow, comment, ...).
+    user_writes_per_minute: int = Field(60, ge=1)
 
     # Requests and photos.
     max_json_body_bytes: int = Field(64 * 1024, ge=1024)
     max_upload_bytes: int = Field(20 * MiB, ge=1024)
     max_image_pixels: int = Field(50_000_000, ge=1)
     image_workers: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    # Memory the images being processed may hold together, as estimated from their headers
+    # before decoding (pixels x bytes per pixel, plus the decoder's and the pipeline's
+    # buffers). A third is kept for small images (phone photos, screenshots) so large ones
+    # never make a normal upload wait; one image may need at most the other two thirds and
+    # never more than 256 MiB, beyond that it is refused (422 image_too_large).
+    image_decode_budget_bytes: int = Field(768 * MiB, ge=64 * MiB)
     media_url_prefix: str = "/media"
+    # Idempotency-Key on POST (infra/http/idempotency.py): how long an answer is replayed,
+    # and how long a request in flight holds its key (a crashed one frees it after that).
+    idempotency_ttl_seconds: int = Field(24 * 3600, ge=1)
+    idempotency_lock_seconds: int = Field(120, ge=1)
 
     # Read side.
     timeline_cap: int = Field(800, ge=1)
     celebrity_threshold: int = Field(10_000, ge=0)
     min_position_wait_seconds: float = Field(2.0, ge=0, le=30)
     sse_keepalive_seconds: float = Field(15.0, gt=0)
+    # Live streams (GET /v1/notifications/stream) one user may hold open at once in one
+    # read API process; one more is a 429 until one closes.
+    max_streams_per_user: int = Field(5, ge=1)
     ready_max_lag_events: int = Field(1000, ge=0)  # /readyz: 503 when projections lag more
 
     # Cluster profile: the servers.
@@ -102,3 +131,7 @@ class Settings(BaseSettings):
     @property
     def secret_key_path(self) -> Path:
         return self.data_dir / "secret_key"
+
+    @property
+    def idempotency_path(self) -> Path:
+        return self.data_dir / "idempotency.sqlite3"

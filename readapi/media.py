@@ -1,4 +1,5 @@
-"""GET /media/{key}: an image variant, cacheable forever because its key is its hash."""
+"""GET /media/{key}: an image variant, cacheable forever because a key never names other
+bytes (a hash of the upload's salt and the bytes); 404 once its photo is deleted."""
 
 from __future__ import annotations
 

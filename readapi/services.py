@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from photoshare.projections.graph import GraphQueries
@@ -41,6 +42,50 @@ class LiveFeed(Protocol):
     def subscribe(self, user_id: str) -> AsyncIterator[Any]: ...
 
 
+class StreamSlot:
+    """One open live stream of a user: `release` gives it back (again is a no-op)."""
+
+    def __init__(self, slots: StreamSlots, user_id: str) -> None:
+        self._slots, self.user_id = slots, user_id
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._slots._give_back(self.user_id)
+
+
+class StreamSlots:
+    """How many live streams each user has open in this process, so that one user
+    cannot hold hundreds (each holds a connection, a task and, in the cluster, a Redis
+    connection)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, user_id: str, limit: int) -> StreamSlot | None:
+        """A slot for one more stream of `user_id`, or None when `limit` are open."""
+        with self._lock:
+            held = self._open.get(user_id, 0)
+            if held >= limit:
+                return None
+            self._open[user_id] = held + 1
+        return StreamSlot(self, user_id)
+
+    def held(self, user_id: str) -> int:
+        with self._lock:
+            return self._open.get(user_id, 0)
+
+    def _give_back(self, user_id: str) -> None:
+        with self._lock:
+            left = self._open.get(user_id, 0) - 1
+            if left > 0:
+                self._open[user_id] = left
+            else:
+                self._open.pop(user_id, None)
+
+
 @dataclass(frozen=True)
 class ReadServices:
     queries: Callable[[], ViewQueries]  # the calling thread's bundle
@@ -49,6 +94,8 @@ class ReadServices:
     media_url_prefix: str
     min_position_wait_seconds: float = 2.0
     sse_keepalive_seconds: float = 15.0
+    max_streams_per_user: int = 5  # open live streams per user in this process
+    stream_slots: StreamSlots = field(default_factory=StreamSlots, compare=False, repr=False)
 
     def media_url(self, key: str | None) -> str | None:
         return f"{self.media_url_prefix}/{key}" if key else None

@@ -65,8 +65,11 @@ class Relay:
         self.position, self.partitions = last, partitions
         return len(sent) or 1  # a batch of internal events only still moved the position
 
-    def run(self, stop: threading.Event, *, poll_seconds: float = 0.02) -> None:
-        """Publish until `stop` is set; back off and retry the same batch on errors."""
+    def run(self, stop: threading.Event, *, poll_seconds: float = 0.02,
+            ready: Callable[[], None] | None = None) -> None:
+        """Publish until `stop` is set; back off and retry the same batch on errors.
+        `ready` is called once, after the first batch went through (or found nothing to
+        publish): the log and the broker both answered."""
         while not stop.is_set():
             try:
                 moved = self.publish_batch()
@@ -74,13 +77,18 @@ class Relay:
                 log.exception("relay batch failed; retrying from position %d", self.position)
                 stop.wait(1.0)
                 continue
+            if ready is not None:
+                ready()
+                ready = None
             if not moved:
                 stop.wait(poll_seconds)
 
 
 def wait_for_lock(try_lock: Callable[[], bool], stop: threading.Event,
-                  retry_seconds: float = 2.0) -> bool:
-    """Block until this relay is the active one (or `stop` is set)."""
+                  retry_seconds: float = 2.0, *,
+                  standing_by: Callable[[], None] | None = None) -> bool:
+    """Block until this relay is the active one (or `stop` is set). `standing_by` is
+    called once if another relay holds the lock (this one then works as a standby)."""
     announced = False
     while not stop.is_set():
         if try_lock():
@@ -88,6 +96,8 @@ def wait_for_lock(try_lock: Callable[[], bool], stop: threading.Event,
         if not announced:
             log.info("another relay is active; standing by")
             announced = True
+            if standing_by is not None:
+                standing_by()
         stop.wait(retry_seconds)
     return False
 

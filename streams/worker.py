@@ -15,6 +15,7 @@ import atexit
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -101,8 +102,44 @@ async def apply_batches(applier: Any, queue: asyncio.Queue[Any], batch_size: int
             event.ack()
 
 
-def run_worker(app: faust.App, loglevel: str = "info") -> None:
-    """Run until SIGTERM/SIGINT (Faust's own worker: signal handling, clean leave)."""
-    worker = faust.Worker(app, loglevel=loglevel.lower().replace("warning", "warn"),
-                          redirect_stdouts=False)
+class _Worker(faust.Worker):
+    """Faust's worker, telling `stopping` as soon as it begins to stop: on SIGTERM or
+    SIGINT, and when it stops for any other reason (a crash)."""
+
+    stopping: Callable[[], None] | None = None
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        if self.stopping is not None:
+            self.stopping()
+        super()._schedule_shutdown(signal)
+
+    def on_worker_shutdown(self) -> None:
+        if self.stopping is not None:
+            self.stopping()
+        super().on_worker_shutdown()
+
+
+def run_worker(app: faust.App, loglevel: str = "info", *,
+               stopping: Callable[[], None] | None = None,
+               ready: Callable[[], None] | None = None) -> None:
+    """Run until SIGTERM/SIGINT (Faust's own worker: signal handling, clean leave).
+
+    `stopping` is called when the worker begins to stop. Faust's stop may wait a long
+    time for a broker that is gone (a minute per stuck service: its consumer thread
+    fails to leave the group and the worker waits for it), so the caller bounds it
+    there. `ready` is called once, when the consumer group first gives this worker its
+    partitions (none, too, when there are more workers than partitions)."""
+    if ready is not None:
+        told = False
+
+        def assigned(*_: Any, **__: Any) -> None:
+            nonlocal told
+            if not told:
+                told = True
+                ready()
+
+        app.on_partitions_assigned.connect(assigned)
+    worker = _Worker(app, loglevel=loglevel.lower().replace("warning", "warn"),
+                     redirect_stdouts=False)
+    worker.stopping = stopping
     worker.execute_from_commandline()

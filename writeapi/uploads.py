@@ -10,6 +10,7 @@ from fastapi import UploadFile
 from photoshare.commands.messages import StoredImage
 from photoshare.infra.media.images import (
     CorruptImageError,
+    ImageDecodeTooLargeError,
     ImageDimensionsTooLargeError,
     ImageRejectedError,
     UnsupportedImageFormatError,
@@ -26,6 +27,7 @@ _IMAGE_ERROR_STATUS: dict[type[ImageRejectedError], int] = {
     UnsupportedImageFormatError: 415,
     CorruptImageError: 422,
     ImageDimensionsTooLargeError: 422,
+    ImageDecodeTooLargeError: 422,  # over the decode budget: the same "image_too_large"
 }
 
 

@@ -55,6 +55,10 @@ class Photo(EventSourcedAggregate):
     def _posted(self, event: PhotoPosted) -> None:
         self.owner_id = event.owner_id
         self.deleted = False
+        # Kept so a deletion can say which blobs to remove.
+        self.image = StoredImage(original_key=event.original_key, format=event.format,
+                                 width=event.width, height=event.height,
+                                 variants=dict(event.variants))
 
     @when.register
     def _deleted(self, event: PhotoDeleted) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,15 @@ class IssuedToken:
     expires_in: int
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a verified token says: whose it is, its own id (to revoke it) and its end."""
+
+    user_id: str
+    token_id: str
+    expires_at: int
+
+
 class TokenService:
     def __init__(self, secret: str, *, ttl_seconds: int) -> None:
         self._secret = secret
@@ -32,20 +42,25 @@ class TokenService:
     def issue(self, user_id: str, *, now: float | None = None) -> IssuedToken:
         issued_at = int(time.time() if now is None else now)
         claims = {"sub": user_id, "iss": ISSUER, "iat": issued_at,
-                  "exp": issued_at + self.ttl_seconds}
+                  "exp": issued_at + self.ttl_seconds, "jti": uuid.uuid4().hex}
         return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), self.ttl_seconds)
 
     def verify(self, token: str) -> str:
         """The user id the token was issued to; InvalidTokenError otherwise."""
+        return self.claims(token).user_id
+
+    def claims(self, token: str) -> TokenClaims:
+        """The verified claims of `token`; InvalidTokenError if it is not one of ours,
+        has expired, or lacks an id (tokens from before logout existed)."""
         try:
             claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                                options={"require": ["sub", "exp", "iat", "iss"]})
+                                options={"require": ["sub", "exp", "iat", "iss", "jti"]})
         except jwt.PyJWTError as error:
             raise InvalidTokenError(str(error)) from None
-        subject = claims["sub"]
-        if not isinstance(subject, str):
-            raise InvalidTokenError("bad subject")
-        return subject
+        subject, token_id = claims["sub"], claims["jti"]
+        if not isinstance(subject, str) or not isinstance(token_id, str):
+            raise InvalidTokenError("bad subject or token id")
+        return TokenClaims(subject, token_id, int(claims["exp"]))
 
 
 def load_or_create_secret(path: Path) -> str:

@@ -39,9 +39,20 @@ def _serve_app(args: argparse.Namespace, factory_name: str) -> int:
     except (cluster.MissingSecretKey, ViewStoresError) as error:
         print(f"photoshare: {error}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, server_header=False)
-    return 0
+    from photoshare.infra.roots.supervisor import ROLE_STOP_SECONDS, stop_within
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            stop_within()  # whatever the shutdown waits for (a store that is gone)
+            super().handle_exit(sig, frame)
+
+    # Requests still running (a live stream) get half of the stop time, the app's own
+    # shutdown (closing its stores) the rest.
+    server = Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+                                   log_config=None, access_log=False, server_header=False,
+                                   timeout_graceful_shutdown=ROLE_STOP_SECONDS / 2))
+    server.run()
+    return 0 if server.started else 3
 
 
 def _writeapi(args: argparse.Namespace) -> int:
@@ -55,11 +66,18 @@ def _readapi(args: argparse.Namespace) -> int:
 def _relay(args: argparse.Namespace) -> int:
     from photoshare.infra.roots.cluster import run_relay
 
+    from photoshare.infra.roots.supervisor import report_ready, stop_within
+
     settings = _settings(args)
     stop = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        stop_within()  # a batch may be stuck on a server that is gone
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    run_relay(settings, stop)
+        signal.signal(signum, on_signal)
+    run_relay(settings, stop, ready=report_ready)
     return 0
 
 
@@ -73,7 +91,9 @@ def _worker(args: argparse.Namespace) -> int:
     except ViewStoresError as error:
         print(f"photoshare: {error}", file=sys.stderr)
         return 2
-    run_worker(app, settings.log_level)
+    from photoshare.infra.roots.supervisor import report_ready, stop_within
+
+    run_worker(app, settings.log_level, stopping=stop_within, ready=report_ready)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,9 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     app = create_embedded_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, server_header=False)
+                access_log=False, server_header=False,
+                proxy_headers=bool(settings.forwarded_allow_ips),  # trust no one unless listed
+                forwarded_allow_ips=settings.forwarded_allow_ips)
     return 0
 
 
@@ -371,9 +374,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Every file and directory the embedded data-dir commands make is the owner's alone (0600 /
+# 0700): the data dir holds password hashes, emails and originals with GPS positions. Not the
+# cluster commands: `local-cluster` run as root hands its directories to the `postgres` user.
+PRIVATE_UMASK = 0o077
+_DATA_DIR_COMMANDS = frozenset({_serve, _events_export, _events_tail, _events_trace,
+                                _events_report, _projections_status, _projections_rebuild})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    if args.handler not in _DATA_DIR_COMMANDS:
+        return args.handler(args)
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        return args.handler(args)
+    finally:
+        os.umask(previous)  # for callers in the same process (the tests)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,32 @@
 """The one-port gateway of `photoshare up`: routes API.md paths the way a production
 gateway (see infra/deploy/nginx.conf) would: reads (GET, HEAD) to the read API processes,
 everything else to the write API processes, round-robin, streaming both ways (so
-Server-Sent Events and uploads pass through unbuffered). While a process is starting or
-being restarted, requests wait for it (`connect_wait_seconds`) rather than fail."""
+Server-Sent Events and uploads pass through unbuffered).
+
+When a process fails, what the client is told depends on what may have happened:
+
+* nothing was sent (the connection was refused: the process is starting, or being
+  restarted): any request waits for a process of its kind (`connect_wait_seconds`), then
+  503 `service_unavailable`, which means "not applied, try again";
+* a read (GET, HEAD) broke after it was sent: it is sent again, as reads change nothing;
+* a write broke after it was sent: the process may have applied it before it failed, so
+  the answer is 502 `upstream_outcome_unknown`, never a 503: retry it with the same
+  `Idempotency-Key` (a retry without one may apply it twice).
+
+Its own /healthz (when `up` gives it `health`) answers 200 only while every role answers.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from photoshare.infra.http.web import error_response
@@ -24,28 +36,46 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "transfer-encoding",
                         "upgrade", "host", "content-length"})
-
+# Failures that happen before any byte of the request left: safe to send it elsewhere.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 CONNECT_RETRY_SECONDS = 0.1
 
 
-def _unavailable() -> Response:
-    return error_response(503, "upstream_unavailable", "the service is restarting; try again",
+def _unavailable(kind: str) -> Response:
+    return error_response(503, "service_unavailable",
+                          f"no {kind} API process answers (starting or restarting); "
+                          "the request was not applied: try again",
                           {"Retry-After": "1"})
+
+
+def _outcome_unknown(error: Exception) -> Response:
+    return error_response(
+        502, "upstream_outcome_unknown",
+        "the write API process failed while handling this request "
+        f"({type(error).__name__}): it may or may not have been applied. Retry it with "
+        "the same Idempotency-Key header (a retry without one may apply it twice), or "
+        "check whether it took effect")
 
 
 class Gateway:
     """`connect_wait_seconds`: how long a request waits for a process of its kind to
     accept connections (while `up` starts them, or restarts one that died) before the
-    answer is 503."""
+    answer is 503. `health`: the names of the roles not answering now (the gateway's own
+    /healthz is 503 while there is one); without it /healthz goes to a read API."""
 
     connect_wait_seconds = 15.0
 
-    def __init__(self, readers: Sequence[str], writers: Sequence[str]) -> None:
+    def __init__(self, readers: Sequence[str], writers: Sequence[str], *,
+                 health: Callable[[], list[str]] | None = None) -> None:
         self._readers = itertools.cycle(list(readers))
         self._writers = itertools.cycle(list(writers))
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=None),
-                                          limits=httpx.Limits(max_connections=512))
+        self._health = health
+        # Connecting to a process on this machine is immediate or refused: a connect
+        # that hangs is a process that does not answer.
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0,
+                                                               read=None),
+                                         limits=httpx.Limits(max_connections=512))
 
     def upstream(self, method: str) -> str:
         return next(self._readers if method in READ_METHODS else self._writers)
@@ -60,8 +90,21 @@ class Gateway:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-        response = await self._forward(request)
+        if (self._health is not None and request.url.path == "/healthz"
+                and request.method in READ_METHODS):
+            response = self._healthz()
+        else:
+            response = await self._forward(request)
         await response(scope, receive, send)
+
+    def _healthz(self) -> Response:
+        assert self._health is not None
+        waiting = self._health()
+        if waiting:
+            return error_response(503, "not_ready",
+                                  f"waiting for {', '.join(waiting)} to answer",
+                                  {"Retry-After": "1"}, waiting=waiting)
+        return JSONResponse({"status": "ok"})
 
     async def _forward(self, request: Request) -> Response:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -69,7 +112,8 @@ class Gateway:
         client = request.client
         if client:
             headers.append(("x-forwarded-for", client.host))
-        body = request.stream() if request.method not in READ_METHODS else None
+        read = request.method in READ_METHODS
+        body = request.stream() if not read else None
         deadline = time.monotonic() + self.connect_wait_seconds
         while True:
             upstream_request = self._client.build_request(
@@ -78,15 +122,18 @@ class Gateway:
             try:
                 upstream = await self._client.send(upstream_request, stream=True)
                 break
-            except httpx.ConnectError:
+            except NOT_SENT:
                 # Nothing reached a process (none listens there: still starting, or
                 # being restarted), so any request may go again, to the next one.
                 if time.monotonic() >= deadline:
-                    return _unavailable()
-                await asyncio.sleep(CONNECT_RETRY_SECONDS)
-            except httpx.TransportError:
-                # The request may have reached the process: only the client may retry.
-                return _unavailable()
+                    return _unavailable("read" if read else "write")
+            except httpx.TransportError as error:
+                # The request may have reached the process, which then failed.
+                if not read:
+                    return _outcome_unknown(error)
+                if time.monotonic() >= deadline:  # a read changes nothing: again
+                    return _unavailable("read")
+            await asyncio.sleep(CONNECT_RETRY_SECONDS)
         response_headers = {k: v for k, v in upstream.headers.items()
                             if k.lower() not in HOP_BY_HOP}
         return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from photoshare.infra.logs import correlation_id
-from photoshare.infra.auth.tokens import InvalidTokenError, TokenService
+from photoshare.infra.auth.tokens import InvalidTokenError, TokenClaims, TokenService
 
 log = logging.getLogger("photoshare.http")
 
@@ -93,7 +93,8 @@ def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception],
 
 class RequestContextMiddleware:
     """Takes the client's X-Request-ID (if well-formed) or makes one, exposes it to logs and
-    events through `infra.logs.correlation_id`, echoes it, and writes one access-log line."""
+    events through `infra.logs.correlation_id`, echoes it, and writes one access-log line.
+    Authenticated answers get `Cache-Control: private, no-store` unless they set one."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -106,14 +107,19 @@ class RequestContextMiddleware:
         request_id = supplied if supplied and _REQUEST_ID.match(supplied) else str(uuid.uuid4())
         token = correlation_id.set(request_id)
         started, status = time.perf_counter(), 500
+        # What a signed-in person sees is theirs: no shared cache may keep it, and no
+        # browser cache either (a shared computer after logout).
+        private = (_header(scope, b"authorization") is not None
+                   or b"access_token=" in scope.get("query_string", b""))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"],
-                                      (b"x-request-id", request_id.encode())]
+                headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                if private and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"private, no-store"))
+                message["headers"] = headers
             await send(message)
 
         try:
@@ -209,14 +215,23 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def verified_user_id(request: Request, token: str) -> str:
-    """The id of the user `token` was issued to; 401 if it is not valid."""
+def verified_claims(request: Request, token: str) -> TokenClaims:
+    """The claims of `token`; 401 if it is not valid or was revoked (logged out)."""
     tokens: TokenService = request.app.state.tokens
     try:
-        return tokens.verify(token)
+        claims = tokens.claims(token)
     except InvalidTokenError:
         raise ApiError(401, "invalid_token", "the token is invalid or has expired",
                        {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+    if request.app.state.revocations.is_revoked(claims.token_id):
+        raise ApiError(401, "invalid_token", "the token was revoked (logged out)",
+                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return claims
+
+
+def verified_user_id(request: Request, token: str) -> str:
+    """The id of the user `token` was issued to; 401 if it is not valid."""
+    return verified_claims(request, token).user_id
 
 
 async def current_user_id(request: Request) -> str:
@@ -224,6 +239,11 @@ async def current_user_id(request: Request) -> str:
     return verified_user_id(request, bearer_token(request))
 
 
+async def current_claims(request: Request) -> TokenClaims:
+    return verified_claims(request, bearer_token(request))
+
+
+CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
 CurrentUserId = Annotated[str, Depends(current_user_id)]
 
 

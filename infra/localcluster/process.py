@@ -27,6 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+try:  # loaded here, not in the forked child (no dynamic loading between fork and exec)
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # not Linux: no parent-death signal
+    _LIBC = None
 # Lives as long as the process (its idle thread is joined only at interpreter exit).
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="server-spawner")
 
@@ -116,11 +120,26 @@ def http_answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def die_with_parent() -> None:
-    """preexec_fn: SIGKILL this child when the process that started it dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def die_with_parent(parent: int | None = None) -> None:
+    """preexec_fn: SIGKILL this child when the process that started it dies.
+
+    `parent` (see `dies_with_this_process`) closes the race of a parent killed between
+    the fork and the prctl: the kernel would then send nothing, so the child checks that
+    its parent is still the one that forked it, and ends itself if not."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)  # orphaned already: never exec
     os.setpgrp()  # its own process group: a Ctrl-C in the terminal reaches only us
+
+
+def dies_with_this_process() -> Callable[[], None]:
+    """A preexec_fn for `subprocess.Popen`: the child gets SIGKILL when this process dies.
+
+    The kernel ties the signal to the parent *thread*: fork from a thread that lives as
+    long as the process (the main thread, or a long-lived one such as `_SPAWNER`'s)."""
+    parent = os.getpid()
+    return lambda: die_with_parent(parent)
 
 
 def become(user: str | None) -> Callable[[], None] | None:
@@ -138,9 +157,10 @@ def become(user: str | None) -> Callable[[], None] | None:
 
 def _preexec(user: str | None) -> Callable[[], None]:
     switch = become(user)
+    parent = os.getpid()
 
     def prepare() -> None:
-        die_with_parent()
+        die_with_parent(parent)
         if switch is not None:
             switch()
     return prepare

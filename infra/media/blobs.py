@@ -1,7 +1,10 @@
-"""Content-addressed blob storage for photo bytes.
+"""Blob storage for photo bytes: immutable blobs under keys made of a salt and the bytes.
 
-A blob's key is ``"<sha256 hex of its bytes>.<extension>"``: the key names the content, so
-URLs built from keys are immutable (cacheable for a year) and the same bytes are stored once.
+A blob's key is ``"<sha256 hex of salt + bytes>.<extension>"``, the salt being random and
+made once per upload (``new_salt``). The key still names one content forever, so URLs built
+from keys are immutable (cacheable for a year); but two uploads of the same bytes get blobs
+of their own. That is what makes deleting a photo's blobs safe: no other photo can share them,
+so a deletion never races an upload that found "its" blob already stored (a lost photo).
 ``BlobStore`` is the port; ``FilesystemBlobStore`` is the embedded profile's adapter (the
 cluster profile adds an S3-compatible one against the same contract).
 
@@ -12,24 +15,33 @@ or sent to a backend: nothing but 64 lowercase hex digits, a dot and a known ext
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import secrets
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
+
+log = logging.getLogger("photoshare.blobs")
 
 ALLOWED_EXTENSIONS: frozenset[str] = frozenset({"jpg", "png", "webp", "avif", "heic"})
 
 # fullmatch, not match + "$": "$" would also accept a trailing newline.
 _KEY_PATTERN = re.compile(r"[0-9a-f]{64}\.(?:" + "|".join(sorted(ALLOWED_EXTENSIONS)) + r")")
 
-# Blobs are world-readable like any file a static server hands out; mkstemp's 0600 would
-# hide them from a front-end server running as another user.
-_BLOB_FILE_MODE = 0o644
+# Originals keep their metadata (GPS positions): blobs are the owner's alone, and so are the
+# store's directories. The server itself serves the variants, so nothing else needs to read them.
+_BLOB_FILE_MODE = 0o600
+_BLOB_DIR_MODE = 0o700
+
+# Bytes of the per-upload salt mixed into every key; a fixed length, so salt + data can only
+# be split one way (a key never names two different contents).
+SALT_BYTES = 16
 
 
 class InvalidBlobKeyError(ValueError):
-    """A blob key or extension that does not have the content-addressed shape."""
+    """A blob key or extension that does not have the ``<64 hex>.<extension>`` shape."""
 
 
 def is_valid_key(key: str) -> bool:
@@ -37,16 +49,30 @@ def is_valid_key(key: str) -> bool:
     return isinstance(key, str) and _KEY_PATTERN.fullmatch(key) is not None
 
 
-def blob_key(data: bytes, *, extension: str) -> str:
-    """Return the content-addressed key for ``data`` stored with ``extension``.
+def new_salt() -> bytes:
+    """A fresh random salt for one upload's blobs (its original and all its variants)."""
+    return secrets.token_bytes(SALT_BYTES)
 
-    Raises InvalidBlobKeyError if the extension is not one we store.
+
+def blob_key(data: bytes, *, extension: str, salt: bytes) -> str:
+    """Return the key of ``data`` stored with ``extension`` under the upload's ``salt``.
+
+    Raises InvalidBlobKeyError if the extension is not one we store, ValueError if the salt
+    is not SALT_BYTES long.
     """
     _check_extension(extension)
-    return f"{hashlib.sha256(data).hexdigest()}.{extension}"
+    if not isinstance(salt, bytes) or len(salt) != SALT_BYTES:
+        raise ValueError(f"a blob salt is {SALT_BYTES} bytes")
+    return f"{hashlib.sha256(salt + data).hexdigest()}.{extension}"
 
 
-# How blobs are served: the key names the content, so every copy may be cached forever.
+def is_unsalted(key: str, data: bytes) -> bool:
+    """Whether ``key`` is the SHA-256 of ``data`` alone: a blob stored before keys were salted
+    per upload, which other photos (or avatars) of the same bytes may share."""
+    return key.split(".", 1)[0] == hashlib.sha256(data).hexdigest()
+
+
+# How blobs are served: a key names one content forever, so every copy may be cached forever.
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 CONTENT_TYPES: dict[str, str] = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
                                  "avif": "image/avif", "heic": "image/heic"}
@@ -58,20 +84,21 @@ def _check_extension(extension: str) -> None:
 
 
 def check_key(key: str) -> None:
-    """Raise InvalidBlobKeyError unless `key` has the content-addressed shape."""
+    """Raise InvalidBlobKeyError unless `key` has the ``<64 hex>.<extension>`` shape."""
     if not is_valid_key(key):
         raise InvalidBlobKeyError(f"invalid blob key: {key!r}")
 
 
 class BlobStore(ABC):
-    """Port: an immutable, content-addressed store of byte blobs."""
+    """Port: a store of immutable byte blobs, each under the key of its salt and bytes."""
 
     @abstractmethod
-    def put(self, data: bytes, *, extension: str) -> str:
-        """Store ``data`` and return its key ``"<sha256 hex>.<extension>"``.
+    def put(self, data: bytes, *, extension: str, salt: bytes) -> str:
+        """Store ``data`` and return its key ``blob_key(data, extension=..., salt=...)``.
 
-        Durable before it returns; idempotent (the same bytes give the same key and are
-        stored once). Raises InvalidBlobKeyError for an extension not in ALLOWED_EXTENSIONS.
+        Durable before it returns; idempotent (the same salt and bytes give the same key and
+        are stored once, so a retry is harmless). Raises InvalidBlobKeyError for an extension
+        not in ALLOWED_EXTENSIONS, ValueError for a salt that is not SALT_BYTES long.
         """
 
     @abstractmethod
@@ -88,27 +115,39 @@ class BlobStore(ABC):
         Raises InvalidBlobKeyError if ``key`` is not a valid key.
         """
 
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the blob stored under ``key``, durably; a missing blob is no error.
+
+        Only for a blob nothing refers to any more: keys are salted per upload, so a photo's
+        blobs are its own and may go with it. Raises InvalidBlobKeyError if ``key`` is not a
+        valid key.
+        """
+
 
 class FilesystemBlobStore(BlobStore):
     """Blobs as files under ``root``, sharded as ``root/ab/cd/<key>``.
 
     Two levels of 256 directories keep each directory small at millions of blobs. Writes go
     through a temporary file in the final directory, fsync, atomic rename, and a directory
-    fsync, so a crash leaves either no file or the complete file, never a partial one.
+    fsync, so a crash leaves either no file or the complete file, never a partial one. Files
+    are 0600 and directories 0700 (the owner's alone); a root made before that is tightened
+    to 0700 when the store is opened, which keeps everything under it from other users.
     """
 
     def __init__(self, root: Path) -> None:
         """Use ``root`` as the store's directory (created on first write)."""
         self._root = Path(root)
+        _tighten_directory(self._root)
 
     @property
     def root(self) -> Path:
         """The directory this store keeps its files under."""
         return self._root
 
-    def put(self, data: bytes, *, extension: str) -> str:
+    def put(self, data: bytes, *, extension: str, salt: bytes) -> str:
         """Store ``data`` durably and return its key; a no-op if it is already stored."""
-        key = blob_key(data, extension=extension)
+        key = blob_key(data, extension=extension, salt=salt)
         path = self._path(key)
         if path.is_file():
             return key
@@ -129,6 +168,19 @@ class FilesystemBlobStore(BlobStore):
         check_key(key)
         return self._path(key).is_file()
 
+    def delete(self, key: str) -> None:
+        """Unlink the blob's file and make that durable; a missing file is no error.
+
+        The empty shard directories stay: the next blob there reuses them.
+        """
+        check_key(key)
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        _fsync_directory(path.parent)
+
     def _path(self, key: str) -> Path:
         # Only ever called with a validated key, so the key cannot escape the root.
         return self._root / key[0:2] / key[2:4] / key
@@ -143,7 +195,7 @@ class FilesystemBlobStore(BlobStore):
         for new_dir in reversed(missing):
             # exist_ok: a concurrent writer may have made it; fsync anyway, since that writer
             # may not have made the entry durable yet.
-            new_dir.mkdir(exist_ok=True)
+            new_dir.mkdir(mode=_BLOB_DIR_MODE, exist_ok=True)
             _fsync_directory(new_dir.parent)
 
 
@@ -159,7 +211,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
             handle.flush()
             os.fchmod(handle.fileno(), _BLOB_FILE_MODE)
             os.fsync(handle.fileno())
-        # Same bytes under the same name: a concurrent writer of the same blob is harmless.
+        # Same bytes under the same name: a concurrent writer of the same blob (a retry of the
+        # same upload) is harmless.
         os.replace(temp_name, path)
     except BaseException:
         _unlink_quietly(temp_name)
@@ -174,6 +227,17 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _tighten_directory(directory: Path) -> None:
+    """Make an existing store directory the owner's alone (stores made before 0700)."""
+    try:
+        if directory.stat().st_mode & 0o077:
+            directory.chmod(_BLOB_DIR_MODE)
+    except FileNotFoundError:
+        pass  # made, 0700, on the first write
+    except PermissionError:  # not ours to change (a mounted volume): say so, go on
+        log.warning("cannot make %s private (mode 0700): permission denied", directory)
 
 
 def _unlink_quietly(name: str) -> None:

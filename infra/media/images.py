@@ -3,6 +3,18 @@
 Pure Pillow, no web framework: the write API calls ``process_image`` (through
 ``infra.photo_ingest``) and maps an ``ImageRejectedError`` to a 4xx answer using its ``code``.
 
+Decode budget: a tiny file can need a huge bitmap (a 2 KB lossless WebP of 7000x7000 costs
+~750 MB to decode through Pillow). ``estimate_decode_bytes`` reads only the header and
+estimates the peak memory the whole pipeline will allocate: pixels x the bytes per pixel of
+the mode Pillow decodes to (bit depth, alpha), plus what the decoder itself holds (libwebp's
+canvases, libavif's planes, libjpeg's coefficient buffer for progressive JPEGs), plus the
+working copies. ``process_image`` refuses an image whose estimate is over its
+``max_decode_bytes`` before decoding a pixel; ``infra.photo_ingest`` uses the same estimate
+to bound how much memory the decodes in flight hold together. JPEGs are decoded at reduced
+scale (``draft``); other formats cannot be, so right after decoding they are reduced by a
+whole factor and flattened to RGB band by band, and the full-size bitmap is dropped before
+any variant is rendered.
+
 Pillow global state: this module changes none. It reads ``Image.MAX_IMAGE_PIXELS`` (Pillow's own
 decompression-bomb threshold, treated here as a hard upper bound on top of ``max_pixels``) and
 relies on ``ImageFile.LOAD_TRUNCATED_IMAGES`` keeping its default ``False`` so truncated uploads
@@ -12,8 +24,9 @@ fail to decode. HEIC is accepted only once something else (the wiring) has regis
 
 from __future__ import annotations
 
+import math
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
@@ -60,6 +73,17 @@ class ImageDimensionsTooLargeError(ImageRejectedError):
 
     code = "image_too_large"
     message = "The image has too many pixels."
+
+
+class ImageDecodeTooLargeError(ImageDimensionsTooLargeError):
+    """Would need more memory to decode than one image may use (see ``estimate_decode_bytes``).
+
+    A subclass of ImageDimensionsTooLargeError, with the same code: to a client both say the
+    image is too large.
+    """
+
+    code = "image_too_large"
+    message = "Decoding this image would need more memory than allowed."
 
 
 # What Pillow and its plugins raise on hostile or broken input. Kept to the decode step only,
@@ -210,6 +234,241 @@ class ProcessedImage:
 
 
 # ---------------------------------------------------------------------------------------------
+# The decode budget: what processing one image will cost in memory, from its header
+
+_MB = 1_000_000
+MiB = 1024 * 1024
+# process_image's default cap on one image's estimated peak: with what the estimate leaves
+# out (interpreter, allocator slack), no single upload raises the peak by more than ~300 MB.
+DEFAULT_MAX_DECODE_BYTES = 256 * MiB
+
+_FORMAT_LABELS = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "avif": "AVIF", "heic": "HEIC"}
+# What Pillow stores per pixel: "RGB" is padded to 4 bytes, as are "LA", "PA" and "CMYK".
+_ONE_BYTE_MODES = frozenset({"1", "L", "P"})
+# What a decoder holds besides Pillow's bitmap, per decoded pixel (measured with Pillow 13).
+# libwebp's animation decoder (Pillow's only WebP decoder, even for a still image) keeps two
+# RGBA canvases while the file is open, and Pillow copies the frame into a bytes object
+# before unpacking it into its own bitmap: 3 x 4 bytes. PNG decodes row by row straight into
+# the bitmap (interlaced too); so does a single-scan JPEG, a multi-scan one is counted by
+# _jpeg_decoder_bytes, AVIF and HEIC by _isobmff_decoder_bytes_per_pixel.
+_WEBP_DECODER_BYTES_PER_PIXEL = 12
+# AVIF and HEIC: the codec's YUV planes, plus the 8-bit RGB(A) copies made on the way to
+# Pillow's bitmap: Pillow's AVIF binding converts into a buffer, copies it into a bytes
+# object, frees the buffer, then unpacks (measured: one 4-byte copy at a time). HEIC goes
+# through pillow_heif, not measured here: two copies are counted. The planes' size comes
+# from the codec configuration boxes (av1C, hvcC): every one in the file counts and the
+# largest wins, so a planted box can only raise the estimate; with none readable, 16-bit
+# 4:4:4.
+_RGB_COPIES_BYTES_PER_PIXEL = {"avif": 4, "heic": 8}
+_AV1C, _HVCC = b"av1C", b"hvcC"
+# Allocations that do not grow with the image: codec state, tables, the encoders' buffers.
+_FIXED_BYTES = 4 * MiB
+
+# After decoding, a PNG, WebP, AVIF or HEIC (a JPEG's draft is already near the variants'
+# size) is reduced by a whole factor, as Pillow's resize(reducing_gap=...) would do, leaving
+# each variant at least `gap` source pixels per output pixel for the real filter: 3 is
+# indistinguishable from a fair resampling; 2, used only when 3 would not fit the budget, is
+# very close (libvips' default).
+_REDUCING_GAPS = (3.0, 2.0)
+# The conversion to RGB and the reduction run on bands of about this many pixels, so the
+# working set is one band's, never a second full-size bitmap; a band's conversion chain holds
+# at most ~16 bytes per pixel (16-bit grey through 32-bit to 8-bit, or RGBA onto white).
+_BAND_PIXELS = 512 * 1024
+_BAND_BYTES_PER_PIXEL = 16
+
+# JPEG start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC), and which are progressive.
+_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_PROGRESSIVE_SOF = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+_JPEG_LOSSLESS_SOF = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
+_JPEG_SOS = 0xDA
+_JPEG_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xDA)})
+
+
+def _plan(
+    format_name: str,
+    image: Image.Image,
+    stored_size: tuple[int, int],
+    data: bytes,
+    specs: tuple[VariantSpec, ...],
+    max_decode_bytes: int | None,
+) -> tuple[int, int]:
+    """(reduction factor, estimated peak bytes); ImageDecodeTooLargeError over the limit."""
+    for gap in _REDUCING_GAPS:
+        factor = _reduction_factor(image.size, specs, gap)
+        cost = _estimated_bytes(format_name, image, stored_size, data, specs, factor)
+        if max_decode_bytes is None or cost <= max_decode_bytes:
+            return factor, cost
+    assert max_decode_bytes is not None
+    raise _too_costly(format_name, stored_size, cost, max_decode_bytes, f"mode {image.mode}")
+
+
+def _too_costly(
+    format_name: str, size: tuple[int, int], cost: int, limit: int, detail: str
+) -> ImageDecodeTooLargeError:
+    return ImageDecodeTooLargeError(
+        f"Decoding this {size[0]}x{size[1]} {_FORMAT_LABELS[format_name]} image would need "
+        f"about {-(-cost // _MB):,} MB of memory; the limit is {limit // _MB:,} MB.",
+        detail=f"{detail}, estimated {cost:,} bytes, limit {limit:,}",
+    )
+
+
+def _estimated_bytes(
+    format_name: str,
+    image: Image.Image,
+    stored_size: tuple[int, int],
+    data: bytes,
+    specs: tuple[VariantSpec, ...],
+    factor: int,
+) -> int:
+    """An upper bound of the peak: every buffer counted as if all lived at once."""
+    width, height = image.size  # as decoded: a JPEG's draft is already applied
+    decoded = width * height * _pixel_bytes(image.mode)
+    decoder = _decoder_bytes(format_name, image, stored_size, data)
+    if factor == 1 and not _needs_flattening(image):
+        source, working = (width, height), 0  # the decoded bitmap is resized as it is
+    else:
+        source = (-(-width // factor), -(-height // factor))
+        band = _band_rows(width, factor) * width * _BAND_BYTES_PER_PIXEL
+        working = source[0] * source[1] * 4 + band
+    # Resizing: the horizontal pass (at most the target's width by the source's height),
+    # then each variant (never upscaled), its upright copy and the JPEG encoder's buffers.
+    longest = max(source)
+    largest = min(max(spec.size for spec in specs), longest)
+    resizing = largest * longest * 4 + sum(2 * 4 * min(spec.size, longest) ** 2 for spec in specs)
+    return decoded + decoder + working + resizing + _FIXED_BYTES
+
+
+def _decoder_bytes(
+    format_name: str, image: Image.Image, stored_size: tuple[int, int], data: bytes
+) -> int:
+    pixels = image.size[0] * image.size[1]
+    if format_name == "jpeg":
+        return _jpeg_decoder_bytes(data, image, stored_size)
+    if format_name == "webp":
+        return pixels * _WEBP_DECODER_BYTES_PER_PIXEL
+    if format_name in ("avif", "heic"):
+        alpha = "A" in image.getbands()
+        return math.ceil(pixels * _isobmff_decoder_bytes_per_pixel(format_name, data, alpha))
+    return 0
+
+
+def _isobmff_decoder_bytes_per_pixel(format_name: str, data: bytes, alpha: bool) -> float:
+    """The codec's planes (luma, chroma, alpha) per pixel, plus the RGB copies."""
+    box_type = _AV1C if format_name == "avif" else _HVCC
+    worst_sample_bytes, worst_samples = 0, 0.0
+    position = data.find(box_type)
+    while position != -1:
+        config = data[position + 4 : position + 24]
+        if box_type == _AV1C and len(config) >= 3:
+            # high_bitdepth, twelve_bit, monochrome, chroma_subsampling_x, _y (bits 6-2)
+            flags = config[2]
+            sample_bytes = 2 if flags & 0x40 else 1
+            monochrome, sub_x, sub_y = flags & 0x10, flags & 0x08, flags & 0x04
+            samples = 1.0 if monochrome else 1 + 2 / ((2 if sub_x else 1) * (2 if sub_y else 1))
+        elif box_type == _HVCC and len(config) >= 18:
+            # chromaFormat (0 grey, 1 4:2:0, 2 4:2:2, 3 4:4:4), bitDepthLumaMinus8
+            sample_bytes = 2 if config[17] & 0x07 else 1
+            samples = (1.0, 1.5, 2.0, 3.0)[config[16] & 0x03]
+        else:
+            sample_bytes, samples = 2, 3.0
+        worst_sample_bytes = max(worst_sample_bytes, sample_bytes)
+        worst_samples = max(worst_samples, samples)
+        position = data.find(box_type, position + 1)
+    if not worst_sample_bytes:
+        worst_sample_bytes, worst_samples = 2, 3.0
+    planes = worst_sample_bytes * (worst_samples + (1 if alpha else 0))
+    return planes + _RGB_COPIES_BYTES_PER_PIXEL[format_name]
+
+
+def _pixel_bytes(mode: str) -> int:
+    if mode in _ONE_BYTE_MODES:
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def _jpeg_decoder_bytes(data: bytes, image: Image.Image, stored_size: tuple[int, int]) -> int:
+    """What libjpeg holds besides the output rows: nothing for a single-scan JPEG, but every
+    DCT coefficient of the full-size image (2 bytes each) for a multi-scan one (progressive,
+    or components in separate scans), whatever scale it decodes at. Read from the markers up
+    to the first scan; a layout it cannot read counts as multi-scan and 4:4:4. A lossless
+    JPEG cannot be decoded at reduced scale: its full-size bitmap is added.
+    """
+    marker, sampling, scan_components = _jpeg_layout(data)
+    width, height = stored_size
+    full_size_bitmap = 0
+    if marker in _JPEG_LOSSLESS_SOF:
+        decoded_pixels = image.size[0] * image.size[1]
+        full_size_bitmap = (width * height - decoded_pixels) * _pixel_bytes(image.mode)
+    if (
+        marker is not None
+        and marker not in _JPEG_PROGRESSIVE_SOF
+        and scan_components == len(sampling)
+    ):
+        return full_size_bitmap
+    sampling = [(h, v) for h, v in sampling if h and v] or [(1, 1)] * len(image.getbands())
+    h_max = max(h for h, _ in sampling)
+    v_max = max(v for _, v in sampling)
+    blocks = sum(
+        (-(-width * h // (8 * h_max)) + h) * (-(-height * v // (8 * v_max)) + v)
+        for h, v in sampling
+    )
+    return full_size_bitmap + blocks * 64 * 2
+
+
+def _jpeg_layout(data: bytes) -> tuple[int | None, list[tuple[int, int]], int | None]:
+    """(start-of-frame marker, each component's sampling factors, components in the first
+    scan), None for what the markers before the first scan do not say."""
+    frame: tuple[int, bytes] | None = None
+    scan_components = None
+    position = 2  # after SOI
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:  # junk between segments: libjpeg skips it too
+            position += 1
+            continue
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in _JPEG_STANDALONE_MARKERS:
+            position += 2
+            continue
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        segment = data[position + 4 : position + 2 + length]
+        if marker in _JPEG_SOF_MARKERS and frame is None:
+            frame = (marker, segment)
+        elif marker == _JPEG_SOS:
+            scan_components = segment[0] if segment else None
+            break
+        position += 2 + length
+    if frame is None or len(frame[1]) < 6 or len(frame[1]) < 6 + 3 * frame[1][5]:
+        return None, [], scan_components
+    marker, segment = frame
+    sampling = [(byte >> 4, byte & 15) for byte in segment[7 : 6 + 3 * segment[5] : 3]]
+    return marker, sampling, scan_components
+
+
+def _reduction_factor(size: tuple[int, int], specs: tuple[VariantSpec, ...], gap: float) -> int:
+    """The whole factor that still leaves every variant ``gap`` source pixels per output
+    pixel: a fitted variant is resized from the long side, a square one from the short side
+    (rotation changes neither)."""
+    long_side, short_side = max(size), min(size)
+    ratio = min((short_side if spec.square else long_side) / spec.size for spec in specs)
+    return max(1, int(ratio / gap))
+
+
+def _band_rows(width: int, factor: int) -> int:
+    """Rows per band: about _BAND_PIXELS, a multiple of ``factor`` so reductions align."""
+    rows = max(1, _BAND_PIXELS // max(width, 1))
+    return -(-rows // factor) * factor
+
+
+def _needs_flattening(image: Image.Image) -> bool:
+    return image.mode != "RGB" or "transparency" in image.info
+
+
+# ---------------------------------------------------------------------------------------------
 # The pipeline
 
 _JPEG_QUALITY = 85
@@ -237,33 +496,68 @@ Box = tuple[float, float, float, float]
 
 
 def process_image(
-    data: bytes, specs: Iterable[VariantSpec], *, max_pixels: int
+    data: bytes,
+    specs: Iterable[VariantSpec],
+    *,
+    max_pixels: int,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
 ) -> ProcessedImage:
     """Validate an uploaded image and render ``specs`` as metadata-free baseline JPEGs.
 
     The format is sniffed from the bytes and the matching Pillow plugin alone may decode it.
-    The pixel count is read from the header and checked against ``max_pixels`` (and Pillow's
-    ``Image.MAX_IMAGE_PIXELS``) before any pixel is decoded. JPEGs are decoded at a reduced
-    DCT scale that still covers the largest variant. EXIF orientation is applied; every mode is
-    converted to RGB with transparency flattened onto white; animated images give their first
-    frame. Blocking and CPU-bound: call it from a worker thread.
+    Before any pixel is decoded, the pixel count read from the header is checked against
+    ``max_pixels`` (and Pillow's ``Image.MAX_IMAGE_PIXELS``), and the memory the processing
+    is estimated to need (``estimate_decode_bytes``) against ``max_decode_bytes``. JPEGs are
+    decoded at a reduced DCT scale that still covers the largest variant; other formats are
+    reduced by a whole factor and flattened to RGB band by band right after decoding. EXIF
+    orientation is applied; every mode is converted to RGB with transparency flattened onto
+    white; animated images give their first frame. Blocking and CPU-bound: call it from a
+    worker thread.
 
-    Raises UnsupportedImageFormatError, CorruptImageError or ImageDimensionsTooLargeError
-    (all ImageRejectedError); ValueError if ``specs`` itself is invalid.
+    Raises UnsupportedImageFormatError, CorruptImageError, ImageDimensionsTooLargeError or
+    its subclass ImageDecodeTooLargeError (all ImageRejectedError); ValueError if ``specs``
+    itself is invalid.
     """
     specs = _checked_specs(specs)
     format_name = _accepted_format(data)
-    with _decode_errors_rejected():
-        image = Image.open(BytesIO(data), formats=[_PILLOW_FORMATS[format_name]])
-        stored_size = image.size
-        _check_pixel_count(stored_size, max_pixels)
-        _request_reduced_decode(image, specs)
-        image.load()
-        orientation = _orientation(image)
-        rgb, icc_profile = _to_rgb(image)
+    # The opened file, its full-size bitmap and whatever its decoder holds are released when
+    # _decode returns, before any variant is rendered.
+    rgb, icc_profile, stored_size, orientation = _decode(
+        data, format_name, specs, max_pixels, max_decode_bytes
+    )
     width, height = _upright_size(stored_size, orientation)
     variants = _render_all(rgb, stored_size, orientation, specs, icc_profile)
     return ProcessedImage(format=format_name, width=width, height=height, variants=variants)
+
+
+def estimate_decode_bytes(
+    data: bytes,
+    specs: Iterable[VariantSpec],
+    *,
+    max_pixels: int,
+    max_decode_bytes: int | None = None,
+) -> int:
+    """The peak memory ``process_image(data, specs)`` is estimated to allocate, in bytes.
+
+    Read from the header alone, no pixel decoded, and meant as an upper bound: the decoded
+    bitmap (pixels x the bytes per pixel Pillow stores for the decoded mode: 1 for grey or
+    palette, 2 for 16-bit grey, 4 for RGB, RGBA, CMYK or grey with alpha), what the decoder
+    holds besides it (libwebp's canvases, libavif's planes, libjpeg's full-size coefficient
+    buffer for a progressive JPEG), the reduced RGB working copy, one band of the conversion
+    and the resizing buffers. A JPEG counts at the reduced scale it will be decoded at.
+
+    Raises what ``process_image`` raises before decoding: UnsupportedImageFormatError,
+    CorruptImageError (a header Pillow cannot read), ImageDimensionsTooLargeError, and
+    ImageDecodeTooLargeError when ``max_decode_bytes`` is given and the estimate exceeds it.
+    """
+    specs = _checked_specs(specs)
+    format_name = _accepted_format(data)
+    _check_before_opening(data, format_name, max_pixels, max_decode_bytes)
+    with _decode_errors_rejected():
+        image, stored_size = _open_checked(data, format_name, specs, max_pixels)
+    with image:
+        _, cost = _plan(format_name, image, stored_size, data, specs, max_decode_bytes)
+    return cost
 
 
 def _checked_specs(specs: Iterable[VariantSpec]) -> tuple[VariantSpec, ...]:
@@ -294,6 +588,70 @@ def _decode_errors_rejected() -> Iterator[None]:
         raise ImageDimensionsTooLargeError(detail=str(exc)) from exc
     except _DECODE_ERRORS as exc:
         raise CorruptImageError(detail=f"{type(exc).__name__}: {exc}") from exc
+
+
+def _decode(
+    data: bytes,
+    format_name: str,
+    specs: tuple[VariantSpec, ...],
+    max_pixels: int,
+    max_decode_bytes: int,
+) -> tuple[Image.Image, bytes | None, tuple[int, int], int]:
+    """Check, decode and flatten: (RGB image, its ICC profile, stored size, orientation)."""
+    _check_before_opening(data, format_name, max_pixels, max_decode_bytes)
+    with _decode_errors_rejected():
+        image, stored_size = _open_checked(data, format_name, specs, max_pixels)
+    factor, _ = _plan(format_name, image, stored_size, data, specs, max_decode_bytes)
+    with _decode_errors_rejected():
+        image.load()
+        orientation = _orientation(image)
+        rgb, icc_profile = _to_rgb(image, factor)
+    return rgb, icc_profile, stored_size, orientation
+
+
+def _check_before_opening(
+    data: bytes, format_name: str, max_pixels: int, max_decode_bytes: int | None
+) -> None:
+    """Pillow's WebP plugin creates libwebp's decoder, canvases and all, as it opens the
+    file: so a WebP's declared size is checked before that, against the pixel limit and
+    against the decoder's own share of the estimate (a lower bound of the whole)."""
+    if format_name != "webp" or (size := _webp_canvas_size(data)) is None:
+        return
+    _check_pixel_count(size, max_pixels)
+    pixels = size[0] * size[1]
+    at_least = pixels * (4 + _WEBP_DECODER_BYTES_PER_PIXEL) + _FIXED_BYTES
+    if max_decode_bytes is not None and at_least > max_decode_bytes:
+        raise _too_costly(format_name, size, at_least, max_decode_bytes, "header")
+
+
+def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
+    """The canvas size a WebP declares in its first chunk (VP8X, VP8L or VP8), or None."""
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        width = int.from_bytes(data[24:27], "little") + 1
+        return width, int.from_bytes(data[27:30], "little") + 1
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        width = int.from_bytes(data[26:28], "little") & 0x3FFF
+        return width, int.from_bytes(data[28:30], "little") & 0x3FFF
+    return None
+
+
+def _open_checked(
+    data: bytes, format_name: str, specs: tuple[VariantSpec, ...], max_pixels: int
+) -> tuple[Image.Image, tuple[int, int]]:
+    """Open with the one plugin the format allows, check the pixel count, request a draft.
+
+    Returns the image (not yet decoded) and its stored size: after a draft, ``image.size``
+    is the reduced size it will decode at.
+    """
+    image = Image.open(BytesIO(data), formats=[_PILLOW_FORMATS[format_name]])
+    stored_size = image.size
+    _check_pixel_count(stored_size, max_pixels)
+    _request_reduced_decode(image, specs)
+    return image, stored_size
 
 
 def _check_pixel_count(size: tuple[int, int], max_pixels: int) -> None:
@@ -342,27 +700,51 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and value in _UPRIGHT else 1
 
 
-def _to_rgb(image: Image.Image) -> tuple[Image.Image, bytes | None]:
-    """Convert any mode to RGB; return it with the ICC profile that still describes it."""
+def _to_rgb(image: Image.Image, factor: int) -> tuple[Image.Image, bytes | None]:
+    """Reduce by ``factor`` and convert any mode to RGB; return it with the ICC profile that
+    still describes it."""
     icc_profile = image.info.get("icc_profile")
+    source_mode = image.mode
     if image.mode == "CMYK":
-        rgb, icc_profile = _cmyk_to_rgb(image, icc_profile), None
+        convert = _cmyk_converter(icc_profile)
     else:
-        source_mode = image.mode
-        rgb = _flatten_to_rgb(image)
-        if source_mode not in _RGB_FAMILY_MODES or not _is_profile_for(icc_profile, b"RGB "):
-            icc_profile = None
+        convert = _flatten_to_rgb
+    rgb = _reduced_rgb(image, factor, convert)
+    if source_mode not in _RGB_FAMILY_MODES or not _is_profile_for(icc_profile, b"RGB "):
+        icc_profile = None  # CMYK included: its profile no longer describes the pixels
     # From here on nothing from the upload's metadata may reach an encoder: Pillow's JPEG
     # writer falls back to ``info["comment"]``, so the info dict is emptied.
     rgb.info = {}
     return rgb, icc_profile
 
 
+def _reduced_rgb(
+    image: Image.Image, factor: int, convert: Callable[[Image.Image], Image.Image]
+) -> Image.Image:
+    """``image`` reduced by ``factor`` (a box filter) and converted by ``convert``, band by
+    band into one RGB image: the working memory is a band's, not another full-size bitmap.
+
+    Reducing after flattening onto white equals Pillow's premultiplied reduction then
+    flattening, so transparency comes out as it would from a whole-image conversion.
+    """
+    if factor == 1 and not _needs_flattening(image):
+        return image
+    width, height = image.size
+    reduced = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    rows = _band_rows(width, factor)
+    for top in range(0, height, rows):
+        band = convert(image.crop((0, top, width, min(top + rows, height))))
+        if factor > 1:
+            band = band.reduce(factor)
+        reduced.paste(band, (0, top // factor))
+    return reduced
+
+
 def _flatten_to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in _HIGH_BIT_GRAY_MODES:
         image = _gray_to_8_bit(image)
     elif image.mode in _ALPHA_MODES or "transparency" in image.info:
-        return _composite_on_white(image.convert("RGBA"))
+        return _composite_on_white(image if image.mode == "RGBA" else image.convert("RGBA"))
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
@@ -377,18 +759,31 @@ def _composite_on_white(rgba: Image.Image) -> Image.Image:
     return background
 
 
-def _cmyk_to_rgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
-    """Use the embedded CMYK profile when there is one: a naive conversion oversaturates."""
-    if _is_profile_for(icc_profile, b"CMYK"):
-        try:
-            from PIL import ImageCms
+def _cmyk_converter(icc_profile: bytes | None) -> Callable[[Image.Image], Image.Image]:
+    """CMYK to RGB through the embedded CMYK profile when there is one (a naive conversion
+    oversaturates); the transform is built once for all the bands."""
 
-            return ImageCms.profileToProfile(
-                image, BytesIO(icc_profile), ImageCms.createProfile("sRGB"), outputMode="RGB"
-            )
-        except Exception:  # noqa: BLE001 - a broken profile falls back to the plain conversion
-            pass
-    return image.convert("RGB")
+    def plain(image: Image.Image) -> Image.Image:
+        return image.convert("RGB")
+
+    if not _is_profile_for(icc_profile, b"CMYK"):
+        return plain
+    try:
+        from PIL import ImageCms
+
+        transform = ImageCms.buildTransform(
+            BytesIO(icc_profile), ImageCms.createProfile("sRGB"), "CMYK", "RGB"
+        )
+    except Exception:  # noqa: BLE001 - a broken profile falls back to the plain conversion
+        return plain
+
+    def through_profile(image: Image.Image) -> Image.Image:
+        try:
+            return ImageCms.applyTransform(image, transform)
+        except Exception:  # noqa: BLE001 - as a broken profile: the plain conversion
+            return plain(image)
+
+    return through_profile
 
 
 def _is_profile_for(icc_profile: object, color_space: bytes) -> bool:

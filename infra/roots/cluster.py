@@ -38,6 +38,7 @@ from photoshare.infra.http.metrics import install_metrics
 from photoshare.infra.postgres.relay_positions import RelayPositions
 from photoshare.infra.settings import Settings
 from photoshare.infra.auth.tokens import TokenService
+from photoshare.infra.roots.security import token_revocations
 from photoshare.infra.roots.view_stores import open_view_stores
 from photoshare.infra.http.web import ApiError, install_health
 from photoshare.infra.http.webapp import install_webapp
@@ -163,20 +164,29 @@ def create_write_app(settings: Settings) -> FastAPI:
     tokens = cluster_token_service(settings)
     commands = open_event_store(settings)
     media, originals = media_stores(settings)
+    # Only to check that a notification marked read is the caller's.
+    views = open_view_stores(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         commands.close()
+        views.close()
+        app.state.write.limits.close()
+        app.state.revocations.close()
 
     app = FastAPI(title="photoshare write API", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced CQRS photo sharing: the write side "
                               "(cluster profile)")
     app.state.settings, app.state.tokens, app.state.media = settings, tokens, media
+    app.state.revocations = revocations = token_revocations(settings)
     # The relay polls the log: nothing to wake in this process after a write.
-    app.state.write = build_write_services(settings, commands, tokens, media, lambda: None,
-                                           originals=originals)
-    install_request_handling(app, settings)
+    app.state.write = build_write_services(
+        settings, commands, tokens, media, lambda: None, originals=originals,
+        revocations=revocations,
+        owns_notification=lambda user_id, notification_id: views.queries().notifications.by_id(
+            user_id, notification_id) is not None)
+    install_request_handling(app, settings, idempotency=True)
     include_write_api(app)
 
     async def ready() -> bool:
@@ -209,12 +219,14 @@ def create_read_app(settings: Settings) -> FastAPI:
         await progress.stop()
         stores.close()
         relay.close()
+        app.state.revocations.close()
 
     app = FastAPI(title="photoshare read API", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced CQRS photo sharing: the read side "
                               "(cluster profile)")
     app.state.settings, app.state.media = settings, media
     app.state.tokens = tokens
+    app.state.revocations = token_revocations(settings)
     app.state.read = ReadServices(
         queries=stores.queries,
         consistency=progress,
@@ -222,6 +234,7 @@ def create_read_app(settings: Settings) -> FastAPI:
         media_url_prefix=settings.media_url_prefix,
         min_position_wait_seconds=settings.min_position_wait_seconds,
         sse_keepalive_seconds=settings.sse_keepalive_seconds,
+        max_streams_per_user=settings.max_streams_per_user,
     )
     app.state.progress = progress
     install_request_handling(app, settings)
@@ -240,23 +253,24 @@ def create_read_app(settings: Settings) -> FastAPI:
     return app
 
 
-def run_relay(settings: Settings, stop: threading.Event) -> None:
+def run_relay(settings: Settings, stop: threading.Event,
+              ready: Callable[[], None] | None = None) -> None:
     """Publish the log to Kafka until `stop` is set (standing by while another relay
-    holds the lock)."""
+    holds the lock). `ready`: called once it works (published a batch, or stands by)."""
     ensure_topics(settings)
     positions = RelayPositions(settings.postgres_dsn)
     commands = open_event_store(settings)
     try:
-        if not wait_for_lock(positions.try_lock, stop):
+        if not wait_for_lock(positions.try_lock, stop, standing_by=ready):
             return
         producer = idempotent_producer(settings)
         relay = Relay(commands, producer, positions, topic_prefix=settings.kafka_topic_prefix,
                       batch_size=settings.relay_batch_size)
         log.info("relay active from position %d", relay.position)
         try:
-            relay.run(stop, poll_seconds=settings.relay_poll_seconds)
+            relay.run(stop, poll_seconds=settings.relay_poll_seconds, ready=ready)
         finally:
-            producer.close(timeout=10)
+            producer.close(timeout=2)  # all acknowledged already: 2 s if the broker is gone
     finally:
         commands.close()
         positions.close()

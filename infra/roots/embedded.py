@@ -4,6 +4,7 @@ them into the apps. Tests build the system through here with their own settings.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,12 +16,13 @@ from starlette.concurrency import run_in_threadpool
 from photoshare.commands import PhotoShareCommands
 from photoshare.infra.media.blobs import BlobStore, FilesystemBlobStore
 from photoshare.infra.http.metrics import install_metrics
-from photoshare.infra.auth.passwords import PasswordHasher
 from photoshare.infra.media.photo_ingest import ImageIngest
 from photoshare.infra.postgres.event_store import event_store_env
-from photoshare.infra.auth.ratelimit import FailureLimiter
+from photoshare.infra.auth.revocation import TokenRevocations
+from photoshare.infra.roots.security import password_work, token_revocations, write_limits
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite.catalog import bindings, open_views, view_queries
+from photoshare.infra.sqlite.viewdb import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_sqlite_file
 from photoshare.infra.auth.tokens import TokenService, load_or_create_secret
 from photoshare.infra.http.web import (
     ApiError,
@@ -29,6 +31,13 @@ from photoshare.infra.http.web import (
     install_error_handlers,
     install_health,
 )
+from photoshare.infra.http.idempotency import (
+    IdempotencyMiddleware,
+    IdempotencyStore,
+    SqliteIdempotencyStore,
+    document_idempotency_key,
+)
+from photoshare.infra.http.redirects import install_relative_slash_redirects
 from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
 from photoshare.readapi.services import ReadServices
@@ -39,6 +48,9 @@ from photoshare.writeapi.app import UPLOAD_ROUTES
 
 # Room for the multipart framing and form fields around an upload's file bytes.
 MULTIPART_OVERHEAD = 64 * 1024
+# POSTs whose answers are never kept for Idempotency-Key: a log-in appends nothing, and
+# its answer is a bearer token, which must not sit in Redis or a file for a day.
+UNKEPT_POSTS = frozenset({"/v1/sessions"})
 # The web app's static files, served at `/`: `webapp/` beside the photoshare packages (the
 # repository root in a checkout; <site-packages>/photoshare/webapp in the image).
 WEBAPP_DIR = Path(__file__).resolve().parents[2] / "webapp"
@@ -50,12 +62,30 @@ def open_event_store(settings: Settings) -> PhotoShareCommands:
     if settings.profile == "cluster":
         return PhotoShareCommands(env=event_store_env(settings.postgres_dsn,
                                                       settings.postgres_schema))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir_private(settings)
+    make_private_sqlite_file(settings.event_store_path)  # before SQLite opens it
     return PhotoShareCommands(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(settings.event_store_path),
         "SQLITE_LOCK_TIMEOUT": "10",
     })
+
+
+def make_data_dir_private(settings: Settings) -> None:
+    """Create the data dir 0700, or tighten one an older version made looser, and the secret
+    key to 0600: they hold password hashes, emails and originals with GPS positions. The
+    SQLite files and the blob stores tighten their own files and directories."""
+    settings.data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    for path, mode in ((settings.data_dir, PRIVATE_DIR_MODE),
+                       (settings.secret_key_path, PRIVATE_FILE_MODE)):
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(mode)
+        except FileNotFoundError:
+            pass
+        except PermissionError:  # not ours (a mounted volume): say so, go on
+            logging.getLogger("photoshare").warning(
+                "cannot make %s private (mode %o): permission denied", path, mode)
 
 
 def token_service(settings: Settings) -> TokenService:
@@ -64,53 +94,57 @@ def token_service(settings: Settings) -> TokenService:
     return TokenService(secret, ttl_seconds=settings.token_ttl_seconds)
 
 
-def login_limiters(settings: Settings) -> tuple[Any, Any]:
-    """Failed-login limits per account and per client: in Redis when it is configured
-    (every API process then shares them), else in this process."""
-    account, client = settings.login_max_failures, settings.login_max_failures * 10
-    window = settings.login_failure_window_seconds
-    if settings.redis_url:
-        from photoshare.infra.redis.ratelimit import RedisFailureLimiter
-        return (RedisFailureLimiter(settings.redis_url, prefix=settings.redis_prefix,
-                                    name="login-account", max_failures=account,
-                                    window_seconds=window),
-                RedisFailureLimiter(settings.redis_url, prefix=settings.redis_prefix,
-                                    name="login-client", max_failures=client,
-                                    window_seconds=window))
-    return (FailureLimiter(max_failures=account, window_seconds=window),
-            FailureLimiter(max_failures=client, window_seconds=window))
-
-
 def build_write_services(settings: Settings, commands: PhotoShareCommands,
                          tokens: TokenService, media: BlobStore,
                          after_write: Callable[[], None], *,
-                         originals: BlobStore | None = None) -> WriteServices:
-    login_failures, client_failures = login_limiters(settings)
+                         originals: BlobStore | None = None,
+                         revocations: TokenRevocations,
+                         owns_notification: Callable[[str, str], bool]) -> WriteServices:
     return WriteServices(
         commands=commands,
-        passwords=PasswordHasher(time_cost=settings.password_hash_time_cost,
-                                 memory_kib=settings.password_hash_memory_kib),
+        owns_notification=owns_notification,
+        passwords=password_work(settings),
         tokens=tokens,
-        login_failures=login_failures,
-        client_failures=client_failures,
+        revocations=revocations,
+        limits=write_limits(settings),
         images=ImageIngest(media=media,
                            originals=originals or FilesystemBlobStore(settings.originals_dir),
                            max_pixels=settings.max_image_pixels,
-                           workers=settings.image_workers),
+                           workers=settings.image_workers,
+                           decode_budget_bytes=settings.image_decode_budget_bytes),
         max_upload_bytes=settings.max_upload_bytes,
         media_url_prefix=settings.media_url_prefix,
         after_write=after_write,
     )
 
 
-def install_request_handling(app: FastAPI, settings: Settings) -> None:
-    """Error shapes, body size limits and request ids: the same in every API process."""
+def idempotency_store(settings: Settings) -> IdempotencyStore:
+    """Answers kept for Idempotency-Key retries: in Redis when it is configured (every
+    write API process then shares them), else in `idempotency.sqlite3` of the data dir."""
+    ttl, lock = settings.idempotency_ttl_seconds, settings.idempotency_lock_seconds
+    if settings.redis_url:
+        from photoshare.infra.redis.idempotency import RedisIdempotencyStore
+        return RedisIdempotencyStore(settings.redis_url, prefix=settings.redis_prefix,
+                                     ttl_seconds=ttl, lock_seconds=lock)
+    return SqliteIdempotencyStore(settings.idempotency_path, ttl_seconds=ttl,
+                                  lock_seconds=lock)
+
+
+def install_request_handling(app: FastAPI, settings: Settings, *,
+                             idempotency: bool = False) -> None:
+    """Error shapes, body size limits and request ids: the same in every API process;
+    with `idempotency` (the apps that write), Idempotency-Key on POST."""
     install_error_handlers(app, DOMAIN_ERROR_STATUS)
+    install_relative_slash_redirects(app)  # Location: /path, never the Host header
     upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
 
     def body_limit(method: str, path: str) -> int:
         return upload_limit if (method, path) in UPLOAD_ROUTES else settings.max_json_body_bytes
 
+    if idempotency:  # inside the body limit: it reads bodies whole
+        app.add_middleware(IdempotencyMiddleware, store=idempotency_store(settings),
+                           unkept_paths=UNKEPT_POSTS)
+        document_idempotency_key(app, UNKEPT_POSTS)
     app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
     app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id
 
@@ -134,13 +168,19 @@ def create_embedded_app(settings: Settings) -> FastAPI:
         await runner.stop()
         views.close()
         commands.close()
+        app.state.write.limits.close()
+        app.state.revocations.close()
 
     app = FastAPI(title="photoshare", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced CQRS photo sharing (embedded profile)")
     app.state.settings = settings
     app.state.tokens = tokens
+    app.state.revocations = revocations = token_revocations(settings)
     app.state.media = media
-    app.state.write = build_write_services(settings, commands, tokens, media, runner.wake)
+    app.state.write = build_write_services(
+        settings, commands, tokens, media, runner.wake, revocations=revocations,
+        owns_notification=lambda user_id, notification_id: view_queries(
+            views.reader(), settings).notifications.by_id(user_id, notification_id) is not None)
     app.state.read = ReadServices(
         queries=lambda: view_queries(views.reader(), settings),
         consistency=runner,
@@ -148,10 +188,11 @@ def create_embedded_app(settings: Settings) -> FastAPI:
         media_url_prefix=settings.media_url_prefix,
         min_position_wait_seconds=settings.min_position_wait_seconds,
         sse_keepalive_seconds=settings.sse_keepalive_seconds,
+        max_streams_per_user=settings.max_streams_per_user,
     )
     app.state.runner = runner
 
-    install_request_handling(app, settings)
+    install_request_handling(app, settings, idempotency=True)
     include_read_api(app)  # reads first: they are most of the traffic
     include_write_api(app)
 

@@ -1,8 +1,9 @@
-"""The cluster profile's blob store: content-addressed blobs in an S3-compatible bucket.
+"""The cluster profile's blob store: immutable blobs in an S3-compatible bucket.
 
-Objects are named by their blob key alone (``<sha256 hex>.<extension>``), so the bucket holds
-exactly what ``BlobStore`` promises: immutable, deduplicated blobs that may be cached for a
-year. Keys are validated before any request is made, the same way as the filesystem store.
+Objects are named by their blob key alone (``<sha256 hex of salt + bytes>.<extension>``), so
+the bucket holds exactly what ``BlobStore`` promises: immutable blobs, one upload's own, that
+may be cached for a year and are deleted with their photo. Keys are validated before any
+request is made, the same way as the filesystem store.
 """
 
 from __future__ import annotations
@@ -66,18 +67,16 @@ class S3BlobStore(BlobStore):
         """The name of the bucket this store keeps its objects in."""
         return self._bucket
 
-    def put(self, data: bytes, *, extension: str) -> str:
-        """Upload ``data`` unless it is already stored, and return its key.
+    def put(self, data: bytes, *, extension: str, salt: bytes) -> str:
+        """Upload ``data`` and return its key.
 
         put_object returns only once S3 has stored the object durably, and the request
         carries the body's MD5 (Content-MD5), which S3 verifies, so a corrupted upload is
-        refused, not kept.
+        refused, not kept. One request: keys are salted per upload, so a key is found stored
+        only on a retry of the same upload, and re-sending its bytes is harmless.
         """
-        key = blob_key(data, extension=extension)
-        # A HEAD is cheaper than re-sending up to megabytes of identical bytes. Two writers
-        # racing past it both upload the same bytes under the same key, which is harmless.
-        if not self._head(key):
-            self._put_object(key, data, CONTENT_TYPES[extension])
+        key = blob_key(data, extension=extension, salt=salt)
+        self._put_object(key, data, CONTENT_TYPES[extension])
         return key
 
     def get(self, key: str) -> bytes | None:
@@ -93,6 +92,18 @@ class S3BlobStore(BlobStore):
         """
         check_key(key)
         return self._head(key)
+
+    def delete(self, key: str) -> None:
+        """Delete the object; a missing one is no error (S3 answers 204 for it anyway).
+
+        A missing bucket is an error (NoSuchBucket): a misconfiguration, not a done deletion.
+        """
+        check_key(key)
+        try:
+            self._client.delete_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if _error_code(error) != "NoSuchKey":
+                raise
 
     def url_for(self, key: str, expires_seconds: int = 3600) -> str:
         """Return a presigned URL that GETs the blob for ``expires_seconds`` seconds.

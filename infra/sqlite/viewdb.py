@@ -2,11 +2,13 @@
 
 One writer (the projection runner) changes views in transactions that also record each
 projection's position; readers get their own connection per thread and, thanks to WAL,
-never wait for the writer.
+never wait for the writer. The file (and its -wal/-shm side files) is the owner's alone.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,6 +30,35 @@ CREATE TABLE IF NOT EXISTS partition_checkpoints (
 """
 _BOOKKEEPING = ("projection_positions", "partition_checkpoints")
 
+# Views and the event store hold personal data (emails, password hashes): owner-only files in
+# an owner-only directory.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+log = logging.getLogger("photoshare.sqlite")
+
+
+def make_private_sqlite_file(path: Path) -> None:
+    """Create the SQLite database file ``path`` with mode 0600 unless it exists, and tighten
+    it and its side files to 0600 if they are looser (files made before this rule).
+
+    Call it before SQLite opens the file: SQLite makes the -wal, -shm and -journal files with
+    the database file's own mode, so those come out 0600 too.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _SIDE_FILES)):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(PRIVATE_FILE_MODE)
+        except FileNotFoundError:
+            pass
+        except PermissionError:  # another user's file: not ours to change; say so, go on
+            log.warning("cannot make %s private (mode 0600): permission denied", file)
+
 
 def connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
@@ -43,7 +74,8 @@ class ViewDatabase:
     """Schema, transactions, positions and per-thread read connections of the views."""
 
     def __init__(self, path: Path, schemas: Sequence[str]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        make_private_sqlite_file(path)
         self.path = path
         self._writer = connect(path)
         self._write_lock = threading.Lock()

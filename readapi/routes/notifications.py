@@ -3,7 +3,9 @@
 `GET /v1/notifications/stream` sends one Server-Sent Event per new notification
 (`event: notification`, data shaped like a list item) and per new timeline item
 (`event: timeline`), and a `: keep-alive` comment when idle. Browsers' EventSource cannot
-send headers, so the token may also come as `?access_token=`.
+send headers, so the token may also come as `?access_token=`. A user may hold
+`max_streams_per_user` streams open at once in one read API process; one more is a 429
+`too_many_streams` until one of them closes.
 """
 
 from __future__ import annotations
@@ -16,18 +18,21 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from photoshare.infra.http.web import ApiError, CurrentUserId, bearer_token, verified_user_id
 from photoshare.projections.notifications import Notification
 from photoshare.readapi import shapes
 from photoshare.readapi.deps import Services, Views
 from photoshare.readapi.pagination import Page, keyset_page
-from photoshare.readapi.services import ReadServices, ViewQueries
+from photoshare.readapi.services import ReadServices, StreamSlot, ViewQueries
 from photoshare.readapi.routing import ReadRoute
 
 router = APIRouter(tags=["notifications"], route_class=ReadRoute)
 
 RETRY_MILLISECONDS = 3000
+# Retry-After of a refused stream: a slot frees only when one of the user's streams closes.
+STREAMS_RETRY_AFTER_SECONDS = 10
 NOTIFICATION_KIND = "notification"
 
 
@@ -144,9 +149,31 @@ async def _events(request: Request, services: ReadServices,
                 asyncio.ensure_future(closing())
 
 
-@router.get("/v1/notifications/stream", response_class=StreamingResponse)
+class _SlotStreamingResponse(StreamingResponse):
+    """A stream that gives its user's slot back when it ends, however it ends: the
+    client went away, the feed ended or failed, or the server is stopping."""
+
+    def __init__(self, content: AsyncIterator[str], slot: StreamSlot, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+
+
+@router.get("/v1/notifications/stream", response_class=StreamingResponse,
+            responses={429: {"description": "too many open streams; see Retry-After"}})
 async def stream(request: Request, services: Services) -> StreamingResponse:
     user_id = _stream_user_id(request)  # before the stream starts: a 401 is plain JSON
-    return StreamingResponse(
-        _events(request, services, user_id), media_type="text/event-stream",
+    slot = services.stream_slots.take(user_id, services.max_streams_per_user)
+    if slot is None:  # also before the stream starts: a 429 is plain JSON too
+        raise ApiError(429, "too_many_streams",
+                       f"at most {services.max_streams_per_user} live streams per user may "
+                       "be open at once; close one first",
+                       {"Retry-After": str(STREAMS_RETRY_AFTER_SECONDS)})
+    return _SlotStreamingResponse(
+        _events(request, services, user_id), slot, media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -8,24 +8,19 @@ stream never does), read with httpx streaming; every wait is bounded.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from photoshare.infra.roots.embedded import create_embedded_app
 from photoshare.infra.sqlite.catalog import bindings, open_views
 from photoshare.streams.runner import Notice, ProjectionRunner
 from support.embedded import Account, cheap_settings, event_store, head, post_photo, register
+from support.threaded import served
 
 SUMMARY_KEYS = {"user_id", "username", "display_name", "avatar_url"}
 ITEM_KEYS = {"notification_id", "type", "actor", "photo_id", "created_at", "read"}
@@ -168,13 +163,17 @@ def test_marking_read_flags_that_one_and_everything_older(client: TestClient,
     assert [i["read"] for i in listing(client, ann, newer)["items"]] == [False, True, True, True]
 
 
-def test_an_id_that_is_not_yours_marks_nothing(client: TestClient,
-                                               story: dict[str, Any]) -> None:
+def test_an_id_that_is_not_yours_is_refused_and_appends_nothing(
+        client: TestClient, story: dict[str, Any]) -> None:
     bobs = listing(client, story["bob"], story["last"])["items"]
-    after = position(mark_read(client, story["ann"], bobs[0]["notification_id"]))
-    after = position(mark_read(client, story["ann"], "00000000-0000-4000-8000-000000000000"))
-    assert not any(i["read"] for i in listing(client, story["ann"], after)["items"])
-    assert not any(i["read"] for i in listing(client, story["bob"], after)["items"])
+    before = head(client)
+    for not_anns in (bobs[0]["notification_id"], "00000000-0000-4000-8000-000000000000"):
+        refused = mark_read(client, story["ann"], not_anns)
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error"]["code"] == "notification_not_found"
+    assert head(client) == before
+    assert not any(i["read"] for i in listing(client, story["ann"], story["last"])["items"])
+    assert not any(i["read"] for i in listing(client, story["bob"], story["last"])["items"])
 
 
 def test_the_marker_survives_a_rebuild_from_event_zero(client: TestClient,
@@ -239,29 +238,6 @@ def test_the_stream_refuses_a_bad_query_token_with_json(client: TestClient, quer
 
 
 # --- the live stream over a real server ---------------------------------------------------
-
-
-@contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    """`app` on uvicorn in a thread, on a free port; stopped (bounded) on exit."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning",
-                                           lifespan="on", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
-        assert not thread.is_alive(), "server did not stop"
 
 
 def http(base_url: str) -> httpx.Client:

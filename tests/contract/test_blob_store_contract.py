@@ -21,9 +21,11 @@ from botocore.exceptions import ClientError
 
 from photoshare.infra.media.blobs import (
     ALLOWED_EXTENSIONS,
+    SALT_BYTES,
     BlobStore,
     FilesystemBlobStore,
     InvalidBlobKeyError,
+    new_salt,
 )
 from photoshare.infra.media.blobs import IMMUTABLE_CACHE_CONTROL as IMMUTABLE
 from photoshare.infra.s3.blobs import MAX_URL_SECONDS, S3BlobStore
@@ -38,7 +40,8 @@ from support.s3_server import (
 pytestmark = pytest.mark.cluster
 
 DATA = b"\xff\xd8\xff not really a jpeg, but blobs do not care"
-DIGEST = hashlib.sha256(DATA).hexdigest()
+SALT = bytes(range(SALT_BYTES))  # one upload's salt
+DIGEST = hashlib.sha256(SALT + DATA).hexdigest()
 MISSING_KEY = f"{'0' * 64}.jpg"
 
 INVALID_KEYS = [
@@ -141,33 +144,61 @@ def s3_requests(s3_client: Any) -> Iterator[list[str]]:
 # --- the contract: every BlobStore ------------------------------------------------------
 
 
-def test_put_returns_the_content_key_and_get_returns_the_bytes(store):
-    key = store.put(DATA, extension="jpg")
+def test_put_returns_the_key_of_salt_and_bytes_and_get_returns_the_bytes(store):
+    key = store.put(DATA, extension="jpg", salt=SALT)
     assert key == f"{DIGEST}.jpg"
     assert store.get(key) == DATA
 
 
-def test_same_bytes_give_the_same_key_and_are_stored_once(store, stored_keys):
-    first = store.put(DATA, extension="png")
-    second = store.put(DATA, extension="png")
+def test_same_salt_and_bytes_give_the_same_key_and_are_stored_once(store, stored_keys):
+    # A retry of one upload: harmless.
+    first = store.put(DATA, extension="png", salt=SALT)
+    second = store.put(DATA, extension="png", salt=SALT)
     assert first == second
     assert stored_keys() == [first]
 
 
+def test_same_bytes_under_another_salt_are_another_blob(store, stored_keys):
+    # Two uploads of the same bytes never share a blob, so deleting one's is always safe.
+    first = store.put(DATA, extension="jpg", salt=new_salt())
+    second = store.put(DATA, extension="jpg", salt=new_salt())
+    assert first != second
+    assert stored_keys() == sorted([first, second])
+    assert store.get(first) == store.get(second) == DATA
+
+
+def test_delete_removes_the_blob_and_only_it(store, stored_keys):
+    key = store.put(DATA, extension="jpg", salt=SALT)
+    other = store.put(DATA, extension="jpg", salt=new_salt())
+    store.delete(key)
+    assert not store.exists(key)
+    assert store.get(key) is None
+    assert stored_keys() == [other]
+    assert store.get(other) == DATA
+
+
+def test_delete_of_a_missing_blob_is_no_error(store, stored_keys):
+    store.delete(MISSING_KEY)
+    key = store.put(DATA, extension="png", salt=SALT)
+    store.delete(key)
+    store.delete(key)  # twice: a retried deletion
+    assert stored_keys() == []
+
+
 def test_same_bytes_with_another_extension_are_another_blob(store, stored_keys):
-    keys = {store.put(DATA, extension="jpg"), store.put(DATA, extension="webp")}
+    keys = {store.put(DATA, extension="jpg", salt=SALT), store.put(DATA, extension="webp", salt=SALT)}
     assert stored_keys() == sorted(keys) == [f"{DIGEST}.jpg", f"{DIGEST}.webp"]
 
 
 def test_exists_before_and_after_put(store):
     key = f"{DIGEST}.jpg"
     assert not store.exists(key)
-    store.put(DATA, extension="jpg")
+    store.put(DATA, extension="jpg", salt=SALT)
     assert store.exists(key)
 
 
 def test_get_of_a_missing_valid_key_is_none(store):
-    store.put(DATA, extension="jpg")  # the store is not empty, just lacks this key
+    store.put(DATA, extension="jpg", salt=SALT)  # the store is not empty, just lacks this key
     assert store.get(MISSING_KEY) is None
     assert not store.exists(MISSING_KEY)
 
@@ -178,30 +209,32 @@ def test_invalid_keys_are_refused(store, key):
         store.get(key)
     with pytest.raises(InvalidBlobKeyError):
         store.exists(key)
+    with pytest.raises(InvalidBlobKeyError):
+        store.delete(key)
 
 
 @pytest.mark.parametrize("extension", INVALID_EXTENSIONS)
 def test_an_unsupported_extension_is_refused_and_stores_nothing(store, stored_keys, extension):
     with pytest.raises(InvalidBlobKeyError):
-        store.put(DATA, extension=extension)
+        store.put(DATA, extension=extension, salt=SALT)
     assert stored_keys() == []
 
 
 @pytest.mark.parametrize("extension", sorted(ALLOWED_EXTENSIONS))
 def test_every_allowed_extension_round_trips(store, extension):
-    key = store.put(DATA, extension=extension)
+    key = store.put(DATA, extension=extension, salt=SALT)
     assert key == f"{DIGEST}.{extension}"
     assert store.get(key) == DATA
 
 
 def test_an_empty_blob_round_trips(store):
-    assert store.get(store.put(b"", extension="jpg")) == b""
+    assert store.get(store.put(b"", extension="jpg", salt=SALT)) == b""
 
 
 def test_a_two_megabyte_blob_round_trips(store):
     data = random.Random(7).randbytes(2 * 1024 * 1024)
-    key = store.put(data, extension="jpg")
-    assert key == f"{hashlib.sha256(data).hexdigest()}.jpg"
+    key = store.put(data, extension="jpg", salt=SALT)
+    assert key == f"{hashlib.sha256(SALT + data).hexdigest()}.jpg"
     assert store.get(key) == data
 
 
@@ -213,7 +246,7 @@ def test_concurrent_puts_of_the_same_bytes(store, stored_keys):
     def put() -> None:
         start.wait()
         try:
-            keys.append(store.put(DATA, extension="jpg"))
+            keys.append(store.put(DATA, extension="jpg", salt=SALT))
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 
@@ -233,34 +266,41 @@ def test_concurrent_puts_of_the_same_bytes(store, stored_keys):
 
 @pytest.mark.parametrize("extension", sorted(ALLOWED_EXTENSIONS))
 def test_s3_objects_are_immutable_and_typed(s3_store, s3_client, extension):
-    key = s3_store.put(DATA, extension=extension)
+    key = s3_store.put(DATA, extension=extension, salt=SALT)
     head = s3_client.head_object(Bucket=s3_store.bucket, Key=key)
     assert head["CacheControl"] == IMMUTABLE == "public, max-age=31536000, immutable"
     assert head["ContentType"] == CONTENT_TYPES[extension]
     assert head["ContentLength"] == len(DATA)
 
 
-def test_s3_put_of_stored_bytes_uploads_nothing(s3_store, s3_requests):
-    key = s3_store.put(DATA, extension="jpg")
-    assert [line.split()[0] for line in s3_requests] == ["HEAD", "PUT"]
+def test_s3_put_is_one_request(s3_store, s3_requests):
+    # Keys are salted per upload: a HEAD first would nearly always answer "not there".
+    key = s3_store.put(DATA, extension="jpg", salt=SALT)
+    assert s3_requests == [f"PUT /{s3_store.bucket}/{key}"]
+
+
+def test_s3_delete_is_one_request_and_the_object_is_gone(s3_store, s3_client, s3_requests):
+    key = s3_store.put(DATA, extension="jpg", salt=SALT)
     s3_requests.clear()
-    assert s3_store.put(DATA, extension="jpg") == key
-    assert s3_requests == [f"HEAD /{s3_store.bucket}/{key}"]
+    s3_store.delete(key)
+    assert s3_requests == [f"DELETE /{s3_store.bucket}/{key}"]
+    with pytest.raises(ClientError, match="NoSuchKey"):  # what the object store answers now
+        s3_client.get_object(Bucket=s3_store.bucket, Key=key)
 
 
 def test_s3_invalid_keys_and_extensions_send_no_request(s3_store, s3_requests):
     for key in INVALID_KEYS:
-        for call in (s3_store.get, s3_store.exists, s3_store.url_for):
+        for call in (s3_store.get, s3_store.exists, s3_store.url_for, s3_store.delete):
             with pytest.raises(InvalidBlobKeyError):
                 call(key)
     for extension in INVALID_EXTENSIONS:
         with pytest.raises(InvalidBlobKeyError):
-            s3_store.put(DATA, extension=extension)
+            s3_store.put(DATA, extension=extension, salt=SALT)
     assert s3_requests == []
 
 
 def test_s3_presigned_url_serves_the_bytes(s3_store):
-    key = s3_store.put(DATA, extension="png")
+    key = s3_store.put(DATA, extension="png", salt=SALT)
     url = s3_store.url_for(key, expires_seconds=60)
     assert "X-Amz-Signature=" in url and "X-Amz-Expires=60" in url  # SigV4, not legacy SigV2
     response = httpx.get(url, trust_env=False)
@@ -281,7 +321,7 @@ def test_s3_ensure_bucket_is_idempotent(s3_client):
     with pytest.raises(ClientError):
         s3_client.head_bucket(Bucket=store.bucket)
     store.ensure_bucket()
-    key = store.put(DATA, extension="jpg")
+    key = store.put(DATA, extension="jpg", salt=SALT)
     store.ensure_bucket()
     assert store.get(key) == DATA  # the second call neither failed nor emptied the bucket
     empty_and_delete_bucket(s3_client, store.bucket)
@@ -292,7 +332,9 @@ def test_s3_a_missing_bucket_is_an_error_not_a_missing_blob(s3_client):
     with pytest.raises(ClientError, match="NoSuchBucket"):
         store.get(f"{DIGEST}.jpg")
     with pytest.raises(ClientError, match="NoSuchBucket"):
-        store.put(DATA, extension="jpg")
+        store.put(DATA, extension="jpg", salt=SALT)
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        store.delete(f"{DIGEST}.jpg")
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
@@ -310,7 +352,7 @@ def test_s3_store_from_settings(s3_server, s3_client, region, request):
     store.ensure_bucket()
     location = s3_client.get_bucket_location(Bucket=store.bucket)["LocationConstraint"]
     assert (location or "us-east-1") == region
-    key = store.put(DATA, extension="webp")
+    key = store.put(DATA, extension="webp", salt=SALT)
     assert store.get(key) == DATA
     url = store.url_for(key)
     assert "X-Amz-Signature=" in url  # SigV4: the legacy SigV2 default is refused by many servers

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from photoshare.infra.localcluster.process import free_port
+from photoshare.infra.localcluster.process import dies_with_this_process, free_port
 from photoshare.infra.postgres.event_store import drop_database, ensure_database
 from photoshare.infra.settings import Settings
 from support.engines import Engines
@@ -37,10 +37,12 @@ class ClusterServers:
                            for key, value in self.env.items() if key.startswith("PHOTOSHARE_")})
 
     def role(self, *argv: str, log_name: str, **env: str) -> subprocess.Popen[bytes]:
-        """Start one `photoshare` role process, its output in `log_dir/log_name`."""
+        """Start one `photoshare` role process, its output in `log_dir/log_name`. It
+        dies with this process (should pytest be killed, the kernel kills it too)."""
         with (self.log_dir / log_name).open("ab") as log:
             return subprocess.Popen([str(PHOTOSHARE), *argv], stdout=log, stderr=log,
-                                    env={**self.env, **env})
+                                    env={**self.env, **env},
+                                    preexec_fn=dies_with_this_process())
 
 
 @contextmanager

@@ -14,10 +14,15 @@ from PIL import Image
 
 
 def cheap_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Real settings with a cheap password hash, so tests register users quickly."""
+    """Real settings with a cheap password hash, so tests register users quickly, and
+    limits no test run reaches unless it sets them."""
     values = {"data_dir": data_dir, "password_hash_memory_kib": 1024,
               "password_hash_time_cost": 1, "secret_key": "test-secret-" + "x" * 32,
-              "image_workers": 2}
+              "image_workers": 2,
+              # One test client registers and writes far more than a person would;
+              # the limits have tests of their own.
+              "registrations_per_hour_per_address": 100_000,
+              "user_writes_per_minute": 100_000}
     values.update(overrides)
     return Settings(**values)
 

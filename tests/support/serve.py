@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from photoshare.infra.localcluster.process import free_port
+from photoshare.infra.localcluster.process import dies_with_this_process, free_port
 
 PHOTOSHARE = Path(sys.executable).parent / "photoshare"
 
@@ -50,7 +50,9 @@ def serve(data_dir: Path, log_path: Path, **env: str) -> Iterator[Server]:
     with log_path.open("a") as log:
         process = subprocess.Popen(
             [str(PHOTOSHARE), "serve", "--port", str(port), "--data-dir", str(data_dir)],
-            stdout=log, stderr=log, env=environment)
+            stdout=log, stderr=log, env=environment,
+            # Should pytest be killed, the kernel kills the server too.
+            preexec_fn=dies_with_this_process())
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, process, log_path, timeout=60)

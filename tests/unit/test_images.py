@@ -11,18 +11,22 @@ from io import BytesIO
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import ExifTags, Image, ImageCms
+from PIL import ExifTags, Image, ImageChops, ImageCms, ImageStat, WebPImagePlugin
 
+from photoshare.infra.media import images
 from photoshare.infra.media.images import (
     AVATAR_VARIANTS,
+    DEFAULT_MAX_DECODE_BYTES,
     PHOTO_VARIANTS,
     CorruptImageError,
+    ImageDecodeTooLargeError,
     ImageDimensionsTooLargeError,
     ImageRejectedError,
     ProcessedImage,
     UnsupportedImageFormatError,
     VariantSpec,
     accepted_formats,
+    estimate_decode_bytes,
     extension_for_format,
     process_image,
     sniff_format,
@@ -578,7 +582,12 @@ def test_max_pixels_applies_to_real_images():
 
 
 def test_errors_carry_a_code_and_a_message():
-    for error in (UnsupportedImageFormatError, CorruptImageError, ImageDimensionsTooLargeError):
+    for error in (
+        UnsupportedImageFormatError,
+        CorruptImageError,
+        ImageDimensionsTooLargeError,
+        ImageDecodeTooLargeError,
+    ):
         assert issubclass(error, ImageRejectedError)
         assert error.code and error.message
         assert str(error()) == error().message == error.message
@@ -607,6 +616,196 @@ def test_importing_the_module_changes_no_pillow_global_state():
         "assert after[1] is False\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Decode budget: what an image costs to process, from its header, before any pixel
+
+
+def png_header(width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> bytes:
+    """A PNG declaring ``width`` x ``height`` pixels of the given kind, with garbage data."""
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def estimate(data: bytes, specs=PHOTO_VARIANTS, **limits: int) -> int:
+    return estimate_decode_bytes(data, specs, max_pixels=MAX_PIXELS, **limits)
+
+
+def test_a_2_kb_webp_of_7000_squared_pixels_is_refused_before_any_pixel_is_decoded(
+    monkeypatch,
+):
+    # Under the 50 MP pixel limit, yet ~750 MB to decode through Pillow.
+    data = encode(Image.new("RGB", (7000, 7000), GREEN), "WEBP", lossless=True)
+    assert len(data) < 4096
+
+    def no_decoder(*args, **kwargs):
+        raise AssertionError("libwebp's decoder was made before the budget was checked")
+
+    with monkeypatch.context() as patch:
+        # Opening the file would make the decoder, canvases and all.
+        patch.setattr(WebPImagePlugin.WebPImageFile, "_open", no_decoder)
+        with pytest.raises(ImageDecodeTooLargeError) as info:
+            run(data)
+        with pytest.raises(ImageDimensionsTooLargeError):
+            run(data, max_pixels=48_000_000)
+
+    assert info.value.code == "image_too_large"
+    assert isinstance(info.value, ImageDimensionsTooLargeError)
+    message = str(info.value)
+    assert "7000x7000 WebP" in message and "MB" in message
+    assert f"{DEFAULT_MAX_DECODE_BYTES // 1_000_000} MB" in message
+    assert estimate(data) > DEFAULT_MAX_DECODE_BYTES
+
+
+@pytest.mark.parametrize(
+    ("cheaper", "dearer", "extra_bytes_per_pixel"),
+    [
+        ((8, 0), (16, 0), 1),  # 16-bit grey: 2 bytes a pixel, 8-bit: 1
+        ((8, 3), (8, 6), 3),  # palette: 1 byte; RGBA: 4
+        ((8, 0), (8, 4), 3),  # grey with alpha is stored in 4 bytes
+    ],
+    ids=["16-bit-grey", "rgba", "grey-alpha"],
+)
+def test_the_estimate_counts_the_bytes_per_pixel_of_the_decoded_mode(
+    cheaper, dearer, extra_bytes_per_pixel
+):
+    pixels = 3000 * 3000
+    difference = estimate(png_header(3000, 3000, *dearer)) - estimate(
+        png_header(3000, 3000, *cheaper)
+    )
+    assert difference >= extra_bytes_per_pixel * pixels
+
+
+def test_16_bit_rgb_counts_as_8_bit_rgb_which_pillow_decodes_it_to():
+    assert estimate(png_header(3000, 3000, 16, 2)) == estimate(png_header(3000, 3000, 8, 2))
+    assert estimate(png_header(3000, 3000, 16, 6)) == estimate(png_header(3000, 3000, 8, 6))
+
+
+def test_the_budget_is_checked_from_the_header_before_decoding():
+    # 7000x7000 16-bit grey, garbage data: over a low limit it is refused as too costly
+    # (so nothing was decoded); within the default, decoding is reached and fails.
+    data = png_header(7000, 7000, 16, 0)
+    with pytest.raises(ImageDecodeTooLargeError) as info:
+        process_image(data, PHOTO_VARIANTS, max_pixels=MAX_PIXELS, max_decode_bytes=50_000_000)
+    assert "7000x7000 PNG" in str(info.value) and "the limit is 50 MB" in str(info.value)
+    assert estimate(data) <= DEFAULT_MAX_DECODE_BYTES
+    with pytest.raises(CorruptImageError):
+        run(data)
+
+
+def test_a_jpeg_counts_at_the_scale_it_is_decoded_at():
+    data = jpeg_declaring(4000, 3000)  # decoded at 1/2: 2000x1500
+    assert estimate(data) < 4000 * 3000 * 4  # less than the full-size bitmap alone
+    assert estimate(jpeg_declaring(8000, 6000)) - estimate(data) < 4000 * 3000
+
+
+@pytest.mark.parametrize(("subsampling", "bytes_per_pixel"), [(2, 3), (0, 6)])
+def test_a_progressive_jpeg_counts_its_full_size_coefficients(subsampling, bytes_per_pixel):
+    # libjpeg keeps every DCT coefficient (2 bytes) of a multi-scan file, whatever the scale:
+    # 3 bytes a pixel at 4:2:0, 6 at 4:4:4.
+    image = photo((2000, 1500))
+    baseline = encode(image, "JPEG", subsampling=subsampling)
+    progressive = encode(image, "JPEG", subsampling=subsampling, progressive=True)
+    difference = estimate(progressive) - estimate(baseline)
+    assert 1.0 <= difference / (2000 * 1500 * bytes_per_pixel) <= 1.1
+
+
+def test_a_jpeg_whose_first_scan_has_one_component_counts_its_coefficients():
+    data = bytearray(encode(photo((2000, 1500)), "JPEG"))
+    sos = data.index(b"\xff\xda")
+    assert data[sos + 4] == 3
+    data[sos + 4] = 1  # components in separate scans: libjpeg buffers the whole image
+    assert estimate(bytes(data)) - estimate(encode(photo((2000, 1500)), "JPEG")) > 2000 * 1500
+
+
+def test_a_lossless_jpeg_counts_at_full_size():
+    # libjpeg cannot decode a lossless JPEG at reduced scale.
+    data = bytearray(jpeg_declaring(4000, 3000))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 1] = 0xC3
+    difference = estimate(bytes(data)) - estimate(jpeg_declaring(4000, 3000))
+    assert difference == (4000 * 3000 - 2000 * 1500) * 4
+
+
+def test_a_webp_counts_the_decoders_canvases_and_copies():
+    size = (1000, 1000)
+    webp, png = encode(photo(size), "WEBP"), encode(photo(size), "PNG")
+    assert estimate(webp) - estimate(png) >= 12 * size[0] * size[1]
+
+
+@pytest.mark.skipif("avif" not in accepted_formats(), reason="no AVIF decoder")
+def test_an_avif_config_box_planted_in_the_file_can_only_raise_the_estimate():
+    data = encode(photo((1000, 1000)), "AVIF")
+    # A 'free' box holding an av1C claiming 12-bit 4:4:4.
+    planted = b"av1C" + bytes([0x81, 0x00, 0x60, 0x00])
+    box = struct.pack(">I", 8 + len(planted)) + b"free" + planted
+    assert estimate(data + box) > estimate(data)
+    assert run(data + box).width == 1000
+
+
+@pytest.mark.parametrize(
+    ("config", "alpha", "expected"),
+    [
+        (bytes(16) + bytes([0x01, 0x00]), False, 1.5 + 8),  # 8-bit 4:2:0
+        (bytes(16) + bytes([0x03, 0x02]), True, 2 * (3 + 1) + 8),  # 10-bit 4:4:4, alpha
+        (b"", False, 2 * 3 + 8),  # no readable box: the worst case
+    ],
+)
+def test_heic_planes_are_read_from_the_hevc_configuration(config, alpha, expected):
+    data = b"....ftypheic" + (b"hvcC" + config + b"\x00" * 4 if config else b"")
+    assert images._isobmff_decoder_bytes_per_pixel("heic", data, alpha) == expected
+
+
+def test_a_finer_reduction_over_the_limit_falls_back_to_a_coarser_one():
+    # 500 px for a 100 px variant: a reduction by 1 leaves 5 source pixels per output pixel
+    # (under the gap of 3), by 2 leaves 2.5: chosen only when the first would not fit.
+    specs = (VariantSpec("large", 100, False),)
+    image = photo((500, 500)).convert("RGBA")
+    image.putalpha(128)
+    data = encode(image, "PNG")
+    finest = estimate(data, specs)
+
+    fine = process_image(data, specs, max_pixels=MAX_PIXELS)
+    coarser = process_image(data, specs, max_pixels=MAX_PIXELS, max_decode_bytes=finest - 1)
+
+    assert estimate(data, specs, max_decode_bytes=finest - 1) < finest
+    assert sizes(fine) == sizes(coarser) == {"large": (100, 100)}
+    difference = ImageChops.difference(
+        variants_by_name(fine)["large"], variants_by_name(coarser)["large"]
+    )
+    assert max(ImageStat.Stat(difference).mean) < 2
+    with pytest.raises(ImageDecodeTooLargeError):
+        process_image(data, specs, max_pixels=MAX_PIXELS, max_decode_bytes=finest // 2)
+
+
+def gradient_alpha(mode: str, size: tuple[int, int]) -> bytes:
+    image = photo(size).convert("RGBA")
+    image.putalpha(Image.linear_gradient("L").rotate(90).resize(size))
+    if mode == "P":
+        return encode(image.convert("RGB").convert("P"), "PNG", transparency=3)
+    if mode == "I;16":
+        grey = image.convert("L").convert("I").point(lambda v: v * 257).convert("I;16")
+        return encode(grey, "PNG")
+    return encode(image.convert(mode), "PNG")
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "I;16", "RGB"])
+def test_band_by_band_conversion_gives_the_pixels_of_a_whole_image_one(mode, monkeypatch):
+    # 1300 px for a 200 px variant: reduced by 2 (6.5 / 3) right after decoding.
+    specs = (VariantSpec("large", 200, False), VariantSpec("square", 60, True))
+    data = gradient_alpha(mode, (1300, 900))
+    unlimited = {"max_pixels": MAX_PIXELS, "max_decode_bytes": 2**62}
+    monkeypatch.setattr(images, "_BAND_PIXELS", 10**9)  # the whole image in one band
+    whole = process_image(data, specs, **unlimited)
+    monkeypatch.setattr(images, "_BAND_PIXELS", 997)  # bands of two rows
+    banded = process_image(data, specs, **unlimited)
+    assert [v.data for v in banded.variants] == [v.data for v in whole.variants]
 
 
 # --------------------------------------------------------------------------------------------

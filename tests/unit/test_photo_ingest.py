@@ -106,7 +106,8 @@ async def test_the_original_keeps_its_own_format_extension(stores):
     assert set(stored.variants) == {"avatar", "avatar_small"}
 
 
-async def test_ingesting_the_same_image_twice_stores_it_once(stores):
+async def test_two_uploads_of_the_same_image_get_blobs_of_their_own(stores):
+    # Keys are salted per upload: deleting one photo's blobs can never take another's.
     media, originals = stores
     ingest = make_ingest(stores)
     data = jpeg((800, 600))
@@ -114,9 +115,27 @@ async def test_ingesting_the_same_image_twice_stores_it_once(stores):
     first = await ingest.ingest(data, PHOTO_VARIANTS)
     second = await ingest.ingest(data, PHOTO_VARIANTS)
 
-    assert first == second
-    assert len(files_under(media.root)) == 3
-    assert len(files_under(originals.root)) == 1
+    assert first.original_key != second.original_key
+    assert set(first.variants.values()).isdisjoint(second.variants.values())
+    assert originals.get(first.original_key) == originals.get(second.original_key) == data
+    assert len(files_under(media.root)) == 6
+    assert len(files_under(originals.root)) == 2
+
+
+async def test_discard_deletes_the_original_and_the_variants_only(stores):
+    media, originals = stores
+    ingest = make_ingest(stores)
+    data = jpeg((800, 600))
+    kept = await ingest.ingest(data, PHOTO_VARIANTS)
+    discarded = await ingest.ingest(data, PHOTO_VARIANTS)
+
+    ingest.discard(discarded)
+
+    assert not originals.exists(discarded.original_key)
+    assert not any(media.exists(key) for key in discarded.variants.values())
+    assert originals.exists(kept.original_key)
+    assert all(media.exists(key) for key in kept.variants.values())
+    ingest.discard(discarded)  # again: nothing left to delete, no error
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
 import jwt
 import pytest
 
-from photoshare.infra.auth.passwords import PasswordHasher
-from photoshare.infra.auth.ratelimit import FailureLimiter
+from photoshare.infra.auth.passwords import PasswordHasher, PasswordWork, PasswordWorkBusyError
+from photoshare.infra.auth.ratelimit import WindowLimiter
 from photoshare.infra.auth.tokens import InvalidTokenError, TokenService, load_or_create_secret
 
 
@@ -41,17 +43,47 @@ def test_passwords_are_argon2_and_verify() -> None:
     assert not hasher.verify("not-a-hash", "anything")
 
 
-def test_failure_limiter_blocks_then_forgets() -> None:
+def test_window_limiter_blocks_then_forgets() -> None:
     now = [1000.0]
-    limiter = FailureLimiter(max_failures=2, window_seconds=60, clock=lambda: now[0])
-    limiter.record_failure("k")
+    limiter = WindowLimiter(max_hits=2, window_seconds=60, clock=lambda: now[0])
+    limiter.record("k")
     assert limiter.retry_after("k") == 0
-    limiter.record_failure("k")
+    limiter.record("k")
     assert limiter.retry_after("k") == pytest.approx(60)
     assert limiter.retry_after("other") == 0
     now[0] += 61
     assert limiter.retry_after("k") == 0
-    limiter.record_failure("k")
-    limiter.record_failure("k")
+    limiter.record("k")
+    limiter.record("k")
     limiter.reset("k")
     assert limiter.retry_after("k") == 0
+
+
+def test_tokens_without_an_id_are_refused_so_every_token_can_be_revoked() -> None:
+    service = TokenService("s" * 40, ttl_seconds=60)
+    claims = service.claims(service.issue("user-1").token)
+    assert claims.user_id == "user-1" and len(claims.token_id) == 32
+    assert claims.expires_at == pytest.approx(time.time() + 60, abs=2)
+    old_style = jwt.encode({"sub": "user-1", "iss": "photoshare", "iat": int(time.time()),
+                            "exp": int(time.time()) + 60}, "s" * 40, algorithm="HS256")
+    with pytest.raises(InvalidTokenError):
+        service.verify(old_style)
+
+
+def test_password_work_queues_a_bounded_number_then_says_busy() -> None:
+    hasher = PasswordHasher(time_cost=1, memory_kib=1024)
+    work = PasswordWork(hasher, concurrency=1, max_waiting=2)
+    gate = threading.Event()
+    original = hasher.hash
+    hasher.hash = lambda password: (gate.wait(10), original(password))[1]  # type: ignore
+
+    async def scenario() -> list[object]:
+        tasks = [asyncio.create_task(work.hash(f"p{i}")) for i in range(3)]
+        await asyncio.sleep(0.2)  # one runs (held at the gate), two wait
+        with pytest.raises(PasswordWorkBusyError):
+            await work.hash("one too many")
+        gate.set()
+        return await asyncio.gather(*tasks)
+
+    hashes = asyncio.run(scenario())
+    assert all(str(h).startswith("$argon2id$") for h in hashes)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Response, UploadFile
+import math
+from dataclasses import replace
+
+from fastapi import APIRouter, File, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from photoshare.commands.aggregates import User
 from photoshare.commands.messages import ChangeAvatar, RegisterUser, UpdateProfile
 from photoshare.infra.media.images import AVATAR_VARIANTS
-from photoshare.writeapi.deps import AnonymousBus, Services, UserBus, written
+from photoshare.infra.http.web import ApiError
+from photoshare.writeapi.deps import (
+    AnonymousBus,
+    Services,
+    UserBus,
+    client_address,
+    password_work,
+    written,
+)
 from photoshare.writeapi.schemas import AvatarPublic, ProfilePublic, ProfileUpdate, UserCreate, UserCreated
 from photoshare.writeapi.services import WriteServices
 from photoshare.writeapi.uploads import store_image
@@ -16,14 +27,27 @@ from photoshare.writeapi.uploads import store_image
 router = APIRouter(tags=["users"])
 
 
-@router.post("/v1/users", status_code=201, response_model=UserCreated)
-async def register(body: UserCreate, response: Response, bus: AnonymousBus,
+@router.post("/v1/users", status_code=201, response_model=UserCreated,
+             responses={429: {"description": "too many accounts from this address"},
+                        503: {"description": "busy hashing passwords; see Retry-After"}})
+async def register(body: UserCreate, request: Request, response: Response, bus: AnonymousBus,
                    services: Services) -> UserCreated:
-    password_hash = await run_in_threadpool(services.passwords.hash, body.password)
-    command = RegisterUser(username=body.username, email=body.email,
-                           password_hash=password_hash, display_name=body.display_name,
-                           bio=body.bio, location=body.location, age=body.age)
-    result = await bus.run(command)
+    command = RegisterUser(username=body.username, email=body.email, password_hash="",
+                           display_name=body.display_name, bio=body.bio,
+                           location=body.location, age=body.age)
+    # Everything cheap first: a bad or taken name costs no password hash.
+    await run_in_threadpool(services.commands.check, command, bus.context())
+    attempt = services.limits.registrations.acquire(client_address(request))
+    if not attempt.admitted:
+        raise ApiError(429, "too_many_registrations",
+                       "too many accounts created from this address; try again later",
+                       {"Retry-After": str(math.ceil(attempt.retry_after))})
+    try:
+        password_hash = await password_work(services.passwords.hash(body.password))
+    except BaseException:
+        services.limits.registrations.release(attempt)
+        raise
+    result = await bus.run(replace(command, password_hash=password_hash))
     written(response, result)
     return UserCreated(user_id=result.value, username=body.username)
 
