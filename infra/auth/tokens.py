@@ -32,6 +32,8 @@ class TokenClaims:
     user_id: str
     token_id: str
     expires_at: int
+    # The log's head when the token was issued: the user's account existed by then.
+    position: int = 0
 
 
 class TokenService:
@@ -39,10 +41,13 @@ class TokenService:
         self._secret = secret
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, user_id: str, *, now: float | None = None) -> IssuedToken:
+    def issue(self, user_id: str, *, position: int = 0,
+              now: float | None = None) -> IssuedToken:
+        """A token for `user_id`; `position`: the log's head now (see TokenClaims)."""
         issued_at = int(time.time() if now is None else now)
         claims = {"sub": user_id, "iss": ISSUER, "iat": issued_at,
-                  "exp": issued_at + self.ttl_seconds, "jti": uuid.uuid4().hex}
+                  "exp": issued_at + self.ttl_seconds, "jti": uuid.uuid4().hex,
+                  "pos": position}
         return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), self.ttl_seconds)
 
     def verify(self, token: str) -> str:
@@ -57,10 +62,11 @@ class TokenService:
                                 options={"require": ["sub", "exp", "iat", "iss", "jti"]})
         except jwt.PyJWTError as error:
             raise InvalidTokenError(str(error)) from None
-        subject, token_id = claims["sub"], claims["jti"]
-        if not isinstance(subject, str) or not isinstance(token_id, str):
-            raise InvalidTokenError("bad subject or token id")
-        return TokenClaims(subject, token_id, int(claims["exp"]))
+        subject, token_id, position = claims["sub"], claims["jti"], claims.get("pos", 0)
+        if not isinstance(subject, str) or not isinstance(token_id, str) \
+                or not isinstance(position, int):
+            raise InvalidTokenError("bad subject, token id or position")
+        return TokenClaims(subject, token_id, int(claims["exp"]), position)
 
 
 def load_or_create_secret(path: Path) -> str:

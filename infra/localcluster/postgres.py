@@ -4,6 +4,7 @@ authentication on 127.0.0.1 only), never the system's."""
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import pwd
 import shutil
@@ -12,6 +13,8 @@ import subprocess
 from pathlib import Path
 
 from photoshare.infra.localcluster.process import ServerSpec, become, port_answers
+
+log = logging.getLogger("photoshare.localcluster")
 
 # The server refuses to run as root; as root we run it as Debian's `postgres` user.
 SERVER_USER = "postgres"
@@ -29,6 +32,18 @@ def bin_dir() -> Path:
     raise FileNotFoundError("PostgreSQL is not installed: `apt-get install postgresql`")
 
 
+def _let_others_pass_through(directory: Path) -> None:
+    """Give `directory` and its parents the search bit for others (never read), so the
+    server's own user reaches its data dir under a private one (`serve` makes `data/`
+    0700, and `make cluster` keeps its servers in `data/cluster/`)."""
+    for path in (directory, *directory.parents):
+        mode = path.stat().st_mode
+        if not mode & 0o001 and path.stat().st_uid == os.geteuid():
+            path.chmod((mode & 0o7777) | 0o001)
+            log.info("made %s passable (mode %o) for the PostgreSQL server's user",
+                     path, (mode & 0o7777) | 0o001)
+
+
 def postgres_spec(home: Path, *, port: int, durable: bool) -> ServerSpec:
     """A server on 127.0.0.1:`port` whose data directory is `home/pgdata` (made on first
     use, kept after). `durable=False` turns fsync off: for tests, never for data you keep."""
@@ -39,6 +54,7 @@ def postgres_spec(home: Path, *, port: int, durable: bool) -> ServerSpec:
     if user is not None:
         owner = pwd.getpwnam(user)
         os.chown(home, owner.pw_uid, owner.pw_gid)
+        _let_others_pass_through(home.resolve().parent)
     if not (data / "PG_VERSION").exists():
         result = subprocess.run(
             [str(programs / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",

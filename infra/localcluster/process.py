@@ -160,9 +160,12 @@ def _preexec(user: str | None) -> Callable[[], None]:
     parent = os.getpid()
 
     def prepare() -> None:
-        die_with_parent(parent)
+        # User first: the kernel clears the parent-death signal when the process's user
+        # or group changes, so set before it, it would be lost (PostgreSQL, started as
+        # `postgres` by root, would outlive us).
         if switch is not None:
             switch()
+        die_with_parent(parent)
     return prepare
 
 

@@ -4,7 +4,7 @@ Pure Pillow, no web framework: the write API calls ``process_image`` (through
 ``infra.photo_ingest``) and maps an ``ImageRejectedError`` to a 4xx answer using its ``code``.
 
 Decode budget: a tiny file can need a huge bitmap (a 2 KB lossless WebP of 7000x7000 costs
-~750 MB to decode through Pillow). ``estimate_decode_bytes`` reads only the header and
+~790 MB to decode through Pillow). ``estimate_decode_bytes`` reads only the header and
 estimates the peak memory the whole pipeline will allocate: pixels x the bytes per pixel of
 the mode Pillow decodes to (bit depth, alpha), plus what the decoder itself holds (libwebp's
 canvases, libavif's planes, libjpeg's coefficient buffer for progressive JPEGs), plus the

@@ -43,6 +43,7 @@ from photoshare.infra.roots.view_stores import open_view_stores
 from photoshare.infra.http.web import ApiError, install_health
 from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
+from photoshare.readapi.accounts import KnownAccounts
 from photoshare.readapi.services import ReadServices
 from photoshare.streams.live import LiveBroadcaster
 from photoshare.streams.partitioned import watermark
@@ -237,6 +238,7 @@ def create_read_app(settings: Settings) -> FastAPI:
         max_streams_per_user=settings.max_streams_per_user,
     )
     app.state.progress = progress
+    app.state.accounts = KnownAccounts(app.state.read)  # tokens of no account: 401
     install_request_handling(app, settings)
     include_read_api(app)
 

@@ -40,6 +40,7 @@ from photoshare.infra.http.idempotency import (
 from photoshare.infra.http.redirects import install_relative_slash_redirects
 from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
+from photoshare.readapi.accounts import KnownAccounts
 from photoshare.readapi.services import ReadServices
 from photoshare.streams.live import LiveBroadcaster
 from photoshare.streams.runner import BackgroundRunner, ProjectionRunner
@@ -191,6 +192,7 @@ def create_embedded_app(settings: Settings) -> FastAPI:
         max_streams_per_user=settings.max_streams_per_user,
     )
     app.state.runner = runner
+    app.state.accounts = KnownAccounts(app.state.read)  # tokens of no account: 401
 
     install_request_handling(app, settings, idempotency=True)
     include_read_api(app)  # reads first: they are most of the traffic

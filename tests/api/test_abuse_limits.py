@@ -245,3 +245,32 @@ def test_authenticated_answers_are_not_stored_by_any_cache(tmp_path: Path) -> No
         assert "no-store" not in public.headers.get("cache-control", "")
         media = client.get(post_photo(client, ann)["urls"]["large"], headers=ann.auth)
         assert "immutable" in media.headers["cache-control"]
+
+
+def test_a_signed_token_of_no_account_is_refused(tmp_path: Path) -> None:
+    with TestClient(app_with(tmp_path)) as client:
+        ann = register(client)
+        photo = post_photo(client, ann)["photo_id"]
+        # The views have passed the log's head (so the ghost's position too).
+        caught_up = client.get("/v1/timeline",
+                               headers={**ann.auth, "X-Min-Position": str(head(client))})
+        assert "X-Read-Stale" not in caught_up.headers
+        tokens = client.app.state.tokens
+        ghost = tokens.issue(str(uuid4()), position=head(client)).token
+        ghost_auth = {"Authorization": f"Bearer {ghost}"}
+        for path in ("/v1/timeline", "/v1/notifications", f"/v1/photos/{photo}"):
+            answer = client.get(path, headers=ghost_auth)
+            assert answer.status_code == 401, (path, answer.text)
+            assert answer.json()["error"]["code"] == "invalid_token"
+        assert client.get("/v1/notifications/stream",
+                          params={"access_token": ghost}).status_code == 401
+        assert client.patch("/v1/users/me", headers=ghost_auth,
+                            json={"bio": "boo"}).status_code == 401
+        # A real account is let in even before the views know it: its token says from
+        # which log position on it must exist.
+        runner = client.app.state.runner
+        runner_position = runner.position
+        fresh = tokens.issue(str(uuid4()), position=runner_position + 1_000).token
+        assert client.get("/v1/timeline",
+                          headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+        assert client.get("/v1/timeline", headers=ann.auth).status_code == 200

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import os
+
+import pytest
 
 from photoshare.infra.localcluster.kafka import new_cluster_id
+from photoshare.infra.localcluster.postgres import postgres_spec
 from photoshare.infra.localcluster.process import ServerSpec, ServerStartError, start
 
 
@@ -36,3 +40,14 @@ def test_a_server_that_never_answers_is_reported(tmp_path) -> None:
         assert "did not answer within" in str(error)
     else:
         raise AssertionError("a silent server was reported as started")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+def test_postgres_sets_up_inside_a_private_data_dir(tmp_path) -> None:
+    # `serve` makes data/ 0700; `make cluster` then keeps its servers in data/cluster/.
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    spec = postgres_spec(data / "cluster" / "postgres", port=1, durable=False)
+    assert spec.name == "postgres"
+    assert (data / "cluster" / "postgres" / "pgdata" / "PG_VERSION").exists()
+    assert data.stat().st_mode & 0o777 == 0o701  # passable, never readable, by others

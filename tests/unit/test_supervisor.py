@@ -135,3 +135,50 @@ def test_a_stuck_role_ends_itself_after_sigterm_within_its_stop_time(tmp_path: P
             process.kill()
     assert process.returncode == -signal.SIGALRM
     assert 0.9 <= took < 3
+
+
+# A process that starts one long-lived child the way the tests and `make cluster` do
+# (a server through `localcluster.process`, as another user when root, or a role with
+# `dies_with_this_process`), prints the child's pid, and waits to be killed.
+PARENT = """
+import os, subprocess, sys, time
+from pathlib import Path
+from photoshare.infra.localcluster import process
+if sys.argv[1] == "server":
+    user = "nobody" if os.geteuid() == 0 else None
+    spec = process.ServerSpec(name="sleeper", argv=["sleep", "300"], address="",
+                              ready=lambda: True, user=user)
+    child = process.start(spec, Path(sys.argv[2])).process
+else:
+    child = subprocess.Popen(["sleep", "300"], preexec_fn=process.dies_with_this_process())
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("how", ["server", "role"])
+def test_a_child_dies_with_the_process_that_started_it(tmp_path: Path, how: str) -> None:
+    parent = subprocess.Popen(python(PARENT, how, tmp_path / "sleeper.log"),
+                              stdout=subprocess.PIPE, cwd=tmp_path)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _running(child)
+        parent.kill()  # no clean-up of its own: only the kernel can end the child now
+        parent.wait()
+        deadline = time.monotonic() + 3
+        while _running(child):
+            assert time.monotonic() < deadline, f"{how} outlived the process that started it"
+            time.sleep(0.02)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _running(pid: int) -> bool:
+    """Not gone, and not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -23,7 +23,9 @@ router = APIRouter(tags=["sessions"])
 async def log_in(body: SessionCreate, request: Request, services: Services) -> SessionPublic:
     # An account is the same whether named by username or email; an unknown login is
     # throttled by its name, so probing names looks the same as guessing passwords.
-    credentials = await run_in_threadpool(services.commands.credentials_for_login, body.login)
+    credentials, head = await run_in_threadpool(
+        lambda: (services.commands.credentials_for_login(body.login),
+                 services.commands.head_position()))
     account = credentials.user_id if credentials else normalise_email(body.login)
     client = client_address(request)
     limits = services.limits
@@ -42,7 +44,7 @@ async def log_in(body: SessionCreate, request: Request, services: Services) -> S
         raise ApiError(401, "invalid_credentials", "wrong username, email or password")
     _give_back(attempts)  # only failures count
     limits.login_pair.reset(pair)
-    issued = services.tokens.issue(credentials.user_id)
+    issued = services.tokens.issue(credentials.user_id, position=head)
     return SessionPublic(access_token=issued.token, expires_in=issued.expires_in,
                          user_id=credentials.user_id)
 
