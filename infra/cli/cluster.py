@@ -32,6 +32,7 @@ def _serve_app(args: argparse.Namespace, factory_name: str) -> int:
     import uvicorn
 
     from photoshare.infra.roots import cluster
+    from photoshare.infra.roots.supervisor import ROLE_STOP_SECONDS, stop_within
 
     settings = _settings(args)
     try:
@@ -39,7 +40,6 @@ def _serve_app(args: argparse.Namespace, factory_name: str) -> int:
     except (cluster.MissingSecretKey, ViewStoresError) as error:
         print(f"photoshare: {error}", file=sys.stderr)
         return 2
-    from photoshare.infra.roots.supervisor import ROLE_STOP_SECONDS, stop_within
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -65,7 +65,6 @@ def _readapi(args: argparse.Namespace) -> int:
 
 def _relay(args: argparse.Namespace) -> int:
     from photoshare.infra.roots.cluster import run_relay
-
     from photoshare.infra.roots.supervisor import report_ready, stop_within
 
     settings = _settings(args)
@@ -83,6 +82,7 @@ def _relay(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from photoshare.infra.roots.cluster import create_worker
+    from photoshare.infra.roots.supervisor import report_ready, stop_within
     from photoshare.streams.worker import run_worker
 
     settings = _settings(args)
@@ -91,8 +91,6 @@ def _worker(args: argparse.Namespace) -> int:
     except ViewStoresError as error:
         print(f"photoshare: {error}", file=sys.stderr)
         return 2
-    from photoshare.infra.roots.supervisor import report_ready, stop_within
-
     run_worker(app, settings.log_level, stopping=stop_within, ready=report_ready)
     return 0
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from photoshare.infra.localcluster.process import free_port
 from photoshare.infra.roots.supervisor import Role, Supervisor, reserve_port
 
