@@ -14,8 +14,9 @@ sends a key may retry the request safely. The same key with the same body within
   client that encodes the same request again is recognised.
 * Only final answers are kept: 2xx and 4xx other than 401, 408, 409, 425 and 429. A
   5xx or an exception frees the key at once, so the client can try again.
-* The answers live behind `IdempotencyStore`: a SQLite file here (one machine, survives
-  restarts), Redis in `infra/redis/idempotency.py` (every write API process).
+* The answers live behind `IdempotencyStore`: a SQLite file (`infra/sqlite/idempotency.py`:
+  one machine, survives restarts) or Redis (`infra/redis/idempotency.py`: every write API
+  process).
 
 What this cannot do: if the process dies after the app appended its events but before
 the answer is kept, the key frees itself after `lock_seconds` and a retry runs again.
@@ -27,16 +28,10 @@ import abc
 import hashlib
 import json
 import logging
-import os
 import re
-import sqlite3
-import threading
-import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -149,90 +144,6 @@ def new_reservation(fingerprint: str) -> Reserved:
 
 def reservation_entry(reservation: Reserved) -> bytes:
     return encode_entry(reservation.fingerprint, token=reservation.token)
-
-
-# --- the SQLite adapter ------------------------------------------------------------------
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    key TEXT PRIMARY KEY,
-    entry BLOB NOT NULL,       -- encode_entry(): a reservation or an answer
-    token TEXT,                -- the holder's token while in flight, NULL once answered
-    expires_at REAL NOT NULL   -- seconds since the epoch
-);
-CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
-"""
-
-
-class SqliteIdempotencyStore(IdempotencyStore):
-    """Answers in a SQLite file of the data dir (readable by its owner only), shared by
-    every process of one machine; `BEGIN IMMEDIATE` makes `reserve` atomic across them.
-    Expired rows are ignored at once and deleted about once a minute."""
-
-    PURGE_EVERY_SECONDS = 60.0
-
-    def __init__(self, path: Path, *, ttl_seconds: float, lock_seconds: float,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(ttl_seconds=ttl_seconds, lock_seconds=lock_seconds)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # before SQLite makes it 0644
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                   timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-        self._clock = clock
-        self._next_purge = 0.0
-
-    def reserve(self, key: str, fingerprint: str) -> Reservation:
-        now = self._clock()
-        with self._lock, self._transaction():
-            if now >= self._next_purge:
-                self._db.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", (now,))
-                self._next_purge = now + self.PURGE_EVERY_SECONDS
-            row = self._db.execute(
-                "SELECT entry FROM idempotency_keys WHERE key = ? AND expires_at > ?",
-                (key, now)).fetchone()
-            if row is not None:
-                return decode_entry(row[0])
-            reservation = new_reservation(fingerprint)
-            self._db.execute(
-                "INSERT OR REPLACE INTO idempotency_keys (key, entry, token, expires_at) "
-                "VALUES (?, ?, ?, ?)",
-                (key, reservation_entry(reservation), reservation.token,
-                 now + self.lock_seconds))
-            return reservation
-
-    def complete(self, key: str, reservation: Reserved, answer: StoredAnswer) -> bool:
-        now = self._clock()
-        with self._lock:
-            return self._db.execute(
-                "UPDATE idempotency_keys SET entry = ?, token = NULL, expires_at = ? "
-                "WHERE key = ? AND token = ? AND expires_at > ?",
-                (encode_entry(reservation.fingerprint, answer=answer),
-                 now + self.ttl_seconds, key, reservation.token, now)).rowcount == 1
-
-    def release(self, key: str, reservation: Reserved) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM idempotency_keys WHERE key = ? AND token = ?",
-                             (key, reservation.token))
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        # IMMEDIATE: the write lock is taken before the read, so two processes
-        # reserving one key cannot both find it free.
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 # --- fingerprints ------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -34,9 +33,9 @@ from photoshare.infra.http.web import (
 from photoshare.infra.http.idempotency import (
     IdempotencyMiddleware,
     IdempotencyStore,
-    SqliteIdempotencyStore,
     document_idempotency_key,
 )
+from photoshare.infra.sqlite.idempotency import SqliteIdempotencyStore
 from photoshare.infra.http.redirects import install_relative_slash_redirects
 from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api

@@ -10,7 +10,8 @@ import os
 
 from photoshare.infra.auth.passwords import PasswordHasher, PasswordWork
 from photoshare.infra.auth.ratelimit import WindowLimiter
-from photoshare.infra.auth.revocation import SqliteRevocations, TokenRevocations
+from photoshare.infra.auth.revocation import TokenRevocations
+from photoshare.infra.sqlite.revocation import SqliteRevocations
 from photoshare.infra.settings import Settings
 from photoshare.writeapi.services import Limiter, WriteLimits
 

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from photoshare.infra.http.idempotency import (
     Fingerprint,
     Reserved,
-    SqliteIdempotencyStore,
     storage_key,
 )
+from photoshare.infra.sqlite.idempotency import SqliteIdempotencyStore
 from photoshare.infra.http.web import ApiError
 from photoshare.infra.roots.cluster import create_write_app
 from photoshare.infra.roots.embedded import create_embedded_app

@@ -19,9 +19,9 @@ from photoshare.infra.http.idempotency import (
     IdempotencyStore,
     InFlight,
     Reserved,
-    SqliteIdempotencyStore,
     StoredAnswer,
 )
+from photoshare.infra.sqlite.idempotency import SqliteIdempotencyStore
 from photoshare.infra.redis.idempotency import RedisIdempotencyStore
 
 DAY = 24 * 3600.0

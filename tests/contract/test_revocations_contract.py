@@ -11,7 +11,8 @@ from uuid import uuid4
 import pytest
 import redis
 
-from photoshare.infra.auth.revocation import SqliteRevocations, TokenRevocations
+from photoshare.infra.auth.revocation import TokenRevocations
+from photoshare.infra.sqlite.revocation import SqliteRevocations
 from photoshare.infra.redis.revocation import RedisRevocations
 
 pytestmark = pytest.mark.cluster
