@@ -228,7 +228,7 @@ def verified_claims(request: Request, token: str) -> TokenClaims:
                        {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     accounts = getattr(request.app.state, "accounts", None)  # the read side's check
     if accounts is not None and not accounts.exists(claims.user_id, claims.position):
-        raise ApiError(401, "invalid_token", "the token's account does not exist",
+        raise ApiError(401, "unknown_actor", "the token's account does not exist",
                        {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return claims
 

@@ -68,8 +68,10 @@ def stop_within(seconds: float = ROLE_STOP_SECONDS) -> None:
     SIGALRM with its default action, so nothing in this process has to run for it: not
     a thread, not the event loop, not the main thread (which may be blocked in a
     driver). Ending a role half-way is safe: the relay and the workers are built to
-    survive a crash (at least once, checkpoints), a write in flight is not committed.
-    Armed once; later calls change nothing."""
+    survive a crash (at least once, checkpoints); a write in flight is committed or not
+    in one transaction, and through the gateway its client hears 502
+    `upstream_outcome_unknown` (retry with its Idempotency-Key). Armed once; later calls
+    change nothing."""
     global _stop_armed
     if _stop_armed:
         return
@@ -297,6 +299,27 @@ def shared_secret(settings: Settings) -> str:
     return load_or_create_secret(settings.secret_key_path)
 
 
+def _run_dir() -> Path:
+    """A scratch dir of this `up`'s own (its roles' ready files); first away with those
+    of `up`s killed outright before, which could not remove theirs."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob("photoshare-up-*-*"):
+        pid = old.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"photoshare-up-{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
+
+
 def reserve_port(host: str, port: int) -> socket.socket:
     """Bind the public port now, so one something listens on fails `up` before anything
     starts, but do not listen: connections are refused until the gateway serves (once
@@ -330,7 +353,7 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
            "PHOTOSHARE_DATA_DIR": str(settings.data_dir.resolve()),
            "PHOTOSHARE_SECRET_KEY": shared_secret(settings)}
     env.pop(READY_FILE_ENV, None)
-    run_dir = Path(tempfile.mkdtemp(prefix="photoshare-up-"))
+    run_dir = _run_dir()
     roles: list[Role] = []
     reader_urls, writer_urls = [], []
     for kind, count, urls in (("writeapi", writers, writer_urls),

@@ -261,7 +261,7 @@ def test_a_signed_token_of_no_account_is_refused(tmp_path: Path) -> None:
         for path in ("/v1/timeline", "/v1/notifications", f"/v1/photos/{photo}"):
             answer = client.get(path, headers=ghost_auth)
             assert answer.status_code == 401, (path, answer.text)
-            assert answer.json()["error"]["code"] == "invalid_token"
+            assert answer.json()["error"]["code"] == "unknown_actor"
         assert client.get("/v1/notifications/stream",
                           params={"access_token": ghost}).status_code == 401
         assert client.patch("/v1/users/me", headers=ghost_auth,

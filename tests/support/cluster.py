@@ -70,7 +70,11 @@ def cluster_servers(engines: Engines, tmp_path: Path, *, partitions: int = 4,
            "PHOTOSHARE_DATA_DIR": str(tmp_path / "data"),
            "PHOTOSHARE_SECRET_KEY": f"cluster-test-secret-{test_id}-{uuid.uuid4().hex}",
            "PHOTOSHARE_PASSWORD_HASH_MEMORY_KIB": "1024",
-           "PHOTOSHARE_PASSWORD_HASH_TIME_COST": "1"}
+           "PHOTOSHARE_PASSWORD_HASH_TIME_COST": "1",
+           # Load tests write far faster than a person: the abuse limits have tests of
+           # their own (tests/api/test_abuse_limits.py).
+           "PHOTOSHARE_USER_WRITES_PER_MINUTE": "100000",
+           "PHOTOSHARE_REGISTRATIONS_PER_HOUR_PER_ADDRESS": "100000"}
     if s3:
         env.update({"PHOTOSHARE_S3_ENDPOINT": engines.address("s3"),
                     "PHOTOSHARE_S3_ACCESS_KEY": "test", "PHOTOSHARE_S3_SECRET_KEY": "test",

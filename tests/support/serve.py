@@ -46,7 +46,10 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path,
 def serve(data_dir: Path, log_path: Path, **env: str) -> Iterator[Server]:
     port = free_port()
     environment = {**os.environ, "PHOTOSHARE_PASSWORD_HASH_MEMORY_KIB": "1024",
-                   "PHOTOSHARE_PASSWORD_HASH_TIME_COST": "1", **env}
+                   "PHOTOSHARE_PASSWORD_HASH_TIME_COST": "1",
+                   # As cheap_settings: the abuse limits are tested on their own.
+                   "PHOTOSHARE_USER_WRITES_PER_MINUTE": "100000",
+                   "PHOTOSHARE_REGISTRATIONS_PER_HOUR_PER_ADDRESS": "100000", **env}
     with log_path.open("a") as log:
         process = subprocess.Popen(
             [str(PHOTOSHARE), "serve", "--port", str(port), "--data-dir", str(data_dir)],

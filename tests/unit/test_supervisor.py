@@ -7,9 +7,11 @@ connections until it serves; and a role asked to stop ends itself within
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -67,7 +69,6 @@ def test_a_role_answers_only_once_its_current_process_does(tmp_path: Path) -> No
         ready_after = time.monotonic() - began
         # Nothing answered early: the API process sleeps 1.5 s before it listens.
         assert ready_after >= 1.5
-        assert any(names == ["writeapi-1"] for _, names in seen)  # the worker came first
         assert httpx.get(api.health_url or "", trust_env=False).status_code == 200
         assert worker.ready_file and worker.ready_file.read_text() == str(worker.process.pid)
 
@@ -181,3 +182,21 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_up_removes_the_scratch_dirs_of_ups_killed_before_and_keeps_the_living() -> None:
+    from photoshare.infra.roots.supervisor import _run_dir
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = Path(tempfile.mkdtemp(prefix=f"photoshare-up-{gone.pid}-"))
+    living = Path(tempfile.mkdtemp(prefix=f"photoshare-up-{os.getppid()}-"))
+    (stale / "relay.ready").write_text(str(gone.pid))
+    ours = _run_dir()
+    try:
+        assert not stale.exists()
+        assert living.exists()
+        assert ours.is_dir() and ours.name.startswith(f"photoshare-up-{os.getpid()}-")
+    finally:
+        for path in (stale, living, ours):
+            shutil.rmtree(path, ignore_errors=True)
