@@ -50,7 +50,11 @@ def _serve_app(args: argparse.Namespace, factory_name: str) -> int:
     # shutdown (closing its stores) the rest.
     server = Server(uvicorn.Config(app, host=settings.host, port=settings.port,
                                    log_config=None, access_log=False, server_header=False,
-                                   timeout_graceful_shutdown=ROLE_STOP_SECONDS / 2))
+                                   timeout_graceful_shutdown=ROLE_STOP_SECONDS / 2,
+                                   # whose X-Forwarded-For names the client: nobody's
+                                   # unless listed (under `up`, its gateway's)
+                                   proxy_headers=bool(settings.forwarded_allow_ips),
+                                   forwarded_allow_ips=settings.forwarded_allow_ips or None))
     server.run()
     return 0 if server.started else 3
 

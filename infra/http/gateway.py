@@ -36,6 +36,11 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "transfer-encoding",
                         "upgrade", "host", "content-length"})
+# Who the client is, as said by whoever connected: the gateway says it itself. Its own
+# server has already taken a trusted proxy's word for it (`forwarded_allow_ips`), so one
+# sent by the client is dropped, never passed on for the APIs to believe.
+CLIENT_ADDRESS_HEADERS = frozenset({"x-forwarded-for", "forwarded", "x-real-ip",
+                                    "x-forwarded-proto", "x-forwarded-host"})
 # Failures that happen before any byte of the request left: safe to send it elsewhere.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -108,10 +113,12 @@ class Gateway:
 
     async def _forward(self, request: Request) -> Response:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        headers = [(k, v) for k, v in request.headers.items()
+                   if k.lower() not in HOP_BY_HOP and k.lower() not in CLIENT_ADDRESS_HEADERS]
         client = request.client
         if client:
             headers.append(("x-forwarded-for", client.host))
+        headers.append(("x-forwarded-proto", request.url.scheme))
         read = request.method in READ_METHODS
         body = request.stream() if not read else None
         deadline = time.monotonic() + self.connect_wait_seconds

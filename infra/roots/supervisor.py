@@ -351,7 +351,9 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
     photoshare = str(Path(sys.executable).parent / "photoshare")
     env = {**os.environ, "PHOTOSHARE_PROFILE": "cluster",
            "PHOTOSHARE_DATA_DIR": str(settings.data_dir.resolve()),
-           "PHOTOSHARE_SECRET_KEY": shared_secret(settings)}
+           "PHOTOSHARE_SECRET_KEY": shared_secret(settings),
+           # The roles listen on 127.0.0.1 behind the gateway, which says who the client is.
+           "PHOTOSHARE_FORWARDED_ALLOW_IPS": "127.0.0.1"}
     env.pop(READY_FILE_ENV, None)
     run_dir = _run_dir()
     roles: list[Role] = []
@@ -373,7 +375,10 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
                                                    health=supervisor.waiting_for),
                                            host=settings.host, port=settings.port,
                                            log_config=None, access_log=False,
-                                           server_header=False, timeout_graceful_shutdown=5))
+                                           server_header=False, timeout_graceful_shutdown=5,
+                                           proxy_headers=bool(settings.forwarded_allow_ips),
+                                           forwarded_allow_ips=(settings.forwarded_allow_ips
+                                                                or None)))
     stop = threading.Event()
 
     def on_signal(*_: object) -> None:

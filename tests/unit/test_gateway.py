@@ -179,3 +179,31 @@ def test_its_healthz_answers_200_only_while_every_role_answers() -> None:
     waiting.clear()
     response = call(gateway, "GET", "/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def headers_seen(request: Request) -> JSONResponse:
+    return JSONResponse({name: request.headers.getlist(name) for name in
+                         ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-proto")})
+
+
+def test_the_client_cannot_say_who_it_is_through_the_gateway() -> None:
+    port = free_port()
+    app = Starlette(routes=[Route("/headers", headers_seen)])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    threading.Thread(target=server.run, daemon=True).start()
+    gateway = Gateway([f"http://127.0.0.1:{port}"], [f"http://127.0.0.1:{port}"])
+
+    async def go() -> httpx.Response:
+        # ASGITransport's client address is 127.0.0.1: what the gateway's server saw.
+        transport = httpx.ASGITransport(app=gateway, client=("10.9.8.7", 4321))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            return await client.get("/headers", headers={
+                "X-Forwarded-For": "1.2.3.4", "Forwarded": "for=1.2.3.4",
+                "X-Real-IP": "1.2.3.4"})
+
+    try:
+        seen = asyncio.run(go()).json()
+    finally:
+        server.should_exit = True
+    assert seen == {"x-forwarded-for": ["10.9.8.7"], "forwarded": [], "x-real-ip": [],
+                    "x-forwarded-proto": ["http"]}
