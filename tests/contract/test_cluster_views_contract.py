@@ -376,7 +376,8 @@ def test_own_posts_are_on_the_home_timeline_in_every_store(
                 assert [e.photo_id for e in walk(queries, user, size)] == want, (name, size)
 
     # CAP is 3: ann's newest three of her own and bob's posts.
-    before = {"ann": ["b2", "a2", "b1"], "bob": ["b2", "b1"], "cy": ["b2", "b1"], "dee": ["b2", "b1"]}
+    before = {"ann": ["b2", "a2", "b1"], "bob": ["b2", "b1"], "cy": ["b2", "b1"],
+              "dee": ["b2", "b1"]}
     after = {"ann": ["a1"], "bob": ["b2", "b1"], "cy": ["c1", "b2", "b1"], "dee": ["b2", "b1"]}
     world = ClusterWorld(session, client, NeverCrash())  # type: ignore[arg-type]
     prefix = world.settings.redis_prefix

@@ -1,11 +1,12 @@
 """The home timeline equals its definition, whatever the history, cap, threshold or batching.
 
 Definition (ARCHITECTURE §5): a user's home timeline is the live posts of the people they
-currently follow and their own live posts, newest first (by log position), capped at `cap`. How it is stored
-(fan-out rows, celebrity merge at read time, back-fills, refills after removals) must not
-show. A real ProjectionRunner applies a random valid history to a real SQLite view
-database in random batches; after every batch, every user's timeline is read with page
-walks of several sizes and compared with the definition computed from the history itself.
+currently follow and their own live posts, newest first (by log position), capped at
+`cap`. How it is stored (fan-out rows, celebrity and own posts merged at read time,
+back-fills, refills after removals) must not show. A real ProjectionRunner applies a
+random valid history to a real SQLite view database in random batches; after every batch,
+every user's timeline is read with page walks of several sizes and compared with the
+definition computed from the history itself.
 """
 
 from __future__ import annotations
