@@ -31,7 +31,14 @@ from photoshare.events import (
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite import search
 from photoshare.infra.sqlite.viewdb import ViewDatabase
-from photoshare.projections.search import SearchProjection, SearchQueries, parse_query
+from photoshare.projections.search import (
+    SearchProjection,
+    SearchQueries,
+    Tag,
+    Word,
+    parse_query,
+    parse_tag_prefix,
+)
 from photoshare.streams.runner import ProjectionRunner
 from support.histories import ListLog, envelopes, histories, uid
 
@@ -286,6 +293,35 @@ def test_a_photo_redelivered_after_its_deletion_stays_deleted(view: Callable[...
 def test_a_deletion_before_the_post_still_wins(view: Callable[..., View]) -> None:
     v = view([user(0, "owner", "Owner"), delete(1), photo(1, "beach")])
     assert v.photos("beach") == []
+
+
+# --- the last #tag is a prefix; the type-ahead's prefixes -------------------------------------
+
+
+@pytest.mark.parametrize(("q", "terms"), [
+    ("#bea", (Tag("bea", prefix=True),)),
+    ("#Sun #BEA", (Tag("sun"), Tag("bea", prefix=True))),
+    ("#sun beach", (Tag("sun", prefix=True), Word(("beach",)))),
+    ("#a#b c #d", (Tag("a"), Tag("b"), Word(("c",)), Tag("d", prefix=True))),
+    ("#sun #sun", (Tag("sun", prefix=True),)),
+    ("sun #", (Word(("sun",)),)),
+])
+def test_the_last_tag_of_a_photo_query_is_a_prefix(q: str, terms: tuple[object, ...]) -> None:
+    assert parse_query(q, tags=True).terms == terms
+
+
+def test_a_user_query_has_no_tags() -> None:
+    assert parse_query("#bea", tags=False).terms == (Word(("bea",)),)
+
+
+@pytest.mark.parametrize(("q", "prefix"), [
+    ("bea", "bea"), ("#bea", "bea"), ("  #BEA ", "bea"), ("Crème_", "crème_"),
+    ("straß", "strass"), ("日本", "日本"), ("a" * 100, "a" * 100), ("#" + "a" * 100, "a" * 100),
+    ("", None), ("#", None), ("##a", None), ("a b", None), ("#a#b", None), ("a-b", None),
+    ("___", None), ("😀", None), ("a*", None), ("a" * 101, None), ("a\x00", None),
+])
+def test_a_tag_prefix_is_letters_digits_and_underscores(q: str, prefix: str | None) -> None:
+    assert parse_tag_prefix(q) == prefix
 
 
 # --- hostile input ----------------------------------------------------------------------------
