@@ -206,7 +206,6 @@ class SqliteSearchQueries(SearchQueries):
             (match, *_window(offset, limit)))
         return [row[0] for row in rows]
 
-
     def hashtags(self, q: str, limit: int) -> list[HashtagCount]:
         prefix = parse_tag_prefix(q)
         if prefix is None or limit <= 0:
