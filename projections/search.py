@@ -11,8 +11,13 @@ Matching rules (every backend):
   ANDed; case- and accent-insensitive ("zoe" finds "Zoë"); an exact username match comes
   first, then relevance, then username.
 - photos: a plain term is a whole word of the caption (case- and accent-insensitive); a
-  `#tag` term is exactly one of the photo's hashtags (case-insensitive); terms are ANDed;
+  `#tag` term is exactly one of the photo's hashtags (case-insensitive), except the last
+  `#tag` of the query, which is a PREFIX of one (what is being typed: "#bea" finds
+  "#beach"; photos with the whole tag rank above those it only begins); terms are ANDed;
   relevance first, newest first among equals.
+- hashtags (the type-ahead): the tags that start with a typed prefix (`#` optional, the
+  rest letters, digits and `_`, as the command side parses hashtags), each with how many
+  live photos carry it, most used first, then by tag.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from photoshare.projections.base import Projection, on
 
 MAX_TERMS = 32            # terms of one query that are used; the rest are ignored
 MAX_QUERY_CHARS = 2000    # what is read of a query at all
+MAX_TAG_CHARS = 100       # hashtags are cut to this length when posted (commands.rules)
 _PIECE = re.compile(r"[^\W_]+")       # a run of letters and digits
 _TAG = re.compile(r"#(\w+)")          # as the command side parses hashtags
+_TAG_PREFIX = re.compile(r"#?(\w+)")   # what the hashtag type-ahead accepts
 _ALNUM = re.compile(r"[^\W_]")
 
 
@@ -62,9 +69,10 @@ class Word:
 
 @dataclass(frozen=True)
 class Tag:
-    """A `#tag` term, as `tag_key` made it."""
+    """A `#tag` term, as `tag_key` made it; `prefix`: it matches the tags it begins."""
 
     tag: str
+    prefix: bool = False
 
 
 Term = Word | Tag
@@ -81,8 +89,8 @@ class ParsedQuery:
 
 def parse_query(q: str, *, tags: bool) -> ParsedQuery:
     """Split `q` at white space into terms. With `tags`, a term starting with `#` gives its
-    hashtags; otherwise `#` is punctuation. Terms without a letter or digit are dropped,
-    repeats are dropped, and at most MAX_TERMS are kept."""
+    hashtags, the last of which is a prefix; otherwise `#` is punctuation. Terms without a
+    letter or digit are dropped, repeats are dropped, and at most MAX_TERMS are kept."""
     q = q[:MAX_QUERY_CHARS]
     terms: list[Term] = []
     for raw in q.split():
@@ -95,9 +103,36 @@ def parse_query(q: str, *, tags: bool) -> ParsedQuery:
         for term in found:
             if term not in terms:
                 terms.append(term)
+    _last_tag_is_a_prefix(terms)
     exact = "".join(c for c in fold(q.strip()).lstrip("@")
                     if unicodedata.category(c) != "Cs")
     return ParsedQuery(tuple(terms[:MAX_TERMS]), exact)
+
+
+def _last_tag_is_a_prefix(terms: list[Term]) -> None:
+    # The last hashtag is the one a person may still be typing; earlier ones are whole.
+    for index in range(len(terms) - 1, -1, -1):
+        term = terms[index]
+        if isinstance(term, Tag):
+            terms[index] = Tag(term.tag, prefix=True)
+            return
+
+
+def parse_tag_prefix(q: str) -> str | None:
+    """The hashtag prefix the type-ahead asks for (`#` optional, then letters, digits or
+    `_`, at most MAX_TAG_CHARS of them), as `tag_key` makes it; None if `q` is not one."""
+    match = _TAG_PREFIX.fullmatch(q.strip())
+    if match is None or len(match.group(1)) > MAX_TAG_CHARS or not _ALNUM.search(match.group(1)):
+        return None
+    return tag_key(match.group(1))[:MAX_TAG_CHARS]
+
+
+@dataclass(frozen=True)
+class HashtagCount:
+    """A hashtag and how many live photos carry it."""
+
+    tag: str
+    photos: int
 
 
 @dataclass(frozen=True)
@@ -150,6 +185,12 @@ class SearchQueries(ABC):
     @abstractmethod
     def photos(self, q: str, offset: int, limit: int) -> list[str]:
         """Photo ids, best match first, newest first among equals."""
+
+    @abstractmethod
+    def hashtags(self, q: str, limit: int) -> list[HashtagCount]:
+        """At most `limit` hashtags that start with the prefix `q` (`parse_tag_prefix`;
+        nothing if it is not one), each with its live photos, most used first, then by
+        tag."""
 
 
 class SearchProjection(Projection[SearchStore]):

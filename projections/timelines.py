@@ -1,4 +1,5 @@
-"""The home timeline: the newest `cap` posts of the people a user follows (ARCHITECTURE §5).
+"""The home timeline: the newest `cap` posts of the people a user follows and of the user
+(ARCHITECTURE §5; your own posts are in your home feed, as on Instagram or Pixelfed).
 
 Fan-out on write with a celebrity exception. The view keeps its own copy of everything
 it needs (follows, follower counts, the live posts of every owner), so it never reads
@@ -13,10 +14,21 @@ What is materialized, per user u (the invariant every handler keeps):
 * the posts of u's celebrity followees are never materialized: reads merge them in from
   the owners' post index.
 
-So a read is top-`cap`(M(u) ∪ celebrity posts) = top-`cap`(all followees' posts), with no
-duplicates (the two sets have disjoint owners). A timeline shorter than `cap` holds all
-of N(u); a removal from a full one may leave it short of posts it should show, and is
-followed by a refill from the older posts of N(u).
+* u's own live posts are never materialized either: reads merge them in from u's own
+  post index, as if u were a celebrity followee.
+
+So a read is top-`cap`(M(u) ∪ celebrity posts ∪ own posts) = top-`cap`(all followees'
+posts and u's own), with no duplicates (the three sets have disjoint owners: nobody
+follows themselves). A timeline shorter than `cap` holds all of N(u); a removal from a
+full one may leave it short of posts it should show, and is followed by a refill from the
+older posts of N(u).
+
+Own posts are merged at read time rather than fanned out to their owner because the post
+index already holds them: no state is added, so a view built before own posts were shown
+shows them at once (no rebuild), a deletion (which leaves the post index) takes a post
+off its owner's timeline, no unfollow or celebrity crossing can touch them (they act on
+other owners' rows), and a celebrity's own posts need no case of their own. The price is
+one more index range (SQLite) or partition read (Cassandra) per page.
 """
 
 from __future__ import annotations
@@ -110,8 +122,8 @@ class TimelineQueries(ABC):
     @abstractmethod
     def home(self, user_id: str, before: int | None, limit: int) -> list[TimelineEntry]:
         """The user's home timeline, newest first, positions below `before`: the
-        materialized rows merged with their celebrity followees' posts, deduplicated by
-        photo, never past the newest `cap` posts overall."""
+        materialized rows merged with their celebrity followees' posts and their own
+        posts, deduplicated by photo, never past the newest `cap` posts overall."""
 
 
 class TimelinesProjection(Projection[TimelineStore]):

@@ -1,6 +1,7 @@
 """Home timelines in the cluster: the view's own follows and post index in Cassandra, the
 materialized timelines ("heads") as capped sorted sets in Redis, follower counts as
-Redis counters (ARCHITECTURE.md §3, §5).
+Redis counters (ARCHITECTURE.md §3, §5). Reads merge the user's celebrity followees' posts
+and the user's own posts into the head from the post index, so neither is ever in a head.
 
 Cassandra holds what the timelines are made from, so Redis holds only what can be
 rebuilt: a user's head is a cache of the newest `cap` posts of their non-celebrity
@@ -218,6 +219,9 @@ class TimelineTables:
         self.posts = prepare(
             f"SELECT photo_id, position FROM {ks}.tl_posts WHERE owner_id = ? "
             "AND position < ? LIMIT ?")
+        self.positions_since = prepare(
+            f"SELECT position FROM {ks}.tl_posts WHERE owner_id = ? AND position >= ? "
+            "LIMIT ?")
         self.fan_out = client.register_script(_FAN_OUT)
         self.register = client.register_script(_REGISTER)
         self.merge = client.register_script(_MERGE)
@@ -257,6 +261,16 @@ class TimelineTables:
                  for owner, rows in zip(owner_ids, pages, strict=True) for row in rows]
         found.sort(key=lambda entry: entry.position, reverse=True)
         return found[:limit]
+
+    def count_since(self, owner_ids: Sequence[str], since: int, limit: int) -> int:
+        """How many posts of `owner_ids` are at or above position `since`, each owner's
+        counted up to `limit` (enough to know whether `limit` are)."""
+        if not owner_ids:
+            return 0
+        pages = rows_of(execute_concurrent_with_args(
+            self.session, self.positions_since,
+            [(owner, since, limit) for owner in owner_ids]))
+        return sum(len(rows) for rows in pages)
 
     def materialized(self, user_id: str, cap: int,
                      rows: Sequence[Any] | None = None) -> list[TimelineEntry]:
@@ -415,7 +429,8 @@ class CassandraTimelineStore(TimelineStore):
 
 class CassandraTimelineQueries(TimelineQueries):
     """Pages of the head (or, without one, of the same posts read from Cassandra) merged
-    with the user's celebrity followees' posts, never past the newest `cap` overall."""
+    with the user's celebrity followees' posts and the user's own posts, never past the
+    newest `cap` overall."""
 
     def __init__(self, tables: TimelineTables, cap: int) -> None:
         self.t, self.cap = tables, cap
@@ -424,6 +439,11 @@ class CassandraTimelineQueries(TimelineQueries):
         if limit <= 0:
             return []
         below = NO_POSITION_LIMIT if before is None else min(before, NO_POSITION_LIMIT)
+        session = self.t.session
+        # The user's own posts come from their own partition of the post index, read
+        # while Redis answers (`projections.timelines` says why they are not in the head).
+        own_rows = session.execute_async(self.t.posts, (user_id, below, limit))
+        celebrity_rows = session.execute_async(self.t.celebrities, (user_id,))
         key = self.t.head(user_id)
         pipe = self.t.redis.pipeline(transaction=False)
         pipe.exists(key)
@@ -436,16 +456,16 @@ class CassandraTimelineQueries(TimelineQueries):
             materialized = self.t.materialized(user_id, self.cap)
             above = sum(1 for entry in materialized if entry.position >= below)
             page = [entry for entry in materialized if entry.position < below][:limit]
-        celebrities = [row.followee_id for row in
-                       self.t.session.execute(self.t.celebrities, (user_id,))]
+        own = [TimelineEntry(row.photo_id, user_id, row.position)
+               for row in own_rows.result()]
+        celebrities = [row.followee_id for row in celebrity_rows.result()]
         # The page may only show what remains of the newest `cap` posts once those at or
         # above `before` are counted (each part counted up to `cap`).
-        if before is not None and celebrities:
-            above += sum(1 for entry in self.t.newest_posts(celebrities, None, self.cap)
-                         if entry.position >= below)
+        if before is not None:
+            above += self.t.count_since([*celebrities, user_id], below, self.cap)
         room = max(0, min(limit, self.cap - above))
         if room == 0:
             return []
         unique = {entry.photo_id: entry
-                  for entry in [*page, *self.t.newest_posts(celebrities, below, room)]}
+                  for entry in [*page, *own, *self.t.newest_posts(celebrities, below, room)]}
         return sorted(unique.values(), key=lambda entry: entry.position, reverse=True)[:room]

@@ -25,7 +25,14 @@ so no user input is ever parsed as query syntax. Per term (terms are ANDed):
   SQLite view: username and handle 2, display name 1. Order: the exact username first (a
   constant boost far above any BM25 score), then score, then folded username, then id.
 - photos: a word term is a phrase of the caption (whole words); a `#tag` term is exactly
-  one of the photo's hashtags. Order: score, then newest (position) first, then id.
+  one of the photo's hashtags, the query's last one a prefix of one (a `prefix` query, of
+  constant score, beside the exact `term`, so the whole tag ranks above tags it only
+  begins). Order: score, then newest (position) first, then id.
+- hashtags (the type-ahead): a `terms` aggregation of the `hashtags` keyword over the live
+  photos having a tag with the prefix, restricted to those tags (`include`, a regular
+  expression of the escaped prefix), most photos first, then by tag. With one shard (the
+  default) the counts are exact; over several, each shard sends its top tags
+  (`shard_size`), which makes rare tags' counts approximate, as OpenSearch documents.
 Searches use `dfs_query_then_fetch` so that scores, and thus "newest first among equals",
 do not depend on which shard holds a document (free when an index has one shard).
 
@@ -65,6 +72,7 @@ from opensearchpy.exceptions import RequestError
 from opensearchpy.helpers import BulkIndexError
 
 from photoshare.projections.search import (
+    HashtagCount,
     PhotoDocument,
     SearchQueries,
     SearchStore,
@@ -74,6 +82,7 @@ from photoshare.projections.search import (
     fold,
     handle,
     parse_query,
+    parse_tag_prefix,
     tag_key,
     words,
 )
@@ -343,6 +352,35 @@ def users_query(q: str) -> dict[str, Any] | None:
     return {"bool": {"must": terms, "should": [exact]}}
 
 
+def _tag_query(term: Tag) -> dict[str, Any]:
+    exact = {"term": {"hashtags": term.tag}}
+    if not term.prefix:
+        return exact
+    return {"bool": {"should": [exact, {"prefix": {"hashtags": term.tag}}],
+                     "minimum_should_match": 1}}
+
+
+def _regex_literal(text: str) -> str:
+    """`text` as a Lucene regular expression that matches it alone (a backslash makes any
+    character literal)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c == "_") else "\\" + c for c in text)
+
+
+def hashtags_body(q: str, limit: int) -> dict[str, Any] | None:
+    """The search body of the hashtag type-ahead, or None if `q` is no tag prefix."""
+    prefix = parse_tag_prefix(q)
+    if prefix is None or limit <= 0:
+        return None
+    return {
+        "size": 0, "track_total_hits": False,
+        "query": {"bool": {"filter": [{"prefix": {"hashtags": prefix}},
+                                      {"term": {"deleted": False}}]}},
+        "aggs": {"tags": {"terms": {
+            "field": "hashtags", "include": _regex_literal(prefix) + ".*", "size": limit,
+            "order": [{"_count": "desc"}, {"_key": "asc"}]}}},
+    }
+
+
 def photos_query(q: str) -> dict[str, Any] | None:
     """The query of a photo search, or None if `q` has no usable term."""
     parsed = parse_query(q, tags=True)
@@ -351,10 +389,10 @@ def photos_query(q: str) -> dict[str, Any] | None:
     budget = MAX_CLAUSES - 1  # the `deleted` filter
     terms = []
     for term in parsed.terms:
-        budget -= 1 if isinstance(term, Tag) else len(term.pieces)
+        budget -= (1 + term.prefix) if isinstance(term, Tag) else len(term.pieces)
         if budget < 0:
             break
-        terms.append({"term": {"hashtags": term.tag}} if isinstance(term, Tag)
+        terms.append(_tag_query(term) if isinstance(term, Tag)
                      else {"match_phrase": {"caption_words": " ".join(term.pieces)}})
     if not terms:
         return None
@@ -394,3 +432,11 @@ class OpenSearchSearchQueries(SearchQueries):
 
     def photos(self, q: str, offset: int, limit: int) -> list[str]:
         return self._ids(self.indices.photos, photos_query(q), PHOTOS_ORDER, offset, limit)
+
+    def hashtags(self, q: str, limit: int) -> list[HashtagCount]:
+        body = hashtags_body(q, limit)
+        if body is None:
+            return []
+        found = self.client.search(index=self.indices.photos, body=body)
+        return [HashtagCount(bucket["key"], bucket["doc_count"])
+                for bucket in found["aggregations"]["tags"]["buckets"]]

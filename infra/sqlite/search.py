@@ -6,7 +6,12 @@ same on every replay). Text is indexed folded (`projections.search.fold`) and th
 removes diacritics, so "zoe" finds "Zoë". `_` and `.` are separators for unicode61, so the
 username "cy_d" is indexed as "cy d" (found by "cy", "cy_" and "d") and also as the handle
 "cyd". Hashtags are indexed as one opaque token each ("t" + hex of the UTF-8 tag), so a
-`#tag` term matches exactly that tag and nothing else.
+`#tag` term matches exactly that tag and nothing else, and a prefix of a tag is a prefix of
+its token ("t626561" begins "t6265616368": "bea", "beach"), which FTS5 prefix queries
+find. The hashtag type-ahead reads FTS5's own vocabulary of the `tags` column (an
+`fts5vocab` table in each reading connection's temp schema): each tag token and the number
+of rows (live photos) holding it, so it needs no state of its own, views built before it
+answer at once, and it stays exact through deletions and rebuilds.
 
 Queries are built only from `parse_query`'s cleaned terms, each one double-quoted (any `"`
 doubled), so user input never reaches FTS5 syntax.
@@ -18,6 +23,7 @@ import sqlite3
 
 from photoshare.infra.settings import Settings
 from photoshare.projections.search import (
+    HashtagCount,
     PhotoDocument,
     SearchProjection,
     SearchQueries,
@@ -28,6 +34,7 @@ from photoshare.projections.search import (
     fold,
     handle,
     parse_query,
+    parse_tag_prefix,
     tag_key,
     words,
 )
@@ -72,6 +79,18 @@ def _tag_token(tag: str) -> str:
     return "t" + tag_key(tag).encode("utf-8", "surrogatepass").hex()
 
 
+def _tag_of(token: str) -> str:
+    return bytes.fromhex(token[1:]).decode("utf-8", "surrogatepass")
+
+
+def _tag_clause(term: Tag) -> str:
+    token = _quoted(_tag_token(term.tag))
+    if not term.prefix:
+        return f"tags : {token}"
+    # The whole tag matches both phrases, so bm25 ranks it above tags it only begins.
+    return f"tags : ({token} OR {token} *)"
+
+
 def users_match(q: str) -> str | None:
     """The FTS5 expression for a user search, or None if `q` has no usable term."""
     parsed = parse_query(q, tags=False)
@@ -90,7 +109,7 @@ def photos_match(q: str) -> str | None:
     clauses = []
     for term in parsed.terms:
         if isinstance(term, Tag):
-            clauses.append(f"tags : {_quoted(_tag_token(term.tag))}")
+            clauses.append(_tag_clause(term))
         else:
             clauses.append(f"caption : {_quoted(' '.join(term.pieces))}")
     return " AND ".join(clauses) or None
@@ -142,6 +161,16 @@ class SqliteSearchStore(SearchStore):
             self.db.execute("DELETE FROM search_photos_fts WHERE rowid = ?", (row[0],))
 
 
+# Per connection (temp schema): fts5vocab tables cannot be written, so they must stay out of
+# the view's own schema, whose tables a rebuild copies.
+_TAG_VOCABULARY = ("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_photos_tag_vocab "
+                   "USING fts5vocab(main, search_photos_fts, col)")
+# Tag tokens are "t" + lower-case hex digits, so every token beginning with `:low` sorts
+# below `:low` + "g".
+_TAGS_BEGINNING = ("SELECT term, doc FROM temp.search_photos_tag_vocab "
+                   "WHERE col = 'tags' AND term >= :low AND term < :low || 'g'")
+
+
 def _window(offset: int, limit: int) -> tuple[int, int]:
     return max(0, min(limit, _MAX_OFFSET)), max(0, min(offset, _MAX_OFFSET))
 
@@ -176,6 +205,18 @@ class SqliteSearchQueries(SearchQueries):
             "p.photo_id LIMIT ? OFFSET ?",
             (match, *_window(offset, limit)))
         return [row[0] for row in rows]
+
+    def hashtags(self, q: str, limit: int) -> list[HashtagCount]:
+        prefix = parse_tag_prefix(q)
+        if prefix is None or limit <= 0:
+            return []
+        self.db.execute(_TAG_VOCABULARY)
+        # Every tag with the prefix is read (its count comes from its posting list), then
+        # ranked here: a short prefix of a big view reads many, hence `@offload` on the route.
+        found = [HashtagCount(_tag_of(token), count) for token, count in
+                 self.db.execute(_TAGS_BEGINNING, {"low": _tag_token(prefix)}) if count > 0]
+        found.sort(key=lambda tag: (-tag.photos, tag.tag))
+        return found[:limit]
 
 
 def binding(_: Settings) -> Binding:

@@ -1,10 +1,14 @@
 """Home timelines on SQLite: materialized rows, and the view's own follows and post index.
 
+A page merges the materialized rows with the posts of the user's celebrity followees and
+the user's own posts, both read from the post index (`projections.timelines`).
+
 Tables (all WITHOUT ROWID, keyed for the queries below):
 - `timeline`: the materialized rows, (user_id, position) so a page is one range scan;
   `timeline_by_position` finds every copy of one post (delete, fan-out bookkeeping).
 - `tl_posts`: every live post by (owner_id, position): back-fills, refills and the
-  read-time merge of celebrities' posts; `tl_posts_by_photo` for deletes.
+  read-time merge of celebrities' posts and of the reader's own; `tl_posts_by_photo` for
+  deletes.
 - `tl_follows`: the view's own follow edges with a `celebrity` flag on the followee;
   `tl_follows_by_followee` for fan-out, and a partial index of the celebrity edges so a
   read finds a user's celebrity followees without scanning all their follows.
@@ -74,11 +78,12 @@ WHERE f.follower_id = :user AND f.celebrity = {celebrity} AND p.position < :befo
                               ORDER BY q.position DESC LIMIT 1 OFFSET :n - 1), 0)
 """
 
-# A page: the materialized rows and the user's celebrity followees' posts below `:before`,
-# merged newest first, deduplicated (UNION), limited to what remains of the newest `:cap`
-# posts once those at or above `:before` are counted (each count stops at `:cap` rows, so
-# a deep or forged cursor stays cheap). Without celebrity followees, the celebrity parts
-# are one probe of an empty partial-index range.
+# A page: the materialized rows, the user's celebrity followees' posts and the user's own
+# posts below `:before`, merged newest first, deduplicated (UNION), limited to what
+# remains of the newest `:cap` posts once those at or above `:before` are counted (each
+# count stops at `:cap` rows, so a deep or forged cursor stays cheap). Without celebrity
+# followees, the celebrity parts are one probe of an empty partial-index range; the own
+# posts are one range of `tl_posts`' primary key.
 _MERGED_PAGE = f"""
 SELECT photo_id, owner_id, position FROM (
     SELECT * FROM (SELECT photo_id, owner_id, position FROM timeline
@@ -86,6 +91,10 @@ SELECT photo_id, owner_id, position FROM (
                    ORDER BY position DESC LIMIT :n)
     UNION
     SELECT * FROM ({_FOLLOWEES_POSTS.format(celebrity=1)} ORDER BY p.position DESC LIMIT :n)
+    UNION
+    SELECT * FROM (SELECT photo_id, owner_id, position FROM tl_posts
+                   WHERE owner_id = :user AND position < :before
+                   ORDER BY position DESC LIMIT :n)
 )
 ORDER BY position DESC
 LIMIT max(0, min(:n, :cap
@@ -94,7 +103,9 @@ LIMIT max(0, min(:n, :cap
     - (SELECT count(*) FROM (SELECT 1 FROM tl_follows AS f JOIN tl_posts AS p
                                  ON p.owner_id = f.followee_id
                              WHERE f.follower_id = :user AND f.celebrity = 1
-                               AND p.position >= :before LIMIT :cap))))
+                               AND p.position >= :before LIMIT :cap))
+    - (SELECT count(*) FROM (SELECT 1 FROM tl_posts
+                             WHERE owner_id = :user AND position >= :before LIMIT :cap))))
 """
 
 _REFILL = f"""

@@ -1,11 +1,15 @@
-"""Search: people by username / first and last name, photos by caption words and #tags."""
+"""Search: people by username / first and last name, photos by caption words and #tags,
+and hashtags by prefix (the type-ahead)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
+from photoshare.infra.http.web import ApiError
+from photoshare.projections.search import MAX_TAG_CHARS, parse_tag_prefix
 from photoshare.readapi import shapes
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, PageRequest, invalid_cursor, page
@@ -18,6 +22,22 @@ _MAX_OFFSET = 2**31
 
 SearchText = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH,
                                   description="what to look for (1-200 characters)")]
+DEFAULT_HASHTAGS, MAX_HASHTAGS = 10, 50
+TagPrefix = Annotated[str, Query(
+    min_length=1, max_length=MAX_TAG_CHARS + 1,
+    description=f"the start of a hashtag, with or without its `#`: letters, digits and `_`, "
+                f"1-{MAX_TAG_CHARS} of them")]
+HashtagLimit = Annotated[int, Query(ge=1, le=MAX_HASHTAGS,
+                                    description=f"how many tags (1-{MAX_HASHTAGS})")]
+
+
+class HashtagPublic(BaseModel):
+    tag: str = Field(description="the hashtag without its `#`, lower-cased", examples=["beach"])
+    photos: int = Field(description="how many photos carry it now", examples=[12])
+
+
+class HashtagsPublic(BaseModel):
+    items: list[HashtagPublic]
 
 
 def _offset(page_request: PageRequest) -> int:
@@ -52,7 +72,9 @@ def search_users(q: SearchText, views: Views, page_request: Page) -> dict[str, A
 @offload
 def search_photos(q: SearchText, views: Views, page_request: Page,
                   viewer: Viewer) -> dict[str, Any]:
-    """Photos whose caption has the words of `q` and whose hashtags include its `#tags`."""
+    """Photos whose caption has the words of `q` and whose hashtags include its `#tags`;
+    the last `#tag` matches the tags it begins too (`#bea` finds `#beach`), below the
+    photos that carry it whole."""
     offset, limit = _offset(page_request), page_request.limit
     queries = views.queries()
     found = queries.search.photos(q, offset, limit + 1)
@@ -60,3 +82,19 @@ def search_photos(q: SearchText, views: Views, page_request: Page,
     records = queries.photos.many(photo_ids)
     present = [records[pid] for pid in photo_ids if pid in records]
     return page(shapes.photos(views, queries, present, viewer), _next(offset, len(found), limit))
+
+
+@router.get("/v1/search/hashtags", response_model=HashtagsPublic,
+            responses={422: {"description": "`q` is not the start of a hashtag, or `limit` "
+                                            "is out of range"}})
+@offload
+def search_hashtags(q: TagPrefix, views: Views,
+                    limit: HashtagLimit = DEFAULT_HASHTAGS) -> dict[str, Any]:
+    """Hashtags that start with `q`, for the type-ahead: each with how many photos carry
+    it, most used first, then alphabetically. `#bea` and `bea` both find `beach`."""
+    if parse_tag_prefix(q) is None:
+        raise ApiError(422, "invalid_hashtag_prefix",
+                       f"q must be the start of a hashtag: an optional '#', then 1-"
+                       f"{MAX_TAG_CHARS} letters, digits or '_'")
+    found = views.queries().search.hashtags(q, limit)
+    return {"items": [{"tag": tag.tag, "photos": tag.photos} for tag in found]}

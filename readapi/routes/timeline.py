@@ -1,4 +1,5 @@
-"""The home timeline: photos of the people the caller follows, newest first."""
+"""The home timeline: the caller's own photos and those of the people they follow, newest
+first."""
 
 from __future__ import annotations
 
@@ -17,8 +18,14 @@ router = APIRouter(tags=["timeline"], route_class=ReadRoute)
 
 @router.get("/v1/timeline")
 def timeline(viewer: CurrentUserId, views: Views, page_request: Page) -> dict[str, Any]:
-    """One query for the page's entries, one for their photos, then the cards' people
-    and the viewer's likes (`shapes.photos`)."""
+    """The caller's home timeline: their own photos and the photos of the people they
+    follow, newest first, in pages (`limit`, `cursor`); at most the newest
+    `PHOTOSHARE_TIMELINE_CAP` photos (800 by default). A deleted photo leaves it, and so
+    do the photos of someone unfollowed; the caller's own photos stay whomever they
+    unfollow. Send the `X-Event-Position` of a post as `X-Min-Position` to see it at
+    once."""
+    # One query for the page's entries, one for their photos, then the cards' people and
+    # the viewer's likes (`shapes.photos`).
     q = views.queries()
     entries = q.timelines.home(viewer, page_request.position(), page_request.limit + 1)
     more = len(entries) > page_request.limit

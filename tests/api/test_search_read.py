@@ -80,6 +80,13 @@ class World:
         assert set(body) == {"items", "next_cursor"}
         return body
 
+    def hashtags(self, q: str, **params: Any) -> dict[str, Any]:
+        response = self.client.get("/v1/search/hashtags", params={"q": q, **params},
+                                   headers={"X-Min-Position": str(self.last)})
+        assert response.status_code == 200, response.text
+        assert response.headers.get("X-Read-Stale") is None, "the views kept up"
+        return response.json()
+
     def ids(self, kind: str, q: str, **params: Any) -> list[str]:
         key = "user_id" if kind == "users" else "photo_id"
         return [item[key] for item in self.found(kind, q, **params)["items"]]
@@ -160,14 +167,17 @@ def test_search_photos_by_caption_words_and_hashtags(world: World) -> None:
     sunset = world.post(ann, "Evening #sunset")
     cafe = world.post(ann, "Café crème #nuit")
 
-    assert world.ids("photos", "#sun") == [beach]
-    assert world.ids("photos", "#SUN") == [beach]
+    # The last #tag is a prefix (the type-ahead's "#bea" finds "#beach"); whole tags first.
+    assert world.ids("photos", "#sun") == [beach, sunset]
+    assert world.ids("photos", "#SUN") == [beach, sunset]
+    assert world.ids("photos", "#suns") == [sunset]
     assert set(world.ids("photos", "sun")) == {beach, sea}
     assert world.ids("photos", "#sunset") == [sunset]
     assert world.ids("photos", "cafe") == [cafe]
     assert world.ids("photos", "CREME #Nuit") == [cafe]
     assert world.ids("photos", "sun beach") == [beach]
     assert world.ids("photos", "#sun sea") == []
+    assert world.ids("photos", "#sun #nu") == []   # an earlier #tag is a whole tag
     card = world.found("photos", "#nuit")["items"][0]
     assert card["photo_id"] == cafe and card["caption"] == "Café crème #nuit"
     assert card["hashtags"] == ["nuit"] and card["owner"]["username"] == "ann_p"
@@ -192,6 +202,62 @@ def test_a_deleted_photo_is_not_found(world: World) -> None:
     world.delete(ann, gone)
     assert world.ids("photos", "#gone") == [kept]
     assert world.ids("photos", "soon") == []
+
+
+# --- hashtags: the type-ahead -----------------------------------------------------------------
+
+
+def test_hashtags_by_prefix_most_used_first(world: World) -> None:
+    ann = world.register("ann_t", "Ann")
+    world.post(ann, "Day one #beach #Sunset")
+    world.post(ann, "#BEACH again")
+    gone = world.post(ann, "#bear #beach")
+    world.post(ann, "#bea")
+    body = world.hashtags("#bea")
+    assert body == {"items": [{"tag": "beach", "photos": 3}, {"tag": "bea", "photos": 1},
+                              {"tag": "bear", "photos": 1}]}
+    assert world.hashtags("BE", limit=1) == {"items": [{"tag": "beach", "photos": 3}]}
+    assert world.hashtags("sun") == {"items": [{"tag": "sunset", "photos": 1}]}
+    assert world.hashtags("zzz") == {"items": []}
+    world.delete(ann, gone)
+    assert world.hashtags("bea")["items"] == [{"tag": "beach", "photos": 2},
+                                              {"tag": "bea", "photos": 1}]
+    # Photo search by the same prefix finds the photos behind the suggestions.
+    assert len(world.ids("photos", "#bea")) == 3
+
+
+@pytest.mark.parametrize(("params", "code"), [
+    ({}, "validation_error"), ({"q": ""}, "validation_error"),
+    ({"q": "x" * 102}, "validation_error"), ({"q": "x", "limit": 0}, "validation_error"),
+    ({"q": "x", "limit": 51}, "validation_error"), ({"q": "x", "limit": "many"},
+                                                     "validation_error"),
+    ({"q": "#"}, "invalid_hashtag_prefix"), ({"q": " "}, "invalid_hashtag_prefix"),
+    ({"q": "bea ch"}, "invalid_hashtag_prefix"), ({"q": "#a#b"}, "invalid_hashtag_prefix"),
+    ({"q": "be*"}, "invalid_hashtag_prefix"), ({"q": "___"}, "invalid_hashtag_prefix"),
+    ({"q": "😀"}, "invalid_hashtag_prefix"), ({"q": "x" * 101}, "invalid_hashtag_prefix"),
+    ({"q": "a\x00"}, "invalid_hashtag_prefix"),
+])
+def test_bad_hashtag_queries_are_422(client: TestClient, params: dict[str, Any],
+                                     code: str) -> None:
+    assert_error(client.get("/v1/search/hashtags", params=params), 422, code)
+
+
+def test_hashtag_limits_at_the_edges_are_served(client: TestClient) -> None:
+    for params in ({"q": "x" * 100}, {"q": "#" + "x" * 100}, {"q": "x", "limit": 1},
+                   {"q": "x", "limit": 50}):
+        response = client.get("/v1/search/hashtags", params=params)
+        assert response.status_code == 200, (params, response.text)
+        assert response.json() == {"items": []}
+
+
+def test_the_hashtag_search_is_in_the_openapi(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    operation = spec["paths"]["/v1/search/hashtags"]["get"]
+    assert {p["name"] for p in operation["parameters"]} >= {"q", "limit"}
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["$ref"].endswith("/HashtagsPublic")
+    assert set(spec["components"]["schemas"]["HashtagPublic"]["properties"]) == {"tag",
+                                                                                 "photos"}
 
 
 # --- paging -----------------------------------------------------------------------------------

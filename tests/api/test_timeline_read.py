@@ -1,5 +1,6 @@
 """GET /v1/timeline through HTTP on the real embedded app: read-your-writes, paging,
-unfollow and delete, the celebrity merge, auth and bad input."""
+the viewer's own posts (also after a reload and a restart), unfollow and delete, the
+celebrity merge, auth and bad input."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from photoshare.commands.messages import CommandContext, PostPhoto, StoredImage
 from photoshare.infra.roots.embedded import create_embedded_app
+from photoshare.infra.settings import Settings
 from support.embedded import Account, cheap_settings, event_store, image_bytes, register
 
 SMALL = image_bytes(size=(64, 48))
@@ -78,9 +80,57 @@ def test_a_followees_post_is_on_the_timeline_at_once(client: TestClient) -> None
     assert liked.status_code == 204
     [card] = timeline(client, reader, position(liked))["items"]
     assert card["liked_by_me"] is True and card["likes"] == 1
-    # Not on the author's own timeline, nor on someone's who does not follow them.
-    assert timeline(client, author, at)["items"] == []
+    # On the author's own timeline too, but not on someone's who does not follow them.
+    assert photo_ids(timeline(client, author, at)) == [photo_id]
     assert timeline(client, register(client), at)["items"] == []
+
+
+def test_my_own_post_is_on_my_timeline_after_a_reload_and_a_restart(
+        settings: Settings) -> None:
+    """What a new user does first: post, reload Home, and find the photo there."""
+    with TestClient(create_embedded_app(settings)) as client:
+        me, friend = register(client), register(client)
+        follow(client, me, friend)
+        theirs, _ = post(client, friend, caption="theirs")
+        mine, at = post(client, me, caption="my first #photo")
+        body = timeline(client, me, at)  # the page the upload leads to
+        assert photo_ids(body) == [mine, theirs]
+        card = body["items"][0]
+        assert card["owner"]["user_id"] == me.user_id and card["caption"] == "my first #photo"
+        assert card["liked_by_me"] is False
+        # A reload: a new request that knows no log position.
+        reloaded = client.get("/v1/timeline", headers=me.auth)
+        assert reloaded.status_code == 200 and photo_ids(reloaded.json()) == [mine, theirs]
+        # The friend sees it only once they follow back.
+        assert photo_ids(timeline(client, friend, at)) == [theirs]
+        at = follow(client, friend, me)
+        assert photo_ids(timeline(client, friend, at)) == [mine, theirs]
+    # The server restarted on the same data dir: the views it built show it too.
+    with TestClient(create_embedded_app(settings)) as client:
+        restarted = client.get("/v1/timeline", headers=me.auth)
+        assert restarted.status_code == 200, restarted.text
+        assert photo_ids(restarted.json()) == [mine, theirs]
+
+
+def test_my_own_posts_leave_when_deleted_and_stay_through_unfollows(
+        client: TestClient) -> None:
+    me, friend = register(client), register(client)
+    first, _ = post(client, me)
+    follow(client, me, friend)
+    theirs, _ = post(client, friend)
+    second, at = post(client, me)
+    assert photo_ids(timeline(client, me, at)) == [second, theirs, first]
+    # Pages cross between my posts and the materialized ones without gaps.
+    page_one = timeline(client, me, at, limit=2)
+    page_two = timeline(client, me, at, limit=2, cursor=page_one["next_cursor"])
+    assert photo_ids(page_one) + photo_ids(page_two) == [second, theirs, first]
+    assert page_two["next_cursor"] is None
+
+    at = unfollow(client, me, friend)
+    assert photo_ids(timeline(client, me, at)) == [second, first]
+    deleted = client.delete(f"/v1/photos/{second}", headers=me.auth)
+    assert deleted.status_code == 204, deleted.text
+    assert photo_ids(timeline(client, me, position(deleted))) == [first]
 
 
 def test_following_back_fills_and_pages_have_no_gaps_or_repeats(client: TestClient) -> None:
@@ -144,6 +194,8 @@ def test_a_celebritys_posts_are_merged_into_timelines(celebrity_client: TestClie
     assert photo_ids(body) == [late, mine, early]
     assert body["items"][0]["owner"]["user_id"] == star.user_id
     assert photo_ids(timeline(client, other_fan, at)) == [late, early]
+    # A celebrity's own posts are on their own timeline too.
+    assert photo_ids(timeline(client, star, at)) == [late, early]
     # Paging crosses between merged and materialized posts without gaps.
     first = timeline(client, fan, at, limit=1)
     second = timeline(client, fan, at, limit=2, cursor=first["next_cursor"])

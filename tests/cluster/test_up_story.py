@@ -88,6 +88,8 @@ def check_a_redis_that_lost_its_data(servers: ClusterServers, base: str) -> None
         client.close()
         assert [item["photo_id"] for item in carol.read("/v1/timeline")["items"]] == timeline
         assert carol.read(f"/v1/users/{dave.user_id}") == profile
+        # Dave's own post is on his Home without Redis too.
+        assert [item["photo_id"] for item in dave.read("/v1/timeline")["items"]] == [first]
 
         # The workers are idle (the story is over): restore Redis, then write again.
         assert "restored in Redis" in photoshare(servers, "projections", "rebuild-redis")

@@ -344,6 +344,72 @@ def test_reads_stay_right_when_redis_loses_its_data_and_a_rebuild_restores_it(
         world.close()
 
 
+def test_own_posts_are_on_the_home_timeline_in_every_store(
+        session: Any, client: redis.Redis, tmp_path: Path) -> None:
+    """The viewer's own posts, by name, on the SQLite view, the cluster's Redis heads, the
+    cluster without Redis (timelines read from Cassandra's follows and posts), and after
+    `rebuild_redis`: through a celebrity crossing, an unfollow and a deletion."""
+    ann, bob, cy, dee = (uid("user", n) for n in range(4))
+    history = [(UserRegistered(user_id=user, username=name, display_name=name.title()), user)
+               for user, name in ((ann, "ann"), (bob, "bob"), (cy, "cy"), (dee, "dee"))]
+    history += [posted("a1", ann), (UserFollowed(follower_id=ann, followee_id=bob), ann),
+                posted("b1", bob), posted("a2", ann),
+                (UserFollowed(follower_id=cy, followee_id=bob), cy),
+                (UserFollowed(follower_id=dee, followee_id=bob), dee),  # bob: a celebrity
+                posted("b2", bob)]
+    later = [(UserUnfollowed(follower_id=ann, followee_id=bob), ann),
+             (PhotoDeleted(photo_id=uid("photo", "a2"), owner_id=ann), ann),
+             posted("c1", cy)]
+    suffix = f"-{uuid4().hex[:8]}"
+    items = [namespaced(envelope, suffix) for envelope in envelopes(history + later)]
+    first, rest = items[:len(history)], items[len(history):]
+    people = dict(zip(("ann", "bob", "cy", "dee"), (u + suffix for u in (ann, bob, cy, dee)),
+                      strict=True))
+
+    def expect(queries: ViewQueries, homes: dict[str, list[str]]) -> None:
+        for name, names in homes.items():
+            want = [uid("photo", photo) + suffix for photo in names]
+            user = people[name]
+            assert [e.photo_id for e in queries.timelines.home(user, None, EVERYTHING)] == \
+                want, name
+            for size in (1, 2):
+                assert [e.photo_id for e in walk(queries, user, size)] == want, (name, size)
+
+    # CAP is 3: ann's newest three of her own and bob's posts.
+    before = {"ann": ["b2", "a2", "b1"], "bob": ["b2", "b1"], "cy": ["b2", "b1"],
+              "dee": ["b2", "b1"]}
+    after = {"ann": ["a1"], "bob": ["b2", "b1"], "cy": ["c1", "b2", "b1"], "dee": ["b2", "b1"]}
+    world = ClusterWorld(session, client, NeverCrash())  # type: ignore[arg-type]
+    prefix = world.settings.redis_prefix
+    reader = ClusterCheckpoints(RedisCounters(client, prefix, Delivery()), world.kept)
+    queries = cluster_queries(session, client, world.settings, None,
+                              redis_lost=lambda: reader.redis_lost)
+    try:
+        world.deliver([("topic:0", envelope) for envelope in first])
+        sqlite_queries, views = clean_queries(first, tmp_path / "first")
+        expect(sqlite_queries, before)
+        views.close()
+        assert client.exists(f"{prefix}tl:{people['ann']}")
+        expect(queries, before)  # from the heads
+
+        world.deliver([("topic:0", envelope) for envelope in rest])
+        sqlite_queries, views = clean_queries(items, tmp_path / "all")
+        expect(sqlite_queries, after)
+        views.close()
+        expect(queries, after)
+
+        for key in client.scan_iter(match=f"{prefix}*"):  # Redis loses everything
+            client.delete(key)
+        reader.load()
+        assert reader.redis_lost
+        expect(queries, after)  # from Cassandra's follows and posts
+        rebuild_redis(session, client, prefix, CAP, checkpoints_scope=prefix)
+        reader.load()
+        expect(queries, after)  # from the rebuilt heads
+    finally:
+        world.close()
+
+
 def posted(name: str, owner: str) -> tuple[PhotoPosted, str]:
     photo_id = uid("photo", name)
     return (PhotoPosted(photo_id=photo_id, owner_id=owner, caption=name, hashtags=[],

@@ -177,6 +177,9 @@ class View:
     def photos(self, q: str, offset: int = 0, limit: int = ALL) -> list[str]:
         return self.backend.queries.photos(q, offset, limit)
 
+    def hashtags(self, q: str, limit: int = ALL) -> list[tuple[str, int]]:
+        return [(found.tag, found.photos) for found in self.backend.queries.hashtags(q, limit)]
+
 
 @pytest.fixture
 def view(backend: Backend) -> Callable[[list[tuple[Event, str]]], View]:
@@ -302,15 +305,27 @@ def test_photos_are_found_by_whole_caption_words(view: Callable[..., View], q: s
 
 
 @pytest.mark.parametrize(("q", "expected"), [
-    ("#sun", {1, 5}), ("#SUN", {1, 5}), ("#Sun", {1, 5}), ("#sunset", {3}), ("#suns", set()),
-    ("#su", set()), ("#sea", set()), ("#nuit", {4}), ("#NUIT", {4}),
+    # The last #tag is a prefix (what is being typed), earlier ones are whole tags.
+    ("#sun", {1, 3, 5}), ("#SUN", {1, 3, 5}), ("#Sun", {1, 3, 5}), ("#sunset", {3}),
+    ("#suns", {3}), ("#su", {1, 3, 5}), ("#s", {1, 3, 5}), ("#sunsets", set()),
+    ("#sea", set()), ("#nuit", {4}), ("#NUIT", {4}), ("#n", {4}), ("#u", set()),
     ("#crème_brûlée", {5}), ("#CRÈME_BRÛLÉE", {5}), ("#creme_brulee", set()),
-    ("#crème", set()), ("#sun beach", {1}), ("#sun #crème_brûlée", {5}), ("#sun sea", set()),
-    ("sun #sunset", set()),
+    ("#crème", {5}), ("#crè", {5}), ("#cre", set()), ("#sun beach", {1}),
+    ("#sun #crème_brûlée", {5}), ("#sun #crè", {5}), ("#su #crème", set()),
+    ("#sun #su", {1, 5}), ("#sun sea", set()), ("sun #sunset", set()), ("beach #su", {1}),
 ])
-def test_photos_are_found_by_exact_hashtags(view: Callable[..., View], q: str,
-                                            expected: set[int]) -> None:
+def test_photos_are_found_by_hashtags_the_last_one_a_prefix(view: Callable[..., View], q: str,
+                                                             expected: set[int]) -> None:
     assert set(view(PHOTOS).photos(q)) == {P(n) for n in expected}
+
+
+def test_a_whole_tag_ranks_above_the_tags_it_begins(view: Callable[..., View]) -> None:
+    filler = [photo(100 + n, f"filler {n}") for n in range(10)]
+    v = view([user(0, "owner", "Owner"), *filler, photo(1, "x #beach", ["beach"]),
+              photo(2, "x #bea", ["bea"]), photo(3, "x #beach", ["beach"]),
+              photo(4, "x #bear", ["bear"])])
+    assert v.photos("#bea") == [P(2), P(4), P(3), P(1)]
+    assert v.photos("#beach") == [P(3), P(1)]
 
 
 def test_more_relevant_photos_rank_first(view: Callable[..., View]) -> None:
@@ -333,7 +348,8 @@ def test_equally_relevant_photos_come_newest_first(view: Callable[..., View]) ->
 
 def test_a_deleted_photo_disappears(view: Callable[..., View]) -> None:
     v = view(PHOTOS + [delete(1)])
-    assert set(v.photos("#sun")) == {P(5)}
+    assert set(v.photos("#sun")) == {P(3), P(5)}  # "sun" and "sunset"
+    assert v.hashtags("su") == [("sun", 1), ("sunset", 1)]
     assert v.photos("beach") == []
 
 
@@ -342,7 +358,8 @@ def test_a_deleted_photo_stays_gone_after_a_redelivered_post(view: Callable[...,
     v.redeliver(2)                       # PhotoPosted of photo 1, in a later batch
     v.redeliver(2, len(PHOTOS) + 1, 2)   # post, deletion, post again in one batch
     assert v.photos("beach") == []
-    assert set(v.photos("#sun")) == {P(5)}
+    assert set(v.photos("#sun")) == {P(3), P(5)}
+    assert v.hashtags("sun") == [("sun", 1), ("sunset", 1)]
 
 
 def test_a_deletion_before_the_post_still_wins(view: Callable[..., View]) -> None:
@@ -354,6 +371,60 @@ def test_a_redelivered_post_adds_nothing(view: Callable[..., View]) -> None:
     v = view(PHOTOS)
     v.redeliver(2, 3)
     assert set(v.photos("sun")) == {P(1), P(2), P(5)}
+
+
+# --- hashtags: the type-ahead ----------------------------------------------------------------
+
+
+TAGGED = PHOTOS + [photo(6, "#sea", ["sea"]), photo(7, "#sand", ["sand"])]
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ("su", [("sun", 2), ("sunset", 1)]), ("#su", [("sun", 2), ("sunset", 1)]),
+    ("#SU", [("sun", 2), ("sunset", 1)]), ("Sun", [("sun", 2), ("sunset", 1)]),
+    ("sunset", [("sunset", 1)]), ("sunsets", []), (" #sun ", [("sun", 2), ("sunset", 1)]),
+    # Most used first, then by tag.
+    ("s", [("sun", 2), ("sand", 1), ("sea", 1), ("sunset", 1)]),
+    ("n", [("nuit", 1)]), ("cr", [("crème_brûlée", 1)]), ("CRÈME_", [("crème_brûlée", 1)]),
+    ("cre", []), ("x", []), ("u", []),
+])
+def test_hashtags_by_prefix_most_used_first(view: Callable[..., View], q: str,
+                                            expected: list[tuple[str, int]]) -> None:
+    assert view(TAGGED).hashtags(q) == expected
+
+
+def test_hashtags_are_limited(view: Callable[..., View]) -> None:
+    v = view(TAGGED)
+    assert v.hashtags("s", 1) == [("sun", 2)]
+    assert v.hashtags("s", 3) == [("sun", 2), ("sand", 1), ("sea", 1)]
+    assert v.hashtags("s", 0) == [] and v.hashtags("s", -1) == []
+
+
+def test_hashtag_counts_follow_deletions_not_redeliveries(view: Callable[..., View]) -> None:
+    v = view(TAGGED + [delete(5)])
+    assert v.hashtags("su") == [("sun", 1), ("sunset", 1)]
+    assert v.hashtags("cr") == []
+    v.redeliver(2, 6)  # the posts of photos 1 and 5 again: 5 stays deleted, 1 counts once
+    v.deliver(envelopes(TAGGED + [delete(5), delete(1)])[-1:])
+    assert v.hashtags("su") == [("sunset", 1)]
+    assert v.hashtags("s") == [("sand", 1), ("sea", 1), ("sunset", 1)]
+
+
+@pytest.mark.parametrize("q", ["", " ", "#", "##", "#_", "___", "a b", "#a#b", "a-b", "😀",
+                               "#😀", "s*", ".*", "s.*", "[a-z]", "(s)", "s|n", "\\s", "x" * 101,
+                               "\x00", "s\x00"])
+def test_what_is_no_tag_prefix_finds_no_hashtags(view: Callable[..., View], q: str) -> None:
+    assert view(TAGGED).hashtags(q) == []
+
+
+def test_hashtags_of_any_script(view: Callable[..., View]) -> None:
+    v = view([user(0, "owner", "Owner"), photo(1, "#日本語", ["日本語"]),
+              photo(2, "#Straße", ["strasse"]),  # case-folded, as the command side does
+              photo(3, "#ünïcode_1", ["ünïcode_1"])])
+    assert v.hashtags("日本") == [("日本語", 1)]
+    assert v.hashtags("straß") == v.hashtags("#STRASSE") == [("strasse", 1)]
+    assert v.hashtags("ÜNÏ") == [("ünïcode_1", 1)]
+    assert v.photos("#ünïcode") == [P(3)] and v.photos("#日本") == [P(1)]
 
 
 # --- paging and empty results ---------------------------------------------------------------
@@ -389,6 +460,7 @@ def test_a_query_with_no_usable_term_finds_nothing(view: Callable[..., View], q:
 def test_an_empty_view_finds_nothing(view: Callable[..., View]) -> None:
     v = view([])
     assert v.users("ann") == [] and v.photos("sun") == [] and v.photos("#sun") == []
+    assert v.hashtags("sun") == []
 
 
 HOSTILE = [
@@ -407,6 +479,7 @@ def test_hostile_queries_are_plain_text(view: Callable[..., View], q: str) -> No
     for offset, limit in ((0, 0), (0, 1), (0, ALL), (5, 3)):
         assert isinstance(v.users(q, offset, limit), list)
         assert isinstance(v.photos(q, offset, limit), list)
+    assert isinstance(v.hashtags(q), list)
     if q.strip(' "()*^') == "sun" or set(q.split()) == {"sun"}:
         assert set(v.photos(q)) == {P(1), P(2), P(5)}, "operators are text: the word is found"
 

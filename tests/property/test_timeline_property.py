@@ -1,11 +1,12 @@
 """The home timeline equals its definition, whatever the history, cap, threshold or batching.
 
 Definition (ARCHITECTURE §5): a user's home timeline is the live posts of the people they
-currently follow, newest first (by log position), capped at `cap`. How it is stored
-(fan-out rows, celebrity merge at read time, back-fills, refills after removals) must not
-show. A real ProjectionRunner applies a random valid history to a real SQLite view
-database in random batches; after every batch, every user's timeline is read with page
-walks of several sizes and compared with the definition computed from the history itself.
+currently follow and their own live posts, newest first (by log position), capped at
+`cap`. How it is stored (fan-out rows, celebrity and own posts merged at read time,
+back-fills, refills after removals) must not show. A real ProjectionRunner applies a
+random valid history to a real SQLite view database in random batches; after every batch,
+every user's timeline is read with page walks of several sizes and compared with the
+definition computed from the history itself.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ class Model:
             del self.posts[e.photo_id]
 
     def home(self, user_id: str, cap: int) -> list[TimelineEntry]:
-        mine = [p for p in self.posts.values() if (user_id, p.owner_id) in self.follows]
+        mine = [p for p in self.posts.values()
+                if p.owner_id == user_id or (user_id, p.owner_id) in self.follows]
         return sorted(mine, key=lambda p: p.position, reverse=True)[:cap]
 
 
@@ -190,6 +192,15 @@ SCENARIOS = {
         ("follow", "v", "w"), ("post", "w", "w1"), ("post", "w", "w2"), ("follow", "v", "o"),
         ("follow", "u", "o"), ("follow", "x", "o"), ("post", "o", "o1"),
         ("unfollow", "x", "o"), ("unfollow", "v", "o"), ("follow", "v", "o")]),
+    "own posts stay through unfollows and leave when deleted": (2, 100, [
+        ("post", "a", "a1"), ("follow", "a", "b"), ("post", "b", "b1"), ("post", "a", "a2"),
+        ("post", "b", "b2"), ("unfollow", "a", "b"), ("follow", "b", "a"),
+        ("unfollow", "b", "a"), ("delete", "a", "a2"), ("post", "b", "b3"),
+        ("delete", "a", "a1")]),
+    "a celebrity sees their own posts, merged or not": (2, 1, [
+        ("post", "o", "o1"), ("follow", "a", "o"), ("post", "o", "o2"), ("follow", "b", "o"),
+        ("post", "o", "o3"), ("follow", "o", "a"), ("post", "a", "a1"),
+        ("unfollow", "b", "o"), ("delete", "o", "o3"), ("post", "o", "o4")]),
     "threshold zero: every followed account is merged at read time": (3, 0, [
         ("post", "b", "b1"), ("follow", "a", "b"), ("post", "b", "b2"), ("follow", "c", "b"),
         ("post", "b", "b3"), ("post", "b", "b4"), ("delete", "b", "b4"),
@@ -245,7 +256,9 @@ def test_a_deep_or_forged_cursor_gets_what_is_left_of_the_cap(tmp_path: Path) ->
     assert queries.home("u0", newest[4].position, 100) == newest[5:]
     assert queries.home("u0", 1, 100) == []
     assert queries.home("u0", 10, 100) == []
-    assert queries.home("u2", None, 3) == [e for e in newest if e.owner_id == "u1"][:3]
+    # u2 follows u1 and sees their own posts too: all 40 posts, the newest 10 of them.
+    assert queries.home("u2", None, 3) == newest[:3]
+    assert queries.home("u2", newest[8].position, 100) == newest[9:]
     db.close()
 
 

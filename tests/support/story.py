@@ -92,6 +92,8 @@ def tell_the_story(base: str) -> None:
         assert [p["photo_id"] for p in timeline["items"]] == [sunset]
         assert timeline["items"][0]["owner"]["username"] == "bob"
         assert timeline["items"][0]["hashtags"] == ["sunset"]
+        # Your own post is on your own Home too.
+        assert [p["photo_id"] for p in bob.read("/v1/timeline")["items"]] == [sunset]
 
         alice.write("PUT", f"/v1/photos/{sunset}/likes/me", 204)
         alice.write("POST", f"/v1/photos/{sunset}/comments", 201, json={"text": "gorgeous"})
@@ -109,9 +111,11 @@ def tell_the_story(base: str) -> None:
 
         assert [u["username"] for u in alice.read("/v1/search/users?q=zoe")["items"]] == ["zoe"]
         assert [u["username"] for u in alice.read("/v1/search/users?q=emil")["items"]] == ["zoe"]
-        for q in ("%23sunset", "beach", "%23SUNSET"):
+        for q in ("%23sunset", "beach", "%23SUNSET", "%23suns"):
             assert [p["photo_id"] for p in alice.read(f"/v1/search/photos?q={q}")["items"]] == [
                 sunset]
+        assert alice.read("/v1/search/hashtags?q=%23Sun") == {
+            "items": [{"tag": "sunset", "photos": 1}]}
 
         bob.position = alice.position
         kinds = sorted((n["type"], n["actor"]["username"])
@@ -144,6 +148,7 @@ def tell_the_story(base: str) -> None:
         assert walked == [*reversed(more), sunset]
         mine = [p["photo_id"] for p in bob.pages(f"/v1/users/{bob.user_id}/photos", limit=4)]
         assert mine == walked
+        assert [p["photo_id"] for p in bob.pages("/v1/timeline", limit=4)] == walked
 
         # Delete removes everywhere; unfollow empties the timeline.
         bob.write("DELETE", f"/v1/photos/{more[-1]}", 204)
@@ -154,4 +159,7 @@ def tell_the_story(base: str) -> None:
         assert alice.read(f"/v1/users/{bob.user_id}")["photos"] == 5
         alice.write("DELETE", f"/v1/users/me/following/{bob.user_id}", 204)
         assert alice.read("/v1/timeline")["items"] == []
+        bob.position = alice.position  # his own posts stay on his Home, but the deleted one
+        assert [p["photo_id"] for p in bob.pages("/v1/timeline", limit=10)] == [
+            *reversed(more[:-1]), sunset]
         assert alice.read(f"/v1/users/{bob.user_id}")["followers"] == 0

@@ -31,7 +31,14 @@ from photoshare.events import (
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite import search
 from photoshare.infra.sqlite.viewdb import ViewDatabase
-from photoshare.projections.search import SearchProjection, SearchQueries, parse_query
+from photoshare.projections.search import (
+    SearchProjection,
+    SearchQueries,
+    Tag,
+    Word,
+    parse_query,
+    parse_tag_prefix,
+)
 from photoshare.streams.runner import ProjectionRunner
 from support.histories import ListLog, envelopes, histories, uid
 
@@ -227,24 +234,25 @@ PHOTOS = [
 
 
 @pytest.mark.parametrize(("q", "expected"), [
-    ("#sun", {1, 5}), ("#SUN", {1, 5}), ("#Sun", {1, 5}),
+    # The last (here: only) #tag of a query is a prefix of a tag: what is being typed.
+    ("#sun", {1, 3, 5}), ("#SUN", {1, 3, 5}), ("#Sun", {1, 3, 5}),
     ("sun", {1, 2, 5}),            # the caption word (a hashtag is a word of its caption too)
-    ("#sunset", {3}), ("sunset", {3}), ("#suns", set()), ("#su", set()), ("su", set()),
-    ("#sea", set()), ("sea", {2}),
+    ("#sunset", {3}), ("sunset", {3}), ("#suns", {3}), ("#su", {1, 3, 5}), ("su", set()),
+    ("#sunsets", set()), ("#sea", set()), ("sea", {2}),
     ("cafe", {4}), ("CAFÉ", {4}), ("creme", {4, 5}), ("crème", {4, 5}), ("#nuit", {4}),
-    ("#NUIT", {4}), ("nuit", {4}),
-    ("#crème_brûlée", {5}), ("#CRÈME_BRÛLÉE", {5}), ("#creme_brulee", set()), ("#crème", set()),
-    ("beach", {1}), ("beaches", set()),
+    ("#NUIT", {4}), ("nuit", {4}), ("#nu", {4}),
+    ("#crème_brûlée", {5}), ("#CRÈME_BRÛLÉE", {5}), ("#creme_brulee", set()),
+    ("#crème", {5}), ("#creme", set()), ("beach", {1}), ("beaches", set()),
 ])
-def test_photos_match_caption_words_and_exact_hashtags(view: Callable[..., View], q: str,
-                                                       expected: set[int]) -> None:
+def test_photos_match_caption_words_and_hashtags(view: Callable[..., View], q: str,
+                                                 expected: set[int]) -> None:
     assert set(view(PHOTOS).photos(q)) == {P(n) for n in expected}
 
 
 @pytest.mark.parametrize(("q", "expected"), [
     ("sun beach", {1}), ("beach sun", {1}), ("#sun beach", {1}), ("#sun #crème_brûlée", {5}),
     ("#sun ice", {5}), ("#sun sea", set()), ("sun #sunset", set()), ("cafe creme #nuit", {4}),
-    ("sun sun", {1, 2, 5}),
+    ("sun sun", {1, 2, 5}), ("#sun #su", {1, 5}), ("#su #sun", set()), ("#sun #crè", {5}),
 ])
 def test_photo_terms_are_anded(view: Callable[..., View], q: str, expected: set[int]) -> None:
     assert set(view(PHOTOS).photos(q)) == {P(n) for n in expected}
@@ -268,8 +276,9 @@ def test_equally_relevant_photos_come_newest_first(view: Callable[..., View]) ->
 
 def test_a_deleted_photo_is_not_found(view: Callable[..., View]) -> None:
     v = view(PHOTOS + [delete(1)])
-    assert set(v.photos("#sun")) == {P(5)}
+    assert set(v.photos("#sun")) == {P(3), P(5)}  # "sun" and "sunset"
     assert v.photos("beach") == []
+    assert [(t.tag, t.photos) for t in v.q.hashtags("su", ALL)] == [("sun", 1), ("sunset", 1)]
 
 
 def test_a_photo_redelivered_after_its_deletion_stays_deleted(view: Callable[..., View]) -> None:
@@ -284,6 +293,35 @@ def test_a_photo_redelivered_after_its_deletion_stays_deleted(view: Callable[...
 def test_a_deletion_before_the_post_still_wins(view: Callable[..., View]) -> None:
     v = view([user(0, "owner", "Owner"), delete(1), photo(1, "beach")])
     assert v.photos("beach") == []
+
+
+# --- the last #tag is a prefix; the type-ahead's prefixes -------------------------------------
+
+
+@pytest.mark.parametrize(("q", "terms"), [
+    ("#bea", (Tag("bea", prefix=True),)),
+    ("#Sun #BEA", (Tag("sun"), Tag("bea", prefix=True))),
+    ("#sun beach", (Tag("sun", prefix=True), Word(("beach",)))),
+    ("#a#b c #d", (Tag("a"), Tag("b"), Word(("c",)), Tag("d", prefix=True))),
+    ("#sun #sun", (Tag("sun", prefix=True),)),
+    ("sun #", (Word(("sun",)),)),
+])
+def test_the_last_tag_of_a_photo_query_is_a_prefix(q: str, terms: tuple[object, ...]) -> None:
+    assert parse_query(q, tags=True).terms == terms
+
+
+def test_a_user_query_has_no_tags() -> None:
+    assert parse_query("#bea", tags=False).terms == (Word(("bea",)),)
+
+
+@pytest.mark.parametrize(("q", "prefix"), [
+    ("bea", "bea"), ("#bea", "bea"), ("  #BEA ", "bea"), ("Crème_", "crème_"),
+    ("straß", "strass"), ("日本", "日本"), ("a" * 100, "a" * 100), ("#" + "a" * 100, "a" * 100),
+    ("", None), ("#", None), ("##a", None), ("a b", None), ("#a#b", None), ("a-b", None),
+    ("___", None), ("😀", None), ("a*", None), ("a" * 101, None), ("a\x00", None),
+])
+def test_a_tag_prefix_is_letters_digits_and_underscores(q: str, prefix: str | None) -> None:
+    assert parse_tag_prefix(q) == prefix
 
 
 # --- hostile input ----------------------------------------------------------------------------
@@ -322,7 +360,7 @@ def test_a_query_with_no_usable_term_finds_nothing(view: Callable[..., View], q:
 @pytest.mark.parametrize(("q", "users", "photos"), [
     ('"sun"', [], {1, 2, 5}), ("(sun)", [], {1, 2, 5}), ("-sun", [], {1, 2, 5}),
     ("sun*", [], {1, 2, 5}), ("NOT sun", [], set()), ("sun OR beach", [], set()),
-    ("ｓｕｎ", [], {1, 2, 5}), ("𝔰𝔲𝔫", [], {1, 2, 5}), ("#SUN!", [], {1, 5}),
+    ("ｓｕｎ", [], {1, 2, 5}), ("𝔰𝔲𝔫", [], {1, 2, 5}), ("#SUN!", [], {1, 3, 5}),
     ('"ann"', [2], set()), ("ann*", [2], set()), ("(ann", [2], set()), ("@zoe_k", [3], set()),
 ])
 def test_operators_are_plain_text(view: Callable[..., View], q: str, users: list[int],
@@ -363,13 +401,15 @@ def test_out_of_range_windows_are_safe(view: Callable[..., View]) -> None:
 USER_QUERIES = ["ann", "bob", "cy", "dee", "eli", "zoe", "zoë", "plain", "other", "unicode",
                 "ünïcode", "u", "a", "ann other", "3"]
 PHOTO_QUERIES = ["sun", "#sun", "beach", "#beach", "cafe", "café", "crème", "#nuit", "nuit",
-                 "night", "dog", "sun beach", "#sun #beach", "#nuit night"]
+                 "night", "dog", "sun beach", "#sun #beach", "#nuit night", "#s", "#be", "#n"]
+TAG_PREFIXES = ["s", "su", "#b", "bea", "n", "x"]
 
 
 def answers(views: ViewDatabase) -> dict[str, Any]:
     q = search.queries(views.reader(), SETTINGS)
     return {"users": [q.users(text, 0, ALL) for text in USER_QUERIES],
             "photos": [q.photos(text, 0, ALL) for text in PHOTO_QUERIES],
+            "hashtags": [q.hashtags(text, ALL) for text in TAG_PREFIXES],
             "paged": [q.users("a", offset, 2) for offset in range(0, 8, 2)]}
 
 
