@@ -162,19 +162,23 @@ def test_heic_is_accepted_only_when_a_heif_opener_is_registered():
 @pytest.mark.parametrize(
     ("size", "expected"),
     [
-        ((1600, 1200), {"large": (1080, 810), "medium": (640, 480), "square": (320, 320)}),
-        ((1200, 1600), {"large": (810, 1080), "medium": (480, 640), "square": (320, 320)}),
+        ((1600, 1200), {"large": (1080, 810), "medium": (640, 480), "square": (320, 320),
+                        "feed": (1080, 810), "feed_small": (640, 480)}),
+        # 3:4 is taller than the feed's 4:5: its feed variants are cropped to 4:5.
+        ((1200, 1600), {"large": (810, 1080), "medium": (480, 640), "square": (320, 320),
+                        "feed": (1080, 1350), "feed_small": (640, 800)}),
     ],
     ids=["landscape", "portrait"],
 )
-def test_each_accepted_format_makes_the_three_variants(format_name, size, expected):
+def test_each_accepted_format_makes_the_five_variants(format_name, size, expected):
     data = encode(photo(size), PILLOW_SAVE_FORMAT[format_name])
     assert sniff_format(data) == format_name
 
     result = run(data)
 
     assert (result.format, result.width, result.height) == (format_name, *size)
-    assert [v.name for v in result.variants] == ["large", "medium", "square"]
+    assert [v.name for v in result.variants] == ["large", "medium", "square", "feed",
+                                                 "feed_small"]
     assert sizes(result) == expected
     for variant in result.variants:
         decoded = Image.open(BytesIO(variant.data))
@@ -190,17 +194,20 @@ def test_a_12_megapixel_jpeg_decoded_at_reduced_scale_keeps_exact_sizes():
     data = encode(photo((4000, 3000)), "JPEG", quality=90)
     result = run(data)
     assert (result.width, result.height) == (4000, 3000)
-    assert sizes(result) == {"large": (1080, 810), "medium": (640, 480), "square": (320, 320)}
+    assert sizes(result) == {"large": (1080, 810), "medium": (640, 480), "square": (320, 320),
+                             "feed": (1080, 810), "feed_small": (640, 480)}
 
 
 def test_small_images_are_never_upscaled():
     result = run(encode(photo((200, 120)), "PNG"))
-    assert sizes(result) == {"large": (200, 120), "medium": (200, 120), "square": (120, 120)}
+    assert sizes(result) == {"large": (200, 120), "medium": (200, 120), "square": (120, 120),
+                             "feed": (200, 120), "feed_small": (200, 120)}
 
 
 def test_an_image_between_variant_sizes_is_only_shrunk_where_needed():
     result = run(encode(photo((800, 600)), "JPEG"))
-    assert sizes(result) == {"large": (800, 600), "medium": (640, 480), "square": (320, 320)}
+    assert sizes(result) == {"large": (800, 600), "medium": (640, 480), "square": (320, 320),
+                             "feed": (800, 600), "feed_small": (640, 480)}
 
 
 def test_avatar_variants_are_squares():
@@ -221,7 +228,8 @@ def test_square_variant_is_the_centre_crop():
 
 def test_extreme_aspect_ratio_keeps_at_least_one_pixel():
     result = run(encode(photo((4000, 2)), "PNG"))
-    assert sizes(result) == {"large": (1080, 1), "medium": (640, 1), "square": (2, 2)}
+    assert sizes(result) == {"large": (1080, 1), "medium": (640, 1), "square": (2, 2),
+                             "feed": (3, 2), "feed_small": (3, 2)}
 
 
 def test_variant_specs_are_validated():
