@@ -6,6 +6,8 @@ Each turns the data of one schema version into the next; they are registered whe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from photoshare.events.upcasting import Data, register_upcaster
 
 # What the image pipeline made for PhotoPosted v1 (it never changed while v1 was
@@ -19,15 +21,21 @@ _V1_SQUARE = {"square": 320}
 def photo_posted_v1_sizes(data: Data) -> Data:
     """v2 adds each variant's pixel size and a placeholder. A v1 event's sizes follow from
     the photo's own (upright) width and height; it has no placeholder."""
-    width, height = data["width"], data["height"]
+    sizes = v1_variant_sizes(data["width"], data["height"], data["variants"])
+    return {**data, "variant_sizes": sizes, "placeholder": None}
+
+
+def v1_variant_sizes(width: int, height: int,
+                     variants: Iterable[str]) -> dict[str, dict[str, int]]:
+    """The {width, height} of each of a v1 photo's ``variants``, from the photo's size."""
     sizes = {}
-    for name in data["variants"]:
+    for name in variants:
         if name in _V1_FITTED:
             sizes[name] = _fitted(width, height, _V1_FITTED[name])
         elif name in _V1_SQUARE:
             side = min(width, height, _V1_SQUARE[name])
             sizes[name] = {"width": side, "height": side}
-    return {**data, "variant_sizes": sizes, "placeholder": None}
+    return sizes
 
 
 @register_upcaster("AvatarChanged", 1)
