@@ -53,6 +53,11 @@ def test_an_old_store_rebuilds_the_same_views_and_takes_new_commands(tmp_path: P
         assert client.put(f"/v1/users/me/following/{ann['user_id']}",
                           headers=auth).status_code == 204
         [photo] = [p for p in client.get(f"/v1/users/{ann['user_id']}/photos").json()["items"]]
+        # Posted before feed variants and placeholders: none, and sizes from its events.
+        assert set(photo["variants"]) == set(photo["urls"]) == {"large", "medium", "square"}
+        assert {name: (v["width"], v["height"]) for name, v in photo["variants"].items()} == \
+            {"large": (64, 48), "medium": (64, 48), "square": (48, 48)}  # a 64x48 upload
+        assert photo["placeholder"] is None
         assert client.put(f"/v1/photos/{photo['photo_id']}/likes/me",
                           headers=auth).status_code == 204
         assert commands.head_position() > expected["head"]
