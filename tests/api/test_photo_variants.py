@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import ExifTags, Image
 
+from photoshare.readapi.models import PhotoDoc, PhotoPageDoc
 from support.embedded import Account, image_bytes, register
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 40), (20, 40, 220)
@@ -162,3 +163,22 @@ def test_the_openapi_documents_the_upload_answer(client: TestClient) -> None:
     created = schemas["PhotoCreated"]["properties"]
     assert {"urls", "variants", "placeholder"} <= set(created)
     assert set(schemas["VariantPublic"]["properties"]) == {"url", "width", "height"}
+
+
+def test_the_openapi_documents_the_photo_shapes_as_served(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    assert {"urls", "variants", "placeholder"} <= set(schemas["PhotoDoc"]["properties"])
+    for path in ("/v1/photos/{photo_id}", "/v1/users/{user_id}/photos", "/v1/timeline",
+                 "/v1/search/photos"):
+        answer = document["paths"][path]["get"]["responses"]["200"]
+        assert answer["content"]["application/json"]["schema"]["$ref"].endswith(
+            ("/PhotoDoc", "/PhotoPageDoc"))
+
+    owner = register(client)
+    photo_id = upload(client, owner, image_bytes(size=(1080, 1920)))["photo_id"]
+    # What is served fits what is documented.
+    PhotoDoc.model_validate(client.get(f"/v1/photos/{photo_id}",
+                                       headers=owner.auth).json(), strict=True)
+    PhotoPageDoc.model_validate(client.get(f"/v1/users/{owner.user_id}/photos").json(),
+                                strict=True)
