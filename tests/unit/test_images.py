@@ -879,3 +879,49 @@ def test_fuzz_magic_then_garbage(magic, rest):
 @given(mutated())
 def test_fuzz_mutated_and_truncated_images(data):
     assert_valid_or_rejected(data)
+
+
+# --------------------------------------------------------------------------------------------
+# Feed variants: the crop and the decode scale it needs
+
+
+@pytest.mark.parametrize(("stored", "orientation", "decoded"), [
+    # Landscape upright: every variant is covered at 1/4 (1500x1000).
+    ((6000, 4000), 1, (1500, 1000)),
+    # The same pixels upright as a portrait (a phone's orientation 6): the 4:5 feed crop
+    # is 4000 wide and needs 1080 of it, so 1/2 (3000x2000), not 1/4 (1000 wide).
+    ((6000, 4000), 6, (3000, 2000)),
+    # 12 MP: 1/2 either way, as before the feed variants.
+    ((4000, 3000), 1, (2000, 1500)),
+    ((4000, 3000), 6, (2000, 1500)),
+])
+def test_a_jpeg_is_drafted_to_the_scale_its_upright_feed_crop_needs(stored, orientation,
+                                                                     decoded):
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    data = bytearray(encode(photo((64, 48)), "JPEG", quality=80, exif=exif.tobytes()))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", stored[1], stored[0])
+    image = Image.open(BytesIO(bytes(data)))
+    images._request_reduced_decode(image, PHOTO_VARIANTS)
+    assert image.size == decoded
+
+
+@pytest.mark.parametrize(("size", "feed", "feed_small"), [
+    ((1080, 1920), (1080, 1350), (640, 800)),  # 9:16 -> 4:5
+    ((3000, 800), (1080, 566), (640, 336)),  # 3.75:1 -> 1.91:1
+    ((1200, 1500), (1080, 1350), (640, 800)),  # exactly 4:5: whole
+    ((500, 2000), (500, 625), (500, 625)),  # small: cropped, never upscaled
+])
+def test_feed_variants_are_cropped_into_4_5_to_1_91(size, feed, feed_small):
+    result = run(encode(photo(size), "PNG"))
+    assert sizes(result)["feed"] == feed and sizes(result)["feed_small"] == feed_small
+    assert result.placeholder is not None and len(result.placeholder) == 28
+
+
+def test_an_estimate_with_unknown_orientation_covers_the_portrait_crop():
+    # A PNG's EXIF is only read with its pixels: the estimate assumes the costlier way up.
+    wide = encode(photo((2400, 1800)), "PNG")
+    assert estimate(wide) >= estimate(wide, specs=PHOTO_VARIANTS[:3])
+    result = run(wide)
+    assert sizes(result)["feed"] == (1080, 810)  # upright landscape after all: no crop
