@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import ExifTags, Image
 
 from photoshare.readapi.models import PhotoDoc, PhotoPageDoc
-from support.embedded import Account, image_bytes, register
+from support.embedded import Account, head, image_bytes, register
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 40), (20, 40, 220)
 
@@ -26,6 +26,11 @@ def upload(client: TestClient, account: Account, data: bytes) -> dict:
                            files={"file": ("p.jpg", data, "image/jpeg")})
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def after_writes(client: TestClient, auth: dict[str, str] | None = None) -> dict[str, str]:
+    """Headers for a read that waits for the views to pass every write so far."""
+    return {**(auth or {}), "X-Min-Position": str(head(client))}
 
 
 def served(client: TestClient, url: str) -> Image.Image:
@@ -84,10 +89,13 @@ def test_every_photo_shape_carries_the_same_variants_and_placeholder(
     photo_id = answer["photo_id"]
     expected = (answer["urls"], answer["variants"], answer["placeholder"])
 
-    shapes = [client.get(f"/v1/photos/{photo_id}").json(),
-              *client.get(f"/v1/users/{owner.user_id}/photos").json()["items"],
-              *client.get("/v1/timeline", headers=follower.auth).json()["items"],
-              *client.get("/v1/search/photos", params={"q": "#sizes"}).json()["items"]]
+    wait = after_writes(client)
+    shapes = [client.get(f"/v1/photos/{photo_id}", headers=wait).json(),
+              *client.get(f"/v1/users/{owner.user_id}/photos", headers=wait).json()["items"],
+              *client.get("/v1/timeline", headers=after_writes(client, follower.auth)
+                          ).json()["items"],
+              *client.get("/v1/search/photos", params={"q": "#sizes"},
+                          headers=wait).json()["items"]]
 
     mine = [shape for shape in shapes if shape["photo_id"] == photo_id]
     assert len(mine) == 4
@@ -179,6 +187,7 @@ def test_the_openapi_documents_the_photo_shapes_as_served(client: TestClient) ->
     photo_id = upload(client, owner, image_bytes(size=(1080, 1920)))["photo_id"]
     # What is served fits what is documented.
     PhotoDoc.model_validate(client.get(f"/v1/photos/{photo_id}",
-                                       headers=owner.auth).json(), strict=True)
-    PhotoPageDoc.model_validate(client.get(f"/v1/users/{owner.user_id}/photos").json(),
-                                strict=True)
+                                       headers=after_writes(client, owner.auth)).json(),
+                            strict=True)
+    PhotoPageDoc.model_validate(client.get(f"/v1/users/{owner.user_id}/photos",
+                                           headers=after_writes(client)).json(), strict=True)
