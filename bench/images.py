@@ -76,6 +76,14 @@ def naive_pipeline(data: bytes, specs: tuple[VariantSpec, ...]) -> list[bytes]:
             left, top = (image.width - side) // 2, (image.height - side) // 2
             box = (left, top, left + side, top + side)
             target = (min(side, spec.size),) * 2
+        elif spec.aspect_range is not None:  # the feed: centre-cropped into its range
+            narrowest, widest = spec.aspect_range
+            width = min(image.width, image.height * widest)
+            height = min(image.height, image.width / narrowest)
+            left, top = (image.width - width) / 2, (image.height - height) / 2
+            box = (left, top, left + width, top + height)
+            scale = min(1.0, spec.size / width)
+            target = (round(width * scale), round(height * scale))
         else:
             box = (0, 0, *image.size)
             scale = min(1.0, spec.size / max(image.size))

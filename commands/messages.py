@@ -24,6 +24,9 @@ class StoredImage:
     width: int
     height: int
     variants: Mapping[str, str]
+    # Each variant's {"width", "height"} in pixels; the whole image's BlurHash, or None.
+    variant_sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    placeholder: str | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from photoshare.events.codec import (
 )
 from photoshare.events.envelope import Envelope
 from photoshare.events.upcasting import register_upcaster
+from photoshare.events import upcasters as _upcasters  # noqa: F401 - registers them
 
 __all__ = [
     "AvatarChanged",

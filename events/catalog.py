@@ -56,11 +56,18 @@ class ProfileUpdated(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class AvatarChanged(Event):
+    schema_version = 2
     family = "users"
-    description = "A user uploaded a new avatar; `variants` maps variant name to media key."
+    description = (
+        "A user uploaded a new avatar; `variants` maps variant name to media key, "
+        "`variant_sizes` variant name to its {width, height} in pixels (v2; empty for "
+        "avatars changed before), `placeholder` is a BlurHash of the image (v2) or null."
+    )
     user_id: str
     original_key: str
     variants: dict[str, str]
+    variant_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    placeholder: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,12 +93,16 @@ class PasswordSet(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class PhotoPosted(Event):
+    schema_version = 2
     family = "photos"
     description = (
         "A user posted a photo. `hashtags` are parsed from the caption, lower-cased; "
         "`tagged_user_ids` are the users tagged in it; `variants` maps variant name "
-        "(large, medium, square) to media key; width and height are the original's "
-        "after EXIF orientation."
+        "(large, medium, square; feed and feed_small since v2) to media key; width and "
+        "height are the original's after EXIF orientation. v2 adds `variant_sizes`, "
+        "variant name to the {width, height} of that image in pixels (for a v1 event, "
+        "upcast: the sizes that follow from width and height), and `placeholder`, a "
+        "BlurHash (4x3 components) of the photo, or null."
     )
     photo_id: str
     owner_id: str
@@ -104,6 +115,8 @@ class PhotoPosted(Event):
     width: int
     height: int
     variants: dict[str, str]
+    variant_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    placeholder: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from photoshare.events import (
     CommentAdded,
@@ -32,6 +32,9 @@ class PhotoRecord:
     position: int
     likes: int = 0
     comments: int = 0
+    # Variant name -> {"width", "height"} of that image; the photo's BlurHash, or None.
+    variant_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    placeholder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class PhotosProjection(Projection[PhotoStore]):
             location=event.location, hashtags=list(event.hashtags),
             tagged_user_ids=list(event.tagged_user_ids), variants=dict(event.variants),
             width=event.width, height=event.height,
+            variant_sizes={name: dict(size) for name, size in event.variant_sizes.items()},
+            placeholder=event.placeholder,
             posted_at=envelope.occurred_at.isoformat(), position=envelope.position))
 
     @on(PhotoDeleted)

@@ -45,6 +45,8 @@ def photos(services: ReadServices, q: ViewQueries, records: list[PhotoRecord],
             "tagged": [user_summary(services, people.get(u), u) for u in record.tagged_user_ids],
             "created_at": record.posted_at,
             "urls": {name: services.media_url(key) for name, key in record.variants.items()},
+            "variants": variants(services, record),
+            "placeholder": record.placeholder,
             "width": record.width,
             "height": record.height,
             "likes": record.likes,
@@ -54,3 +56,11 @@ def photos(services: ReadServices, q: ViewQueries, records: list[PhotoRecord],
             card["liked_by_me"] = record.photo_id in liked
         cards.append(card)
     return cards
+
+
+def variants(services: ReadServices, record: PhotoRecord) -> dict[str, dict[str, Any]]:
+    """Each variant's URL with its pixel size (None where the events do not tell it)."""
+    return {name: {"url": services.media_url(key),
+                   "width": record.variant_sizes.get(name, {}).get("width"),
+                   "height": record.variant_sizes.get(name, {}).get("height")}
+            for name, key in record.variants.items()}

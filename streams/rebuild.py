@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite.catalog import VIEW_MODULES
+from photoshare.infra.sqlite.catalog import VIEW_MODULES, migrate
 from photoshare.infra.sqlite.viewdb import ViewDatabase, connect
 from photoshare.streams.runner import EventSource, ProjectionRunner
 
@@ -91,6 +91,7 @@ def _switch(live_path: Path, building_path: Path, module: ModuleType, name: str,
         connection.execute("ATTACH DATABASE ? AS building", (str(building_path),))
         connection.execute("BEGIN IMMEDIATE")
         try:
+            migrate(module, connection)  # a live table made by older code: today's columns
             for table, virtual in _tables(module):
                 columns = [row[1] for row in
                            connection.execute(f'PRAGMA building.table_info("{table}")')]

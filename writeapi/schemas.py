@@ -80,14 +80,31 @@ class ProfilePublic(BaseModel):
     avatar_url: str | None
 
 
+class VariantPublic(BaseModel):
+    """One stored image of a photo or avatar: its URL and its size in pixels (null where
+    unknown: photos uploaded before sizes were recorded)."""
+
+    url: str
+    width: int | None
+    height: int | None
+
+
 class AvatarPublic(BaseModel):
     avatar_url: str
     avatar_urls: dict[str, str]
+    avatar_variants: dict[str, VariantPublic]
 
 
 class PhotoCreated(BaseModel):
     photo_id: str
-    urls: dict[str, str]
+    urls: dict[str, str] = Field(description="variant name -> URL (as `variants`, for "
+                                             "clients written before it)")
+    variants: dict[str, VariantPublic] = Field(
+        description="large (fit within 1080, whole photo), medium (fit within 640), square "
+                    "(320x320 crop), feed (at most 1080 wide) and feed_small (at most 640 "
+                    "wide): centre-cropped to between 4:5 and 1.91:1")
+    placeholder: str | None = Field(description="BlurHash of the photo (4x3 components), "
+                                                "to show while an image loads; null if unknown")
 
 
 class CommentCreate(StrictBody):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import UploadFile
 
@@ -57,3 +58,16 @@ async def store_image(services: WriteServices, file: UploadFile,
         log.info("image rejected: %s (%s)", error.code, error.detail)
         status = next(s for cls, s in _IMAGE_ERROR_STATUS.items() if isinstance(error, cls))
         raise ApiError(status, error.code, error.message) from None
+
+
+def image_urls(services: WriteServices, image: StoredImage) -> dict[str, str]:
+    """Each variant's URL, by variant name."""
+    return {name: services.media_url(key) for name, key in image.variants.items()}
+
+
+def image_variants(services: WriteServices, image: StoredImage) -> dict[str, dict[str, Any]]:
+    """Each variant's URL and pixel size, by variant name (the shape of the read API)."""
+    return {name: {"url": services.media_url(key),
+                   "width": image.variant_sizes.get(name, {}).get("width"),
+                   "height": image.variant_sizes.get(name, {}).get("height")}
+            for name, key in image.variants.items()}

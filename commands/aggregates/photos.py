@@ -36,6 +36,8 @@ class Photo(EventSourcedAggregate):
             width=image.width,
             height=image.height,
             variants=dict(image.variants),
+            variant_sizes={name: dict(size) for name, size in image.variant_sizes.items()},
+            placeholder=image.placeholder,
         )
         return cls._start(photo_id, event, context)
 
@@ -58,7 +60,9 @@ class Photo(EventSourcedAggregate):
         # Kept so a deletion can say which blobs to remove.
         self.image = StoredImage(original_key=event.original_key, format=event.format,
                                  width=event.width, height=event.height,
-                                 variants=dict(event.variants))
+                                 variants=dict(event.variants),
+                                 variant_sizes=event.variant_sizes,
+                                 placeholder=event.placeholder)
 
     @when.register
     def _deleted(self, event: PhotoDeleted) -> None:

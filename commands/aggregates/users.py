@@ -53,7 +53,9 @@ class User(EventSourcedAggregate):
 
     def change_avatar(self, image: StoredImage, context: CommandContext) -> None:
         event = AvatarChanged(
-            user_id=str(self.id), original_key=image.original_key, variants=dict(image.variants)
+            user_id=str(self.id), original_key=image.original_key, variants=dict(image.variants),
+            variant_sizes={name: dict(size) for name, size in image.variant_sizes.items()},
+            placeholder=image.placeholder,
         )
         self._record(event, context)
 

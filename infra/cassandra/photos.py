@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from cassandra.cluster import Session
+from photoshare.events.upcasters import v1_variant_sizes
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from photoshare.infra.cassandra.schema import (
     ALL_SHARDS_CQL,
@@ -36,7 +37,7 @@ from photoshare.projections.photos import (
 from photoshare.streams.delivery import Delivery
 
 _DETAILS = ("owner_id, caption, location, hashtags, tagged_user_ids, variants, width, "
-            "height, posted_at, position")
+            "height, posted_at, position, variant_sizes, placeholder")
 _COMMENT = "comment_id, photo_id, author_id, comment_text, created_at, position"
 
 
@@ -50,7 +51,7 @@ class CassandraPhotoStore(PhotoStore):
         self._photo = session.prepare(
             f"SELECT owner_id, position, deleted FROM {ks}.photos WHERE photo_id = ?")
         self._insert_photo = session.prepare(
-            f"INSERT INTO {ks}.photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 10}) "
+            f"INSERT INTO {ks}.photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 12}) "
             "USING TIMESTAMP ?")
         # Nulls every detail (nothing of a deleted photo stays readable) and marks it.
         self._tombstone = session.prepare(
@@ -92,7 +93,8 @@ class CassandraPhotoStore(PhotoStore):
         self.session.execute(self._insert_photo, (
             photo.photo_id, photo.owner_id, photo.caption, photo.location, photo.hashtags,
             photo.tagged_user_ids, photo.variants, photo.width, photo.height,
-            photo.posted_at, photo.position, photo.position))
+            photo.posted_at, photo.position, photo.variant_sizes, photo.placeholder,
+            photo.position))
         execute_concurrent(self.session, self.posts.writes_to_add(
             photo.owner_id, photo.position, photo.photo_id, photo.position))
 
@@ -237,4 +239,13 @@ def _photo(row: Any, likes: int, comments: int) -> PhotoRecord:
         location=row.location or "", hashtags=list(row.hashtags or []),
         tagged_user_ids=list(row.tagged_user_ids or []), variants=dict(row.variants or {}),
         width=row.width, height=row.height, posted_at=row.posted_at,
-        position=row.position, likes=likes, comments=comments)
+        position=row.position, likes=likes, comments=comments,
+        variant_sizes=_variant_sizes(row), placeholder=row.placeholder)
+
+
+def _variant_sizes(row: Any) -> dict[str, dict[str, int]]:
+    """The row's sizes; a row written before the column existed came from a PhotoPosted v1
+    event: its sizes are what that event upcasts to, as a rebuild would write them."""
+    if row.variant_sizes is None:
+        return v1_variant_sizes(row.width, row.height, row.variants or {})
+    return {name: dict(size) for name, size in row.variant_sizes.items()}

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from cassandra import ConsistencyLevel
+from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
@@ -82,7 +82,8 @@ TABLES_CQL = (
         photo_id text PRIMARY KEY, owner_id text, caption text, location text,
         hashtags frozen<list<text>>, tagged_user_ids frozen<list<text>>,
         variants frozen<map<text, text>>,
-        width int, height int, posted_at text, position bigint, deleted boolean)""",
+        width int, height int, posted_at text, position bigint, deleted boolean,
+        variant_sizes frozen<map<text, frozen<map<text, int>>>>, placeholder text)""",
     # A user's photos, newest first (ids; details come from `photos`).
     # Bound: position bucket.
     """CREATE TABLE IF NOT EXISTS {keyspace}.photos_by_owner (
@@ -107,6 +108,17 @@ TABLES_CQL = (
     """CREATE TABLE IF NOT EXISTS {keyspace}.comments_by_id (
         comment_id text PRIMARY KEY, photo_id text, position bigint)""",
 )
+
+# Columns added to a table above after it was first released: a keyspace created before
+# gains them in create_schema. Rows written before have them null (readers say what null
+# means for each).
+ADDED_COLUMNS_CQL = (
+    "ALTER TABLE {keyspace}.photos ADD variant_sizes frozen<map<text, frozen<map<text, int>>>>",
+    "ALTER TABLE {keyspace}.photos ADD placeholder text",
+)
+
+# How Cassandra (4, 5) and ScyllaDB say a column to add is there already.
+_COLUMN_EXISTS_MESSAGES = ("already exists", "conflicts with an existing column")
 
 # Modules of this package that own tables of their own (each exports TABLES_CQL).
 TABLE_MODULES = ("checkpoints", "profiles", "notifications", "timelines")
@@ -198,6 +210,12 @@ def create_schema(session: Session, keyspace: str, replication: Mapping[str, Any
                                         replication=_replication_cql(replication)))
     for table in all_tables_cql():
         session.execute(table.format(keyspace=keyspace))
+    for added in ADDED_COLUMNS_CQL:
+        try:
+            session.execute(added.format(keyspace=keyspace))
+        except InvalidRequest as error:  # no ADD ... IF NOT EXISTS before Cassandra 5
+            if not any(words in str(error) for words in _COLUMN_EXISTS_MESSAGES):
+                raise
 
 
 def init_cassandra(hosts: str | Iterable[str], keyspace: str, replication_factor: int) -> None:

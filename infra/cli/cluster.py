@@ -239,7 +239,9 @@ def add_cluster_commands(commands: Any) -> None:
             ("kafka", "Kafka", "create the event topics (PHOTOSHARE_KAFKA_PARTITIONS "
                                "partitions)", _kafka_init),
             ("cassandra", "Cassandra", "create the keyspace (PHOTOSHARE_CASSANDRA_KEYSPACE) "
-                                       "and the view tables", _cassandra_init),
+                                       "and the view tables, or add the columns that "
+                                       "tables made by older versions lack",
+             _cassandra_init),
             ("opensearch", "OpenSearch", "create the search indices and their aliases",
              _opensearch_init)):
         group = commands.add_parser(engine, help=f"cluster: {label} set-up")

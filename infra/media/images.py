@@ -33,6 +33,8 @@ from io import BytesIO
 
 from PIL import ExifTags, Image, features
 
+from photoshare.infra.media.blurhash import encode_blurhash
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 
@@ -193,17 +195,24 @@ def _pillow_has_feature(name: str) -> bool:
 
 @dataclass(frozen=True)
 class VariantSpec:
-    """One output size: fit within ``size`` x ``size``, or a centred ``size`` square."""
+    """One output size: fit within ``size`` x ``size``, or a centred ``size`` square; or,
+    with ``aspect_range`` (narrowest, widest width/height), the photo centre-cropped into
+    that range (not cropped when already inside it) and at most ``size`` wide."""
 
     name: str
     size: int
     square: bool
+    aspect_range: tuple[float, float] | None = None
 
 
+# What a feed shows: between 4:5 (portrait) and 1.91:1 (landscape), as Instagram does.
+FEED_ASPECT_RANGE = (4 / 5, 1.91)
 PHOTO_VARIANTS = (
     VariantSpec("large", 1080, False),
     VariantSpec("medium", 640, False),
     VariantSpec("square", 320, True),
+    VariantSpec("feed", 1080, False, FEED_ASPECT_RANGE),
+    VariantSpec("feed_small", 640, False, FEED_ASPECT_RANGE),
 )
 AVATAR_VARIANTS = (
     VariantSpec("avatar", 320, True),
@@ -225,12 +234,14 @@ class Variant:
 
 @dataclass(frozen=True)
 class ProcessedImage:
-    """The result of processing: the sniffed format, the upright size, and the variants."""
+    """The result of processing: the sniffed format, the upright size, the variants and
+    the placeholder (a BlurHash of the whole photo, 4x3 components)."""
 
     format: str
     width: int
     height: int
     variants: tuple[Variant, ...]
+    placeholder: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +305,7 @@ def _plan(
 ) -> tuple[int, int]:
     """(reduction factor, estimated peak bytes); ImageDecodeTooLargeError over the limit."""
     for gap in _REDUCING_GAPS:
-        factor = _reduction_factor(image.size, specs, gap)
+        factor = _reduction_factor(image.size, specs, gap, _orientation_before_decoding(image))
         cost = _estimated_bytes(format_name, image, stored_size, data, specs, factor)
         if max_decode_bytes is None or cost <= max_decode_bytes:
             return factor, cost
@@ -334,8 +345,39 @@ def _estimated_bytes(
     # then each variant (never upscaled), its upright copy and the JPEG encoder's buffers.
     longest = max(source)
     largest = min(max(spec.size for spec in specs), longest)
-    resizing = largest * longest * 4 + sum(2 * 4 * min(spec.size, longest) ** 2 for spec in specs)
+    outputs = sum(min(spec.size, longest) ** 2 for spec in specs if spec.aspect_range is None)
+    outputs += _cropped_output_pixels(stored_size, specs, _orientation_before_decoding(image))
+    resizing = largest * longest * 4 + 2 * 4 * outputs
     return decoded + decoder + working + resizing + _FIXED_BYTES
+
+
+def _cropped_output_pixels(
+    stored_size: tuple[int, int], specs: tuple[VariantSpec, ...], orientation: int | None
+) -> int:
+    """The pixels of the cropped variants, as rendered (up to 1/narrowest taller than wide:
+    1080x1350 at 4:5), for the least favourable orientation when it is not known yet. One
+    that needs no crop and comes out as a fitted variant is that very image: not counted."""
+    uprights = ([_upright_size(stored_size, orientation)] if orientation is not None
+                else [stored_size, (stored_size[1], stored_size[0])])
+    fitted = [spec for spec in specs if spec.aspect_range is None]
+
+    def pixels(upright: tuple[int, int]) -> int:
+        total = 0
+        for spec in specs:
+            if spec.aspect_range is None:
+                continue
+            geometry = _geometry(upright, spec)
+            if all(_geometry(upright, other) != geometry for other in fitted):
+                total += geometry[0][0] * geometry[0][1]
+        return total
+
+    return max(pixels(upright) for upright in uprights)
+
+
+def _orientation_before_decoding(image: Image.Image) -> int | None:
+    """The EXIF orientation where it is read with the header (JPEG), else None: Pillow
+    reads a PNG's EXIF only by decoding the whole image."""
+    return _orientation(image) if image.format in ("JPEG", "MPO") else None
 
 
 def _decoder_bytes(
@@ -449,13 +491,28 @@ def _jpeg_layout(data: bytes) -> tuple[int | None, list[tuple[int, int]], int | 
     return marker, sampling, scan_components
 
 
-def _reduction_factor(size: tuple[int, int], specs: tuple[VariantSpec, ...], gap: float) -> int:
+def _reduction_factor(
+    size: tuple[int, int], specs: tuple[VariantSpec, ...], gap: float, orientation: int | None
+) -> int:
     """The whole factor that still leaves every variant ``gap`` source pixels per output
-    pixel: a fitted variant is resized from the long side, a square one from the short side
-    (rotation changes neither)."""
-    long_side, short_side = max(size), min(size)
-    ratio = min((short_side if spec.square else long_side) / spec.size for spec in specs)
+    pixel, for the least favourable EXIF orientation when it is not known yet."""
+    ratio = min(_source_pixels_per_output_pixel(size, spec, orientation) for spec in specs)
     return max(1, int(ratio / gap))
+
+
+def _source_pixels_per_output_pixel(
+    size: tuple[int, int], spec: VariantSpec, orientation: int | None
+) -> float:
+    """Pixels of an image of ``size`` per pixel of the variant: a fitted variant is resized
+    from the long side, a square one from the short side (rotation changes neither); a
+    cropped one from its crop's width, which for a photo upright as a portrait is the short
+    side."""
+    long_side, short_side = max(size), min(size)
+    if spec.aspect_range is None:
+        return (short_side if spec.square else long_side) / spec.size
+    uprights = ([_upright_size(size, orientation)] if orientation is not None
+                else [size, (size[1], size[0])])
+    return min(_crop_extent(upright, spec.aspect_range)[0] for upright in uprights) / spec.size
 
 
 def _band_rows(width: int, factor: int) -> int:
@@ -491,6 +548,8 @@ _UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
+_PLACEHOLDER_SIDE = 32
+_PLACEHOLDER_COMPONENTS = (4, 3)
 
 Box = tuple[float, float, float, float]
 
@@ -526,8 +585,9 @@ def process_image(
         data, format_name, specs, max_pixels, max_decode_bytes
     )
     width, height = _upright_size(stored_size, orientation)
-    variants = _render_all(rgb, stored_size, orientation, specs, icc_profile)
-    return ProcessedImage(format=format_name, width=width, height=height, variants=variants)
+    variants, placeholder = _render_all(rgb, stored_size, orientation, specs, icc_profile)
+    return ProcessedImage(format=format_name, width=width, height=height, variants=variants,
+                          placeholder=placeholder)
 
 
 def estimate_decode_bytes(
@@ -566,6 +626,9 @@ def _checked_specs(specs: Iterable[VariantSpec]) -> tuple[VariantSpec, ...]:
         raise ValueError("at least one VariantSpec is required")
     if any(spec.size < 1 for spec in specs):
         raise ValueError("variant sizes must be positive")
+    if any(spec.aspect_range is not None
+           and not 0 < spec.aspect_range[0] <= spec.aspect_range[1] for spec in specs):
+        raise ValueError("an aspect range is (narrowest, widest), both positive")
     if len({spec.name for spec in specs}) != len(specs):
         raise ValueError("variant names must be unique")
     return specs
@@ -670,24 +733,32 @@ def _check_pixel_count(size: tuple[int, int], max_pixels: int) -> None:
 
 
 def _request_reduced_decode(image: Image.Image, specs: tuple[VariantSpec, ...]) -> None:
-    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers every variant."""
-    if image.format in ("JPEG", "MPO"):
-        image.draft("RGB", _draft_box(image.size, specs))
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers every variant.
 
-
-def _draft_box(stored_size: tuple[int, int], specs: tuple[VariantSpec, ...]) -> tuple[int, int]:
-    """The smallest decode size, in stored orientation, that keeps every variant sharp.
-
-    Fitted variants need the long side to reach their size; square variants need the short
-    side to. EXIF rotation swaps width and height but never which side is the long one, so a
-    box expressed as (long, short) is right for every orientation.
+    A JPEG's EXIF block is read as it is opened (no pixel decoded), so its orientation
+    is known here: a cropped variant needs the upright photo's width.
     """
-    long_needed = max((spec.size for spec in specs if not spec.square), default=1)
-    short_needed = max((spec.size for spec in specs if spec.square), default=1)
-    width, height = stored_size
-    if width >= height:
-        return (long_needed, short_needed)
-    return (short_needed, long_needed)
+    if image.format in ("JPEG", "MPO"):
+        image.draft("RGB", _draft_box(image.size, specs, _orientation(image)))
+
+
+def _draft_box(
+    stored_size: tuple[int, int], specs: tuple[VariantSpec, ...], orientation: int = 1
+) -> tuple[int, int]:
+    """The smallest decode size, in stored orientation, that keeps every variant sharp:
+    for each variant, the whole image at the scale its source box needs to give its output
+    size (never above 1). Fitted variants come to their size on the long side, square ones
+    on the short side, cropped ones across the crop's width."""
+    upright = _upright_size(stored_size, orientation)
+    needed_width, needed_height = 1, 1
+    for spec in specs:
+        target, (left, top, right, bottom) = _geometry(upright, spec)
+        scale = min(1.0, max(target[0] / (right - left), target[1] / (bottom - top)))
+        # The tolerance keeps float noise (1080.0000001) from asking for one pixel more,
+        # which would halve the draft scale for nothing.
+        needed_width = max(needed_width, math.ceil(upright[0] * scale - 1e-6))
+        needed_height = max(needed_height, math.ceil(upright[1] * scale - 1e-6))
+    return _upright_size((needed_width, needed_height), orientation)  # swapping is its inverse
 
 
 def _orientation(image: Image.Image) -> int:
@@ -807,8 +878,9 @@ def _render_all(
     orientation: int,
     specs: tuple[VariantSpec, ...],
     icc_profile: bytes | None,
-) -> tuple[Variant, ...]:
-    """Render every variant, largest first, each from the smallest image that still covers it.
+) -> tuple[tuple[Variant, ...], str]:
+    """Render every variant, largest first, each from the smallest image that still covers
+    it, and the placeholder from the smallest whole-frame rendition.
 
     Resizing dominates the cost after a draft decode, so "medium" is made from "large" rather
     than from the decoded image again; a source is only reused when it has at least the
@@ -818,18 +890,33 @@ def _render_all(
     """
     upright_size = _upright_size(stored_size, orientation)
     sources = [decoded]  # whole-frame renditions, each mapping stored_size onto its own size
-    rendered: dict[str, Variant] = {}
+    rendered: dict[str, tuple[Image.Image, Variant]] = {}
     for spec in sorted(specs, key=lambda spec: spec.size, reverse=True):
         target, box = _to_stored_orientation(*_geometry(upright_size, spec), orientation)
         source = _smallest_covering_source(sources, stored_size, box, target)
         resized = _resize(source, target, _scale_box(box, stored_size, source.size))
-        if not spec.square:
-            sources.append(resized)
-        upright = _make_upright(resized, orientation)
-        rendered[spec.name] = Variant(
-            spec.name, upright.width, upright.height, _encode_jpeg(upright, icc_profile)
-        )
-    return tuple(rendered[spec.name] for spec in specs)
+        # A feed variant that needed no crop is the very image of a fitted one: encoded once.
+        same = next((done for done in rendered.values() if done[0] is resized), None)
+        if same is None:
+            data = _encode_jpeg(_make_upright(resized, orientation), icc_profile)
+            if box == (0, 0, *stored_size) and resized is not decoded:
+                sources.append(resized)
+        else:
+            data = same[1].data
+        width, height = _upright_size(resized.size, orientation)
+        rendered[spec.name] = (resized, Variant(spec.name, width, height, data))
+    placeholder = _placeholder(min(sources, key=lambda image: image.width * image.height),
+                               orientation)
+    return tuple(rendered[spec.name][1] for spec in specs), placeholder
+
+
+def _placeholder(source: Image.Image, orientation: int) -> str:
+    """The BlurHash of the whole photo, from a thumbnail of at most 32 pixels a side (the
+    encoder's cost grows with the pixels; more would not change the hash much)."""
+    thumbnail = source.resize(_fit(source.size, _PLACEHOLDER_SIDE), Image.Resampling.BOX)
+    upright = _make_upright(thumbnail, orientation)
+    return encode_blurhash(upright.width, upright.height, upright.tobytes(),
+                           *_PLACEHOLDER_COMPONENTS)
 
 
 def _to_stored_orientation(
@@ -872,7 +959,40 @@ def _geometry(full_size: tuple[int, int], spec: VariantSpec) -> tuple[tuple[int,
         left, top = (width - side) / 2, (height - side) / 2
         output = min(side, spec.size)  # the largest centred square, never upscaled
         return (output, output), (left, top, left + side, top + side)
+    if spec.aspect_range is not None:
+        crop_width, crop_height = _crop_extent(full_size, spec.aspect_range)
+        left, top = (width - crop_width) / 2, (height - crop_height) / 2
+        output = _fit_width((crop_width, crop_height), spec.size, spec.aspect_range)
+        return output, (left, top, left + crop_width, top + crop_height)
     return _fit(full_size, spec.size), (0, 0, width, height)
+
+
+def _crop_extent(size: tuple[int, int], aspect_range: tuple[float, float]) -> tuple[float, float]:
+    """The largest centred box of ``size`` whose width/height is within ``aspect_range``:
+    the whole image when it already is."""
+    width, height = size
+    narrowest, widest = aspect_range
+    if width / height > widest:
+        return height * widest, float(height)
+    if width / height < narrowest:
+        return float(width), width / narrowest
+    return float(width), float(height)
+
+
+def _fit_width(
+    box: tuple[float, float], bound: int, aspect_range: tuple[float, float]
+) -> tuple[int, int]:
+    """At most ``bound`` wide, never upscaled; the height rounded towards the inside of
+    ``aspect_range``, so the output's own ratio never leaves it (1080x566, not 1080x565,
+    for 1.91:1)."""
+    width = max(1, min(bound, math.floor(box[0] + 1e-6)))
+    height = max(1, round(box[1] * width / box[0]))
+    narrowest, widest = aspect_range
+    if width / height > widest:
+        height = math.ceil(width / widest)
+    elif width / height < narrowest:
+        height = max(1, math.floor(width / narrowest))
+    return width, height
 
 
 def _fit(size: tuple[int, int], bound: int) -> tuple[int, int]:

@@ -226,6 +226,9 @@ class ImageIngest:
             width=processed.width,
             height=processed.height,
             variants=variant_keys,
+            variant_sizes={variant.name: {"width": variant.width, "height": variant.height}
+                           for variant in processed.variants},
+            placeholder=processed.placeholder,
         )
 
     def discard(self, image: StoredImage) -> None:

@@ -1,13 +1,15 @@
 """Every SQLite view, for the composition root: schemas, runner bindings and queries.
 
 Each view module exports `SCHEMA`, `binding(settings) -> Binding` and
-`queries(connection, settings)`.
+`queries(connection, settings)`, and `migrate(connection)` once it has changed a table that
+older code made.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from types import ModuleType
 
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite import graph, notifications, photos, profiles, search, timelines
@@ -19,7 +21,18 @@ VIEW_MODULES = (profiles, graph, photos, timelines, search, notifications)
 
 
 def open_views(path: Path) -> ViewDatabase:
-    return ViewDatabase(path, [module.SCHEMA for module in VIEW_MODULES])
+    views = ViewDatabase(path, [module.SCHEMA for module in VIEW_MODULES])
+    with views.transaction() as connection:
+        for module in VIEW_MODULES:
+            migrate(module, connection)
+    return views
+
+
+def migrate(module: ModuleType, connection: sqlite3.Connection) -> None:
+    """Bring a view's tables made by older code to today's shape, within the caller's
+    transaction (a module that changed a table exports `migrate(connection)`)."""
+    if hasattr(module, "migrate"):
+        module.migrate(connection)
 
 
 def bindings(settings: Settings) -> list[Binding]:

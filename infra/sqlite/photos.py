@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from photoshare.events.upcasters import v1_variant_sizes
 from photoshare.infra.settings import Settings
 from photoshare.streams.runner import Binding
 
@@ -24,7 +25,9 @@ CREATE TABLE IF NOT EXISTS photos (
     posted_at TEXT NOT NULL,
     position INTEGER NOT NULL,
     likes INTEGER NOT NULL DEFAULT 0,
-    comments INTEGER NOT NULL DEFAULT 0
+    comments INTEGER NOT NULL DEFAULT 0,
+    variant_sizes TEXT NOT NULL DEFAULT '{}',
+    placeholder TEXT
 );
 CREATE INDEX IF NOT EXISTS photos_by_owner ON photos (owner_id, position);
 CREATE TABLE IF NOT EXISTS photo_likes (
@@ -49,7 +52,11 @@ CREATE TABLE IF NOT EXISTS photo_tombstones (
 """
 
 _PHOTO_COLUMNS = ("photo_id, owner_id, caption, location, hashtags, tagged_user_ids, variants, "
-                  "width, height, posted_at, position, likes, comments")
+                  "width, height, posted_at, position, variant_sizes, placeholder, likes, "
+                  "comments")
+# Columns added to `photos` after it was first released, with their definitions: a view
+# database made before them gains them at start (`migrate`).
+_ADDED_PHOTO_COLUMNS = {"variant_sizes": "TEXT NOT NULL DEFAULT '{}'", "placeholder": "TEXT"}
 _COMMENT_COLUMNS = "comment_id, photo_id, author_id, text, created_at, position"
 _NO_LIMIT = 2**62
 
@@ -68,13 +75,14 @@ class SqlitePhotoStore(PhotoStore):
         if self._deleted(photo.photo_id):
             return
         self.db.execute(
-            f"INSERT INTO photos ({_PHOTO_COLUMNS}) VALUES ({placeholders(range(11))}, "
+            f"INSERT INTO photos ({_PHOTO_COLUMNS}) VALUES ({placeholders(range(13))}, "
             "(SELECT count(*) FROM photo_likes WHERE photo_id = ?1), "
             "(SELECT count(*) FROM photo_comments WHERE photo_id = ?1)) "
             "ON CONFLICT (photo_id) DO NOTHING",
             (photo.photo_id, photo.owner_id, photo.caption, photo.location,
              to_json(photo.hashtags), to_json(photo.tagged_user_ids), to_json(photo.variants),
-             photo.width, photo.height, photo.posted_at, photo.position))
+             photo.width, photo.height, photo.posted_at, photo.position,
+             to_json(photo.variant_sizes), photo.placeholder))
 
     def remove_photo(self, photo_id: str) -> None:
         for table in ("photos", "photo_likes", "photo_comments"):
@@ -125,7 +133,7 @@ class SqlitePhotoStore(PhotoStore):
 
 def _photo(row: sqlite3.Row) -> PhotoRecord:
     values = dict(row)
-    for name in ("hashtags", "tagged_user_ids", "variants"):
+    for name in ("hashtags", "tagged_user_ids", "variants", "variant_sizes"):
         values[name] = from_json(values[name])
     return PhotoRecord(**values)
 
@@ -172,6 +180,22 @@ class SqlitePhotoQueries(PhotoQueries):
             f"SELECT {_COMMENT_COLUMNS} FROM photo_comments WHERE photo_id = ? AND position > ? "
             "ORDER BY position LIMIT ?", (photo_id, after or 0, limit))
         return [CommentRecord(**dict(row)) for row in rows]
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Give a `photos` table made before variant sizes and placeholders their columns, and
+    its rows the sizes their PhotoPosted v1 events upcast to: the rows a rebuild from event
+    zero would hold (every such row came from a v1 event). Run it in a transaction."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(photos)")}
+    missing = [name for name in _ADDED_PHOTO_COLUMNS if name not in present]
+    if not missing:
+        return
+    for name in missing:
+        connection.execute(f"ALTER TABLE photos ADD COLUMN {name} {_ADDED_PHOTO_COLUMNS[name]}")
+    rows = connection.execute("SELECT photo_id, width, height, variants FROM photos").fetchall()
+    connection.executemany(
+        "UPDATE photos SET variant_sizes = ? WHERE photo_id = ?",
+        [(to_json(v1_variant_sizes(row[1], row[2], from_json(row[3]))), row[0]) for row in rows])
 
 
 def binding(_: Settings) -> Binding:

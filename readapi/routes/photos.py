@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from photoshare.infra.http.web import ApiError
 from photoshare.projections.photos import PhotoRecord
-from photoshare.readapi import shapes
+from photoshare.readapi import models, shapes
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, page
 from photoshare.readapi.services import ViewQueries
@@ -24,7 +24,7 @@ def _existing(q: ViewQueries, photo_id: str) -> PhotoRecord:
     return record
 
 
-@router.get("/v1/photos/{photo_id}")
+@router.get("/v1/photos/{photo_id}", responses=models.PHOTO)
 def photo(photo_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     q = views.queries()
     return shapes.photos(views, q, [_existing(q, photo_id)], viewer)[0]

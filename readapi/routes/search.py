@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from photoshare.infra.http.web import ApiError
 from photoshare.projections.search import MAX_TAG_CHARS, parse_tag_prefix
-from photoshare.readapi import shapes
+from photoshare.readapi import models, shapes
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, PageRequest, invalid_cursor, page
 from photoshare.readapi.routing import ReadRoute, offload
@@ -68,7 +68,7 @@ def search_users(q: SearchText, views: Views, page_request: Page) -> dict[str, A
     return page(items, _next(offset, len(found), limit))
 
 
-@router.get("/v1/search/photos")
+@router.get("/v1/search/photos", responses=models.PHOTO_PAGE)
 @offload
 def search_photos(q: SearchText, views: Views, page_request: Page,
                   viewer: Viewer) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from photoshare.infra.http.web import CurrentUserId
-from photoshare.readapi import shapes
+from photoshare.readapi import models, shapes
 from photoshare.readapi.deps import Views
 from photoshare.readapi.pagination import Page, page
 from photoshare.readapi.routing import ReadRoute
@@ -16,7 +16,7 @@ from photoshare.readapi.routing import ReadRoute
 router = APIRouter(tags=["timeline"], route_class=ReadRoute)
 
 
-@router.get("/v1/timeline")
+@router.get("/v1/timeline", responses=models.PHOTO_PAGE)
 def timeline(viewer: CurrentUserId, views: Views, page_request: Page) -> dict[str, Any]:
     """The caller's home timeline: their own photos and the photos of the people they
     follow, newest first, in pages (`limit`, `cursor`); at most the newest

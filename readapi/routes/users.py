@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from photoshare.infra.http.web import ApiError, CurrentUserId
 from photoshare.projections.graph import Edge, GraphQueries
 from photoshare.projections.profiles import Profile
-from photoshare.readapi import shapes
+from photoshare.readapi import models, shapes
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, PageRequest, keyset_page
 from photoshare.readapi.services import ReadServices, ViewQueries
@@ -45,7 +45,7 @@ def user(user_id: str, views: Views) -> dict[str, Any]:
     return shapes.user(views, _existing(views.queries(), user_id))
 
 
-@router.get("/v1/users/{user_id}/photos")
+@router.get("/v1/users/{user_id}/photos", responses=models.PHOTO_PAGE)
 def user_photos(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
     q = views.queries()
     _existing(q, user_id)

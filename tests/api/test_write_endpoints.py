@@ -17,7 +17,7 @@ from PIL import ExifTags, Image
 from support.embedded import Account, event_store, head, image_bytes, post_photo, register
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-PHOTO_VARIANTS = {"large": 1080, "medium": 640, "square": 320}
+PHOTO_VARIANTS = {"large": 1080, "medium": 640, "square": 320, "feed": 1080, "feed_small": 640}
 
 # --- helpers ----------------------------------------------------------------------------
 
@@ -235,10 +235,12 @@ def test_post_photo_answers_201_with_servable_variants(client: TestClient) -> No
                        data={"caption": "Golden hour #sunset", "location": "Lisbon"},
                        files={"file": ("p.jpg", image_bytes(size=(1600, 1200)), "image/jpeg")})
     body = response.json()
-    assert set(body) == {"photo_id", "urls"} and is_uuid(body["photo_id"])
+    assert set(body) == {"photo_id", "urls", "variants", "placeholder"}
+    assert is_uuid(body["photo_id"])
     assert set(body["urls"]) == set(PHOTO_VARIANTS)
     sizes = {name: fetch_media(client, url).size for name, url in body["urls"].items()}
-    assert sizes == {"large": (1080, 810), "medium": (640, 480), "square": (320, 320)}
+    assert sizes == {"large": (1080, 810), "medium": (640, 480), "square": (320, 320),
+                     "feed": (1080, 810), "feed_small": (640, 480)}
     assert new_events(client, before) == ["PhotoPosted"]
 
 

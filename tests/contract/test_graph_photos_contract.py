@@ -58,6 +58,8 @@ from photoshare.projections.photos import (
 from photoshare.streams.delivery import Delivery
 from support.histories import START, envelopes, histories
 from support.logged import (
+    PLACEHOLDER,
+    SIZES,
     at,
     comment,
     delete,
@@ -307,7 +309,7 @@ def expected_photo(photo_id: str, owner: str, position: int, likes: int = 0,
         variants={"large": f"{photo_id}-l.jpg", "small": f"{photo_id}-s.jpg"},
         width=1080, height=720,
         posted_at=(START + timedelta(seconds=position)).isoformat(), position=position,
-        likes=likes, comments=comments)
+        likes=likes, comments=comments, variant_sizes=SIZES, placeholder=PLACEHOLDER)
 
 
 def test_a_posted_photo_has_its_details(views: Views) -> None:
@@ -644,3 +646,72 @@ def test_kafka_delivery_gives_the_reference_views(make_views, history, gaps, cha
     views = make_views()
     views.deliver(*kafka_delivery(log, chance))
     check_views_match_the_reference(views, log)
+
+
+# --- views made before variant sizes and placeholders -------------------------------------
+
+# The photos table as released before variant sizes and placeholders.
+OLD_SQLITE_PHOTOS = """CREATE TABLE photos (
+    photo_id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, caption TEXT NOT NULL,
+    location TEXT NOT NULL, hashtags TEXT NOT NULL, tagged_user_ids TEXT NOT NULL,
+    variants TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+    posted_at TEXT NOT NULL, position INTEGER NOT NULL,
+    likes INTEGER NOT NULL DEFAULT 0, comments INTEGER NOT NULL DEFAULT 0)"""
+OLD_CASSANDRA_PHOTOS = """CREATE TABLE {keyspace}.photos (
+    photo_id text PRIMARY KEY, owner_id text, caption text, location text,
+    hashtags frozen<list<text>>, tagged_user_ids frozen<list<text>>,
+    variants frozen<map<text, text>>,
+    width int, height int, posted_at text, position bigint, deleted boolean)"""
+OLD_ROW = ("sunset", "", [], [], {"large": "l.jpg", "medium": "m.jpg", "square": "s.jpg"},
+           1080, 1920, START.isoformat(), 7)
+# What the pipeline made of a 1080x1920 photo before the feed variants.
+OLD_SIZES = {"large": {"width": 608, "height": 1080}, "medium": {"width": 360, "height": 640},
+             "square": {"width": 320, "height": 320}}
+
+
+def test_an_old_sqlite_photos_view_gains_the_sizes_its_events_tell(tmp_path: Path) -> None:
+    from photoshare.infra.sqlite.catalog import open_views
+    from photoshare.infra.sqlite.util import to_json
+    from photoshare.infra.sqlite.viewdb import connect as sqlite_connect
+
+    path, photo_id, owner = tmp_path / "views.sqlite3", new_id(), new_id()
+    old = sqlite_connect(path)
+    old.execute(OLD_SQLITE_PHOTOS)
+    caption, location, hashtags, tagged, variants, *rest = OLD_ROW
+    old.execute("INSERT INTO photos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
+                (photo_id, owner, caption, location, to_json(hashtags), to_json(tagged),
+                 to_json(variants), *rest))
+    old.close()
+
+    views = open_views(path)
+    try:
+        record = sqlite_photos.SqlitePhotoQueries(views.reader()).photo(photo_id)
+    finally:
+        views.close()
+    assert record is not None
+    assert (record.variant_sizes, record.placeholder) == (OLD_SIZES, None)
+    open_views(path).close()  # a second start changes nothing
+
+
+def test_an_old_cassandra_keyspace_gains_the_new_columns(cassandra_hosts: str) -> None:
+    keyspace = f"photoshare_test_{uuid4().hex[:12]}"
+    session = connect(cassandra_hosts)
+    photo_id, owner = new_id(), new_id()
+    try:
+        session.execute(f"CREATE KEYSPACE {keyspace} WITH replication = "
+                        "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+        session.execute(OLD_CASSANDRA_PHOTOS.format(keyspace=keyspace))
+        session.execute(f"INSERT INTO {keyspace}.photos (photo_id, owner_id, caption, "
+                        "location, hashtags, tagged_user_ids, variants, width, height, "
+                        "posted_at, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                        "%s, %s)", (photo_id, owner, *OLD_ROW))
+        for _ in range(2):  # adding the columns again is no error
+            create_schema(session, keyspace, {"class": "SimpleStrategy",
+                                              "replication_factor": 1})
+        session.set_keyspace(keyspace)
+        record = CassandraPhotoQueries(session).photo(photo_id)
+        assert record is not None
+        assert (record.variant_sizes, record.placeholder) == (OLD_SIZES, None)
+    finally:
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+        session.cluster.shutdown()

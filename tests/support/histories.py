@@ -90,10 +90,16 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
             caption = " ".join(words)
             hashtags = list(dict.fromkeys(w[1:].casefold() for w in words if w.startswith("#")))
             state.photos[photo_id] = actor
+            # With sizes and a placeholder, or without (as a photo posted before them).
+            sized = draw(st.booleans())
             out.append((PhotoPosted(photo_id=photo_id, owner_id=actor, caption=caption,
                                     hashtags=hashtags, tagged_user_ids=tagged,
                                     original_key="o.jpg", format="jpeg", width=10, height=10,
-                                    variants={"large": f"{photo_id}.jpg"}), actor))
+                                    variants={"large": f"{photo_id}.jpg"},
+                                    variant_sizes=({"large": {"width": 10, "height": 10}}
+                                                   if sized else {}),
+                                    placeholder="LEHV6nWB2yk8pyo0adR*.7kCMdnj" if sized
+                                    else None), actor))
         elif kind == "delete" and photo and state.photos[photo] == actor:
             del state.photos[photo]
             state.likes = {(p, u) for p, u in state.likes if p != photo}

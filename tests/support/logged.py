@@ -48,7 +48,12 @@ def post(photo_id: str, owner: str, *tagged: str) -> PhotoPosted:
     return PhotoPosted(photo_id=photo_id, owner_id=owner, caption="sun on the #beach",
                        location="Nice", hashtags=["beach"], tagged_user_ids=list(tagged),
                        original_key="o.jpg", format="jpeg", width=1080, height=720,
-                       variants={"large": f"{photo_id}-l.jpg", "small": f"{photo_id}-s.jpg"})
+                       variants={"large": f"{photo_id}-l.jpg", "small": f"{photo_id}-s.jpg"},
+                       variant_sizes=SIZES, placeholder=PLACEHOLDER)
+
+
+SIZES = {"large": {"width": 1080, "height": 720}, "small": {"width": 640, "height": 427}}
+PLACEHOLDER = "LEHV6nWB2yk8pyo0adR*.7kCMdnj"
 
 
 def delete(photo_id: str, owner: str) -> PhotoDeleted:

@@ -4,12 +4,14 @@ paging, unfollow and delete."""
 
 from __future__ import annotations
 
+import io
 import json
 import queue
 import threading
 from typing import Any
 
 import httpx
+from PIL import Image
 from support.embedded import image_bytes
 
 
@@ -45,10 +47,14 @@ class Person:
         return response.json()
 
     def post(self, caption: str, tagged: str = "") -> str:
+        return self.upload(caption, tagged)["photo_id"]
+
+    def upload(self, caption: str, tagged: str = "") -> dict[str, Any]:
+        """Post an 800x600 photo; the upload's answer."""
         response = self.write("POST", "/v1/photos", 201, data={"caption": caption,
                                                                "tagged": tagged},
                               files={"file": ("p.jpg", image_bytes(), "image/jpeg")})
-        return response.json()["photo_id"]
+        return response.json()
 
     def pages(self, path: str, limit: int) -> list[dict[str, Any]]:
         items, cursor = [], None
@@ -60,6 +66,30 @@ class Person:
             cursor = page["next_cursor"]
             if cursor is None:
                 return items
+
+
+# An 800x600 photo (4:3, inside the feed's 4:5..1.91:1: not cropped) as each variant.
+STORY_PHOTO_SIZES = {"large": (800, 600), "medium": (640, 480), "square": (320, 320),
+                     "feed": (800, 600), "feed_small": (640, 480)}
+
+
+def assert_sizes_are_served(api: httpx.Client, uploaded: dict[str, Any],
+                            shown: list[dict[str, Any]]) -> None:
+    """The upload's answer gives each variant's URL, size and the placeholder; the photo
+    shapes read back say the same, and each image served has the size it is said to."""
+    variants = uploaded["variants"]
+    assert {name: (v["width"], v["height"]) for name, v in variants.items()} == \
+        STORY_PHOTO_SIZES
+    assert {name: v["url"] for name, v in variants.items()} == uploaded["urls"]
+    assert isinstance(uploaded["placeholder"], str) and len(uploaded["placeholder"]) == 28
+    for photo in shown:
+        assert (photo["variants"], photo["placeholder"], photo["urls"]) == \
+            (variants, uploaded["placeholder"], uploaded["urls"])
+    for variant in variants.values():
+        response = api.get(variant["url"], follow_redirects=True)
+        assert response.status_code == 200
+        with Image.open(io.BytesIO(response.content)) as image:
+            assert image.size == (variant["width"], variant["height"])
 
 
 def listen(base: str, token: str, received: queue.Queue, ready: threading.Event) -> None:
@@ -86,7 +116,8 @@ def tell_the_story(base: str) -> None:
         zoe = Person(api, "zoe", "Zoë Émilie")
 
         alice.write("PUT", f"/v1/users/me/following/{bob.user_id}", 204)
-        sunset = bob.post("#Sunset at the beach", tagged="alice")
+        uploaded = bob.upload("#Sunset at the beach", tagged="alice")
+        sunset = uploaded["photo_id"]
         alice.position = bob.position
         timeline = alice.read("/v1/timeline")
         assert [p["photo_id"] for p in timeline["items"]] == [sunset]
@@ -99,6 +130,7 @@ def tell_the_story(base: str) -> None:
         alice.write("POST", f"/v1/photos/{sunset}/comments", 201, json={"text": "gorgeous"})
         photo = alice.read(f"/v1/photos/{sunset}")
         assert (photo["likes"], photo["comments"], photo["liked_by_me"]) == (1, 1, True)
+        assert_sizes_are_served(api, uploaded, [photo, timeline["items"][0]])
         assert [t["username"] for t in photo["tagged"]] == ["alice"]
         comments = alice.read(f"/v1/photos/{sunset}/comments")["items"]
         assert [(c["author"]["username"], c["text"]) for c in comments] == [("alice", "gorgeous")]

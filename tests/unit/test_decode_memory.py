@@ -126,6 +126,8 @@ IMAGES = {
     ),
     "webp_2500": lambda: encode(photo((2500, 2500)), "WEBP", quality=80),
     "jpeg_12_mp": lambda: encode(photo((4000, 3000)), "JPEG", quality=90),
+    # Portrait: its 4:5 feed variant (1080x1350) is larger than its large one.
+    "jpeg_12_mp_portrait": lambda: encode(photo((3000, 4000)), "JPEG", quality=90),
 }
 
 
@@ -162,6 +164,7 @@ def run_child(script: str, *paths: Path) -> dict:
         ("jpeg_7000_progressive_444", "image_too_large"),
         ("webp_2500", "processed"),
         ("jpeg_12_mp", "processed"),
+        ("jpeg_12_mp_portrait", "processed"),
     ],
 )
 def test_one_upload_raises_the_peak_by_less_than_300_mb(image_files, name, outcome):

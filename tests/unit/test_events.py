@@ -100,3 +100,24 @@ def test_cli_prints_the_published_schema(capsys, tmp_path) -> None:
     target = tmp_path / "schema.json"
     assert cli(["events", "schema", "--output", str(target)]) == 0
     assert json.loads(target.read_text()) == printed
+
+
+def test_a_v1_photo_posted_gets_the_sizes_its_width_and_height_give() -> None:
+    v1 = {"photo_id": "p", "owner_id": "u", "original_key": "o.jpg", "format": "jpeg",
+          "width": 1080, "height": 1920,
+          "variants": {"large": "l.jpg", "medium": "m.jpg", "square": "s.jpg"}}
+    event = event_from_data("PhotoPosted", 1, v1)
+    assert event.variant_sizes == {"large": {"width": 608, "height": 1080},
+                                   "medium": {"width": 360, "height": 640},
+                                   "square": {"width": 320, "height": 320}}
+    assert event.placeholder is None
+    small = event_from_data("PhotoPosted", 1, {**v1, "width": 200, "height": 120})
+    assert small.variant_sizes["large"] == small.variant_sizes["medium"] == \
+        {"width": 200, "height": 120}  # never upscaled
+    assert small.variant_sizes["square"] == {"width": 120, "height": 120}
+
+
+def test_a_v1_avatar_changed_has_no_sizes_to_tell() -> None:
+    event = event_from_data("AvatarChanged", 1, {"user_id": "u", "original_key": "o.jpg",
+                                                 "variants": {"avatar": "a.jpg"}})
+    assert (event.variant_sizes, event.placeholder) == ({}, None)

@@ -162,19 +162,23 @@ def test_heic_is_accepted_only_when_a_heif_opener_is_registered():
 @pytest.mark.parametrize(
     ("size", "expected"),
     [
-        ((1600, 1200), {"large": (1080, 810), "medium": (640, 480), "square": (320, 320)}),
-        ((1200, 1600), {"large": (810, 1080), "medium": (480, 640), "square": (320, 320)}),
+        ((1600, 1200), {"large": (1080, 810), "medium": (640, 480), "square": (320, 320),
+                        "feed": (1080, 810), "feed_small": (640, 480)}),
+        # 3:4 is taller than the feed's 4:5: its feed variants are cropped to 4:5.
+        ((1200, 1600), {"large": (810, 1080), "medium": (480, 640), "square": (320, 320),
+                        "feed": (1080, 1350), "feed_small": (640, 800)}),
     ],
     ids=["landscape", "portrait"],
 )
-def test_each_accepted_format_makes_the_three_variants(format_name, size, expected):
+def test_each_accepted_format_makes_the_five_variants(format_name, size, expected):
     data = encode(photo(size), PILLOW_SAVE_FORMAT[format_name])
     assert sniff_format(data) == format_name
 
     result = run(data)
 
     assert (result.format, result.width, result.height) == (format_name, *size)
-    assert [v.name for v in result.variants] == ["large", "medium", "square"]
+    assert [v.name for v in result.variants] == ["large", "medium", "square", "feed",
+                                                 "feed_small"]
     assert sizes(result) == expected
     for variant in result.variants:
         decoded = Image.open(BytesIO(variant.data))
@@ -190,17 +194,20 @@ def test_a_12_megapixel_jpeg_decoded_at_reduced_scale_keeps_exact_sizes():
     data = encode(photo((4000, 3000)), "JPEG", quality=90)
     result = run(data)
     assert (result.width, result.height) == (4000, 3000)
-    assert sizes(result) == {"large": (1080, 810), "medium": (640, 480), "square": (320, 320)}
+    assert sizes(result) == {"large": (1080, 810), "medium": (640, 480), "square": (320, 320),
+                             "feed": (1080, 810), "feed_small": (640, 480)}
 
 
 def test_small_images_are_never_upscaled():
     result = run(encode(photo((200, 120)), "PNG"))
-    assert sizes(result) == {"large": (200, 120), "medium": (200, 120), "square": (120, 120)}
+    assert sizes(result) == {"large": (200, 120), "medium": (200, 120), "square": (120, 120),
+                             "feed": (200, 120), "feed_small": (200, 120)}
 
 
 def test_an_image_between_variant_sizes_is_only_shrunk_where_needed():
     result = run(encode(photo((800, 600)), "JPEG"))
-    assert sizes(result) == {"large": (800, 600), "medium": (640, 480), "square": (320, 320)}
+    assert sizes(result) == {"large": (800, 600), "medium": (640, 480), "square": (320, 320),
+                             "feed": (800, 600), "feed_small": (640, 480)}
 
 
 def test_avatar_variants_are_squares():
@@ -221,7 +228,8 @@ def test_square_variant_is_the_centre_crop():
 
 def test_extreme_aspect_ratio_keeps_at_least_one_pixel():
     result = run(encode(photo((4000, 2)), "PNG"))
-    assert sizes(result) == {"large": (1080, 1), "medium": (640, 1), "square": (2, 2)}
+    assert sizes(result) == {"large": (1080, 1), "medium": (640, 1), "square": (2, 2),
+                             "feed": (3, 2), "feed_small": (3, 2)}
 
 
 def test_variant_specs_are_validated():
@@ -871,3 +879,49 @@ def test_fuzz_magic_then_garbage(magic, rest):
 @given(mutated())
 def test_fuzz_mutated_and_truncated_images(data):
     assert_valid_or_rejected(data)
+
+
+# --------------------------------------------------------------------------------------------
+# Feed variants: the crop and the decode scale it needs
+
+
+@pytest.mark.parametrize(("stored", "orientation", "decoded"), [
+    # Landscape upright: every variant is covered at 1/4 (1500x1000).
+    ((6000, 4000), 1, (1500, 1000)),
+    # The same pixels upright as a portrait (a phone's orientation 6): the 4:5 feed crop
+    # is 4000 wide and needs 1080 of it, so 1/2 (3000x2000), not 1/4 (1000 wide).
+    ((6000, 4000), 6, (3000, 2000)),
+    # 12 MP: 1/2 either way, as before the feed variants.
+    ((4000, 3000), 1, (2000, 1500)),
+    ((4000, 3000), 6, (2000, 1500)),
+])
+def test_a_jpeg_is_drafted_to_the_scale_its_upright_feed_crop_needs(stored, orientation,
+                                                                     decoded):
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    data = bytearray(encode(photo((64, 48)), "JPEG", quality=80, exif=exif.tobytes()))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", stored[1], stored[0])
+    image = Image.open(BytesIO(bytes(data)))
+    images._request_reduced_decode(image, PHOTO_VARIANTS)
+    assert image.size == decoded
+
+
+@pytest.mark.parametrize(("size", "feed", "feed_small"), [
+    ((1080, 1920), (1080, 1350), (640, 800)),  # 9:16 -> 4:5
+    ((3000, 800), (1080, 566), (640, 336)),  # 3.75:1 -> 1.91:1
+    ((1200, 1500), (1080, 1350), (640, 800)),  # exactly 4:5: whole
+    ((500, 2000), (500, 625), (500, 625)),  # small: cropped, never upscaled
+])
+def test_feed_variants_are_cropped_into_4_5_to_1_91(size, feed, feed_small):
+    result = run(encode(photo(size), "PNG"))
+    assert sizes(result)["feed"] == feed and sizes(result)["feed_small"] == feed_small
+    assert result.placeholder is not None and len(result.placeholder) == 28
+
+
+def test_an_estimate_with_unknown_orientation_covers_the_portrait_crop():
+    # A PNG's EXIF is only read with its pixels: the estimate assumes the costlier way up.
+    wide = encode(photo((2400, 1800)), "PNG")
+    assert estimate(wide) >= estimate(wide, specs=PHOTO_VARIANTS[:3])
+    result = run(wide)
+    assert sizes(result)["feed"] == (1080, 810)  # upright landscape after all: no crop

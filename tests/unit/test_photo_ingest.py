@@ -82,13 +82,20 @@ async def test_ingest_stores_the_original_and_every_variant(stores):
     assert is_valid_key(stored.original_key) and stored.original_key.endswith(".jpg")
     assert originals.get(stored.original_key) == data  # byte for byte, metadata and all
     assert not media.exists(stored.original_key)  # the original is never served
-    assert set(stored.variants) == {"large", "medium", "square"}
-    expected_sizes = {"large": (1080, 810), "medium": (640, 480), "square": (320, 320)}
+    assert set(stored.variants) == {"large", "medium", "square", "feed", "feed_small"}
+    expected_sizes = {"large": (1080, 810), "medium": (640, 480), "square": (320, 320),
+                      "feed": (1080, 810), "feed_small": (640, 480)}
     for name, key in stored.variants.items():
         assert is_valid_key(key) and key.endswith(".jpg")
         variant = Image.open(BytesIO(media.get(key)))
         assert variant.format == "JPEG"
         assert variant.size == expected_sizes[name]
+    assert stored.variant_sizes == {name: {"width": width, "height": height}
+                                    for name, (width, height) in expected_sizes.items()}
+    assert stored.placeholder is not None and len(stored.placeholder) == 28
+    # 4:3 needs no crop: the feed variants are the large and medium images, stored once.
+    assert (stored.variants["feed"], stored.variants["feed_small"]) == \
+        (stored.variants["large"], stored.variants["medium"])
     assert len(files_under(media.root)) == 3
     assert len(files_under(originals.root)) == 1
 

@@ -113,3 +113,21 @@ def test_the_rebuild_command(populated, capsys, monkeypatch) -> None:
     assert "ev/s" in err  # the progress bar's rate
     assert live_dump(settings)[0] == before
     assert main(["projections", "rebuild", "nonsense", "--data-dir", data_dir]) == 2
+
+
+def test_a_rebuild_switches_into_a_photos_table_made_before_variant_sizes(populated) -> None:
+    # A live file whose photos table predates the variant_sizes and placeholder columns
+    # (as older code made it, had this server not started since): the switch adds them.
+    settings, _ = populated
+    before, _ = live_dump(settings)
+    from photoshare.infra.sqlite.viewdb import connect
+
+    old = connect(settings.views_path)
+    old.execute("ALTER TABLE photos DROP COLUMN variant_sizes")
+    old.execute("ALTER TABLE photos DROP COLUMN placeholder")
+    old.close()
+    store = open_event_store(settings)
+    blue_green.rebuild(settings, store, "photos")
+    store.close()
+    after, _ = live_dump(settings)
+    assert after == before

@@ -9,7 +9,7 @@ from photoshare.commands.messages import DeletePhoto, PostPhoto
 from photoshare.infra.media.images import PHOTO_VARIANTS
 from photoshare.writeapi.deps import Services, UserBus, no_content, written
 from photoshare.writeapi.schemas import PhotoCreated
-from photoshare.writeapi.uploads import store_image
+from photoshare.writeapi.uploads import image_urls, image_variants, store_image
 
 router = APIRouter(tags=["photos"])
 
@@ -25,8 +25,8 @@ async def post_photo(response: Response, bus: UserBus, services: Services,
     result = await bus.run(PostPhoto(owner_id=bus.actor_id, image=image, caption=caption,
                                      location=location, tagged_usernames=usernames))
     written(response, result)
-    urls = {name: services.media_url(key) for name, key in image.variants.items()}
-    return PhotoCreated(photo_id=result.value, urls=urls)
+    return PhotoCreated(photo_id=result.value, urls=image_urls(services, image),
+                        variants=image_variants(services, image), placeholder=image.placeholder)
 
 
 @router.delete("/v1/photos/{photo_id}", status_code=204)

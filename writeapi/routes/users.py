@@ -22,7 +22,7 @@ from photoshare.writeapi.deps import (
 )
 from photoshare.writeapi.schemas import AvatarPublic, ProfilePublic, ProfileUpdate, UserCreate, UserCreated
 from photoshare.writeapi.services import WriteServices
-from photoshare.writeapi.uploads import store_image
+from photoshare.writeapi.uploads import image_urls, image_variants, store_image
 
 router = APIRouter(tags=["users"])
 
@@ -66,8 +66,9 @@ async def change_avatar(response: Response, bus: UserBus, services: Services,
     image = await store_image(services, file, AVATAR_VARIANTS)
     result = await bus.run(ChangeAvatar(user_id=bus.actor_id, image=image))
     written(response, result)
-    urls = {name: services.media_url(key) for name, key in image.variants.items()}
-    return AvatarPublic(avatar_url=urls[AVATAR_VARIANTS[0].name], avatar_urls=urls)
+    urls = image_urls(services, image)
+    return AvatarPublic(avatar_url=urls[AVATAR_VARIANTS[0].name], avatar_urls=urls,
+                        avatar_variants=image_variants(services, image))
 
 
 def _profile(services: WriteServices, user: User) -> ProfilePublic:

@@ -1,0 +1,56 @@
+"""The read API's answers as OpenAPI models, for the published document only: the routes
+build plain dicts (`readapi.shapes`) and declare these with `responses=`, so the
+document says what clients get without a second validation pass on every read."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class UserSummaryDoc(BaseModel):
+    user_id: str
+    username: str | None
+    display_name: str | None
+    avatar_url: str | None
+
+
+class VariantDoc(BaseModel):
+    """One stored image of the photo."""
+
+    url: str
+    width: int | None = Field(description="pixels; null where the events do not tell it")
+    height: int | None = Field(description="pixels; null where the events do not tell it")
+
+
+class PhotoDoc(BaseModel):
+    photo_id: str
+    owner: UserSummaryDoc
+    caption: str
+    location: str
+    hashtags: list[str]
+    tagged: list[UserSummaryDoc]
+    created_at: str
+    urls: dict[str, str] = Field(description="variant name -> URL (the `url`s of `variants`)")
+    variants: dict[str, VariantDoc] = Field(
+        description="large: the whole photo, fit within 1080; medium: within 640; square: "
+                    "the centred 320x320; feed (at most 1080 wide) and feed_small (at most "
+                    "640 wide): centre-cropped to between 4:5 and 1.91:1 at upload, absent "
+                    "for photos uploaded before them. Feeds show feed/feed_small, the photo "
+                    "page large.")
+    placeholder: str | None = Field(
+        description="BlurHash (4x3 components) of the photo, to show while an image loads; "
+                    "null for photos uploaded before placeholders")
+    width: int = Field(description="the original's width after EXIF orientation")
+    height: int = Field(description="the original's height after EXIF orientation")
+    likes: int
+    comments: int
+    liked_by_me: bool | None = Field(None, description="only when signed in")
+
+
+class PhotoPageDoc(BaseModel):
+    items: list[PhotoDoc]
+    next_cursor: str | None
+
+
+PHOTO = {200: {"model": PhotoDoc, "description": "the photo"}}
+PHOTO_PAGE = {200: {"model": PhotoPageDoc, "description": "a page of photos"}}
