@@ -170,7 +170,7 @@ def test_two_people_follow_post_live_like_comment_notify(new_page: Callable[...,
     # The query stays in the box on its results only, not on the pages after.
     expect(owner.get_by_role("combobox", name="Search")).to_have_value(f"#sunset{tag}")
     owner.get_by_role("link", name="Home", exact=True).click()
-    expect(owner.locator("article.photo-card").first).to_be_visible(timeout=WAIT)
+    expect(owner.locator("section.feed-page")).to_have_count(1, timeout=WAIT)
     expect(owner.get_by_role("combobox", name="Search")).to_have_value("")
 
     # After a reload the token is still there; log out works.

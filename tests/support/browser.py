@@ -89,12 +89,11 @@ def follow(base: str, person: Person, other: Person) -> None:
 
 def log_in_as(page: Page, person: Person, hash_: str = "#/") -> None:
     """Opens the app as `person` (the token where the app keeps it), at `hash_`."""
-    page.goto("/#/login")
+    page.goto("/index.html#/login")
     page.evaluate("""([token, userId]) => {
         localStorage.setItem('photoshare.token', token);
         localStorage.setItem('photoshare.user_id', userId); }""", [person.token, person.user_id])
-    page.goto(f"/{hash_}")
-    page.reload()
+    page.goto(f"/{hash_}")  # another path than the one above: the app starts afresh
     expect(page.locator("body.logged-in")).to_have_count(1, timeout=WAIT)
 
 
