@@ -90,7 +90,8 @@ def test_type_ahead_without_hashtag_search_and_the_box_after_search(
     search.fill("#nothing")
     expect(page.get_by_role("option", name="Search for “#nothing”")).to_be_visible(timeout=WAIT)
     search.press("Enter")
-    expect(page.get_by_role("heading", name="Results for “#nothing”")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_role("heading", name="Results for “#nothing”")).to_be_visible(
+        timeout=WAIT)
     expect(search).to_have_value("#nothing")
     page.get_by_role("link", name="Profile", exact=True).click()
     expect(page.get_by_role("heading", name=gil.username, exact=True)).to_be_visible(timeout=WAIT)

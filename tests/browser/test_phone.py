@@ -25,7 +25,8 @@ def test_phone_tab_bar_settings_and_photo_page(new_page: Callable[..., Page],
                                                server: Server) -> None:
     tag = uuid4().hex[:6]
     dee = register(server.base, f"dee_{tag}", "Dee Phone")
-    photo = post_photo(server.base, dee, image_bytes("steelblue", (1200, 900)), f"Harbour #dock{tag}")
+    photo = post_photo(server.base, dee, image_bytes("steelblue", (1200, 900)),
+                       f"Harbour #dock{tag}")
     page = new_page(**PHONE_CONTEXT)
     log_in_as(page, dee)
 
