@@ -162,7 +162,9 @@ export function photoImage(photo, { mode = "feed", sizes, eager = false, alt } =
   });
   const box = h("div", { class: `photo-box photo-box-${mode}` });
   setBoxRatio(box, ratio);
-  const placeholder = placeholderCanvas(photo.placeholder);
+  // The blurhash is of the whole photo: drawn at the photo's own shape and cropped by CSS
+  // (object-fit: cover) the way the feed variant is.
+  const placeholder = placeholderCanvas(photo.placeholder, own || ratio);
   if (placeholder) box.append(placeholder);
   box.append(img);
   img.addEventListener("load", () => {
@@ -283,17 +285,19 @@ export function decodeBlurhash(hash, width, height) {
   }
 }
 
-const PLACEHOLDER_SIZE = 32; // pixels each way: CSS stretches (and so blurs) it to the box
+const PLACEHOLDER_SIZE = 32; // pixels along the longer side: CSS stretches (and so blurs) it
 
-/** A tiny canvas painted with the blurhash, or null when there is none. */
-export function placeholderCanvas(hash) {
-  const pixels = decodeBlurhash(hash, PLACEHOLDER_SIZE, PLACEHOLDER_SIZE);
+/** A tiny canvas of the given shape (width / height) painted with the blurhash, or null
+ *  when there is none. */
+export function placeholderCanvas(hash, ratio = 1) {
+  const width = ratio >= 1 ? PLACEHOLDER_SIZE : Math.max(1, Math.round(PLACEHOLDER_SIZE * ratio));
+  const height = ratio >= 1 ? Math.max(1, Math.round(PLACEHOLDER_SIZE / ratio)) : PLACEHOLDER_SIZE;
+  const pixels = decodeBlurhash(hash, width, height);
   if (!pixels) return null;
-  const canvas = h("canvas", { class: "photo-placeholder", width: PLACEHOLDER_SIZE,
-    height: PLACEHOLDER_SIZE, "aria-hidden": "true" });
+  const canvas = h("canvas", { class: "photo-placeholder", width, height, "aria-hidden": "true" });
   const context = canvas.getContext("2d");
   if (!context) return null;
-  context.putImageData(new ImageData(pixels, PLACEHOLDER_SIZE, PLACEHOLDER_SIZE), 0, 0);
+  context.putImageData(new ImageData(pixels, width, height), 0, 0);
   return canvas;
 }
 
