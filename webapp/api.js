@@ -7,10 +7,11 @@ const TIMEOUT_MS = 20000;
 const UPLOAD_TIMEOUT_MS = 120000;
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = []) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details; // [{field, message}] of a 422 validation_error
   }
 }
 
@@ -114,8 +115,9 @@ export async function request(method, path, options = {}) {
       session.onExpired();
       throw new ApiError(401, "session_expired", "Your session has ended. Please log in again.");
     }
-    throw new ApiError(response.status, (data && data.error && data.error.code) || "error",
-      plainMessage(response.status, data));
+    const error = (data && data.error) || {};
+    throw new ApiError(response.status, error.code || "error", plainMessage(response.status, data),
+      Array.isArray(error.details) ? error.details : []);
   }
   return { data, status: response.status, position: written };
 }

@@ -2,8 +2,8 @@
 
 import { api, ApiError, enc, session } from "./api.js";
 import {
-  append, avatar, captionNodes, clear, errorBox, h, photoImage, plural, squareImage,
-  timeEl, toast, userLink,
+  append, avatar, captionNodes, clear, errorBox, h, photoImage, placeToasts, plural,
+  squareImage, svgIcon, timeEl, toast, userLink, variantsOf,
 } from "./dom.js";
 
 const main = document.getElementById("main");
@@ -18,6 +18,9 @@ const state = {
   liveRetry: null,
   routeSeq: 0,
   feedReload: null,
+  highlighted: new Set(), // notifications that were unread when the panel opened
+  marking: null,          // the POST /v1/notifications/read in flight
+  thumbnails: new Map(),  // photo_id -> Promise of a square thumbnail URL (or null)
 };
 
 // --- routing ------------------------------------------------------------------------
@@ -40,6 +43,7 @@ async function route() {
   const [first, second] = parts;
   closeNotifications(false);
   closeSuggestions();
+  showRoute(first);
   state.feedReload = null;
   clear(main);
   window.scrollTo(0, 0);
@@ -77,6 +81,21 @@ async function route() {
   }
 }
 
+/** Marks the page in <body> (for CSS) and the tab bar, and empties the search box anywhere
+ *  but on search results (an old query must not linger on other pages). */
+function showRoute(first) {
+  document.body.dataset.route = first || "home";
+  if (first !== "search" && document.activeElement !== searchInput) searchInput.value = "";
+  const me = state.me && state.me.username;
+  const current = !first ? "nav-home" : first === "search" ? "nav-search"
+    : first === "upload" ? "nav-upload"
+      : first === "u" && me && parseRoute().parts[1] === me ? "nav-profile" : "";
+  document.querySelectorAll("#nav .nav-link").forEach((link) => {
+    if (current && link.classList.contains(current)) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  });
+}
+
 function notFound() {
   append(main, h("section", { class: "page narrow" },
     h("h1", {}, "Page not found"),
@@ -104,23 +123,26 @@ function renderHeader() {
     return;
   }
   const me = state.me;
+  // One menu: across the top on wide screens, a bottom tab bar on phones (style.css), where
+  // Search is a tab of its own and Log out lives in the profile's settings.
   append(nav,
-    h("a", { class: "nav-link", href: "#/" }, icon("⌂"), h("span", { class: "nav-text" }, "Home")),
-    h("a", { class: "nav-link nav-upload", href: "#/upload" }, icon("+"), h("span", { class: "nav-text" }, "Upload")),
+    h("a", { class: "nav-link nav-home", href: "#/", "aria-label": "Home" }, svgIcon("home"),
+      h("span", { class: "nav-text" }, "Home")),
+    h("a", { class: "nav-link nav-search", href: "#/search", "aria-label": "Search" }, svgIcon("search"),
+      h("span", { class: "nav-text" }, "Search")),
+    h("a", { class: "nav-link nav-upload", href: "#/upload", "aria-label": "Upload" }, svgIcon("upload"),
+      h("span", { class: "nav-text" }, "Upload")),
     h("button", {
-      type: "button", id: "notif-button", class: "nav-link", "aria-expanded": "false",
+      type: "button", id: "notif-button", class: "nav-link nav-notifications", "aria-expanded": "false",
       "aria-controls": "notif-panel", onclick: toggleNotifications,
-    }, icon("♡"), h("span", { class: "nav-text" }, "Notifications"),
+    }, svgIcon("heart"), h("span", { class: "nav-text" }, "Notifications"),
     h("span", { id: "notif-count", class: "badge", hidden: true, "aria-hidden": "true" }),
     h("span", { id: "notif-count-sr", class: "sr-only" })),
-    me ? h("a", { class: "nav-link", href: `#/u/${enc(me.username)}` }, avatar(me, 24),
-      h("span", { class: "nav-text" }, "Profile")) : null,
-    h("button", { type: "button", class: "nav-link", onclick: logOut }, "Log out"));
+    me ? h("a", { class: "nav-link nav-profile", href: `#/u/${enc(me.username)}`, "aria-label": "Profile" },
+      avatar(me, 24), h("span", { class: "nav-text" }, "Profile")) : null,
+    h("button", { type: "button", class: "nav-link nav-logout", onclick: logOut }, "Log out"));
   updateBadge();
-}
-
-function icon(glyph) {
-  return h("span", { class: "icon", "aria-hidden": "true" }, glyph);
+  showRoute(parseRoute().parts[0]);
 }
 
 function logOut() {
@@ -131,6 +153,9 @@ function logOut() {
   state.newPosts.clear();
   state.notifications = [];
   state.unread = 0;
+  state.highlighted.clear();
+  state.thumbnails.clear();
+  delete document.body.dataset.notifications;
   renderHeader();
   go("#/login");
   toast("You are logged out.");
@@ -140,6 +165,7 @@ session.onExpired = () => {
   stopLive();
   session.clear();
   state.me = null;
+  delete document.body.dataset.notifications;
   renderHeader();
   toast("Your session has ended. Please log in again.", { error: true });
   go("#/login");
@@ -156,6 +182,51 @@ function field(id, label, attrs = {}, hint) {
     h("label", { for: id }, label),
     input,
     hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null);
+}
+
+/**
+ * Shows `message` right under the field's input (or clears it with null): the input gets
+ * aria-invalid and its aria-describedby names the message (and the hint, if any).
+ */
+function setFieldError(input, message) {
+  const id = `${input.id}-error`;
+  let node = document.getElementById(id);
+  if (!message) {
+    if (node) node.remove();
+    input.removeAttribute("aria-invalid");
+  } else {
+    if (!node) {
+      node = h("p", { class: "field-error", id });
+      input.after(node);
+    }
+    node.textContent = message;
+    input.setAttribute("aria-invalid", "true");
+  }
+  const hint = document.getElementById(`${input.id}-hint`);
+  const described = [message ? id : null, hint ? hint.id : null].filter(Boolean).join(" ");
+  if (described) input.setAttribute("aria-describedby", described);
+  else input.removeAttribute("aria-describedby");
+}
+
+/** Sets each field's error from {inputId: message|null}; focuses the first one in error.
+ *  Returns true when there was any. */
+function showFieldErrors(form, problems) {
+  let first = null;
+  for (const [id, message] of Object.entries(problems)) {
+    const input = form.querySelector(`#${id}`);
+    if (!input) continue;
+    setFieldError(input, message);
+    if (message && !first) first = input;
+  }
+  if (first) first.focus();
+  return Boolean(first);
+}
+
+/** A field's error goes away as soon as the person edits it. */
+function clearErrorOnInput(form) {
+  form.addEventListener("input", (event) => {
+    if (event.target.getAttribute("aria-invalid") === "true") setFieldError(event.target, null);
+  });
 }
 
 function busy(button, on, text) {
@@ -186,32 +257,70 @@ function loginView() {
   const errors = formErrorSlot();
   const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Log in");
   const form = h("form", { class: "card form", novalidate: true },
-    field("login-username", "Username", { autocomplete: "username", required: true,
-      autocapitalize: "none", spellcheck: "false" }, "Your username or email address."),
+    field("login-username", "Username or email", { autocomplete: "username", required: true,
+      autocapitalize: "none", spellcheck: "false" }),
     field("login-password", "Password", { type: "password", autocomplete: "current-password", required: true }),
     errors, submit);
+  clearErrorOnInput(form);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clear(errors);
     const login = form.elements["login-username"].value.trim();
     const password = form.elements["login-password"].value;
-    if (!login || !password) {
-      errors.append(errorBox("Please enter your username and password."));
-      return;
-    }
+    if (showFieldErrors(form, {
+      "login-username": login ? null : "Enter your username or email address.",
+      "login-password": password ? null : "Enter your password.",
+    })) return;
     busy(submit, true);
     try {
       await startSession(login, password);
       go("#/");
     } catch (error) {
       errors.append(errorBox(error.status === 401
-        ? "That username or password is not right." : error.message));
+        ? "That username, email or password is not right." : error.message));
       busy(submit, false);
     }
   });
   append(main, h("section", { class: "page narrow auth" },
     h("h1", {}, "Log in to photoshare"), form,
     h("p", { class: "switch" }, "New here? ", h("a", { href: "#/signup" }, "Sign up"))));
+}
+
+// Where the server's answers about a sign-up belong: its error codes and its
+// validation_error details' field names -> the input they are about.
+const SIGNUP_FIELDS = {
+  username: "signup-username", username_taken: "signup-username", invalid_username: "signup-username",
+  email: "signup-email", email_taken: "signup-email",
+  password: "signup-password",
+  display_name: "signup-display-name",
+};
+
+function signupProblems(body) {
+  return {
+    "signup-username": /^[A-Za-z0-9_.]{3,30}$/.test(body.username) ? null
+      : "Choose a username of 3–30 letters, digits, _ or .",
+    "signup-email": /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(body.email) ? null : "Enter a valid email address.",
+    "signup-password": body.password.length >= 8 ? null : "Choose a password of at least 8 characters.",
+    "signup-display-name": body.display_name ? null : "Enter a display name.",
+  };
+}
+
+/** A failed POST /v1/users as {inputId: message}, or null when it is about no one field. */
+function signupServerProblems(error) {
+  if (error.code === "username_taken") return { "signup-username": "That username is taken. Try another." };
+  if (error.code === "email_taken") {
+    return { "signup-email": "An account with this email already exists. Log in instead, or use another email." };
+  }
+  if (SIGNUP_FIELDS[error.code]) return { [SIGNUP_FIELDS[error.code]]: error.message };
+  const problems = {};
+  for (const detail of error.details || []) {
+    const id = SIGNUP_FIELDS[String(detail.field || "").split(".").pop()];
+    if (id && !problems[id]) {
+      const text = String(detail.message || "is not valid");
+      problems[id] = text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".");
+    }
+  }
+  return Object.keys(problems).length ? problems : null;
 }
 
 function signupView() {
@@ -226,6 +335,7 @@ function signupView() {
       required: true, minlength: 8 }, "At least 8 characters."),
     field("signup-display-name", "Display name", { autocomplete: "name", required: true }),
     errors, submit);
+  clearErrorOnInput(form);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clear(errors);
@@ -235,28 +345,22 @@ function signupView() {
       password: form.elements["signup-password"].value,
       display_name: form.elements["signup-display-name"].value.trim(),
     };
-    const problems = [];
-    if (!/^[A-Za-z0-9_.]{3,30}$/.test(body.username)) problems.push("Choose a username of 3–30 letters, digits, _ or .");
-    if (!/^[^@\s]+@[^@\s]+$/.test(body.email)) problems.push("Enter a valid email address.");
-    if (body.password.length < 8) problems.push("Choose a password of at least 8 characters.");
-    if (!body.display_name) problems.push("Enter a display name.");
-    if (problems.length) {
-      problems.forEach((p) => errors.append(errorBox(p)));
-      return;
-    }
+    if (showFieldErrors(form, signupProblems(body))) return;
     busy(submit, true);
     try {
-      try {
-        await api.post("/v1/users", body);
-      } catch (error) {
-        if (error.status === 409) throw new ApiError(409, error.code, `${error.message} Try another username or email, or log in.`);
-        throw error;
-      }
+      await api.post("/v1/users", body);
+    } catch (error) {
+      busy(submit, false);
+      const problems = signupServerProblems(error);
+      if (!problems || !showFieldErrors(form, problems)) errors.append(errorBox(error.message));
+      return;
+    }
+    try {
       await startSession(body.username, body.password);
       go("#/");
       toast(`Welcome, ${body.display_name}!`);
     } catch (error) {
-      errors.append(errorBox(error.message));
+      errors.append(errorBox(`Your account is made, but logging in failed: ${error.message}`));
       busy(submit, false);
     }
   });
@@ -276,7 +380,7 @@ async function loadMe() {
  * Pages through `path` (which answers {items, next_cursor}) into `list`, loading the next
  * page when the sentinel scrolls into view. Failures show a "Try again" button.
  */
-function pager({ list, path, render, empty, current, minPosition = 0, limit = 12, host }) {
+function pager({ list, path, render, empty, end, current, minPosition = 0, limit = 12, host }) {
   let cursor = null;
   let done = false;
   let loading = false;
@@ -310,8 +414,8 @@ function pager({ list, path, render, empty, current, minPosition = 0, limit = 12
       done = !cursor;
       if (done) {
         observer.disconnect();
-        const nothing = !count && empty ? empty() : null;
-        if (nothing) status.append(nothing);
+        const last = !count ? empty && empty() : end && end();
+        if (last) status.append(last);
       }
     } catch (error) {
       failed = true;
@@ -394,7 +498,7 @@ function photoCard(photo, { badge } = {}) {
       userLink(photo.owner),
       photo.location ? h("span", { class: "location" }, photo.location) : null,
       badge ? h("span", { class: "pill" }, badge) : null),
-    h("a", { class: "photo-link", href: link }, photoImage(photo)),
+    h("a", { class: "photo-link", href: link }, photoImage(photo, { mode: "feed" })),
     h("div", { class: "card-body" },
       h("div", { class: "actions" }, button, count,
         h("a", { class: "count comments-link", href: link }, plural(photo.comments, "comment"))),
@@ -448,14 +552,22 @@ async function feedView(current, { minPosition = 0 } = {}) {
       }
     });
   }
+  const caughtUp = () => h("div", { class: "caught-up" },
+    h("span", { class: "caught-up-mark", "aria-hidden": "true" }, "✓"),
+    h("p", { class: "caught-up-title" }, "You're all caught up"),
+    h("p", { class: "muted small" }, "You've seen all the posts of the people you follow."));
   pager({
     list, host: section, path: "/v1/timeline", current, minPosition, limit: 10,
     render: (photo) => {
+      // The timeline holds your own posts too: one that was pinned after its upload is
+      // shown once, and from now on in its place in the timeline rather than pinned.
+      state.pinned = state.pinned.filter((p) => p.photo_id !== photo.photo_id);
       if (shown.has(photo.photo_id)) return null;
       shown.add(photo.photo_id);
       return photoCard(photo);
     },
-    empty: () => state.pinned.length ? null : h("div", { class: "card empty" },
+    end: caughtUp,
+    empty: () => shown.size ? caughtUp() : h("div", { class: "card empty" },
       h("h2", {}, "Your feed is empty"),
       h("p", {}, "Follow people to see their photos here. Use the search box to find them, or ",
         h("a", { href: "#/upload" }, "upload your first photo"), ".")),
@@ -481,29 +593,63 @@ function updateNewPosts() {
 // --- upload -------------------------------------------------------------------------
 
 const MAX_UPLOAD = 20 * 1024 * 1024;
+const UPLOAD_TYPES = ["image/jpeg", "image/png", "image/webp", "image/avif"];
+const NOT_A_PHOTO = "That file is not a photo we can use. Please choose a JPEG, PNG or WebP image.";
 
 function uploadView(current) {
   const errors = formErrorSlot();
-  const preview = h("div", { class: "preview", "aria-live": "polite" },
-    h("p", { class: "muted" }, "No photo chosen yet."));
+  const preview = h("div", { class: "preview", "aria-live": "polite" });
   const fileInput = h("input", { id: "upload-file", name: "file", type: "file", required: true,
-    accept: "image/jpeg,image/png,image/webp,image/avif" });
+    accept: UPLOAD_TYPES.join(","), "aria-describedby": "upload-file-hint" });
   let previewUrl = null;
+  let fileProblem = null; // why the chosen file can't be posted, or null
+  const showPreview = (node) => clear(preview).append(node);
+  const noPhoto = () => h("p", { class: "muted" }, "No photo chosen yet.");
+  const reject = (message) => {
+    fileProblem = message;
+    setFieldError(fileInput, message);
+    // A message, never a broken image.
+    showPreview(h("p", { class: "muted" }, "No preview: choose another file."));
+  };
+  showPreview(noPhoto());
   fileInput.addEventListener("change", () => {
-    clear(preview);
+    // A new choice starts afresh: whatever went wrong before is no longer true.
+    clear(errors);
+    setFieldError(fileInput, null);
+    fileProblem = null;
     if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = null;
     const file = fileInput.files[0];
     if (!file) {
-      preview.append(h("p", { class: "muted" }, "No photo chosen yet."));
+      showPreview(noPhoto());
       return;
     }
-    previewUrl = URL.createObjectURL(file);
-    preview.append(h("img", { src: previewUrl, alt: "Preview of the chosen photo", class: "preview-img" }));
+    if (file.type && !UPLOAD_TYPES.includes(file.type)) { // no type: let decoding tell
+      reject(NOT_A_PHOTO);
+      return;
+    }
+    if (file.size > MAX_UPLOAD) {
+      reject("That photo is larger than 20 MB. Please choose a smaller one.");
+      return;
+    }
+    const chosen = file;
+    const url = URL.createObjectURL(file);
+    previewUrl = url;
+    const img = h("img", { alt: "Preview of the chosen photo", class: "preview-img" });
+    showPreview(h("p", { class: "muted" }, "Reading the photo…"));
+    img.addEventListener("load", () => {
+      if (fileInput.files[0] === chosen) showPreview(img);
+    }, { once: true });
+    img.addEventListener("error", () => {
+      // Named like an image but not one (e.g. a renamed text file).
+      if (fileInput.files[0] === chosen) reject(NOT_A_PHOTO);
+    }, { once: true });
+    img.src = url;
   });
   const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Upload");
   const form = h("form", { class: "card form", novalidate: true },
     h("div", { class: "field" }, h("label", { for: "upload-file" }, "Photo"), fileInput,
-      h("p", { class: "hint" }, "JPEG, PNG or WebP, up to 20 MB.")),
+      h("p", { class: "hint", id: "upload-file-hint" }, "JPEG, PNG or WebP, up to 20 MB.")),
     preview,
     field("upload-caption", "Caption", { tag: "textarea", rows: 3, maxlength: 4000 },
       "Add #hashtags and @mentions."),
@@ -511,17 +657,16 @@ function uploadView(current) {
     field("upload-tagged", "Tag people", { autocapitalize: "none", spellcheck: "false" },
       "Comma-separated usernames, e.g. alice, bob"),
     errors, submit);
+  form.addEventListener("input", (event) => {
+    if (event.target.id === "upload-tagged") setFieldError(event.target, null);
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clear(errors);
     const file = fileInput.files[0];
-    if (!file) {
-      errors.append(errorBox("Please choose a photo to upload."));
+    if (!file || fileProblem) {
+      setFieldError(fileInput, fileProblem || "Please choose a photo to upload.");
       fileInput.focus();
-      return;
-    }
-    if (file.size > MAX_UPLOAD) {
-      errors.append(errorBox("That photo is larger than 20 MB. Please choose a smaller one."));
       return;
     }
     const data = new FormData();
@@ -540,17 +685,31 @@ function uploadView(current) {
         photo = {
           photo_id: created.photo_id, owner: state.me, caption: data.get("caption"),
           location: data.get("location"), tagged: [], urls: created.urls,
+          variants: created.variants, placeholder: created.placeholder,
           created_at: new Date().toISOString(), likes: 0, comments: 0, liked_by_me: false,
         };
       }
+      // Shown at the top of Home at once, whatever the timeline view has caught up with;
+      // the feed drops the pin as soon as the timeline holds the post.
       state.pinned = [photo, ...state.pinned.filter((p) => p.photo_id !== photo.photo_id)];
       if (state.me) state.me.photos = (Number(state.me.photos) || 0) + 1;
       if (previewUrl) URL.revokeObjectURL(previewUrl);
       toast("Your photo is posted.");
       if (current()) go("#/");
     } catch (error) {
-      errors.append(errorBox(error.message));
       busy(submit, false, "Uploading…");
+      if (error.status === 413 || error.status === 415) {
+        fileProblem = error.message;
+        setFieldError(fileInput, error.message);
+        fileInput.focus();
+      } else if (error.code === "unknown_tagged_user") {
+        const tagged = form.elements["upload-tagged"];
+        setFieldError(tagged, error.message);
+        tagged.focus();
+      } else {
+        errors.append(errorBox(error.message));
+      }
+      placeToasts();
     }
   });
   append(main, h("section", { class: "page narrow" }, h("h1", {}, "New post"), form));
@@ -606,12 +765,13 @@ async function profileView(username, current) {
   renderAbout();
   const avatarSlot = h("div", { class: "profile-avatar" }, avatar(user, 120));
   const editSlot = h("div", {});
+  const settingsSlot = h("div", {});
   const head = h("header", { class: "profile-head" }, avatarSlot,
     h("div", { class: "profile-info" },
       h("div", { class: "profile-title" }, h("h1", {}, user.username), actions),
       counts, about));
   const grid = h("div", { class: "grid", id: "profile-grid" });
-  const section = h("section", { class: "page profile-page" }, head, editSlot,
+  const section = h("section", { class: "page profile-page" }, head, settingsSlot, editSlot,
     h("h2", { class: "sr-only" }, "Posts"), grid);
   append(main, section);
 
@@ -634,7 +794,7 @@ async function profileView(username, current) {
         editSlot.querySelector("input, textarea").focus();
       }
     });
-    actions.append(edit);
+    actions.append(edit, settingsButton(settingsSlot));
   } else if (session.loggedIn) {
     const follow = h("button", { type: "button", class: "btn btn-primary", disabled: true }, "Follow");
     actions.append(follow);
@@ -679,6 +839,25 @@ async function profileView(username, current) {
     empty: () => h("p", { class: "muted empty" }, mine ? "You have not posted yet. " : "No posts yet.",
       mine ? h("a", { href: "#/upload" }, "Upload a photo") : null),
   });
+}
+
+/** The profile's settings (on phones the only place with Log out: the tab bar has none). */
+function settingsButton(slot) {
+  const button = h("button", { type: "button", class: "btn btn-icon", "aria-expanded": "false",
+    "aria-controls": "settings-panel" }, svgIcon("settings"), h("span", {}, "Settings"));
+  button.addEventListener("click", () => {
+    const opening = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(opening));
+    clear(slot);
+    if (!opening) return;
+    const out = h("button", { type: "button", class: "btn", onclick: logOut }, "Log out");
+    slot.append(h("div", { class: "card settings", id: "settings-panel" },
+      h("h2", {}, "Settings"),
+      h("p", { class: "muted small" }, `Logged in as @${(state.me && state.me.username) || ""}.`),
+      out));
+    out.focus();
+  });
+  return button;
 }
 
 function profileEditor(user, saved, close) {
@@ -752,10 +931,11 @@ async function photoView(photoId, current) {
   const commentCount = h("span", { class: "count" }, plural(photo.comments, "comment"));
   const comments = h("ul", { class: "comments", "aria-label": "Comments" });
   const more = h("div", {});
+  // The author comes first (above the photo on phones, beside it on wide screens).
+  const head = h("header", { class: "card-head photo-head" }, userLink(photo.owner),
+    photo.location ? h("span", { class: "location" }, photo.location) : null,
+    h("h1", { class: "sr-only" }, `Photo by ${photo.owner && photo.owner.username}`));
   const side = h("div", { class: "photo-side" },
-    h("header", { class: "card-head" }, userLink(photo.owner),
-      photo.location ? h("span", { class: "location" }, photo.location) : null),
-    h("h1", { class: "sr-only" }, `Photo by ${photo.owner && photo.owner.username}`),
     photo.caption ? h("p", { class: "caption" }, captionNodes(photo.caption)) : null,
     taggedLine(photo),
     h("p", { class: "muted small" }, timeEl(photo.created_at)),
@@ -840,8 +1020,8 @@ async function photoView(photoId, current) {
     });
     side.append(h("div", { class: "danger-zone" }, del));
   }
-  append(main, h("section", { class: "page photo-page" },
-    h("div", { class: "photo-main" }, photoImage(photo, { sizes: "(max-width: 900px) 100vw, 600px", eager: true })),
+  append(main, h("section", { class: "page photo-page" }, head,
+    h("div", { class: "photo-main" }, photoImage(photo, { mode: "page", eager: true })),
     side));
 
   let cursor = null;
@@ -875,6 +1055,7 @@ async function searchView(q, current) {
   append(main, section);
   if (!query) {
     section.append(h("p", { class: "muted" }, "Type a name, words or a #hashtag in the search box."));
+    if (input) input.focus();
     return;
   }
   if (!query.startsWith("#")) {
@@ -922,41 +1103,71 @@ function setActive(index) {
   options[activeIndex].scrollIntoView({ block: "nearest" });
 }
 
+// The hashtag being typed at the end of the box ("sunset #bea" -> "bea"), or null.
+function typedHashtag(text) {
+  const match = /(?:^|\s)#([\p{L}\p{N}_]*)$/u.exec(text);
+  return match ? match[1] : null;
+}
+
+/** People and hashtags that start with what is typed. A part that fails (e.g. a server
+ *  without GET /v1/search/hashtags) just offers nothing: the type-ahead is a nicety. */
+async function suggestionsFor(text) {
+  const tag = typedHashtag(text);
+  const wantPeople = tag === null;
+  const tagPrefix = tag !== null ? tag : text.startsWith("@") ? "" : text;
+  const [people, tags] = await Promise.all([
+    wantPeople ? api.get(`/v1/search/users?q=${enc(text.replace(/^@/, ""))}&limit=6`)
+      .then((page) => page.items || [], () => []) : [],
+    tagPrefix && /^[\p{L}\p{N}_]+$/u.test(tagPrefix)
+      ? api.get(`/v1/search/hashtags?q=${enc(tagPrefix)}&limit=${wantPeople ? 3 : 6}`)
+        .then((page) => page.items || [], () => []) : [],
+  ]);
+  return { people, tags: tags.filter((t) => t && t.tag) };
+}
+
 async function suggest() {
-  const q = searchInput.value.trim().replace(/^@/, "");
+  const text = searchInput.value.trim();
   const seq = ++suggestSeq;
-  if (!q || q.startsWith("#")) {
+  if (!text || text === "@" || text === "#") {
     closeSuggestions();
     return;
   }
-  try {
-    const page = await api.get(`/v1/search/users?q=${enc(q)}&limit=6`);
-    if (seq !== suggestSeq) return;
-    clear(suggestions);
-    activeIndex = -1;
-    page.items.forEach((u, i) => {
-      const option = h("li", { id: `suggestion-${i}`, role: "option", "aria-selected": "false",
-        class: "suggestion", dataset: { username: u.username } },
-      avatar(u, 28), h("span", {}, h("strong", {}, u.username),
-        u.display_name ? h("span", { class: "muted" }, ` ${u.display_name}`) : null));
-      option.addEventListener("mousedown", (event) => event.preventDefault());
-      option.addEventListener("click", () => {
-        closeSuggestions();
-        searchInput.value = "";
-        go(`#/u/${enc(u.username)}`);
-      });
-      suggestions.append(option);
+  const { people, tags } = await suggestionsFor(text);
+  if (seq !== suggestSeq) return;
+  clear(suggestions);
+  activeIndex = -1;
+  const option = (content, dataset, onChoose) => {
+    const node = h("li", { id: `suggestion-${suggestions.children.length}`, role: "option",
+      "aria-selected": "false", class: "suggestion", dataset }, content);
+    node.addEventListener("mousedown", (event) => event.preventDefault()); // keep the focus
+    node.addEventListener("click", onChoose);
+    suggestions.append(node);
+    return node;
+  };
+  for (const u of people) {
+    option([avatar(u, 28), h("span", {}, h("strong", {}, u.username),
+      u.display_name ? h("span", { class: "muted" }, ` ${u.display_name}`) : null)],
+    { username: u.username }, () => {
+      closeSuggestions();
+      searchInput.value = "";
+      go(`#/u/${enc(u.username)}`);
     });
-    suggestions.append(h("li", { id: `suggestion-${page.items.length}`, role: "option",
-      "aria-selected": "false", class: "suggestion all", dataset: { query: searchInput.value.trim() } },
-    `Search for “${searchInput.value.trim()}”`));
-    suggestions.lastChild.addEventListener("mousedown", (event) => event.preventDefault());
-    suggestions.lastChild.addEventListener("click", () => submitSearch());
-    suggestions.hidden = false;
-    searchInput.setAttribute("aria-expanded", "true");
-  } catch {
-    if (seq === suggestSeq) closeSuggestions(); // type-ahead is a nicety: fail quietly
   }
+  for (const t of tags) {
+    option([h("span", { class: "tag-mark", "aria-hidden": "true" }, "#"),
+      h("span", {}, h("strong", {}, `#${t.tag}`),
+        Number.isFinite(Number(t.photos)) ? h("span", { class: "muted" }, ` ${plural(t.photos, "post")}`) : null)],
+    { tag: t.tag }, () => {
+      // Complete the hashtag being typed ("sunset #bea" -> "sunset #beach"), or search
+      // for the tag alone when plain words suggested it.
+      searchInput.value = typedHashtag(text) === null ? `#${t.tag}`
+        : text.replace(/#[\p{L}\p{N}_]*$/u, `#${t.tag}`);
+      submitSearch();
+    });
+  }
+  option(`Search for “${text}”`, { query: text }, () => submitSearch()).classList.add("all");
+  suggestions.hidden = false;
+  searchInput.setAttribute("aria-expanded", "true");
 }
 
 function submitSearch() {
@@ -998,7 +1209,6 @@ document.getElementById("search-form").addEventListener("submit", (event) => {
 
 const panel = document.getElementById("notif-panel");
 const panelList = document.getElementById("notif-list");
-const markRead = document.getElementById("notif-mark-read");
 
 const VERBS = {
   follow: "started following you",
@@ -1022,7 +1232,31 @@ function updateBadge() {
   badge.hidden = n === 0;
   sr.textContent = n ? ` (${text} unread)` : "";
   document.title = n ? `(${text}) photoshare` : "photoshare";
-  markRead.disabled = n === 0;
+}
+
+/** The square thumbnail of a notification's photo: from the notification itself when the
+ *  API sends one, else from the photo (fetched once per photo; notifications concern few). */
+function thumbnailUrl(n) {
+  const given = n.photo && variantsOf(n.photo).square;
+  if (given) return Promise.resolve(given.url);
+  if (!state.thumbnails.has(n.photo_id)) {
+    state.thumbnails.set(n.photo_id, api.get(`/v1/photos/${enc(n.photo_id)}`)
+      .then((photo) => {
+        const variants = variantsOf(photo);
+        return (variants.square || variants.medium || variants.large || {}).url || null;
+      }, () => null)); // deleted, or private: no thumbnail, nothing else changes
+  }
+  return state.thumbnails.get(n.photo_id);
+}
+
+function notificationThumbnail(n) {
+  if (!n.photo_id) return null;
+  const box = h("span", { class: "notif-thumb", "aria-hidden": "true" });
+  thumbnailUrl(n).then((url) => {
+    if (url) box.append(h("img", { src: url, alt: "", width: 44, height: 44, decoding: "async" }));
+    else box.remove();
+  });
+  return box;
 }
 
 function renderNotifications() {
@@ -1033,12 +1267,60 @@ function renderNotifications() {
   }
   for (const n of state.notifications) {
     const href = n.photo_id ? `#/p/${enc(n.photo_id)}` : n.actor && n.actor.username ? `#/u/${enc(n.actor.username)}` : "#/";
-    panelList.append(h("li", { class: `notification${n.read ? "" : " unread"}` },
-      h("a", { href, onclick: () => closeNotifications(false) }, avatar(n.actor, 32),
+    // New since the panel was last looked at: highlighted while it stays open, although
+    // opening it has marked them read.
+    const fresh = !n.read || state.highlighted.has(n.notification_id);
+    panelList.append(h("li", { class: `notification${fresh ? " unread" : ""}` },
+      h("a", { href, onclick: () => { markOneRead(n); closeNotifications(false); } },
+        avatar(n.actor, 32),
         h("span", { class: "notif-text" }, notificationText(n),
-          n.read ? null : h("span", { class: "sr-only" }, " (unread)")),
-        h("span", { class: "muted small" }, timeEl(n.created_at)))));
+          fresh ? h("span", { class: "sr-only" }, " (new)") : null,
+          h("span", { class: "muted small notif-time" }, " ", timeEl(n.created_at))),
+        notificationThumbnail(n))));
   }
+}
+
+/** Marks every notification shown in the open panel read (POST /v1/notifications/read up
+ *  to the newest): the badge clears as soon as the panel opens, as people expect. */
+async function markShownRead() {
+  if (panel.hidden) return;
+  const unread = state.notifications.filter((n) => !n.read);
+  if (!unread.length) return;
+  if (state.marking) {
+    await state.marking.catch(() => {});
+    return markShownRead();
+  }
+  const newest = state.notifications[0];
+  unread.forEach((n) => {
+    n.read = true;
+    state.highlighted.add(n.notification_id);
+  });
+  const before = { unread: state.unread, more: state.moreUnread };
+  state.unread = 0;
+  state.moreUnread = false;
+  updateBadge();
+  state.marking = api.post("/v1/notifications/read", { up_to: newest.notification_id });
+  try {
+    await state.marking;
+  } catch (error) {
+    // Not marked after all: show them unread again.
+    unread.forEach((n) => { n.read = false; });
+    state.unread = before.unread;
+    state.moreUnread = before.more;
+    updateBadge();
+    if (error.code !== "session_expired") toast(error.message, { error: true });
+  } finally {
+    state.marking = null;
+  }
+}
+
+/** A clicked notification is read (and, as the read marker goes, all older ones). */
+function markOneRead(n) {
+  if (n.read) return;
+  n.read = true;
+  state.unread = state.notifications.filter((x) => !x.read).length;
+  updateBadge();
+  api.post("/v1/notifications/read", { up_to: n.notification_id }).catch(() => {});
 }
 
 async function loadNotifications() {
@@ -1046,11 +1328,18 @@ async function loadNotifications() {
   try {
     const page = await api.get("/v1/notifications?limit=50");
     const live = state.notifications.filter((n) => !page.items.some((p) => p.notification_id === n.notification_id));
+    // What this tab already marked read stays read while the server catches up.
+    const readHere = new Set(state.notifications.filter((n) => n.read).map((n) => n.notification_id));
+    page.items.forEach((n) => { if (readHere.has(n.notification_id)) n.read = true; });
     state.notifications = [...live, ...page.items];
     state.unread = state.notifications.filter((n) => !n.read).length;
     state.moreUnread = Boolean(page.next_cursor) && page.items.every((n) => !n.read);
     updateBadge();
-    if (!panel.hidden) renderNotifications();
+    document.body.dataset.notifications = "loaded";
+    if (!panel.hidden) {
+      renderNotifications();
+      markShownRead();
+    }
   } catch (error) {
     if (error.code !== "session_expired") {
       panelList.dataset.error = error.message;
@@ -1064,17 +1353,19 @@ function toggleNotifications() {
 }
 
 function openNotifications() {
+  state.highlighted.clear();
   renderNotifications();
   panel.hidden = false;
   const button = document.getElementById("notif-button");
   if (button) button.setAttribute("aria-expanded", "true");
   panel.querySelector("h2").focus();
-  loadNotifications();
+  markShownRead().then(loadNotifications);
 }
 
 function closeNotifications(restoreFocus) {
   if (panel.hidden) return;
   panel.hidden = true;
+  state.highlighted.clear();
   const button = document.getElementById("notif-button");
   if (button) {
     button.setAttribute("aria-expanded", "false");
@@ -1082,24 +1373,6 @@ function closeNotifications(restoreFocus) {
   }
 }
 
-markRead.addEventListener("click", async () => {
-  const newest = state.notifications[0];
-  if (!newest) return;
-  markRead.disabled = true;
-  try {
-    await api.post("/v1/notifications/read", { up_to: newest.notification_id });
-    state.notifications.forEach((n) => { n.read = true; });
-    state.unread = 0;
-    state.moreUnread = false;
-    updateBadge();
-    renderNotifications();
-    panel.querySelector("h2").focus();
-    toast("All notifications marked as read.");
-  } catch (error) {
-    markRead.disabled = false;
-    toast(error.message, { error: true });
-  }
-});
 document.getElementById("notif-close").addEventListener("click", () => closeNotifications(true));
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && !panel.hidden) closeNotifications(true);
@@ -1130,7 +1403,10 @@ function startLive() {
     if (!item.read) state.unread += 1;
     updateBadge();
     announce(`New notification: ${notificationText(item)}`);
-    if (!panel.hidden) renderNotifications();
+    if (!panel.hidden) {
+      renderNotifications();
+      markShownRead(); // it is in plain sight
+    }
   });
   source.addEventListener("timeline", (event) => {
     let item;

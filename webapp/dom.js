@@ -57,37 +57,145 @@ export function timeEl(iso) {
 
 // --- images -------------------------------------------------------------------------
 
-/** A photo at its own aspect ratio: srcset over medium (640w) and large (1080w). */
-export function photoImage(photo, { sizes = "(max-width: 640px) 100vw, 614px", eager = false, alt } = {}) {
+// Instagram's rule for feed photos: no taller than 4:5, no wider than 1.91:1 (width / height).
+export const FEED_RATIO_MIN = 0.8;
+export const FEED_RATIO_MAX = 1.91;
+// The box of a photo whose size is unknown (photos of old events): a square, until the image
+// itself says better.
+const DEFAULT_RATIO = 1;
+// How the server sizes its whole-photo variants (fit within N x N, never upscaled): used
+// to work out the pixel size of photos posted before `variants` carried it.
+const FIT_WITHIN = { large: 1080, medium: 640 };
+
+function positive(value) {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : null;
+}
+
+/**
+ * Every stored variant of a photo as {name: {url, width, height}} (width/height null when
+ * unknown). Reads `variants` (the API's pixel sizes) and falls back to `urls` with sizes
+ * derived from the photo's own `width`/`height`, so older answers keep working.
+ */
+export function variantsOf(photo) {
   const urls = photo.urls || {};
-  const width = Number(photo.width) || 1080;
-  const height = Number(photo.height) || 1080;
-  const srcset = [["medium", 640], ["large", 1080]]
-    .filter(([name]) => urls[name]).map(([name, w]) => `${urls[name]} ${w}w`).join(", ");
+  const given = photo.variants || {};
+  const full = [positive(photo.width), positive(photo.height)];
+  const out = {};
+  for (const name of new Set([...Object.keys(given), ...Object.keys(urls)])) {
+    const variant = given[name] || {};
+    const url = variant.url || urls[name];
+    if (!url) continue;
+    let width = positive(variant.width);
+    let height = positive(variant.height);
+    if ((!width || !height) && FIT_WITHIN[name] && full[0] && full[1]) {
+      const scale = Math.min(1, FIT_WITHIN[name] / Math.max(full[0], full[1]));
+      width = Math.max(1, Math.round(full[0] * scale));
+      height = Math.max(1, Math.round(full[1] * scale));
+    }
+    out[name] = { url, width, height };
+  }
+  return out;
+}
+
+/** The photo's own width / height, or null when nothing tells it. */
+export function photoRatio(photo, variants = variantsOf(photo)) {
+  const w = positive(photo.width);
+  const h = positive(photo.height);
+  if (w && h) return w / h;
+  for (const name of ["large", "medium"]) {
+    const v = variants[name];
+    if (v && v.width && v.height) return v.width / v.height;
+  }
+  return null;
+}
+
+export function clampRatio(ratio) {
+  return Math.min(FEED_RATIO_MAX, Math.max(FEED_RATIO_MIN, ratio));
+}
+
+/** `url Nw` pairs over the named variants whose width is known (the true pixel width:
+ *  a made-up one makes the browser stretch a small image). */
+function srcsetOf(variants, names, widthOf = (v) => v.width) {
+  const seen = new Set(); // two candidates of one width make the whole srcset invalid
+  return names.map((name) => variants[name]).filter((v) => v && widthOf(v))
+    .map((v) => [v.url, Math.round(widthOf(v))])
+    .filter(([, w]) => !seen.has(w) && seen.add(w))
+    .map(([url, w]) => `${url} ${w}w`).join(", ");
+}
+
+/**
+ * A photo in a box of known shape, so the page never jumps while images load; the blurhash
+ * `placeholder` is painted behind it until it arrives.
+ * - mode "feed": the box keeps the photo's ratio clamped to 4:5..1.91:1 and shows the
+ *   `feed`/`feed_small` variants (cropped to that range at upload), else medium/large
+ *   centre-cropped to the same box.
+ * - mode "page": the whole photo (`large`/`medium`) at its own ratio.
+ */
+export function photoImage(photo, { mode = "feed", sizes, eager = false, alt } = {}) {
+  const variants = variantsOf(photo);
+  const feedNames = ["feed_small", "feed"].filter((name) => variants[name]);
+  const names = mode === "feed" && feedNames.length ? feedNames : ["medium", "large"];
+  const own = photoRatio(photo, variants);
+  const feedVariant = feedNames.map((n) => variants[n]).find((v) => v.width && v.height);
+  let ratio;
+  if (mode === "feed") ratio = feedVariant ? feedVariant.width / feedVariant.height : own && clampRatio(own);
+  else ratio = own;
+  const known = Boolean(ratio);
+  ratio = ratio || DEFAULT_RATIO;
+
+  const srcset = srcsetOf(variants, names);
+  const fallback = names.map((n) => variants[n]).find(Boolean) || variants.large || variants.square || {};
+  const shown = names.map((n) => variants[n]).find((v) => v && v.width && v.height);
   const img = h("img", {
     class: "photo-img",
-    src: urls.medium || urls.large || urls.square,
+    src: fallback.url,
     srcset: srcset || undefined,
-    sizes: srcset ? sizes : undefined,
-    width, height,
+    sizes: srcset ? (sizes || (mode === "feed" ? "(max-width: 640px) 100vw, 614px"
+      : "(max-width: 720px) 100vw, 560px")) : undefined,
+    // The intrinsic size, so the space is reserved even before the CSS box applies.
+    width: shown ? shown.width : Math.round(1080 * Math.min(1, ratio)),
+    height: shown ? shown.height : Math.round(1080 * Math.min(1, 1 / ratio)),
     loading: eager ? "eager" : "lazy",
     decoding: "async",
     alt: alt ?? photoAlt(photo),
   });
-  img.style.aspectRatio = `${width} / ${height}`;
+  const box = h("div", { class: `photo-box photo-box-${mode}` });
+  setBoxRatio(box, ratio);
+  // The blurhash is of the whole photo: drawn at the photo's own shape and cropped by CSS
+  // (object-fit: cover) the way the feed variant is.
+  const placeholder = placeholderCanvas(photo.placeholder, own || ratio);
+  if (placeholder) box.append(placeholder);
+  box.append(img);
+  img.addEventListener("load", () => {
+    if (!known && img.naturalWidth && img.naturalHeight) {
+      // Nothing told the size beforehand: take it from the image now.
+      const natural = img.naturalWidth / img.naturalHeight;
+      setBoxRatio(box, mode === "feed" ? clampRatio(natural) : natural);
+    }
+    if (placeholder) placeholder.remove();
+  }, { once: true });
   watchImage(img);
-  return img;
+  return box;
 }
 
-/** A square thumbnail for grids: srcset over square (320w), medium (640w), large (1080w),
- *  all shown as a centred square crop (object-fit: cover). */
+function setBoxRatio(box, ratio) {
+  box.style.aspectRatio = String(ratio);
+  box.style.setProperty("--ratio", String(ratio));
+  box.dataset.ratio = ratio.toFixed(4);
+}
+
+/** A square thumbnail for grids (a centred square crop, object-fit: cover). The srcset
+ *  labels each variant by its shorter side: that side is what fills the square. */
 export function squareImage(photo, { sizes = "(max-width: 640px) 33vw, 300px" } = {}) {
-  const urls = photo.urls || {};
-  const srcset = [["square", 320], ["medium", 640], ["large", 1080]]
-    .filter(([name]) => urls[name]).map(([name, w]) => `${urls[name]} ${w}w`).join(", ");
+  const variants = variantsOf(photo);
+  if (variants.square && !variants.square.width) variants.square = { ...variants.square, width: 320, height: 320 };
+  const srcset = srcsetOf(variants, ["square", "medium", "large"],
+    (v) => v.width && v.height && Math.min(v.width, v.height));
+  const first = variants.square || variants.medium || variants.large || {};
   const img = h("img", {
     class: "square-img",
-    src: urls.square || urls.medium || urls.large,
+    src: first.url,
     srcset: srcset || undefined,
     sizes: srcset ? sizes : undefined,
     width: 320, height: 320,
@@ -97,6 +205,100 @@ export function squareImage(photo, { sizes = "(max-width: 640px) 33vw, 300px" } 
   });
   watchImage(img);
   return img;
+}
+
+// --- blurhash placeholders ----------------------------------------------------------
+
+const BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~";
+
+function decode83(text) {
+  let value = 0;
+  for (const char of text) {
+    const digit = BASE83.indexOf(char);
+    if (digit < 0) throw new Error("not base83");
+    value = value * 83 + digit;
+  }
+  return value;
+}
+
+function srgbToLinear(value) {
+  const v = value / 255;
+  return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+}
+
+function linearToSrgb(value) {
+  const v = Math.max(0, Math.min(1, value));
+  return v <= 0.0031308 ? Math.trunc(v * 12.92 * 255 + 0.5)
+    : Math.trunc((1.055 * v ** (1 / 2.4) - 0.055) * 255 + 0.5);
+}
+
+function signedSquare(value) {
+  return Math.sign(value) * value * value;
+}
+
+/**
+ * Decodes a blurhash (https://blurha.sh) into RGBA pixels of width x height, or null when
+ * the string is not a valid blurhash. A few dozen lines, so the app needs no library.
+ */
+export function decodeBlurhash(hash, width, height) {
+  if (typeof hash !== "string" || hash.length < 6) return null;
+  try {
+    const sizeFlag = decode83(hash[0]);
+    const numY = Math.floor(sizeFlag / 9) + 1;
+    const numX = (sizeFlag % 9) + 1;
+    if (hash.length !== 4 + 2 * numX * numY) return null;
+    const maxValue = (decode83(hash[1]) + 1) / 166;
+    const colors = [];
+    const dc = decode83(hash.slice(2, 6));
+    colors.push([srgbToLinear(dc >> 16), srgbToLinear((dc >> 8) & 255), srgbToLinear(dc & 255)]);
+    for (let i = 1; i < numX * numY; i += 1) {
+      const ac = decode83(hash.slice(4 + i * 2, 6 + i * 2));
+      colors.push([Math.floor(ac / 361), Math.floor(ac / 19) % 19, ac % 19]
+        .map((q) => signedSquare((q - 9) / 9) * maxValue));
+    }
+    const pixels = new Uint8ClampedArray(width * height * 4);
+    for (let y = 0; y < height; y += 1) {
+      for (let x = 0; x < width; x += 1) {
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        for (let j = 0; j < numY; j += 1) {
+          const cy = Math.cos((Math.PI * y * j) / height);
+          for (let i = 0; i < numX; i += 1) {
+            const basis = Math.cos((Math.PI * x * i) / width) * cy;
+            const color = colors[i + j * numX];
+            r += color[0] * basis;
+            g += color[1] * basis;
+            b += color[2] * basis;
+          }
+        }
+        const at = 4 * (x + y * width);
+        pixels[at] = linearToSrgb(r);
+        pixels[at + 1] = linearToSrgb(g);
+        pixels[at + 2] = linearToSrgb(b);
+        pixels[at + 3] = 255;
+      }
+    }
+    return pixels;
+  } catch {
+    return null;
+  }
+}
+
+const PLACEHOLDER_SIZE = 32; // pixels along the longer side: CSS stretches (and so blurs) it
+
+/** A tiny canvas of the given shape (width / height) painted with the blurhash, or null
+ *  when there is none. */
+export function placeholderCanvas(hash, ratio = 1) {
+  const width = ratio >= 1 ? PLACEHOLDER_SIZE : Math.max(1, Math.round(PLACEHOLDER_SIZE * ratio));
+  const height = ratio >= 1 ? Math.max(1, Math.round(PLACEHOLDER_SIZE / ratio)) : PLACEHOLDER_SIZE;
+  const pixels = decodeBlurhash(hash, width, height);
+  if (!pixels) return null;
+  const canvas = h("canvas", { class: "photo-placeholder", width, height, "aria-hidden": "true" });
+  const context = canvas.getContext("2d");
+  if (!context) return null;
+  context.putImageData(new ImageData(pixels, width, height), 0, 0);
+  return canvas;
 }
 
 function watchImage(img) {
@@ -154,14 +356,82 @@ export function captionNodes(text) {
 // --- messages -----------------------------------------------------------------------
 
 let toastTimer;
-/** A short message in the live region at the bottom (errors are announced assertively). */
+/** A short message in the live region (errors are announced assertively). It sits at the
+ *  bottom, or at the top whenever it would cover a form's error or button. */
 export function toast(message, { error = false } = {}) {
   const region = document.getElementById(error ? "alerts" : "status");
   const other = document.getElementById(error ? "status" : "alerts");
   clear(other);
   clear(region).append(h("div", { class: `toast${error ? " toast-error" : ""}` }, message));
+  placeToasts();
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { clear(region); }, error ? 8000 : 4000);
+}
+
+// What a notice must never hide: the messages and buttons of the form in use.
+const KEEP_VISIBLE = "main .form-error, main .field-error, main button[type=submit], main .btn-primary";
+
+function overlaps(a, b) {
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+
+/** Moves the notices to the top of the screen while at the bottom they would cover what
+ *  KEEP_VISIBLE names (checked again on scroll and resize while a notice shows). */
+export function placeToasts() {
+  const regions = [...document.querySelectorAll(".toasts")];
+  const shown = regions.filter((r) => r.firstChild);
+  if (!shown.length) return;
+  const keep = [...document.querySelectorAll(KEEP_VISIBLE)]
+    .map((el) => el.getBoundingClientRect()).filter((r) => r.width && r.height);
+  const covers = () => shown.some((region) => {
+    const box = region.getBoundingClientRect();
+    return keep.some((r) => overlaps(box, r));
+  });
+  regions.forEach((r) => r.classList.remove("toasts-top"));
+  if (covers()) {
+    regions.forEach((r) => r.classList.add("toasts-top"));
+    if (covers()) regions.forEach((r) => r.classList.remove("toasts-top"));
+  }
+}
+
+let placing = false;
+for (const type of ["scroll", "resize"]) {
+  window.addEventListener(type, () => {
+    if (placing) return;
+    placing = true;
+    requestAnimationFrame(() => {
+      placing = false;
+      placeToasts();
+    });
+  }, { passive: true });
+}
+
+// --- icons --------------------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+const ICONS = {
+  home: "M3 10.5 12 3l9 7.5V20a1 1 0 0 1-1 1h-5v-6h-6v6H4a1 1 0 0 1-1-1z",
+  search: "M10.5 3a7.5 7.5 0 1 0 4.6 13.4l4.7 4.7 1.4-1.4-4.7-4.7A7.5 7.5 0 0 0 10.5 3zm0 2a5.5 5.5 0 1 1 0 11 5.5 5.5 0 0 1 0-11z",
+  upload: "M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm0 2v14h14V5zm6 3h2v3h3v2h-3v3h-2v-3H8v-2h3z",
+  heart: "M12 21s-7.5-4.6-9.6-9.3C.9 8.3 3 4.5 6.8 4.5c2.2 0 3.6 1.2 5.2 3 1.6-1.8 3-3 5.2-3 3.8 0 5.9 3.8 4.4 7.2C19.5 16.4 12 21 12 21zm0-2.4c2.3-1.5 6.3-4.5 7.7-7.7 1-2.2-.3-4.4-2.5-4.4-1.5 0-2.5 1-4.2 3.1l-1 1.2-1-1.2C9.3 7.5 8.3 6.5 6.8 6.5c-2.2 0-3.5 2.2-2.5 4.4 1.4 3.2 5.4 6.2 7.7 7.7z",
+  settings: "M19.4 13a7.7 7.7 0 0 0 0-2l2.1-1.6-2-3.5-2.5 1a7.6 7.6 0 0 0-1.7-1L15 3h-4l-.4 2.7a7.6 7.6 0 0 0-1.7 1l-2.5-1-2 3.5L6.6 11a7.7 7.7 0 0 0 0 2l-2.1 1.6 2 3.5 2.5-1c.5.4 1.1.7 1.7 1L11 21h4l.4-2.7c.6-.3 1.2-.6 1.7-1l2.5 1 2-3.5zM12 15.5a3.5 3.5 0 1 1 0-7 3.5 3.5 0 0 1 0 7z",
+};
+
+/** A small inline SVG icon (decorative: the control it sits in carries the name). */
+export function svgIcon(name) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "24");
+  svg.setAttribute("height", "24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  svg.setAttribute("class", `icon icon-${name}`);
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", ICONS[name] || "");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("fill-rule", "evenodd"); // inner shapes are holes: outline icons
+  svg.append(path);
+  return svg;
 }
 
 export function errorBox(message) {

@@ -6,142 +6,19 @@ Screenshots of the main pages go to `test-artifacts/screenshots/` at the repo ro
 
 from __future__ import annotations
 
-import io
 import re
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
-from PIL import Image, ImageDraw
+from playwright.sync_api import Page, expect
 
-from support.serve import Server, serve
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
-Browser, BrowserContext, Page = (playwright_sync.Browser, playwright_sync.BrowserContext,
-                                 playwright_sync.Page)
+from support.browser import PAGE_ERRORS, PASSWORD, WAIT, jpeg, loaded, shot, sign_up, upload
+from support.serve import Server
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-WAIT = 10000  # ms: the bound on every wait
-PASSWORD = "browser password"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("webapp")
-    with serve(root / "data", root / "server.log",
-               PHOTOSHARE_SSE_KEEPALIVE_SECONDS="1") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(server: Server) -> Iterator[Browser]:
-    """Started after (so closed before) the server: open live streams never hold it up."""
-    if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (make install-test installs it)")
-    with playwright_sync.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM) if CHROMIUM.exists()
-                                     else shutil.which("chromium"), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def screenshots_dir() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
-
-
-def jpeg(path: Path, color: str, size: tuple[int, int] = (1200, 900)) -> Path:
-    image = Image.new("RGB", size, color)
-    draw = ImageDraw.Draw(image)
-    w, h = size
-    draw.ellipse((w // 4, h // 4, 3 * w // 4, 3 * h // 4), fill="white")
-    draw.rectangle((0, h - h // 6, w, h), fill="black")
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
-# Uncaught script errors of every page of the current test (each test asserts none).
-PAGE_ERRORS: list[str] = []
-
-
-@pytest.fixture
-def new_page(browser: Browser, server: Server) -> Iterator[Callable[..., Page]]:
-    """Pages in fresh browser contexts (one person each), all closed after the test."""
-    contexts: list[BrowserContext] = []
-    PAGE_ERRORS.clear()
-
-    def make(**context_args: object) -> Page:
-        context = browser.new_context(base_url=server.base, **context_args)
-        context.set_default_timeout(WAIT)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def sign_up(page: Page, username: str, display_name: str, screenshot: str = "") -> None:
-    page.goto("/")
-    expect(page.get_by_role("heading", name="Log in to photoshare")).to_be_visible(timeout=WAIT)
-    page.get_by_role("link", name="Sign up", exact=True).first.click()
-    expect(page.get_by_role("button", name="Sign up", exact=True)).to_be_visible(timeout=WAIT)
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Email", exact=True).fill(f"{username}@browser.example")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Display name", exact=True).fill(display_name)
-    if screenshot:
-        shot(page, screenshot)
-    page.get_by_role("button", name="Sign up", exact=True).click()
-    expect(page.get_by_role("button", name="Log out", exact=True)).to_be_visible(timeout=WAIT)
-    # The live stream is open (so nothing that happens from now on is missed).
-    expect(page.locator("body[data-live=open]")).to_have_count(1, timeout=WAIT)
-
-
-def upload(page: Page, image: Path, caption: str, location: str = "", tagged: str = "",
-           screenshot: str = "") -> None:
-    page.get_by_role("link", name="Upload", exact=True).click()
-    expect(page.get_by_role("button", name="Upload", exact=True)).to_be_visible(timeout=WAIT)
-    page.get_by_label("Photo", exact=True).set_input_files(str(image))
-    expect(page.get_by_alt_text("Preview of the chosen photo")).to_be_visible(timeout=WAIT)
-    page.get_by_label("Caption", exact=True).fill(caption)
-    if location:
-        page.get_by_label("Location", exact=True).fill(location)
-    if tagged:
-        page.get_by_label("Tag people", exact=True).fill(tagged)
-    if screenshot:
-        shot(page, screenshot)
-    page.get_by_role("button", name="Upload", exact=True).click()
-
-
-def loaded(page: Page, selector: str) -> None:
-    """Every image under `selector` has finished loading and has pixels."""
-    page.wait_for_function(
-        """(sel) => { const imgs = [...document.querySelectorAll(sel + ' img')];
-                      return imgs.length > 0
-                             && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
-        arg=selector, timeout=WAIT)
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
 
 def test_two_people_follow_post_live_like_comment_notify(new_page: Callable[..., Page],
@@ -190,6 +67,8 @@ def test_two_people_follow_post_live_like_comment_notify(new_page: Callable[...,
     expect(card).to_contain_text("Sunset over the bay", timeout=WAIT)
     expect(card.get_by_role("link", name=f"#sunset{tag}", exact=True)).to_be_visible(timeout=WAIT)
     expect(card.get_by_role("link", name=f"@{ann}", exact=True).first).to_be_visible(timeout=WAIT)
+    # One post from the one person followed: the feed says so at its end.
+    expect(follower.get_by_text("You're all caught up")).to_be_visible(timeout=WAIT)
     image = card.locator("img.photo-img")
     expect(image).to_have_attribute("loading", "lazy")
     expect(image).to_have_attribute("srcset", re.compile(r"640w.*1080w"))
@@ -217,7 +96,8 @@ def test_two_people_follow_post_live_like_comment_notify(new_page: Callable[...,
     loaded(follower, ".photo-main")
     shot(follower, "photo-page")
 
-    # Bob: followed, liked, commented: three unread, arrived live; he opens the panel.
+    # Bob: followed, liked, commented: three unread, arrived live; he opens the panel,
+    # which marks them read: the badge clears at once (and stays so after a reload).
     expect(count).to_have_text("3", timeout=WAIT)
     owner.get_by_role("button", name=re.compile("^Notifications")).click()
     panel = owner.get_by_role("dialog", name="Notifications")
@@ -225,16 +105,33 @@ def test_two_people_follow_post_live_like_comment_notify(new_page: Callable[...,
     expect(panel).to_contain_text("Ann Archer liked your photo")
     expect(panel).to_contain_text("Ann Archer commented on your photo")
     expect(panel).to_contain_text("Ann Archer started following you")
-    shot(owner, "notifications")
-    owner.get_by_role("button", name="Mark all as read", exact=True).click()
     expect(count).to_be_hidden(timeout=WAIT)
+    # The like and the comment show the photo's thumbnail; the follow has none.
+    thumbs = panel.locator(".notif-thumb img")
+    expect(thumbs).to_have_count(2, timeout=WAIT)
+    loaded(owner, "#notif-list")
+    shot(owner, "notifications")
     owner.keyboard.press("Escape")
     expect(panel).to_be_hidden(timeout=WAIT)
+    owner.reload()
+    expect(owner.locator("body[data-live=open]")).to_have_count(1, timeout=WAIT)
+    expect(owner.get_by_role("button", name=re.compile("^Notifications"))).to_be_visible()
+    expect(count).to_be_hidden()
 
-    # A new notification after that counts again from zero, live.
+    # A new notification after that counts again from zero, live; clicking it opens the
+    # photo and leaves it read.
     follower.get_by_label("Comment", exact=True).fill("Where is this?")
     follower.get_by_role("button", name="Post", exact=True).click()
     expect(count).to_have_text("1", timeout=WAIT)
+    owner.get_by_role("button", name=re.compile("^Notifications")).click()
+    owner.get_by_role("link", name=re.compile("Ann Archer commented")).first.click()
+    expect(owner.get_by_role("button", name="Delete photo")).to_be_visible(timeout=WAIT)
+    expect(panel).to_be_hidden()
+    expect(count).to_be_hidden()
+    owner.reload()
+    expect(owner.get_by_role("button", name="Delete photo")).to_be_visible(timeout=WAIT)
+    expect(owner.locator("body[data-notifications=loaded]")).to_have_count(1, timeout=WAIT)
+    expect(count).to_be_hidden()
 
     # Unfollow and follow again from the profile page.
     follower.get_by_role("link", name=bob, exact=True).first.click()
@@ -270,13 +167,18 @@ def test_two_people_follow_post_live_like_comment_notify(new_page: Callable[...,
     expect(owner.locator(".grid-item")).to_have_count(1, timeout=WAIT)
     loaded(owner, ".grid")
     shot(owner, "search")
+    # The query stays in the box on its results only, not on the pages after.
+    expect(owner.get_by_role("combobox", name="Search")).to_have_value(f"#sunset{tag}")
+    owner.get_by_role("link", name="Home", exact=True).click()
+    expect(owner.locator("section.feed-page")).to_have_count(1, timeout=WAIT)
+    expect(owner.get_by_role("combobox", name="Search")).to_have_value("")
 
     # After a reload the token is still there; log out works.
     follower.reload()
     expect(follower.get_by_role("button", name="Log out", exact=True)).to_be_visible(timeout=WAIT)
     follower.get_by_role("button", name="Log out", exact=True).click()
     expect(follower.get_by_role("button", name="Log in", exact=True)).to_be_visible(timeout=WAIT)
-    follower.get_by_label("Username", exact=True).fill(ann)
+    follower.get_by_label("Username or email", exact=True).fill(ann)
     follower.get_by_label("Password", exact=True).fill("not the password")
     follower.get_by_role("button", name="Log in", exact=True).click()
     expect(follower.get_by_role("alert").first).to_contain_text("not right", timeout=WAIT)
