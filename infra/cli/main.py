@@ -13,22 +13,27 @@ from photoshare.infra.cli.options import OPTIONS, SERVER, command
 from photoshare.infra.settings import Settings
 
 
+# Requests still running when the server is told to stop (an upload on a slow link) get
+# this long; live streams end at once (infra/http/serving.py).
+GRACEFUL_STOP_SECONDS = 5.0
+
+
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from photoshare.infra.roots.embedded import create_embedded_app
+    from photoshare.infra.http.serving import run_api
     from photoshare.infra.logs import configure_logging
+    from photoshare.infra.roots.embedded import create_embedded_app
 
-    overrides = {name: getattr(args, name) for name in ("host", "port", "data_dir", "log_level")
+    overrides = {name: getattr(args, name)
+                 for name in ("host", "port", "data_dir", "log_level", "log_format")
                  if getattr(args, name) is not None}
     settings = Settings(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = create_embedded_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, server_header=False,
-                proxy_headers=bool(settings.forwarded_allow_ips),  # trust no one unless listed
-                forwarded_allow_ips=settings.forwarded_allow_ips)
-    return 0
+    started = run_api(app, host=settings.host, port=settings.port, name="photoshare",
+                      graceful_seconds=GRACEFUL_STOP_SECONDS,
+                      proxy_headers=bool(settings.forwarded_allow_ips),  # trust no one unless listed
+                      forwarded_allow_ips=settings.forwarded_allow_ips)
+    return 0 if started else 3
 
 
 def _events_schema(args: argparse.Namespace) -> int:

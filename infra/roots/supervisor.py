@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from photoshare.infra.localcluster.process import dies_with_this_process, free_port
+from photoshare.infra.logs import resolve_log_format
 from photoshare.infra.settings import Settings
 
 log = logging.getLogger("photoshare.up")
@@ -353,7 +354,9 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
            "PHOTOSHARE_DATA_DIR": str(settings.data_dir.resolve()),
            "PHOTOSHARE_SECRET_KEY": shared_secret(settings),
            # The roles listen on 127.0.0.1 behind the gateway, which says who the client is.
-           "PHOTOSHARE_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+           "PHOTOSHARE_FORWARDED_ALLOW_IPS": "127.0.0.1",
+           # The roles (writing to up's stderr) log as up does, --log-format included.
+           "PHOTOSHARE_LOG_FORMAT": resolve_log_format(settings.log_format)}
     env.pop(READY_FILE_ENV, None)
     run_dir = _run_dir()
     roles: list[Role] = []
