@@ -13,12 +13,18 @@ $(VENV)/.python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	touch $@
 
+# setuptools says "Editable installation. Please be careful with folders ... of the same
+# name as your package" on every editable install of a package-dir layout like ours (an
+# information, not a problem: no folder is named `photoshare`); pip shows it as a warning
+# banner. Only that notice is silenced; every real warning of the build still shows.
+EDITABLE_NOTICE := PYTHONWARNINGS='ignore:Editable installation:UserWarning'
+
 $(VENV)/.installed: $(VENV)/.python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+	$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
 # The servers the tests and `make cluster` start on free ports (never the system's own):

@@ -29,6 +29,8 @@ from photoshare.infra.http.web import (
     RequestContextMiddleware,
     install_error_handlers,
     install_health,
+    size_text,
+    too_large_message,
 )
 from photoshare.infra.http.idempotency import (
     IdempotencyMiddleware,
@@ -141,11 +143,17 @@ def install_request_handling(app: FastAPI, settings: Settings, *,
     def body_limit(method: str, path: str) -> int:
         return upload_limit if (method, path) in UPLOAD_ROUTES else settings.max_json_body_bytes
 
+    def too_large(method: str, path: str) -> str:
+        # An upload's limit is the file's (the docs' "20 MB"), not file plus form framing.
+        if (method, path) in UPLOAD_ROUTES:
+            return f"the file is larger than the limit of {size_text(settings.max_upload_bytes)}"
+        return too_large_message(settings.max_json_body_bytes)
+
     if idempotency:  # inside the body limit: it reads bodies whole
         app.add_middleware(IdempotencyMiddleware, store=idempotency_store(settings),
                            unkept_paths=UNKEPT_POSTS)
         document_idempotency_key(app, UNKEPT_POSTS)
-    app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit, message_for=too_large)
     app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id
 
 
