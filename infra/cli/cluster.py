@@ -238,6 +238,11 @@ def add_cluster_commands(commands: Any) -> None:
              _cassandra_init),
             ("opensearch", "OpenSearch", "create the search indices and their aliases",
              _opensearch_init)):
-        group = commands.add_parser(engine, help=f"cluster: {label} set-up")
+        group = commands.add_parser(
+            engine, help=f"cluster: {label} set-up",
+            description=f"Set up {label} for the cluster profile (`up` does this too "
+                        "when it starts).")
         steps = group.add_subparsers(dest=f"{engine}_command", required=True)
-        command(steps, "init", handler=handler, help=what, options=COMMON, helps=helps)
+        command(steps, "init", handler=handler, help=what, options=COMMON, helps=helps,
+                description=f"{what[0].upper()}{what[1:]}, where missing; existing ones "
+                            "are kept, so running it again is harmless.")
