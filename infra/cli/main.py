@@ -352,9 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = event_commands.add_parser(
         "report", help="an HTML page of charts made from the log alone",
-        description="Uploads and new users per hour, the follower-count distribution (log "
-                    "scale), the most used hashtags and likes per photo, as one "
-                    "self-contained HTML page.")
+        description="Uploads and new users per hour (per day over more than a week), the "
+                    "follower-count distribution, the most used hashtags and likes per "
+                    "photo, as one self-contained HTML page of full-width charts with their "
+                    "values (log scale only where the counts span orders of magnitude) "
+                    "and their data tables.")
     report.add_argument("--out", default="report.html", help="where to write the page "
                                                              "(default report.html)")
     report.add_argument("--since", help="only events at or after this ISO time")
