@@ -56,7 +56,7 @@ install-test: $(VENV)/.installed-test
 # Run the embedded profile on http://127.0.0.1:8000 with data in ./data.
 # Pass flags through ARGS, e.g. `make run ARGS="--port 9000 --data-dir /tmp/ps"`.
 run: install
-	$(BIN)/photoshare serve $(ARGS)
+	@$(BIN)/photoshare serve $(ARGS)
 
 # The cluster profile on real engines on this machine: PostgreSQL, Redis, Apache Kafka,
 # Apache Cassandra and OpenSearch (data under data/cluster), then every role behind
