@@ -9,9 +9,10 @@ BIN    := $(VENV)/bin
 $(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "photoshare needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	touch $@
+	@echo "making $(VENV) (first run only)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@touch $@
 
 # setuptools says "Editable installation. Please be careful with folders ... of the same
 # name as your package" on every editable install of a package-dir layout like ours (an
@@ -20,8 +21,9 @@ $(VENV)/.python:
 EDITABLE_NOTICE := PYTHONWARNINGS='ignore:Editable installation:UserWarning'
 
 $(VENV)/.installed: $(VENV)/.python pyproject.toml
-	$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet -e .
-	touch $@
+	@echo "installing photoshare and its dependencies into $(VENV)"
+	@$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet -e .
+	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet -e '.[test]'
