@@ -26,13 +26,15 @@ def end_live_streams(app: FastAPI) -> None:
 
 
 class ApiServer(uvicorn.Server):
-    """uvicorn's server that ends the app's live streams as its shutdown begins, says
-    where it runs once it does, and calls `on_signal` on Ctrl-C or SIGTERM."""
+    """uvicorn's server that calls `on_stop` as its shutdown begins, before it waits for
+    open requests (to end live streams), says where it runs once it does (when it has a
+    `name`), and calls `on_signal` on Ctrl-C or SIGTERM."""
 
-    def __init__(self, config: uvicorn.Config, app: FastAPI, *, name: str,
-                 on_signal: Callable[[], None] | None = None) -> None:
+    def __init__(self, config: uvicorn.Config, *, name: str | None,
+                 on_stop: Callable[[], None], on_signal: Callable[[], None] | None = None
+                 ) -> None:
         super().__init__(config)
-        self._app, self._name, self._on_signal = app, name, on_signal
+        self._name, self._on_stop, self._on_signal = name, on_stop, on_signal
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if self._on_signal is not None:
@@ -41,13 +43,13 @@ class ApiServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started:
+        if self.started and self._name:
             host, port = self.config.host, self.config.port
             shown = f"[{host}]" if ":" in host else host
             announce(f"{self._name} is running on http://{shown}:{port}")
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        end_live_streams(self._app)  # on the event loop, before uvicorn waits for them
+        self._on_stop()  # on the event loop, before uvicorn waits for open requests
         await super().shutdown(sockets)
 
 
@@ -57,7 +59,7 @@ def run_api(app: FastAPI, *, host: str, port: int, name: str, graceful_seconds: 
     server = ApiServer(uvicorn.Config(app, host=host, port=port, log_config=None,
                                       access_log=False, server_header=False,
                                       timeout_graceful_shutdown=graceful_seconds, **config),
-                       app, name=name, on_signal=on_signal)
+                       name=name, on_stop=lambda: end_live_streams(app), on_signal=on_signal)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn raises the Ctrl-C again once it has stopped

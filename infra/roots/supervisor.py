@@ -340,6 +340,7 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
     import uvicorn
 
     from photoshare.infra.http.gateway import Gateway
+    from photoshare.infra.http.serving import ApiServer
 
     try:
         public = reserve_port(settings.host, settings.port)
@@ -374,14 +375,15 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
                    ready_file=run_dir / f"worker-{index}.ready")
               for index in range(1, workers + 1)]
     supervisor = Supervisor(roles, env)
-    server = uvicorn.Server(uvicorn.Config(Gateway(reader_urls, writer_urls,
-                                                   health=supervisor.waiting_for),
-                                           host=settings.host, port=settings.port,
-                                           log_config=None, access_log=False,
-                                           server_header=False, timeout_graceful_shutdown=5,
-                                           proxy_headers=bool(settings.forwarded_allow_ips),
-                                           forwarded_allow_ips=(settings.forwarded_allow_ips
-                                                                or None)))
+    gateway = Gateway(reader_urls, writer_urls, health=supervisor.waiting_for)
+    # It ends the live streams it relays as it stops (browser tabs never close theirs).
+    server = ApiServer(uvicorn.Config(gateway, host=settings.host, port=settings.port,
+                                      log_config=None, access_log=False,
+                                      server_header=False, timeout_graceful_shutdown=5,
+                                      proxy_headers=bool(settings.forwarded_allow_ips),
+                                      forwarded_allow_ips=(settings.forwarded_allow_ips
+                                                           or None)),
+                       name=None, on_stop=gateway.end_streams)
     stop = threading.Event()
 
     def on_signal(*_: object) -> None:
