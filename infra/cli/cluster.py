@@ -244,5 +244,5 @@ def add_cluster_commands(commands: Any) -> None:
                         "when it starts).")
         steps = group.add_subparsers(dest=f"{engine}_command", required=True)
         command(steps, "init", handler=handler, help=what, options=COMMON, helps=helps,
-                description=f"{what[0].upper()}{what[1:]}, where missing; existing ones "
-                            "are kept, so running it again is harmless.")
+                description=f"{what[0].upper()}{what[1:]}. What exists already is "
+                            "kept, so running it again is harmless.")
