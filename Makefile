@@ -9,16 +9,24 @@ BIN    := $(VENV)/bin
 $(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "photoshare needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	touch $@
+	@echo "making $(VENV) (first run only)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@touch $@
+
+# setuptools says "Editable installation. Please be careful with folders ... of the same
+# name as your package" on every editable install of a package-dir layout like ours (an
+# information, not a problem: no folder is named `photoshare`); pip shows it as a warning
+# banner. Only that notice is silenced; every real warning of the build still shows.
+EDITABLE_NOTICE := PYTHONWARNINGS='ignore:Editable installation:UserWarning'
 
 $(VENV)/.installed: $(VENV)/.python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
-	touch $@
+	@echo "installing photoshare and its dependencies into $(VENV)"
+	@$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet -e .
+	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(EDITABLE_NOTICE) $(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
 # The servers the tests and `make cluster` start on free ports (never the system's own):
@@ -50,7 +58,7 @@ install-test: $(VENV)/.installed-test
 # Run the embedded profile on http://127.0.0.1:8000 with data in ./data.
 # Pass flags through ARGS, e.g. `make run ARGS="--port 9000 --data-dir /tmp/ps"`.
 run: install
-	$(BIN)/photoshare serve $(ARGS)
+	@$(BIN)/photoshare serve $(ARGS)
 
 # The cluster profile on real engines on this machine: PostgreSQL, Redis, Apache Kafka,
 # Apache Cassandra and OpenSearch (data under data/cluster), then every role behind

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Behind a reverse proxy (infra/deploy/nginx.conf) it must list the proxy's address.
     forwarded_allow_ips: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # plain: short lines for a person; json: one object per line for log collectors;
+    # auto: plain when stderr is a terminal, else json.
+    log_format: Literal["auto", "plain", "json"] = "auto"
 
     # Security. Without a secret key the embedded profile makes one in the data dir.
     secret_key: SecretStr | None = None

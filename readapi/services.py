@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -86,6 +87,25 @@ class StreamSlots:
                 self._open.pop(user_id, None)
 
 
+class Stopping:
+    """Set once the server begins to stop. Open live streams end then: a browser tab holds
+    one for as long as it is open, and the server's graceful shutdown waits for every
+    open request, so without this Ctrl-C would wait for the tabs to close."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()  # bound to the running loop on first wait
+
+    def set(self) -> None:
+        """Call on the server's event loop (its shutdown runs there)."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
 @dataclass(frozen=True)
 class ReadServices:
     queries: Callable[[], ViewQueries]  # the calling thread's bundle
@@ -96,6 +116,7 @@ class ReadServices:
     sse_keepalive_seconds: float = 15.0
     max_streams_per_user: int = 5  # open live streams per user in this process
     stream_slots: StreamSlots = field(default_factory=StreamSlots, compare=False, repr=False)
+    stopping: Stopping = field(default_factory=Stopping, compare=False, repr=False)
 
     def media_url(self, key: str | None) -> str | None:
         return f"{self.media_url_prefix}/{key}" if key else None

@@ -40,7 +40,12 @@ MIN_POLL_SECONDS, MAX_POLL_SECONDS = 0.05, 10.0
 
 
 class LogNotFoundError(FileNotFoundError):
-    """There is no event store in the data dir."""
+    """There is no event store in the data dir (`data_dir`; None in the cluster profile,
+    whose log is in PostgreSQL)."""
+
+    def __init__(self, message: str, data_dir: Path | None = None) -> None:
+        super().__init__(message)
+        self.data_dir = data_dir
 
 
 # --- opening the stores for reading -----------------------------------------------------
@@ -55,7 +60,7 @@ def open_log(settings: Settings) -> Iterator[PhotoShareCommands]:
     else:
         path = settings.event_store_path
         if not path.is_file():
-            raise LogNotFoundError(f"no event store at {path}")
+            raise LogNotFoundError(f"no event store at {path}", data_dir=settings.data_dir)
         commands = PhotoShareCommands(env={
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),

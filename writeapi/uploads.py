@@ -17,7 +17,7 @@ from photoshare.infra.media.images import (
     UnsupportedImageFormatError,
     VariantSpec,
 )
-from photoshare.infra.http.web import ApiError
+from photoshare.infra.http.web import ApiError, size_text
 from photoshare.writeapi.services import WriteServices
 
 log = logging.getLogger("photoshare.uploads")
@@ -39,7 +39,7 @@ async def read_upload(file: UploadFile, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise ApiError(413, "payload_too_large",
-                           f"the file is larger than the limit of {limit} bytes")
+                           f"the file is larger than the limit of {size_text(limit)}")
         chunks.append(chunk)
     if not size:
         raise ApiError(422, "empty_file", "the uploaded file is empty")

@@ -18,19 +18,18 @@ from photoshare.infra.settings import Settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {"profile": "cluster"}
-    for name in ("host", "port", "data_dir", "log_level"):
+    for name in ("host", "port", "data_dir", "log_level", "log_format"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     from photoshare.infra.logs import configure_logging
 
     settings = Settings(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 
 def _serve_app(args: argparse.Namespace, factory_name: str) -> int:
-    import uvicorn
-
+    from photoshare.infra.http.serving import run_api
     from photoshare.infra.roots import cluster
     from photoshare.infra.roots.supervisor import ROLE_STOP_SECONDS, stop_within
 
@@ -41,22 +40,17 @@ def _serve_app(args: argparse.Namespace, factory_name: str) -> int:
         print(f"photoshare: {error}", file=sys.stderr)
         return 2
 
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            stop_within()  # whatever the shutdown waits for (a store that is gone)
-            super().handle_exit(sig, frame)
-
-    # Requests still running (a live stream) get half of the stop time, the app's own
-    # shutdown (closing its stores) the rest.
-    server = Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                   log_config=None, access_log=False, server_header=False,
-                                   timeout_graceful_shutdown=ROLE_STOP_SECONDS / 2,
-                                   # whose X-Forwarded-For names the client: nobody's
-                                   # unless listed (under `up`, its gateway's)
-                                   proxy_headers=bool(settings.forwarded_allow_ips),
-                                   forwarded_allow_ips=settings.forwarded_allow_ips or None))
-    server.run()
-    return 0 if server.started else 3
+    # Live streams end as the shutdown begins; other requests still running get half of
+    # the stop time, the app's own shutdown (closing its stores) the rest. `stop_within`
+    # bounds whatever the shutdown waits for (a store that is gone).
+    started = run_api(app, host=settings.host, port=settings.port,
+                      name=f"photoshare {args.command}",
+                      graceful_seconds=ROLE_STOP_SECONDS / 2, on_signal=stop_within,
+                      # whose X-Forwarded-For names the client: nobody's unless listed
+                      # (under `up`, its gateway's)
+                      proxy_headers=bool(settings.forwarded_allow_ips),
+                      forwarded_allow_ips=settings.forwarded_allow_ips or None)
+    return 0 if started else 3
 
 
 def _writeapi(args: argparse.Namespace) -> int:
@@ -115,7 +109,7 @@ def _local_cluster(args: argparse.Namespace) -> int:
     from photoshare.infra.logs import configure_logging
     from photoshare.infra.roots.supervisor import up
 
-    configure_logging(args.log_level or "INFO")
+    configure_logging(args.log_level or "INFO", args.log_format or "auto")
     print(f"starting PostgreSQL, Redis, Kafka, Cassandra, OpenSearch and S3Proxy in {args.dir} "
           "(the first run resolves the JVM engines' jars with Maven: minutes)", flush=True)
     try:
@@ -183,7 +177,7 @@ CLUSTER_DATA_DIR = ("only used without cluster servers: the SQLite views (withou
                     "shared by every process of one machine; `up` also keeps its "
                     "signing key there when PHOTOSHARE_SECRET_KEY is not set "
                     "(PHOTOSHARE_DATA_DIR)")
-COMMON = ("data_dir", "log_level")
+COMMON = ("data_dir", "log_level", "log_format")
 
 
 def add_cluster_commands(commands: Any) -> None:
@@ -218,7 +212,7 @@ def add_cluster_commands(commands: Any) -> None:
                         "PHOTOSHARE_REDIS_URL and (optionally) PHOTOSHARE_S3_ENDPOINT.")
     local = command(
         commands, "local-cluster", handler=_local_cluster, port=8000,
-        options=("host", "port", "log_level", *SUPERVISED),
+        options=("host", "port", "log_level", "log_format", *SUPERVISED),
         help="cluster: start PostgreSQL, Redis, Kafka, Cassandra, OpenSearch and S3Proxy "
              "here, then `up` on them (what `make cluster` runs)",
         description="Start every server of the cluster profile on this machine, on "
@@ -244,6 +238,11 @@ def add_cluster_commands(commands: Any) -> None:
              _cassandra_init),
             ("opensearch", "OpenSearch", "create the search indices and their aliases",
              _opensearch_init)):
-        group = commands.add_parser(engine, help=f"cluster: {label} set-up")
+        group = commands.add_parser(
+            engine, help=f"cluster: {label} set-up",
+            description=f"Set up {label} for the cluster profile (`up` does this too "
+                        "when it starts).")
         steps = group.add_subparsers(dest=f"{engine}_command", required=True)
-        command(steps, "init", handler=handler, help=what, options=COMMON, helps=helps)
+        command(steps, "init", handler=handler, help=what, options=COMMON, helps=helps,
+                description=f"{what[0].upper()}{what[1:]}. What exists already is "
+                            "kept, so running it again is harmless.")

@@ -13,22 +13,27 @@ from photoshare.infra.cli.options import OPTIONS, SERVER, command
 from photoshare.infra.settings import Settings
 
 
+# Requests still running when the server is told to stop (an upload on a slow link) get
+# this long; live streams end at once (infra/http/serving.py).
+GRACEFUL_STOP_SECONDS = 5.0
+
+
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from photoshare.infra.roots.embedded import create_embedded_app
+    from photoshare.infra.http.serving import run_api
     from photoshare.infra.logs import configure_logging
+    from photoshare.infra.roots.embedded import create_embedded_app
 
-    overrides = {name: getattr(args, name) for name in ("host", "port", "data_dir", "log_level")
+    overrides = {name: getattr(args, name)
+                 for name in ("host", "port", "data_dir", "log_level", "log_format")
                  if getattr(args, name) is not None}
     settings = Settings(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = create_embedded_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, server_header=False,
-                proxy_headers=bool(settings.forwarded_allow_ips),  # trust no one unless listed
-                forwarded_allow_ips=settings.forwarded_allow_ips)
-    return 0
+    started = run_api(app, host=settings.host, port=settings.port, name="photoshare",
+                      graceful_seconds=GRACEFUL_STOP_SECONDS,
+                      proxy_headers=bool(settings.forwarded_allow_ips),  # trust no one unless listed
+                      forwarded_allow_ips=settings.forwarded_allow_ips)
+    return 0 if started else 3
 
 
 def _events_schema(args: argparse.Namespace) -> int:
@@ -52,6 +57,18 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _failure(error: Exception) -> int:
+    """`_fail` with the error's words, and where a data dir has no event store, how to
+    name the server's (it is ./data only when `serve` was started without --data-dir)."""
+    message = str(error)
+    data_dir = getattr(error, "data_dir", None)
+    if data_dir is not None:
+        message += (f" (in {Path(data_dir).resolve()}). Is the server's data dir elsewhere "
+                    "(`make run ARGS=\"--data-dir DIR\"`, `photoshare serve --data-dir DIR`)? "
+                    "Pass --data-dir DIR or set PHOTOSHARE_DATA_DIR=DIR.")
+    return _fail(message)
+
+
 def _events_export(args: argparse.Namespace) -> int:
     from photoshare.streams.analytics import iter_events, write_csv, write_jsonl
 
@@ -67,7 +84,7 @@ def _events_export(args: argparse.Namespace) -> int:
         else:
             write(events, sys.stdout)
     except (ValueError, FileNotFoundError) as error:
-        return _fail(str(error))
+        return _failure(error)
     return 0
 
 
@@ -86,7 +103,7 @@ def _events_tail(args: argparse.Namespace) -> int:
             write_jsonl([event], sys.stdout)
             sys.stdout.flush()
     except (ValueError, FileNotFoundError) as error:
-        return _fail(str(error))
+        return _failure(error)
     except KeyboardInterrupt:
         return 0
     return 0
@@ -98,7 +115,7 @@ def _events_trace(args: argparse.Namespace) -> int:
     try:
         found = trace(_settings(args), args.correlation_id)
     except FileNotFoundError as error:
-        return _fail(str(error))
+        return _failure(error)
     if args.json:
         sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
         return 0 if found else 1
@@ -121,7 +138,7 @@ def _events_report(args: argparse.Namespace) -> int:
     try:
         figures = fold(iter_events(_settings(args), since=args.since, until=args.until))
     except (LogNotFoundError, ValueError) as error:
-        return _fail(str(error))
+        return _failure(error)
     Path(args.out).write_text(render(figures), encoding="utf-8")
     sys.stdout.write(f"{args.out}: {figures.events:,} events, {len(figures.users):,} users, "
                      f"{len(figures.likes):,} photos\n")
@@ -173,7 +190,7 @@ def _projections_status(args: argparse.Namespace) -> int:
             previous, then = status, now
             time.sleep(args.watch)
     except FileNotFoundError as error:
-        return _fail(str(error))
+        return _failure(error)
     except KeyboardInterrupt:
         return 0
 
@@ -209,7 +226,7 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
                     position = blue_green.rebuild(settings, log, name, on_progress=advance)
                 sys.stdout.write(f"{name}: rebuilt to position {position} and switched in\n")
     except LogNotFoundError as error:
-        return _fail(str(error))
+        return _failure(error)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: run the same command again to resume\n")
         return 130
@@ -274,10 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "projection runner and /media in one process, with the event store, "
                         "the views, the secret key and the photos in --data-dir.")
 
-    events = commands.add_parser("events", help="the event log: schema, export, tail, trace")
+    events = commands.add_parser(
+        "events", help="the event log: schema, export, tail, trace, report",
+        description="Read the event log, the single source of truth: its JSON Schema, an "
+                    "export, the last events, the events of one request, or a report. "
+                    "They open the store for reading only, so they work while the server "
+                    "runs; give them the server's data dir (--data-dir or "
+                    "PHOTOSHARE_DATA_DIR; the cluster profile's log is in PostgreSQL).")
     event_commands = events.add_subparsers(dest="events_command", required=True)
     schema = event_commands.add_parser(
-        "schema", help="print the JSON Schema of every published event type's envelope")
+        "schema", help="print the JSON Schema of every published event type's envelope",
+        description="Print the JSON Schema (draft 2020-12) of the envelope of every "
+                    "published event type: event_id, event_type, schema_version, "
+                    "aggregate_id, aggregate_version, position, occurred_at, actor_id, "
+                    "correlation_id and the type's data. Exports, `events tail` and the "
+                    "Kafka topics carry envelopes of this shape. Needs no data dir.")
     schema.add_argument("--output", "-o", help="write to this file instead of stdout")
     schema.set_defaults(handler=_events_schema)
 
@@ -292,7 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--aggregate", help="only the events of this aggregate id")
     export.add_argument("--from-position", type=int, default=0, metavar="N",
                         help="start at log position N (inclusive)")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
+                        help="one JSON envelope per line (default), or CSV with the data "
+                             "as a JSON string")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
     _data_dir_option(export)
     export.set_defaults(handler=_events_export)
@@ -306,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("-f", "--follow", action="store_true", help="follow new events")
     tail.add_argument("--types", help="only these event types (comma-separated)")
     tail.add_argument("--interval", type=_positive_seconds, default=1.0,
-                      help="seconds between polls with -f (default 1, at most 10)")
+                      help="seconds between polls with -f (default 1; 0.05 to 3600)")
     _data_dir_option(tail)
     tail.set_defaults(handler=_events_tail)
 
@@ -314,16 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
         "trace", help="the events one request caused and the projections that applied them",
         description="Every published event whose correlation id is CORRELATION_ID (the "
                     "request's X-Request-ID), with the projections that have applied it.")
-    trace.add_argument("correlation_id", metavar="CORRELATION_ID")
+    trace.add_argument("correlation_id", metavar="CORRELATION_ID",
+                       help="the request's X-Request-ID (every answer carries it)")
     trace.add_argument("--json", action="store_true", help="print JSON")
     _data_dir_option(trace)
     trace.set_defaults(handler=_events_trace)
 
     report = event_commands.add_parser(
         "report", help="an HTML page of charts made from the log alone",
-        description="Uploads and new users per hour, the follower-count distribution (log "
-                    "scale), the most used hashtags and likes per photo, as one "
-                    "self-contained HTML page.")
+        description="Uploads and new users per hour (per day over more than a week), the "
+                    "follower-count distribution, the most used hashtags and likes per "
+                    "photo, as one self-contained HTML page of full-width charts with their "
+                    "values (log scale only where the counts span orders of magnitude) "
+                    "and their data tables.")
     report.add_argument("--out", default="report.html", help="where to write the page "
                                                              "(default report.html)")
     report.add_argument("--since", help="only events at or after this ISO time")
@@ -331,7 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir_option(report)
     report.set_defaults(handler=_events_report)
 
-    projections = commands.add_parser("projections", help="the read views' projections")
+    projections = commands.add_parser(
+        "projections", help="the read views' projections: status, rebuild",
+        description="The projections that fold the log into the read views: how far each "
+                    "has got, and rebuilding a view from event zero. Give them the "
+                    "server's data dir (--data-dir or PHOTOSHARE_DATA_DIR).")
     projection_commands = projections.add_subparsers(dest="projections_command",
                                                      required=True)
     status = projection_commands.add_parser(

@@ -20,6 +20,11 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
                                                          "PHOTOSHARE_DATA_DIR)"}),
     "log_level": (("--log-level",), {"choices": LOG_LEVELS, "help": "log level (default INFO; "
                                                                     "PHOTOSHARE_LOG_LEVEL)"}),
+    "log_format": (("--log-format",), {"choices": ["auto", "plain", "json"],
+                                       "help": "plain lines for a person, or one JSON "
+                                               "object per line for machines (default auto: "
+                                               "plain at a terminal, else json; "
+                                               "PHOTOSHARE_LOG_FORMAT)"}),
     "writers": (("--writers",), {"type": int, "default": 1,
                                  "help": "write API processes (default 1)"}),
     "readers": (("--readers",), {"type": int, "default": 1,
@@ -27,7 +32,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "workers": (("--workers",), {"type": int, "default": 2,
                                  "help": "worker processes (default 2)"}),
 }
-SERVER = ("host", "port", "data_dir", "log_level")
+SERVER = ("host", "port", "data_dir", "log_level", "log_format")
 SUPERVISED = ("writers", "readers", "workers")
 
 

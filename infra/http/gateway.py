@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
 from starlette.background import BackgroundTask
@@ -81,6 +81,12 @@ class Gateway:
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0,
                                                                read=None),
                                          limits=httpx.Limits(max_connections=512))
+        self._stopping = asyncio.Event()
+
+    def end_streams(self) -> None:
+        """End the live streams (SSE) it relays: on shutdown, so that its server does not
+        wait for browser tabs, which hold theirs open (call on its event loop)."""
+        self._stopping.set()
 
     def upstream(self, method: str) -> str:
         return next(self._readers if method in READ_METHODS else self._writers)
@@ -143,6 +149,29 @@ class Gateway:
             await asyncio.sleep(CONNECT_RETRY_SECONDS)
         response_headers = {k: v for k, v in upstream.headers.items()
                             if k.lower() not in HOP_BY_HOP}
-        return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
+        body = upstream.aiter_raw()
+        if upstream.headers.get("content-type", "").startswith("text/event-stream"):
+            body = _until(self._stopping, body)
+        return StreamingResponse(body, status_code=upstream.status_code,
                                  headers=response_headers,
                                  background=BackgroundTask(upstream.aclose))
+
+
+async def _until(stopping: asyncio.Event,
+                 chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`chunks` until they end or `stopping` is set (a stream's next chunk may never come)."""
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        while True:
+            chunk = asyncio.ensure_future(anext(chunks))
+            done, _ = await asyncio.wait({chunk, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if chunk not in done:
+                chunk.cancel()
+                return
+            try:
+                value = chunk.result()
+            except StopAsyncIteration:
+                return
+            yield value
+    finally:
+        stopped.cancel()

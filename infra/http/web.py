@@ -136,20 +136,38 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def size_text(size: int) -> str:
+    """A size as people and the docs say it: `20 MB`, `64 KB` (binary units, as the web
+    app's "up to 20 MB"), `512 bytes`."""
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= factor:
+            return f"{size / factor:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def too_large_message(limit: int) -> str:
+    return f"the request body is larger than the limit of {size_text(limit)}"
+
+
 class BodySizeLimitMiddleware:
     """Refuses bodies over a limit with 413 before they are read into memory: at once
     when Content-Length says so, otherwise as soon as the streamed bytes pass the limit.
-    `limit_for(method, path)` gives the limit for a request."""
+    `limit_for(method, path)` gives the limit for a request, `message_for(method, path)`
+    what the 413 says (by default the limit in MB or KB)."""
 
-    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str, str], int]) -> None:
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str, str], int],
+                 message_for: Callable[[str, str], str] | None = None) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.message_for = message_for or (lambda method, path:
+                                           too_large_message(limit_for(method, path)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["method"], scope["path"])
+        message = self.message_for(scope["method"], scope["path"])
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -157,7 +175,7 @@ class BodySizeLimitMiddleware:
                     scope, receive, send)
                 return
             if int(declared) > limit:
-                await _too_large(limit)(scope, receive, send)
+                await _too_large(message)(scope, receive, send)
                 return
         received, exceeded, started = 0, False, False
 
@@ -184,12 +202,11 @@ class BodySizeLimitMiddleware:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await _too_large(limit)(scope, receive, send)
+            await _too_large(message)(scope, receive, send)
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return error_response(413, "payload_too_large",
-                          f"the request body is larger than the limit of {limit} bytes")
+def _too_large(message: str) -> JSONResponse:
+    return error_response(413, "payload_too_large", message)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -177,6 +177,7 @@ def create_write_app(settings: Settings) -> FastAPI:
         app.state.revocations.close()
 
     app = FastAPI(title="photoshare write API", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # install_api_docs: served locally
                   description="Event-sourced CQRS photo sharing: the write side "
                               "(cluster profile)")
     app.state.settings, app.state.tokens, app.state.media = settings, tokens, media
@@ -223,6 +224,7 @@ def create_read_app(settings: Settings) -> FastAPI:
         app.state.revocations.close()
 
     app = FastAPI(title="photoshare read API", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # install_api_docs: served locally
                   description="Event-sourced CQRS photo sharing: the read side "
                               "(cluster profile)")
     app.state.settings, app.state.media = settings, media

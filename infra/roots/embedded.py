@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from photoshare.commands import PhotoShareCommands
 from photoshare.infra.media.blobs import BlobStore, FilesystemBlobStore
+from photoshare.infra.http.apidocs import install_api_docs
 from photoshare.infra.http.metrics import install_metrics
 from photoshare.infra.media.photo_ingest import ImageIngest
 from photoshare.infra.postgres.event_store import event_store_env
@@ -29,6 +30,8 @@ from photoshare.infra.http.web import (
     RequestContextMiddleware,
     install_error_handlers,
     install_health,
+    size_text,
+    too_large_message,
 )
 from photoshare.infra.http.idempotency import (
     IdempotencyMiddleware,
@@ -132,20 +135,29 @@ def idempotency_store(settings: Settings) -> IdempotencyStore:
 
 def install_request_handling(app: FastAPI, settings: Settings, *,
                              idempotency: bool = False) -> None:
-    """Error shapes, body size limits and request ids: the same in every API process;
-    with `idempotency` (the apps that write), Idempotency-Key on POST."""
+    """Error shapes, body size limits, request ids and the API docs (`/docs`, `/redoc`,
+    from the package's own assets): the same in every API process; with `idempotency`
+    (the apps that write), Idempotency-Key on POST. Build the app with `docs_url=None,
+    redoc_url=None`."""
     install_error_handlers(app, DOMAIN_ERROR_STATUS)
+    install_api_docs(app)
     install_relative_slash_redirects(app)  # Location: /path, never the Host header
     upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
 
     def body_limit(method: str, path: str) -> int:
         return upload_limit if (method, path) in UPLOAD_ROUTES else settings.max_json_body_bytes
 
+    def too_large(method: str, path: str) -> str:
+        # An upload's limit is the file's (the docs' "20 MB"), not file plus form framing.
+        if (method, path) in UPLOAD_ROUTES:
+            return f"the file is larger than the limit of {size_text(settings.max_upload_bytes)}"
+        return too_large_message(settings.max_json_body_bytes)
+
     if idempotency:  # inside the body limit: it reads bodies whole
         app.add_middleware(IdempotencyMiddleware, store=idempotency_store(settings),
                            unkept_paths=UNKEPT_POSTS)
         document_idempotency_key(app, UNKEPT_POSTS)
-    app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit, message_for=too_large)
     app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id
 
 
@@ -172,6 +184,7 @@ def create_embedded_app(settings: Settings) -> FastAPI:
         app.state.revocations.close()
 
     app = FastAPI(title="photoshare", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # install_api_docs: served locally
                   description="Event-sourced CQRS photo sharing (embedded profile)")
     app.state.settings = settings
     app.state.tokens = tokens

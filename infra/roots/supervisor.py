@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from photoshare.infra.localcluster.process import dies_with_this_process, free_port
+from photoshare.infra.logs import resolve_log_format
 from photoshare.infra.settings import Settings
 
 log = logging.getLogger("photoshare.up")
@@ -339,6 +340,7 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
     import uvicorn
 
     from photoshare.infra.http.gateway import Gateway
+    from photoshare.infra.http.serving import ApiServer
 
     try:
         public = reserve_port(settings.host, settings.port)
@@ -353,7 +355,9 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
            "PHOTOSHARE_DATA_DIR": str(settings.data_dir.resolve()),
            "PHOTOSHARE_SECRET_KEY": shared_secret(settings),
            # The roles listen on 127.0.0.1 behind the gateway, which says who the client is.
-           "PHOTOSHARE_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+           "PHOTOSHARE_FORWARDED_ALLOW_IPS": "127.0.0.1",
+           # The roles (writing to up's stderr) log as up does, --log-format included.
+           "PHOTOSHARE_LOG_FORMAT": resolve_log_format(settings.log_format)}
     env.pop(READY_FILE_ENV, None)
     run_dir = _run_dir()
     roles: list[Role] = []
@@ -371,14 +375,15 @@ def up(settings: Settings, *, writers: int, readers: int, workers: int) -> int:
                    ready_file=run_dir / f"worker-{index}.ready")
               for index in range(1, workers + 1)]
     supervisor = Supervisor(roles, env)
-    server = uvicorn.Server(uvicorn.Config(Gateway(reader_urls, writer_urls,
-                                                   health=supervisor.waiting_for),
-                                           host=settings.host, port=settings.port,
-                                           log_config=None, access_log=False,
-                                           server_header=False, timeout_graceful_shutdown=5,
-                                           proxy_headers=bool(settings.forwarded_allow_ips),
-                                           forwarded_allow_ips=(settings.forwarded_allow_ips
-                                                                or None)))
+    gateway = Gateway(reader_urls, writer_urls, health=supervisor.waiting_for)
+    # It ends the live streams it relays as it stops (browser tabs never close theirs).
+    server = ApiServer(uvicorn.Config(gateway, host=settings.host, port=settings.port,
+                                      log_config=None, access_log=False,
+                                      server_header=False, timeout_graceful_shutdown=5,
+                                      proxy_headers=bool(settings.forwarded_allow_ips),
+                                      forwarded_allow_ips=(settings.forwarded_allow_ips
+                                                           or None)),
+                       name=None, on_stop=gateway.end_streams)
     stop = threading.Event()
 
     def on_signal(*_: object) -> None:

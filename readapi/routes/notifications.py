@@ -122,11 +122,18 @@ async def _events(request: Request, services: ReadServices,
     # One pending read of the subscription, kept across keep-alives: cancelling a read
     # ends the subscription, so that only happens when the stream ends.
     pending: asyncio.Task[Any] = asyncio.create_task(_next(subscription))
+    # The server stopping ends the stream (the client reconnects after `retry`): graceful
+    # shutdown waits for open requests, and a tab keeps its stream open forever.
+    stopping = asyncio.create_task(services.stopping.wait())
     try:
         await asyncio.sleep(0)  # let the read start: the subscription exists from here on
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         while not await request.is_disconnected():
-            done, _ = await asyncio.wait({pending}, timeout=services.sse_keepalive_seconds)
+            done, _ = await asyncio.wait({pending, stopping},
+                                         timeout=services.sse_keepalive_seconds,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if stopping in done:
+                return
             if not done:
                 yield ": keep-alive\n\n"
                 continue
@@ -139,6 +146,7 @@ async def _events(request: Request, services: ReadServices,
         # Client gone, server stopping or feed ended. Unsubscribe without awaiting (this
         # may run under cancellation): cancelling the pending read closes the feed from
         # inside; a feed parked between reads is closed by a task of its own.
+        stopping.cancel()
         if not pending.done():
             pending.cancel()
         else:

@@ -1082,6 +1082,9 @@ def test_upload_over_the_size_limit_is_413(small_upload_client: TestClient, meth
     response = client.request(method, url, headers=headers,
                               content=in_chunks(body) if streamed else body)
     assert_error(response, 413, "payload_too_large")
+    # The file's limit, in the docs' units, whichever check caught it (never the body
+    # limit with the multipart framing added, in bytes).
+    assert response.json()["error"]["message"] == "the file is larger than the limit of 48.8 KB"
     assert head(client) == before
     sent = response.request.headers
     assert ("content-length" not in sent) == streamed
@@ -1184,3 +1187,12 @@ def test_x_min_position_must_be_ascii_digits(client: TestClient, world: World,
                                                    "X-Min-Position": value.encode("latin-1")})
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_min_position"
+
+
+@pytest.mark.parametrize(("size", "text"), [(20 * 1024 * 1024, "20 MB"), (65536, "64 KB"),
+                                            (50_000, "48.8 KB"), (1536, "1.5 KB"),
+                                            (900, "900 bytes")])
+def test_sizes_in_messages_read_as_the_docs_say_them(size: int, text: str) -> None:
+    from photoshare.infra.http.web import size_text
+
+    assert size_text(size) == text

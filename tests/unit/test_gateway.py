@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from photoshare.infra.http.gateway import Gateway
@@ -28,8 +28,8 @@ async def echo(request: Request) -> JSONResponse:
     return JSONResponse({"method": request.method, "body": (await request.body()).decode()})
 
 
-def serve_later(port: int, delay: float) -> uvicorn.Server:
-    app = Starlette(routes=[Route("/echo", echo, methods=["GET", "POST"])])
+def serve_later(port: int, delay: float, routes: list[Route] | None = None) -> uvicorn.Server:
+    app = Starlette(routes=routes or [Route("/echo", echo, methods=["GET", "POST"])])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
 
     def run() -> None:
@@ -207,3 +207,56 @@ def test_the_client_cannot_say_who_it_is_through_the_gateway() -> None:
         server.should_exit = True
     assert seen == {"x-forwarded-for": ["10.9.8.7"], "forwarded": [], "x-real-ip": [],
                     "x-forwarded-proto": ["http"]}
+
+
+async def endless_stream(request: Request) -> StreamingResponse:
+    async def events():
+        yield b"retry: 3000\n\n"
+        while True:  # a quiet stream: nothing more until the client goes
+            await asyncio.sleep(3600)
+            yield b": keep-alive\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def test_stopping_ends_the_live_streams_it_relays_at_once() -> None:
+    """As `up` runs it: a browser tab's stream through the gateway does not hold up its
+    stop for the graceful-shutdown time (nor cancel it as an error afterwards)."""
+    from photoshare.infra.http.serving import ApiServer
+
+    upstream_port, gateway_port = free_port(), free_port()
+    upstream = serve_later(upstream_port, delay=0, routes=[
+        Route("/v1/notifications/stream", endless_stream)])
+    gateway = Gateway([f"http://127.0.0.1:{upstream_port}"], [])
+    server = ApiServer(uvicorn.Config(gateway, host="127.0.0.1", port=gateway_port,
+                                      log_config=None, timeout_graceful_shutdown=5),
+                       name=None, on_stop=gateway.end_streams)
+    running = threading.Thread(target=server.run, daemon=True)
+    running.start()
+    opened, ended = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with httpx.stream("GET", f"http://127.0.0.1:{gateway_port}/v1/notifications/"
+                              "stream", timeout=httpx.Timeout(10, read=None)) as answer:
+                for _ in answer.iter_lines():
+                    opened.set()
+        except httpx.HTTPError:
+            pass
+        ended.set()
+
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        threading.Thread(target=hold, daemon=True).start()
+        assert opened.wait(10)
+        began = time.monotonic()
+        server.should_exit = True
+        running.join(timeout=10)
+        took = time.monotonic() - began
+    finally:
+        upstream.should_exit = True
+    assert not running.is_alive() and took < 2, took
+    assert ended.wait(2)

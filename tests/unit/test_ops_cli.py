@@ -186,3 +186,44 @@ def test_status_shows_lag_while_the_runner_is_stopped(
     first, second = (json.loads(line) for line in out.splitlines())
     assert all(row["events_per_second"] is None for row in first["projections"])
     assert all(row["events_per_second"] == 0 for row in second["projections"])
+
+
+@pytest.mark.parametrize("argv", [["events", "tail"], ["events", "export"],
+                                  ["events", "trace", "req-1"],
+                                  ["events", "report", "--out", "r.html"],
+                                  ["projections", "status"], ["projections", "rebuild", "--all"]],
+                         ids=lambda argv: " ".join(argv[:2]))
+def test_a_data_dir_without_an_event_store_says_how_to_name_the_servers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        argv: list[str]) -> None:
+    # As after `make run ARGS="--data-dir X"`: the command, run from the checkout, looks
+    # in ./data, where there is nothing.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PHOTOSHARE_DATA_DIR", raising=False)
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "no event store at data/events.sqlite3" in error
+    assert str((tmp_path / "data").resolve()) in error
+    assert "--data-dir" in error and "PHOTOSHARE_DATA_DIR" in error
+    assert not (tmp_path / "data" / "events.sqlite3").exists()  # nothing made
+
+
+def test_every_command_and_argument_explains_itself_in_help() -> None:
+    import argparse
+
+    from photoshare.infra.cli.main import build_parser
+
+    def walk(parser: argparse.ArgumentParser, path: str):
+        yield path, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, f"{path} {name}")
+
+    silent = []
+    for path, parser in walk(build_parser(), "photoshare"):
+        if not parser.description:
+            silent.append(path)
+        silent += [f"{path} {action.option_strings or action.dest}" for action in parser._actions
+                   if not action.help and not isinstance(action, argparse._SubParsersAction)]
+    assert silent == []
