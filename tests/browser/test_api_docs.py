@@ -3,51 +3,20 @@ lists the operations at `/docs`, ReDoc at `/redoc`, and no request leaves the or
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from playwright.sync_api import Browser, Route
 
-from support.serve import Server, serve
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from support.browser import SCREENSHOTS, WAIT
+from support.serve import Server
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-WAIT = 15000  # ms
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("apidocs")
-    with serve(root / "data", root / "server.log") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(server: Server) -> Iterator[object]:
-    if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (make install-test installs it)")
-    with playwright_sync.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM) if CHROMIUM.exists()
-                                     else shutil.which("chromium"), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.mark.parametrize(("path", "operation"), [
     ("/docs", ".opblock-summary-path[data-path='/v1/timeline']"),
     ("/redoc", "[data-section-id^='operation/'] h2"),
 ], ids=["swagger-ui", "redoc"])
-def test_the_docs_render_the_operations_offline(browser: object, server: Server, path: str,
+def test_the_docs_render_the_operations_offline(browser: Browser, server: Server, path: str,
                                                 operation: str) -> None:
     context = browser.new_context(base_url=server.base, viewport={"width": 1280,
                                                                   "height": 800})
@@ -55,7 +24,7 @@ def test_the_docs_render_the_operations_offline(browser: object, server: Server,
     elsewhere: list[str] = []
     errors: list[str] = []
 
-    def only_the_server(route: object) -> None:
+    def only_the_server(route: Route) -> None:
         # As without internet: anything not on the server's own origin fails.
         if route.request.url.startswith(server.base + "/"):
             route.continue_()
