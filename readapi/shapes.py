@@ -58,6 +58,19 @@ def photos(services: ReadServices, q: ViewQueries, records: list[PhotoRecord],
     return cards
 
 
+THUMBNAIL_VARIANT = "square"
+
+
+def photo_thumbnail(services: ReadServices, record: PhotoRecord) -> dict[str, Any]:
+    """A photo as a notification names it: its id, the square variant (as `urls` and
+    `variants` of the full shape hold it) and its placeholder."""
+    square = {name: size for name, size in variants(services, record).items()
+              if name == THUMBNAIL_VARIANT}
+    return {"photo_id": record.photo_id,
+            "urls": {name: variant["url"] for name, variant in square.items()},
+            "variants": square, "placeholder": record.placeholder}
+
+
 def variants(services: ReadServices, record: PhotoRecord) -> dict[str, dict[str, Any]]:
     """Each variant's URL with its pixel size (None where the events do not tell it)."""
     return {name: {"url": services.media_url(key),

@@ -38,8 +38,11 @@ NOTIFICATION_KIND = "notification"
 
 def _items(services: ReadServices, q: ViewQueries, records: list[Notification],
            read_up_to: int) -> list[dict[str, Any]]:
-    """List items: one profile query for every actor on the page."""
+    """List items: one profile query for every actor on the page, one photo query for
+    every photo they concern (its thumbnail rides along, so a client needs no call per
+    photo)."""
     actors = q.profiles.many(sorted({r.actor_id for r in records}))
+    photos = q.photos.many(sorted({r.photo_id for r in records if r.photo_id is not None}))
     items = []
     for record in records:
         item: dict[str, Any] = {
@@ -50,6 +53,8 @@ def _items(services: ReadServices, q: ViewQueries, records: list[Notification],
         }
         if record.photo_id is not None:
             item["photo_id"] = record.photo_id
+            photo = photos.get(record.photo_id)
+            item["photo"] = shapes.photo_thumbnail(services, photo) if photo else None
         item["created_at"] = record.created_at
         item["read"] = record.position <= read_up_to
         items.append(item)

@@ -23,7 +23,7 @@ from support.embedded import Account, cheap_settings, event_store, head, post_ph
 from support.threaded import served
 
 SUMMARY_KEYS = {"user_id", "username", "display_name", "avatar_url"}
-ITEM_KEYS = {"notification_id", "type", "actor", "photo_id", "created_at", "read"}
+ITEM_KEYS = {"notification_id", "type", "actor", "photo_id", "photo", "created_at", "read"}
 STREAM = "/v1/notifications/stream"
 
 
@@ -86,7 +86,8 @@ def test_each_action_notifies_the_right_person_with_the_actor(client: TestClient
                            ("follow", "bob_n", None)]
     assert anns["next_cursor"] is None
     for item in anns["items"]:
-        assert set(item) == ITEM_KEYS - ({"photo_id"} if item["type"] == "follow" else set())
+        assert set(item) == ITEM_KEYS - ({"photo_id", "photo"} if item["type"] == "follow"
+                                         else set())
         assert set(item["actor"]) == SUMMARY_KEYS
         assert item["read"] is False and item["created_at"].endswith("+00:00")
     assert anns["items"][0]["actor"] == summary(cy)
@@ -352,3 +353,17 @@ def test_the_stream_refuses_a_bad_token_over_http(tmp_path: Path) -> None:
         assert response.status_code == 401
         assert response.headers["content-type"].startswith("application/json")
         assert response.json()["error"]["code"] == "invalid_token"
+
+
+def test_a_notification_carries_its_photos_thumbnail(client: TestClient,
+                                                     story: dict[str, Any]) -> None:
+    ann, photo_id = story["ann"], story["photo_id"]
+    photo = client.get(f"/v1/photos/{photo_id}").json()
+    items = [i for i in listing(client, ann, story["last"])["items"] if "photo_id" in i]
+    assert items
+    for item in items:
+        assert item["photo"] == {"photo_id": photo_id,
+                                 "urls": {"square": photo["urls"]["square"]},
+                                 "variants": {"square": photo["variants"]["square"]},
+                                 "placeholder": photo["placeholder"]}
+        assert client.get(item["photo"]["urls"]["square"]).status_code == 200
