@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +36,13 @@ class ClusterServers:
         return Settings(**{key[len("PHOTOSHARE_"):].lower(): value
                            for key, value in self.env.items() if key.startswith("PHOTOSHARE_")})
 
-    def role(self, *argv: str, log_name: str, **env: str) -> subprocess.Popen[bytes]:
-        """Start one `photoshare` role process, its output in `log_dir/log_name`. It
-        dies with this process (should pytest be killed, the kernel kills it too)."""
+    def role(self, *argv: str, log_name: str, inside: Sequence[str] = (),
+             **env: str) -> subprocess.Popen[bytes]:
+        """Start one `photoshare` role process, its output in `log_dir/log_name`, run
+        through the command prefix `inside` if any (a network namespace's). It dies with
+        this process (should pytest be killed, the kernel kills it too)."""
         with (self.log_dir / log_name).open("ab") as log:
-            return subprocess.Popen([str(PHOTOSHARE), *argv], stdout=log, stderr=log,
+            return subprocess.Popen([*inside, str(PHOTOSHARE), *argv], stdout=log, stderr=log,
                                     env={**self.env, **env},
                                     preexec_fn=dies_with_this_process())
 
