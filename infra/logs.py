@@ -83,6 +83,12 @@ def configure_logging(level: str = "INFO", log_format: str = "json") -> str:
         else logging.NOTSET)
     # Our own access log (with correlation ids) replaces uvicorn's.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at INFO: `up` probes each role every second and the
+    # gateway forwards every request, which would drown the log. Their failures are
+    # logged by us where they matter. At DEBUG they are shown.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if logging.getLevelName(level) <= logging.DEBUG else logging.WARNING)
     return chosen
 
 
