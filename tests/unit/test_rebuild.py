@@ -24,8 +24,14 @@ def populated(tmp_path: Path):
         for fan in people[1:]:
             client.put(f"/v1/users/me/following/{people[0].user_id}", headers=fan.auth)
         for n in range(4):
-            photo = post_photo(client, people[n % 2], caption=f"#tag{n} Café crème")
+            owner = people[n % 2]
+            photo = post_photo(client, owner, caption=f"#tag{n} Café crème",
+                               **({"alt_text": f"photo {n}"} if n % 2 else {}))
             client.put(f"/v1/photos/{photo['photo_id']}/likes/me", headers=people[2].auth)
+            if n < 2:  # an edited alt text, and one removed
+                edited = client.patch(f"/v1/photos/{photo['photo_id']}", headers=owner.auth,
+                                      json={"alt_text": f"edited {n}" if n == 0 else None})
+                assert edited.status_code == 200, edited.text
         client.get(f"/v1/users/{people[0].user_id}",
                    headers={"X-Min-Position": str(client.app.state.write.commands.head_position())})
     return settings, people
