@@ -124,8 +124,18 @@ class PhotoShareCommands(Application):
         # dict.fromkeys: one tag per person, however the name was spelled.
         tagged = list(dict.fromkeys(self._tagged_user_id(n) for n in command.tagged_usernames))
         photo = Photo.post(owner_id=owner.id, image=command.image, caption=command.caption,
-                           location=command.location, tagged_user_ids=tagged, context=context)
+                           location=command.location, tagged_user_ids=tagged, context=context,
+                           alt_text=command.alt_text)
         return _Decision([photo], str(photo.id))
+
+    @_decide.register
+    def _change_photo_alt_text(self, command: m.ChangePhotoAltText,
+                               context: m.CommandContext) -> _Decision:
+        """Value: the photo (its image and alt text, for the answer)."""
+        user = self._actor(command.user_id)
+        photo = self._live_photo(command.photo_id)
+        photo.change_alt_text(user.id, command.alt_text, context)
+        return _Decision([photo], photo)
 
     @_decide.register
     def _delete_photo(self, command: m.DeletePhoto, context: m.CommandContext) -> _Decision:

@@ -30,6 +30,13 @@ class InvalidUsernameError(InvalidValueError):
         super().__init__("username", message)
 
 
+class AltTextTooLongError(InvalidValueError):
+    code = "alt_text_too_long"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("alt_text", message)
+
+
 class UsernameTakenError(DomainError):
     code = "username_taken"
 

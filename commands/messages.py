@@ -61,6 +61,16 @@ class PostPhoto:
     caption: str = ""
     location: str = ""
     tagged_usernames: tuple[str, ...] = ()
+    alt_text: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangePhotoAltText:
+    """`alt_text` None removes the photo's alt text."""
+
+    photo_id: str
+    user_id: str
+    alt_text: str | None
 
 
 @dataclass(frozen=True)

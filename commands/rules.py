@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from photoshare.commands.errors import InvalidUsernameError, InvalidValueError
+from photoshare.commands.errors import AltTextTooLongError, InvalidUsernameError, InvalidValueError
 
 USERNAME_MIN, USERNAME_MAX = 3, 30
 # Letters, digits, underscore and period, no leading/trailing or doubled period.
@@ -17,6 +17,7 @@ MAX_DISPLAY_NAME = 64
 MAX_BIO = 500
 MAX_LOCATION = 100
 MAX_CAPTION = 2200
+MAX_ALT_TEXT = 1500
 MAX_COMMENT = 1000
 MAX_EMAIL = 254
 MAX_HASHTAGS = 30
@@ -102,6 +103,19 @@ def clean_text(field: str, value: str, *, max_length: int, multiline: bool = Fal
     if len(text) > max_length:
         raise InvalidValueError(field, f"must be at most {max_length} characters")
     return text
+
+
+def clean_alt_text(value: str | None) -> str | None:
+    """A photo's alt text cleaned as a caption is (`clean_text`, several lines allowed),
+    or None for none: a text that is empty once cleaned is no description either."""
+    if value is None:
+        return None
+    # No real bound in clean_text (NFC lengthens a text at most threefold): too long is an
+    # error of its own here, `alt_text_too_long`, which the web app shows by the field.
+    text = clean_text("alt_text", value, max_length=3 * len(value), multiline=True)
+    if len(text) > MAX_ALT_TEXT:
+        raise AltTextTooLongError(f"must be at most {MAX_ALT_TEXT} characters")
+    return text or None
 
 
 def check_age(age: int | None) -> int | None:

@@ -102,7 +102,9 @@ class PhotoPosted(Event):
         "height are the original's after EXIF orientation. v2 adds `variant_sizes`, "
         "variant name to the {width, height} of that image in pixels (for a v1 event, "
         "upcast: the sizes that follow from width and height), and `placeholder`, a "
-        "BlurHash (4x3 components) of the photo, or null."
+        "BlurHash (4x3 components) of the photo, or null; `alt_text`, the owner's "
+        "description of the photo for people who cannot see it, or null (v2; null for "
+        "a v1 event; later edits are `PhotoAltTextChanged`)."
     )
     photo_id: str
     owner_id: str
@@ -117,6 +119,19 @@ class PhotoPosted(Event):
     variants: dict[str, str]
     variant_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     placeholder: str | None = None
+    alt_text: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoAltTextChanged(Event):
+    family = "photos"
+    description = (
+        "The owner changed a photo's alt text (its description for people who cannot see "
+        "it): `alt_text` is the whole new text, or null when the owner removed it."
+    )
+    photo_id: str
+    owner_id: str
+    alt_text: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,6 +226,7 @@ _CLASSES: dict[str, type[Event]] = {
         EmailClaimed,
         PasswordSet,
         PhotoPosted,
+        PhotoAltTextChanged,
         PhotoDeleted,
         UserFollowed,
         UserUnfollowed,

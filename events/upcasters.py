@@ -19,10 +19,11 @@ _V1_SQUARE = {"square": 320}
 
 @register_upcaster("PhotoPosted", 1)
 def photo_posted_v1_sizes(data: Data) -> Data:
-    """v2 adds each variant's pixel size and a placeholder. A v1 event's sizes follow from
-    the photo's own (upright) width and height; it has no placeholder."""
+    """v2 adds each variant's pixel size, a placeholder and alt text. A v1 event's sizes
+    follow from the photo's own (upright) width and height; it has no placeholder and no
+    alt text (uploads could not carry one)."""
     sizes = v1_variant_sizes(data["width"], data["height"], data["variants"])
-    return {**data, "variant_sizes": sizes, "placeholder": None}
+    return {**data, "variant_sizes": sizes, "placeholder": None, "alt_text": None}
 
 
 def v1_variant_sizes(width: int, height: int,

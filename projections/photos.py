@@ -9,6 +9,7 @@ from photoshare.events import (
     CommentAdded,
     CommentDeleted,
     Envelope,
+    PhotoAltTextChanged,
     PhotoDeleted,
     PhotoLiked,
     PhotoPosted,
@@ -35,6 +36,8 @@ class PhotoRecord:
     # Variant name -> {"width", "height"} of that image; the photo's BlurHash, or None.
     variant_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     placeholder: str | None = None
+    # The owner's description of the photo for people who cannot see it, or None.
+    alt_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,13 @@ class PhotoStore(ABC):
 
     @abstractmethod
     def add_photo(self, photo: PhotoRecord) -> None: ...
+
+    @abstractmethod
+    def set_alt_text(self, photo_id: str, alt_text: str | None, position: int) -> None:
+        """Set the photo's alt text if `position` (the edit's) is newer than the one its
+        current alt text came from (the post's or an earlier edit's): a stale edit,
+        delivered again after a newer one, changes nothing. A photo not (or no longer)
+        in the view is left alone."""
 
     @abstractmethod
     def remove_photo(self, photo_id: str) -> None:
@@ -109,8 +119,13 @@ class PhotosProjection(Projection[PhotoStore]):
             tagged_user_ids=list(event.tagged_user_ids), variants=dict(event.variants),
             width=event.width, height=event.height,
             variant_sizes={name: dict(size) for name, size in event.variant_sizes.items()},
-            placeholder=event.placeholder,
+            placeholder=event.placeholder, alt_text=event.alt_text,
             posted_at=envelope.occurred_at.isoformat(), position=envelope.position))
+
+    @on(PhotoAltTextChanged)
+    def _alt_text_changed(self, event: PhotoAltTextChanged, envelope: Envelope,
+                          store: PhotoStore) -> None:
+        store.set_alt_text(event.photo_id, event.alt_text, envelope.position)
 
     @on(PhotoDeleted)
     def _deleted(self, event: PhotoDeleted, _: Envelope, store: PhotoStore) -> None:

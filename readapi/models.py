@@ -40,6 +40,9 @@ class PhotoDoc(BaseModel):
     placeholder: str | None = Field(
         description="BlurHash (4x3 components) of the photo, to show while an image loads; "
                     "null for photos uploaded before placeholders")
+    alt_text: str | None = Field(
+        description="the owner's description of the photo for people who cannot see it "
+                    "(at most 1,500 characters; the image's `alt`), or null if none")
     width: int = Field(description="the original's width after EXIF orientation")
     height: int = Field(description="the original's height after EXIF orientation")
     likes: int

@@ -2,7 +2,7 @@
 
 import { api, ApiError, enc, session } from "./api.js";
 import {
-  append, avatar, captionNodes, clear, errorBox, h, photoImage, placeToasts, plural,
+  append, avatar, captionNodes, clear, errorBox, h, photoAlt, photoImage, placeToasts, plural,
   squareImage, svgIcon, timeEl, toast, userLink, variantsOf,
 } from "./dom.js";
 
@@ -182,6 +182,29 @@ function field(id, label, attrs = {}, hint) {
     h("label", { for: id }, label),
     input,
     hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null);
+}
+
+const MAX_ALT_TEXT = 1500;
+
+/**
+ * The alt text textarea with a live "n / 1,500" counter under it (the server's limit;
+ * the textarea stops at it too). Returns the field's node and the textarea.
+ */
+function altTextField(id, value = "") {
+  const input = h("textarea", { id, name: id, rows: 3, maxlength: MAX_ALT_TEXT,
+    "aria-describedby": `${id}-hint ${id}-count` });
+  input.value = value;
+  const count = h("p", { class: "hint counter", id: `${id}-count`, "aria-live": "polite" });
+  const update = () => {
+    count.textContent = `${input.value.length.toLocaleString("en")} / ${MAX_ALT_TEXT.toLocaleString("en")}`;
+  };
+  input.addEventListener("input", update);
+  update();
+  const node = h("div", { class: "field" },
+    h("label", { for: id }, "Alt text"), input,
+    h("p", { class: "hint", id: `${id}-hint` },
+      "Describe the photo for people who can't see it."), count);
+  return { node, input };
 }
 
 /**
@@ -647,12 +670,14 @@ function uploadView(current) {
     img.src = url;
   });
   const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Upload");
+  const altText = altTextField("upload-alt-text");
   const form = h("form", { class: "card form", novalidate: true },
     h("div", { class: "field" }, h("label", { for: "upload-file" }, "Photo"), fileInput,
       h("p", { class: "hint", id: "upload-file-hint" }, "JPEG, PNG or WebP, up to 20 MB.")),
     preview,
     field("upload-caption", "Caption", { tag: "textarea", rows: 3, maxlength: 4000 },
       "Add #hashtags and @mentions."),
+    altText.node,
     field("upload-location", "Location", { maxlength: 400 }),
     field("upload-tagged", "Tag people", { autocapitalize: "none", spellcheck: "false" },
       "Comma-separated usernames, e.g. alice, bob"),
@@ -672,6 +697,7 @@ function uploadView(current) {
     const data = new FormData();
     data.append("file", file);
     data.append("caption", form.elements["upload-caption"].value);
+    if (altText.input.value.trim()) data.append("alt_text", altText.input.value);
     data.append("location", form.elements["upload-location"].value.trim());
     data.append("tagged", form.elements["upload-tagged"].value.split(",")
       .map((s) => s.trim().replace(/^@/, "")).filter(Boolean).join(","));
@@ -686,7 +712,7 @@ function uploadView(current) {
           photo_id: created.photo_id, owner: state.me, caption: data.get("caption"),
           location: data.get("location"), tagged: [], urls: created.urls,
           variants: created.variants, placeholder: created.placeholder,
-          created_at: new Date().toISOString(), likes: 0, comments: 0, liked_by_me: false,
+          alt_text: created.alt_text, created_at: new Date().toISOString(), likes: 0, comments: 0, liked_by_me: false,
         };
       }
       // Shown at the top of Home at once, whatever the timeline view has caught up with;
@@ -702,6 +728,9 @@ function uploadView(current) {
         fileProblem = error.message;
         setFieldError(fileInput, error.message);
         fileInput.focus();
+      } else if (error.code === "alt_text_too_long") {
+        setFieldError(altText.input, error.message);
+        altText.input.focus();
       } else if (error.code === "unknown_tagged_user") {
         const tagged = form.elements["upload-tagged"];
         setFieldError(tagged, error.message);
@@ -1003,6 +1032,8 @@ async function photoView(photoId, current) {
     });
     side.append(form);
   }
+  const image = photoImage(photo, { mode: "page", eager: true });
+  if (mine) side.append(altTextEditor(photo, image.querySelector("img")));
   if (mine) {
     const del = h("button", { type: "button", class: "btn btn-danger" }, "Delete photo");
     del.addEventListener("click", async () => {
@@ -1021,7 +1052,7 @@ async function photoView(photoId, current) {
     side.append(h("div", { class: "danger-zone" }, del));
   }
   append(main, h("section", { class: "page photo-page" }, head,
-    h("div", { class: "photo-main" }, photoImage(photo, { mode: "page", eager: true })),
+    h("div", { class: "photo-main" }, image),
     side));
 
   let cursor = null;
@@ -1042,6 +1073,52 @@ async function photoView(photoId, current) {
     }
   };
   loadComments();
+}
+
+/**
+ * The owner's "Edit alt text" control on the photo page: a button that opens a small
+ * form; saving PATCHes the photo and gives `img` its new alt at once.
+ */
+function altTextEditor(photo, img) {
+  const box = h("div", { class: "alt-text-editor" });
+  const open = h("button", { type: "button", class: "link-button", "aria-expanded": "false" },
+    "Edit alt text");
+  const showButton = () => {
+    open.setAttribute("aria-expanded", "false");
+    clear(box).append(open);
+  };
+  open.addEventListener("click", () => {
+    open.setAttribute("aria-expanded", "true");
+    const errors = formErrorSlot();
+    const altText = altTextField("photo-alt-text", photo.alt_text || "");
+    const save = h("button", { type: "submit", class: "btn btn-primary" }, "Save alt text");
+    const cancel = h("button", { type: "button", class: "btn", onclick: showButton }, "Cancel");
+    const form = h("form", { class: "form alt-text-form", novalidate: true },
+      altText.node, errors, h("div", { class: "row" }, save, cancel));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clear(errors);
+      setFieldError(altText.input, null);
+      busy(save, true);
+      try {
+        const text = altText.input.value.trim();
+        const { data } = await api.patch(`/v1/photos/${enc(photo.photo_id)}`,
+          { alt_text: text || null });
+        photo.alt_text = data.alt_text;
+        if (img) img.alt = photoAlt(photo);
+        toast(photo.alt_text ? "Alt text saved." : "Alt text removed.");
+        showButton();
+      } catch (error) {
+        busy(save, false);
+        if (error.code === "alt_text_too_long") setFieldError(altText.input, error.message);
+        else errors.append(errorBox(error.message));
+      }
+    });
+    clear(box).append(form);
+    altText.input.focus();
+  });
+  showButton();
+  return box;
 }
 
 // --- search -------------------------------------------------------------------------

@@ -306,6 +306,9 @@ function watchImage(img) {
 }
 
 export function photoAlt(photo) {
+  // The owner's own description comes first: it says what the photo shows.
+  const described = (photo.alt_text || "").trim();
+  if (described) return described;
   const who = (photo.owner && (photo.owner.display_name || photo.owner.username)) || "someone";
   const caption = (photo.caption || "").trim();
   return caption ? `Photo by ${who}: ${caption.slice(0, 120)}` : `Photo by ${who}`;

@@ -105,6 +105,16 @@ class PhotoCreated(BaseModel):
                     "wide): centre-cropped to between 4:5 and 1.91:1")
     placeholder: str | None = Field(description="BlurHash of the photo (4x3 components), "
                                                 "to show while an image loads; null if unknown")
+    alt_text: str | None = Field(description="the owner's description of the photo for "
+                                             "people who cannot see it, as stored (cleaned), "
+                                             "or null if none")
+
+
+class PhotoUpdate(StrictBody):
+    alt_text: str | None = Field(
+        max_length=6000,
+        description="the new alt text (at most 1,500 characters once cleaned), or null "
+                    "(or an empty text) to remove it")
 
 
 class CommentCreate(StrictBody):

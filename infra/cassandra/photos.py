@@ -37,7 +37,7 @@ from photoshare.projections.photos import (
 from photoshare.streams.delivery import Delivery
 
 _DETAILS = ("owner_id, caption, location, hashtags, tagged_user_ids, variants, width, "
-            "height, posted_at, position, variant_sizes, placeholder")
+            "height, posted_at, position, variant_sizes, placeholder, alt_text")
 _COMMENT = "comment_id, photo_id, author_id, comment_text, created_at, position"
 
 
@@ -51,13 +51,17 @@ class CassandraPhotoStore(PhotoStore):
         self._photo = session.prepare(
             f"SELECT owner_id, position, deleted FROM {ks}.photos WHERE photo_id = ?")
         self._insert_photo = session.prepare(
-            f"INSERT INTO {ks}.photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 12}) "
+            f"INSERT INTO {ks}.photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 13}) "
             "USING TIMESTAMP ?")
         # Nulls every detail (nothing of a deleted photo stays readable) and marks it.
         self._tombstone = session.prepare(
             f"UPDATE {ks}.photos USING TIMESTAMP ? SET deleted = true, "
             + ", ".join(f"{column} = null" for column in _DETAILS.split(", "))
             + " WHERE photo_id = ?")
+        # At the edit's timestamp: the newest of the post and the edits wins, and a
+        # deletion's tombstone (newer still) keeps it null.
+        self._set_alt_text = session.prepare(
+            f"UPDATE {ks}.photos USING TIMESTAMP ? SET alt_text = ? WHERE photo_id = ?")
         self._like = session.prepare(
             f"INSERT INTO {ks}.photo_likes (photo_id, shard, user_id, position) "
             "VALUES (?, ?, ?, ?) USING TIMESTAMP ?")
@@ -94,9 +98,13 @@ class CassandraPhotoStore(PhotoStore):
             photo.photo_id, photo.owner_id, photo.caption, photo.location, photo.hashtags,
             photo.tagged_user_ids, photo.variants, photo.width, photo.height,
             photo.posted_at, photo.position, photo.variant_sizes, photo.placeholder,
-            photo.position))
+            photo.alt_text, photo.position))
         execute_concurrent(self.session, self.posts.writes_to_add(
             photo.owner_id, photo.position, photo.photo_id, photo.position))
+
+    def set_alt_text(self, photo_id: str, alt_text: str | None, position: int) -> None:
+        if not self._deleted(photo_id):
+            self.session.execute(self._set_alt_text, (position, alt_text, photo_id))
 
     def remove_photo(self, photo_id: str) -> None:
         at = self.delivery.position
@@ -240,7 +248,8 @@ def _photo(row: Any, likes: int, comments: int) -> PhotoRecord:
         tagged_user_ids=list(row.tagged_user_ids or []), variants=dict(row.variants or {}),
         width=row.width, height=row.height, posted_at=row.posted_at,
         position=row.position, likes=likes, comments=comments,
-        variant_sizes=_variant_sizes(row), placeholder=row.placeholder)
+        variant_sizes=_variant_sizes(row), placeholder=row.placeholder,
+        alt_text=row.alt_text)
 
 
 def _variant_sizes(row: Any) -> dict[str, dict[str, int]]:

@@ -83,7 +83,8 @@ TABLES_CQL = (
         hashtags frozen<list<text>>, tagged_user_ids frozen<list<text>>,
         variants frozen<map<text, text>>,
         width int, height int, posted_at text, position bigint, deleted boolean,
-        variant_sizes frozen<map<text, frozen<map<text, int>>>>, placeholder text)""",
+        variant_sizes frozen<map<text, frozen<map<text, int>>>>, placeholder text,
+        alt_text text)""",
     # A user's photos, newest first (ids; details come from `photos`).
     # Bound: position bucket.
     """CREATE TABLE IF NOT EXISTS {keyspace}.photos_by_owner (
@@ -115,6 +116,7 @@ TABLES_CQL = (
 ADDED_COLUMNS_CQL = (
     "ALTER TABLE {keyspace}.photos ADD variant_sizes frozen<map<text, frozen<map<text, int>>>>",
     "ALTER TABLE {keyspace}.photos ADD placeholder text",
+    "ALTER TABLE {keyspace}.photos ADD alt_text text",
 )
 
 # How Cassandra (4, 5) and ScyllaDB say a column to add is there already.

@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS photos (
     likes INTEGER NOT NULL DEFAULT 0,
     comments INTEGER NOT NULL DEFAULT 0,
     variant_sizes TEXT NOT NULL DEFAULT '{}',
-    placeholder TEXT
+    placeholder TEXT,
+    alt_text TEXT,
+    alt_text_position INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS photos_by_owner ON photos (owner_id, position);
 CREATE TABLE IF NOT EXISTS photo_likes (
@@ -52,11 +54,13 @@ CREATE TABLE IF NOT EXISTS photo_tombstones (
 """
 
 _PHOTO_COLUMNS = ("photo_id, owner_id, caption, location, hashtags, tagged_user_ids, variants, "
-                  "width, height, posted_at, position, variant_sizes, placeholder, likes, "
-                  "comments")
+                  "width, height, posted_at, position, variant_sizes, placeholder, alt_text, "
+                  "likes, comments")
 # Columns added to `photos` after it was first released, with their definitions: a view
 # database made before them gains them at start (`migrate`).
-_ADDED_PHOTO_COLUMNS = {"variant_sizes": "TEXT NOT NULL DEFAULT '{}'", "placeholder": "TEXT"}
+_ADDED_PHOTO_COLUMNS = {"variant_sizes": "TEXT NOT NULL DEFAULT '{}'", "placeholder": "TEXT",
+                        "alt_text": "TEXT",
+                        "alt_text_position": "INTEGER NOT NULL DEFAULT 0"}
 _COMMENT_COLUMNS = "comment_id, photo_id, author_id, text, created_at, position"
 _NO_LIMIT = 2**62
 
@@ -74,15 +78,22 @@ class SqlitePhotoStore(PhotoStore):
     def add_photo(self, photo: PhotoRecord) -> None:
         if self._deleted(photo.photo_id):
             return
+        # A redelivered post changes nothing, so neither does it undo a later alt text.
         self.db.execute(
-            f"INSERT INTO photos ({_PHOTO_COLUMNS}) VALUES ({placeholders(range(13))}, "
+            f"INSERT INTO photos ({_PHOTO_COLUMNS}, alt_text_position) VALUES "
+            f"({placeholders(range(14))}, "
             "(SELECT count(*) FROM photo_likes WHERE photo_id = ?1), "
-            "(SELECT count(*) FROM photo_comments WHERE photo_id = ?1)) "
+            "(SELECT count(*) FROM photo_comments WHERE photo_id = ?1), ?11) "
             "ON CONFLICT (photo_id) DO NOTHING",
             (photo.photo_id, photo.owner_id, photo.caption, photo.location,
              to_json(photo.hashtags), to_json(photo.tagged_user_ids), to_json(photo.variants),
              photo.width, photo.height, photo.posted_at, photo.position,
-             to_json(photo.variant_sizes), photo.placeholder))
+             to_json(photo.variant_sizes), photo.placeholder, photo.alt_text))
+
+    def set_alt_text(self, photo_id: str, alt_text: str | None, position: int) -> None:
+        self.db.execute("UPDATE photos SET alt_text = ?, alt_text_position = ? "
+                        "WHERE photo_id = ? AND alt_text_position < ?",
+                        (alt_text, position, photo_id, position))
 
     def remove_photo(self, photo_id: str) -> None:
         for table in ("photos", "photo_likes", "photo_comments"):
@@ -183,15 +194,19 @@ class SqlitePhotoQueries(PhotoQueries):
 
 
 def migrate(connection: sqlite3.Connection) -> None:
-    """Give a `photos` table made before variant sizes and placeholders their columns, and
-    its rows the sizes their PhotoPosted v1 events upcast to: the rows a rebuild from event
-    zero would hold (every such row came from a v1 event). Run it in a transaction."""
+    """Give a `photos` table made before variant sizes, placeholders or alt text their
+    columns: the rows a rebuild from event zero would hold. A row made before variant
+    sizes came from a PhotoPosted v1 event and gets the sizes it upcasts to; a row made
+    before alt text has none (no event could give it one), from its post's position.
+    Run it in a transaction."""
     present = {row[1] for row in connection.execute("PRAGMA table_info(photos)")}
     missing = [name for name in _ADDED_PHOTO_COLUMNS if name not in present]
-    if not missing:
-        return
     for name in missing:
         connection.execute(f"ALTER TABLE photos ADD COLUMN {name} {_ADDED_PHOTO_COLUMNS[name]}")
+    if "alt_text_position" in missing:
+        connection.execute("UPDATE photos SET alt_text_position = position")
+    if "variant_sizes" not in missing:
+        return
     rows = connection.execute("SELECT photo_id, width, height, variants FROM photos").fetchall()
     connection.executemany(
         "UPDATE photos SET variant_sizes = ? WHERE photo_id = ?",

@@ -70,7 +70,7 @@ def test_a_1080x1920_upload_answers_its_variants_sizes_and_placeholder(
         client: TestClient) -> None:
     answer = upload(client, register(client), image_bytes(size=(1080, 1920)))
 
-    assert set(answer) == {"photo_id", "urls", "variants", "placeholder"}
+    assert set(answer) == {"photo_id", "urls", "variants", "placeholder", "alt_text"}
     assert sizes(answer["variants"]) == PORTRAIT_9_16
     assert {name: v["url"] for name, v in answer["variants"].items()} == answer["urls"]
     assert isinstance(answer["placeholder"], str) and len(answer["placeholder"]) == 28

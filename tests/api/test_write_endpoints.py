@@ -235,7 +235,7 @@ def test_post_photo_answers_201_with_servable_variants(client: TestClient) -> No
                        data={"caption": "Golden hour #sunset", "location": "Lisbon"},
                        files={"file": ("p.jpg", image_bytes(size=(1600, 1200)), "image/jpeg")})
     body = response.json()
-    assert set(body) == {"photo_id", "urls", "variants", "placeholder"}
+    assert set(body) == {"photo_id", "urls", "variants", "placeholder", "alt_text"}
     assert is_uuid(body["photo_id"])
     assert set(body["urls"]) == set(PHOTO_VARIANTS)
     sizes = {name: fetch_media(client, url).size for name, url in body["urls"].items()}

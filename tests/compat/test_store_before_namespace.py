@@ -34,14 +34,16 @@ def test_an_old_store_rebuilds_the_same_views_and_takes_new_commands(tmp_path: P
         views.close()
         tables = {table: [list(row) for row in rows] for table, rows in dump.items()}
         # Columns added since the fixture was made: the old photos' variant sizes (known
-        # from their events' width and height) and no placeholder.
-        photos = [(row[:-2], row[-2:]) for row in tables.pop("photos")]
+        # from their events' width and height), no placeholder and no alt text (as of
+        # their post's position).
+        photos = [(row[:-4], row[-4:]) for row in tables.pop("photos")]
         old_photos = expected["tables"].pop("photos")
         assert tables == expected["tables"]
         assert [row for row, _ in photos] == old_photos
-        for _, (variant_sizes, placeholder) in photos:
+        for row, (variant_sizes, placeholder, alt_text, alt_text_position) in photos:
             assert set(json.loads(variant_sizes)) == {"large", "medium", "square"}
-            assert placeholder is None
+            assert (placeholder, alt_text) == (None, None)
+            assert alt_text_position == row[10]  # the post's position
 
         # Old aggregates load and record new events: a login (Credentials), a follow
         # (User), a like of an old photo (Photo, Like).
@@ -57,7 +59,7 @@ def test_an_old_store_rebuilds_the_same_views_and_takes_new_commands(tmp_path: P
         assert set(photo["variants"]) == set(photo["urls"]) == {"large", "medium", "square"}
         assert {name: (v["width"], v["height"]) for name, v in photo["variants"].items()} == \
             {"large": (64, 48), "medium": (64, 48), "square": (48, 48)}  # a 64x48 upload
-        assert photo["placeholder"] is None
+        assert (photo["placeholder"], photo["alt_text"]) == (None, None)
         assert client.put(f"/v1/photos/{photo['photo_id']}/likes/me",
                           headers=auth).status_code == 204
         assert commands.head_position() > expected["head"]

@@ -32,6 +32,7 @@ from photoshare.events import (
     CommentDeleted,
     Envelope,
     Event,
+    PhotoAltTextChanged,
     PhotoDeleted,
     PhotoLiked,
     PhotoPosted,
@@ -63,6 +64,7 @@ from support.logged import (
     at,
     comment,
     delete,
+    describe,
     follow,
     like,
     new_id,
@@ -422,6 +424,48 @@ def test_photo_events_delivered_again_change_nothing(views: Views) -> None:
     assert views.photos.photo(p2) is None
 
 
+# --- photos: alt text --------------------------------------------------------------------
+
+
+def test_alt_text_comes_with_the_post_and_follows_each_edit(views: Views) -> None:
+    ann, p1, p2 = new_id(), new_id(), new_id()
+    views.deliver(at(1, post(p1, ann, alt_text="A dog\non the beach")), at(2, post(p2, ann)))
+    assert views.photos.photo(p1).alt_text == "A dog\non the beach"
+    assert views.photos.photo(p2).alt_text is None
+
+    views.deliver(at(3, describe(p2, ann, "Waves")), at(4, describe(p1, ann, None)))
+    assert views.photos.many([p1, p2]) == {
+        p1: expected_photo(p1, ann, 1),
+        p2: replace(expected_photo(p2, ann, 2), alt_text="Waves")}
+    assert [r.alt_text for r in views.photos.by_owner(ann, None, 10)] == ["Waves", None]
+
+
+def test_a_stale_alt_text_edit_never_undoes_a_newer_one(views: Views) -> None:
+    ann, p1 = new_id(), new_id()
+    first, second = at(2, describe(p1, ann, "first")), at(3, describe(p1, ann, "second"))
+    views.deliver(at(1, post(p1, ann, alt_text="posted")), first, second,
+                  first, at(1, post(p1, ann, alt_text="posted")))  # redelivered, stale
+    assert views.photos.photo(p1).alt_text == "second"
+
+    views.deliver(at(4, describe(p1, ann, None)), second)
+    assert views.photos.photo(p1).alt_text is None
+
+
+def test_an_alt_text_edit_after_the_deletion_stays_hidden(views: Views) -> None:
+    ann, p1 = new_id(), new_id()
+    views.deliver(at(1, post(p1, ann)), at(3, delete(p1, ann)), at(2, describe(p1, ann, "late")))
+    assert views.photos.photo(p1) is None
+    assert views.photos.by_owner(ann, None, 10) == []
+    assert views.photos.many([p1]) == {}
+
+
+def test_an_alt_text_edit_on_a_photo_never_posted_shows_nothing(views: Views) -> None:
+    ann, p1 = new_id(), new_id()
+    views.deliver(at(2, describe(p1, ann, "orphan")))
+    assert views.photos.photo(p1) is None
+    assert views.photos.by_owner(ann, None, 10) == []
+
+
 # --- photos: events of different aggregates in any order (Kafka delivery) ----------------
 
 
@@ -494,6 +538,11 @@ class MemoryPhotos(PhotoStore):
 
     def add_photo(self, photo: PhotoRecord) -> None:
         self.photos.setdefault(photo.photo_id, photo)
+
+    def set_alt_text(self, photo_id: str, alt_text: str | None, position: int) -> None:
+        # The log order is the reference: each edit is newer than what it replaces.
+        if photo_id in self.photos:
+            self.photos[photo_id] = replace(self.photos[photo_id], alt_text=alt_text)
 
     def remove_photo(self, photo_id: str) -> None:
         self.photos.pop(photo_id, None)
@@ -589,6 +638,7 @@ AGGREGATE_OF: dict[str, Callable[[dict[str, Any]], tuple[str, ...]]] = {
     UserUnfollowed.event_type(): lambda d: ("follow", d["follower_id"], d["followee_id"]),
     PhotoPosted.event_type(): lambda d: ("photo", d["photo_id"]),
     PhotoDeleted.event_type(): lambda d: ("photo", d["photo_id"]),
+    PhotoAltTextChanged.event_type(): lambda d: ("photo", d["photo_id"]),
     PhotoLiked.event_type(): lambda d: ("like", d["photo_id"], d["user_id"]),
     PhotoUnliked.event_type(): lambda d: ("like", d["photo_id"], d["user_id"]),
     CommentAdded.event_type(): lambda d: ("comment", d["comment_id"]),
@@ -689,8 +739,17 @@ def test_an_old_sqlite_photos_view_gains_the_sizes_its_events_tell(tmp_path: Pat
     finally:
         views.close()
     assert record is not None
-    assert (record.variant_sizes, record.placeholder) == (OLD_SIZES, None)
-    open_views(path).close()  # a second start changes nothing
+    assert (record.variant_sizes, record.placeholder, record.alt_text) == (OLD_SIZES, None, None)
+    views = open_views(path)  # a second start changes nothing; an old row takes edits
+    try:
+        with views.transaction() as connection:
+            store = sqlite_photos.SqlitePhotoStore(connection)
+            store.set_alt_text(photo_id, "a sunset", 8)
+            store.set_alt_text(photo_id, "stale", 6)  # older than the post (7)
+        record = sqlite_photos.SqlitePhotoQueries(views.reader()).photo(photo_id)
+    finally:
+        views.close()
+    assert (record.variant_sizes, record.alt_text) == (OLD_SIZES, "a sunset")
 
 
 def test_an_old_cassandra_keyspace_gains_the_new_columns(cassandra_hosts: str) -> None:
@@ -711,7 +770,8 @@ def test_an_old_cassandra_keyspace_gains_the_new_columns(cassandra_hosts: str) -
         session.set_keyspace(keyspace)
         record = CassandraPhotoQueries(session).photo(photo_id)
         assert record is not None
-        assert (record.variant_sizes, record.placeholder) == (OLD_SIZES, None)
+        assert (record.variant_sizes, record.placeholder, record.alt_text) == (
+            OLD_SIZES, None, None)
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
         session.cluster.shutdown()

@@ -115,7 +115,7 @@ def sign_up(page: Page, username: str, display_name: str, screenshot: str = "") 
 
 
 def upload(page: Page, image: Path, caption: str, location: str = "", tagged: str = "",
-           screenshot: str = "") -> None:
+           screenshot: str = "", alt_text: str = "") -> None:
     page.get_by_role("link", name="Upload", exact=True).click()
     expect(page.get_by_role("button", name="Upload", exact=True)).to_be_visible(timeout=WAIT)
     page.get_by_label("Photo", exact=True).set_input_files(str(image))
@@ -125,6 +125,8 @@ def upload(page: Page, image: Path, caption: str, location: str = "", tagged: st
         page.get_by_label("Location", exact=True).fill(location)
     if tagged:
         page.get_by_label("Tag people", exact=True).fill(tagged)
+    if alt_text:
+        page.get_by_label("Alt text", exact=True).fill(alt_text)
     if screenshot:
         shot(page, screenshot)
     page.get_by_role("button", name="Upload", exact=True).click()

@@ -20,6 +20,7 @@ from photoshare.events import (
     CommentDeleted,
     Envelope,
     Event,
+    PhotoAltTextChanged,
     PhotoDeleted,
     PhotoLiked,
     PhotoPosted,
@@ -35,6 +36,7 @@ NS = UUID("00000000-0000-0000-0000-00000000f00d")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 NAMES = ["ann", "bob", "cy", "dee", "eli", "fay", "gus", "hal"]
 WORDS = ["sun", "beach", "Café", "crème", "night", "#Sun", "#beach", "#nuit", "dog"]
+ALT_TEXTS = [None, "A dog on a beach at sunset", "Crème brûlée, top view", "Night sky"]
 
 
 def uid(kind: str, n: object) -> str:
@@ -56,7 +58,7 @@ class _State:
 
 
 KINDS = ("follow", "follow", "unfollow", "post", "post", "delete", "like", "unlike", "comment",
-         "uncomment", "profile", "avatar")
+         "uncomment", "profile", "avatar", "alt_text")
 
 
 @st.composite
@@ -99,7 +101,11 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
                                     variant_sizes=({"large": {"width": 10, "height": 10}}
                                                    if sized else {}),
                                     placeholder="LEHV6nWB2yk8pyo0adR*.7kCMdnj" if sized
-                                    else None), actor))
+                                    else None,
+                                    alt_text=draw(st.sampled_from(ALT_TEXTS))), actor))
+        elif kind == "alt_text" and photo and state.photos[photo] == actor:
+            out.append((PhotoAltTextChanged(photo_id=photo, owner_id=actor,
+                                            alt_text=draw(st.sampled_from(ALT_TEXTS))), actor))
         elif kind == "delete" and photo and state.photos[photo] == actor:
             del state.photos[photo]
             state.likes = {(p, u) for p, u in state.likes if p != photo}

@@ -12,6 +12,7 @@ from photoshare.events import (
     Envelope,
     Event,
     NotificationsRead,
+    PhotoAltTextChanged,
     PhotoDeleted,
     PhotoLiked,
     PhotoPosted,
@@ -44,12 +45,16 @@ def unfollow(follower: str, followee: str) -> UserUnfollowed:
     return UserUnfollowed(follower_id=follower, followee_id=followee)
 
 
-def post(photo_id: str, owner: str, *tagged: str) -> PhotoPosted:
+def post(photo_id: str, owner: str, *tagged: str, alt_text: str | None = None) -> PhotoPosted:
     return PhotoPosted(photo_id=photo_id, owner_id=owner, caption="sun on the #beach",
                        location="Nice", hashtags=["beach"], tagged_user_ids=list(tagged),
                        original_key="o.jpg", format="jpeg", width=1080, height=720,
                        variants={"large": f"{photo_id}-l.jpg", "small": f"{photo_id}-s.jpg"},
-                       variant_sizes=SIZES, placeholder=PLACEHOLDER)
+                       variant_sizes=SIZES, placeholder=PLACEHOLDER, alt_text=alt_text)
+
+
+def describe(photo_id: str, owner: str, alt_text: str | None) -> PhotoAltTextChanged:
+    return PhotoAltTextChanged(photo_id=photo_id, owner_id=owner, alt_text=alt_text)
 
 
 SIZES = {"large": {"width": 1080, "height": 720}, "small": {"width": 640, "height": 427}}

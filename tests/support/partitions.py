@@ -13,6 +13,7 @@ AGGREGATE_FIELDS = {
     "UserRegistered": ("user_id",), "ProfileUpdated": ("user_id",),
     "AvatarChanged": ("user_id",), "NotificationsRead": ("user_id", "inbox"),
     "PhotoPosted": ("photo_id",), "PhotoDeleted": ("photo_id",),
+    "PhotoAltTextChanged": ("photo_id",),
     "UserFollowed": ("follower_id", "followee_id"),
     "UserUnfollowed": ("follower_id", "followee_id"),
     "PhotoLiked": ("photo_id", "user_id"), "PhotoUnliked": ("photo_id", "user_id"),

@@ -49,10 +49,10 @@ class Person:
     def post(self, caption: str, tagged: str = "") -> str:
         return self.upload(caption, tagged)["photo_id"]
 
-    def upload(self, caption: str, tagged: str = "") -> dict[str, Any]:
-        """Post an 800x600 photo; the upload's answer."""
+    def upload(self, caption: str, tagged: str = "", **form: str) -> dict[str, Any]:
+        """Post an 800x600 photo (`form`: more fields, e.g. alt_text); the upload's answer."""
         response = self.write("POST", "/v1/photos", 201, data={"caption": caption,
-                                                               "tagged": tagged},
+                                                               "tagged": tagged, **form},
                               files={"file": ("p.jpg", image_bytes(), "image/jpeg")})
         return response.json()
 
@@ -116,13 +116,16 @@ def tell_the_story(base: str) -> None:
         zoe = Person(api, "zoe", "Zoë Émilie")
 
         alice.write("PUT", f"/v1/users/me/following/{bob.user_id}", 204)
-        uploaded = bob.upload("#Sunset at the beach", tagged="alice")
+        uploaded = bob.upload("#Sunset at the beach", tagged="alice",
+                              alt_text="The sun sets over a calm sea")
         sunset = uploaded["photo_id"]
+        assert uploaded["alt_text"] == "The sun sets over a calm sea"
         alice.position = bob.position
         timeline = alice.read("/v1/timeline")
         assert [p["photo_id"] for p in timeline["items"]] == [sunset]
         assert timeline["items"][0]["owner"]["username"] == "bob"
         assert timeline["items"][0]["hashtags"] == ["sunset"]
+        assert timeline["items"][0]["alt_text"] == "The sun sets over a calm sea"
         # Your own post is on your own Home too.
         assert [p["photo_id"] for p in bob.read("/v1/timeline")["items"]] == [sunset]
 
@@ -143,6 +146,16 @@ def tell_the_story(base: str) -> None:
 
         assert [u["username"] for u in alice.read("/v1/search/users?q=zoe")["items"]] == ["zoe"]
         assert [u["username"] for u in alice.read("/v1/search/users?q=emil")["items"]] == ["zoe"]
+        # Bob describes his photo better: only he may, and every shape serves it.
+        better = "The sun sets over a calm sea; Alice waves from the sand"
+        refused = api.patch(f"/v1/photos/{sunset}", headers=zoe.auth, json={"alt_text": "x"})
+        assert refused.status_code == 403, refused.text
+        assert bob.write("PATCH", f"/v1/photos/{sunset}", 200,
+                         json={"alt_text": better}).json()["alt_text"] == better
+        alice.position = bob.position
+        assert alice.read(f"/v1/photos/{sunset}")["alt_text"] == better
+        assert [p["alt_text"] for p in alice.read("/v1/search/photos?q=beach")["items"]] == [
+            better]
         for q in ("%23sunset", "beach", "%23SUNSET", "%23suns"):
             assert [p["photo_id"] for p in alice.read(f"/v1/search/photos?q={q}")["items"]] == [
                 sunset]

@@ -83,6 +83,39 @@ def test_only_the_owner_deletes_a_photo_and_a_deleted_photo_is_gone(app) -> None
             run(app, command, command.__dict__.get("user_id") or bob)
 
 
+def test_alt_text_is_cleaned_bounded_and_changed_by_the_owner_only(app) -> None:
+    alice, bob = register(app, "alice"), register(app, "bob")
+    photo = run(app, m.PostPhoto(alice, IMAGE, alt_text=" A dog\u200b on\nthe beach "), alice)
+    posted = app.read_log()[-1]
+    assert posted.data["alt_text"] == "A dog on\nthe beach"
+    with pytest.raises(e.AltTextTooLongError) as error:
+        run(app, m.PostPhoto(alice, IMAGE, alt_text="x" * 1501), alice)
+    assert error.value.code == "alt_text_too_long" and error.value.field == "alt_text"
+    # Invisible characters do not count: 1,500 visible ones fit.
+    run(app, m.PostPhoto(alice, IMAGE, alt_text="x" * 1500 + "\u200b" * 10), alice)
+
+    head = app.head_position()
+    with pytest.raises(e.NotPhotoOwnerError):
+        run(app, m.ChangePhotoAltText(photo, bob, "mine now"), bob)
+    with pytest.raises(e.AltTextTooLongError):
+        run(app, m.ChangePhotoAltText(photo, alice, "y" * 1501), alice)
+    with pytest.raises(e.InvalidValueError):
+        run(app, m.ChangePhotoAltText(photo, alice, "bell\x07"), alice)
+    assert app.head_position() == head  # nothing recorded
+
+    changed = run(app, m.ChangePhotoAltText(photo, alice, "Two dogs"), alice)
+    assert changed.alt_text == "Two dogs"
+    assert app.read_log()[-1].event_type == "PhotoAltTextChanged"
+    head = app.head_position()
+    run(app, m.ChangePhotoAltText(photo, alice, " Two dogs "), alice)  # the same text
+    assert app.head_position() == head
+    assert run(app, m.ChangePhotoAltText(photo, alice, "  "), alice).alt_text is None
+
+    run(app, m.DeletePhoto(photo, alice), alice)
+    with pytest.raises(e.PhotoNotFoundError):
+        run(app, m.ChangePhotoAltText(photo, alice, "gone"), alice)
+
+
 def test_comment_deletion_by_author_or_photo_owner_only(app) -> None:
     alice, bob, cy = register(app, "alice"), register(app, "bob"), register(app, "cyril")
     photo = run(app, m.PostPhoto(alice, IMAGE), alice)

@@ -11,7 +11,13 @@ import pytest
 
 from photoshare import events
 from photoshare.events import upcasting
-from photoshare.events.codec import EventDecodeError, decode_envelope, encode_envelope, event_from_data
+from photoshare.events.codec import (
+    EventDecodeError,
+    decode_envelope,
+    encode_envelope,
+    event_from_data,
+    event_to_data,
+)
 from photoshare.events.schema import published_schema
 from photoshare.infra.cli.main import main as cli
 
@@ -110,11 +116,18 @@ def test_a_v1_photo_posted_gets_the_sizes_its_width_and_height_give() -> None:
     assert event.variant_sizes == {"large": {"width": 608, "height": 1080},
                                    "medium": {"width": 360, "height": 640},
                                    "square": {"width": 320, "height": 320}}
-    assert event.placeholder is None
+    assert (event.placeholder, event.alt_text) == (None, None)
     small = event_from_data("PhotoPosted", 1, {**v1, "width": 200, "height": 120})
     assert small.variant_sizes["large"] == small.variant_sizes["medium"] == \
         {"width": 200, "height": 120}  # never upscaled
     assert small.variant_sizes["square"] == {"width": 120, "height": 120}
+
+
+def test_a_v2_photo_posted_written_before_alt_text_reads_as_without_one() -> None:
+    # v2 gained alt_text before it was released; a v2 event without it has none.
+    data = event_to_data(SAMPLE)
+    del data["alt_text"]
+    assert event_from_data("PhotoPosted", 2, data).alt_text is None
 
 
 def test_a_v1_avatar_changed_has_no_sizes_to_tell() -> None:

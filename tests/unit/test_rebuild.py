@@ -24,8 +24,14 @@ def populated(tmp_path: Path):
         for fan in people[1:]:
             client.put(f"/v1/users/me/following/{people[0].user_id}", headers=fan.auth)
         for n in range(4):
-            photo = post_photo(client, people[n % 2], caption=f"#tag{n} Café crème")
+            owner = people[n % 2]
+            photo = post_photo(client, owner, caption=f"#tag{n} Café crème",
+                               **({"alt_text": f"photo {n}"} if n % 2 else {}))
             client.put(f"/v1/photos/{photo['photo_id']}/likes/me", headers=people[2].auth)
+            if n < 2:  # an edited alt text, and one removed
+                edited = client.patch(f"/v1/photos/{photo['photo_id']}", headers=owner.auth,
+                                      json={"alt_text": f"edited {n}" if n == 0 else None})
+                assert edited.status_code == 200, edited.text
         client.get(f"/v1/users/{people[0].user_id}",
                    headers={"X-Min-Position": str(client.app.state.write.commands.head_position())})
     return settings, people
@@ -115,16 +121,25 @@ def test_the_rebuild_command(populated, capsys, monkeypatch) -> None:
     assert main(["projections", "rebuild", "nonsense", "--data-dir", data_dir]) == 2
 
 
-def test_a_rebuild_switches_into_a_photos_table_made_before_variant_sizes(populated) -> None:
-    # A live file whose photos table predates the variant_sizes and placeholder columns
-    # (as older code made it, had this server not started since): the switch adds them.
+# Columns of `photos` newer than the table, in the order they were added (a table made
+# before the first of them lacks the rest too).
+ADDED_PHOTO_COLUMNS = {"variant sizes": ("variant_sizes", "placeholder", "alt_text",
+                                         "alt_text_position"),
+                       "alt text": ("alt_text", "alt_text_position")}
+
+
+@pytest.mark.parametrize("before_what", ADDED_PHOTO_COLUMNS)
+def test_a_rebuild_switches_into_a_photos_table_made_before_new_columns(populated,
+                                                                        before_what) -> None:
+    # A live file whose photos table predates some columns (as older code made it, had
+    # this server not started since): the switch adds them.
     settings, _ = populated
     before, _ = live_dump(settings)
     from photoshare.infra.sqlite.viewdb import connect
 
     old = connect(settings.views_path)
-    old.execute("ALTER TABLE photos DROP COLUMN variant_sizes")
-    old.execute("ALTER TABLE photos DROP COLUMN placeholder")
+    for column in ADDED_PHOTO_COLUMNS[before_what]:
+        old.execute(f"ALTER TABLE photos DROP COLUMN {column}")
     old.close()
     store = open_event_store(settings)
     blue_green.rebuild(settings, store, "photos")
