@@ -40,7 +40,7 @@ from photoshare.infra.settings import Settings
 from photoshare.infra.auth.tokens import TokenService
 from photoshare.infra.roots.security import token_revocations
 from photoshare.infra.roots.view_stores import open_view_stores
-from photoshare.infra.http.web import ApiError, install_health
+from photoshare.infra.http.web import ApiError, hot_routes_first, install_health
 from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
 from photoshare.readapi.accounts import KnownAccounts
@@ -200,6 +200,7 @@ def create_write_app(settings: Settings) -> FastAPI:
 
     install_health(app, ready)
     install_metrics(app, images=app.state.write.images)
+    hot_routes_first(app)
     return app
 
 
@@ -254,6 +255,7 @@ def create_read_app(settings: Settings) -> FastAPI:
     install_health(app, ready)
     install_metrics(app)
     install_webapp(app, WEBAPP_DIR)  # last: it never shadows an API path
+    hot_routes_first(app)
     return app
 
 

@@ -26,8 +26,8 @@ from photoshare.infra.sqlite.viewdb import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, 
 from photoshare.infra.auth.tokens import TokenService, load_or_create_secret
 from photoshare.infra.http.web import (
     ApiError,
-    BodySizeLimitMiddleware,
-    RequestContextMiddleware,
+    RequestPassMiddleware,
+    hot_routes_first,
     install_error_handlers,
     install_health,
     size_text,
@@ -157,8 +157,10 @@ def install_request_handling(app: FastAPI, settings: Settings, *,
         app.add_middleware(IdempotencyMiddleware, store=idempotency_store(settings),
                            unkept_paths=UNKEPT_POSTS)
         document_idempotency_key(app, UNKEPT_POSTS)
-    app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit, message_for=too_large)
-    app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id
+    # Outermost: every answer gets an id; `install_metrics` adds its timing to the list.
+    app.state.request_observers = []
+    app.add_middleware(RequestPassMiddleware, limit_for=body_limit, message_for=too_large,
+                       observers=app.state.request_observers)
 
 
 def create_embedded_app(settings: Settings) -> FastAPI:
@@ -225,4 +227,5 @@ def create_embedded_app(settings: Settings) -> FastAPI:
     install_metrics(app, commands=lambda: commands, positions=runner.runner.positions,
                     images=app.state.write.images)  # /metrics: requests, log, projections
     install_webapp(app, WEBAPP_DIR)  # last: it never shadows an API path
+    hot_routes_first(app)
     return app
