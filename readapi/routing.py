@@ -71,7 +71,7 @@ def _fast(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     threaded = getattr(endpoint, "offload", False)
 
     @functools.wraps(endpoint)
-    async def run(*args: Any, **kwargs: Any) -> Any:
+    async def run(*args: Any, **kwargs: Any) -> Any:  # FastAPI's own path: see ReadRoute
         headers = kwargs.pop(_SUB_RESPONSE).headers
         if threaded:
             result = await run_in_threadpool(endpoint, *args, **kwargs)
@@ -88,6 +88,7 @@ def _fast(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     extra = inspect.Parameter(_SUB_RESPONSE, inspect.Parameter.KEYWORD_ONLY, annotation=Response)
     run.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[*signature.parameters.values(), extra])
+    run.plain = endpoint  # type: ignore[attr-defined]
     return run
 
 
@@ -218,13 +219,21 @@ def _plan(endpoint: Callable[..., Any], path: str
 
 
 class ReadRoute(APIRoute):
+    """A GET route served by the fast path when it can be (see the module's doc). Sync
+    endpoints return the dict to send; an async one (the health checks) a dict or a
+    Response, and with a response model only a dict of its own (not validated here)."""
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, _fast(endpoint), **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         standard = super().get_route_handler()
-        endpoint = getattr(self.endpoint, "__wrapped__", None)
-        plan = _plan(endpoint, self.path) if endpoint is not None else None
+        endpoint = getattr(self.endpoint, "plain", self.endpoint)
+        is_async = inspect.iscoroutinefunction(endpoint)
+        if is_async and self.response_model is not None \
+                and typing.get_origin(self.response_model) is not dict:
+            return standard  # FastAPI would filter the answer through the model
+        plan = _plan(endpoint, self.path)
         if plan is None:
             return standard
         checks, resolvers = plan
@@ -240,7 +249,9 @@ class ReadRoute(APIRoute):
                 return await standard(request)
             headers: Headers = {}
             kwargs = {name: await resolve(request, headers) for name, resolve in resolvers}
-            if threaded:
+            if is_async:
+                result = await endpoint(**kwargs)
+            elif threaded:
                 result = await run_in_threadpool(endpoint, **kwargs)
             else:
                 result = endpoint(**kwargs)

@@ -46,11 +46,19 @@ def request_timer(histogram: Histogram) -> Callable[[Scope, int, float], None]:
     """Observes a finished request in `histogram`, labelled with the route template that
     matched (for `web.RequestPassMiddleware`'s observers)."""
 
+    # Each label set's child, kept: `labels()` takes a lock and builds a key each time.
+    # Bounded as the labels are: closed methods, route templates, statuses.
+    children: dict[tuple[str, str, int], Any] = {}
+
     def observe(scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")  # set by the router on the scope passed down
         template = getattr(route, "path", None) or UNMATCHED
         method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
-        histogram.labels(method, template, str(status)).observe(seconds)
+        key = (method, template, status)
+        child = children.get(key)
+        if child is None:
+            child = children[key] = histogram.labels(method, template, str(status))
+        child.observe(seconds)
 
     return observe
 

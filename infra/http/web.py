@@ -4,6 +4,7 @@ and health endpoints. Routes raise `ApiError` or domain errors; nothing here kno
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import time
@@ -21,6 +22,13 @@ from photoshare.infra.logs import correlation_id
 from photoshare.infra.auth.tokens import InvalidTokenError, TokenClaims, TokenService
 
 log = logging.getLogger("photoshare.http")
+
+# FastAPI's native OpenTelemetry (in the FastAPI versions that have it) looks for global
+# providers on every request; photoshare exports Prometheus metrics and JSON logs
+# instead, so its apps are built with it off: `FastAPI(..., **APP_OPTIONS)`.
+APP_OPTIONS: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
 
 REQUEST_ID_HEADER = "X-Request-ID"
 EVENT_POSITION_HEADER = "X-Event-Position"
@@ -296,14 +304,18 @@ CurrentUserId = Annotated[str, Depends(current_user_id)]
 
 
 def install_health(app: FastAPI, ready: Callable[[], Awaitable[bool]]) -> None:
-    """`/healthz`: the process serves. `/readyz`: its stores answer (`ready()`)."""
+    """`/healthz`: the process serves. `/readyz`: its stores answer (`ready()`). Both on
+    the read routes' fast path: load balancers ask all the time."""
+    from photoshare.readapi.routing import ReadRoute  # it imports this module
 
-    @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
         if await ready():
             return JSONResponse({"status": "ready"})
         return error_response(503, "not_ready", "a backing store is not answering")
+
+    for path, endpoint in (("/healthz", healthz), ("/readyz", readyz)):
+        app.router.add_api_route(path, endpoint, methods=["GET"], tags=["health"],
+                                 route_class_override=ReadRoute)

@@ -25,6 +25,7 @@ from photoshare.infra.sqlite.catalog import bindings, open_views, view_queries
 from photoshare.infra.sqlite.viewdb import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_sqlite_file
 from photoshare.infra.auth.tokens import TokenService, load_or_create_secret
 from photoshare.infra.http.web import (
+    APP_OPTIONS,
     ApiError,
     RequestPassMiddleware,
     hot_routes_first,
@@ -186,6 +187,7 @@ def create_embedded_app(settings: Settings) -> FastAPI:
         app.state.revocations.close()
 
     app = FastAPI(title="photoshare", version="0.1.0", lifespan=lifespan,
+                  **APP_OPTIONS,  # no per-request OpenTelemetry lookups
                   docs_url=None, redoc_url=None,  # install_api_docs: served locally
                   description="Event-sourced CQRS photo sharing (embedded profile)")
     app.state.settings = settings
