@@ -239,14 +239,15 @@ class ReadRoute(APIRoute):
         checks, resolvers = plan
         threaded = getattr(endpoint, "offload", False)
 
-        async def handler(request: Request) -> Response:
+        async def serve(request: Request) -> Response | None:
+            """The answer, or None when the request is out of the ordinary."""
             try:
                 if not FAST_PATH:
                     raise _Unusual
                 for check in checks:
                     check(request)
             except _Unusual:
-                return await standard(request)
+                return None
             headers: Headers = {}
             kwargs = {name: await resolve(request, headers) for name, resolve in resolvers}
             if is_async:
@@ -259,4 +260,11 @@ class ReadRoute(APIRoute):
                 return result
             return JSONBody(result, headers=headers)
 
+        async def handler(request: Request) -> Response:
+            answer = await serve(request)
+            return answer if answer is not None else await standard(request)
+
+        # For `infra.http.web.HotRouteMiddleware`, which calls it without the layers
+        # between the app's middleware and the route.
+        self.fast_serve = serve
         return handler

@@ -27,6 +27,7 @@ from photoshare.infra.auth.tokens import TokenService, load_or_create_secret
 from photoshare.infra.http.web import (
     APP_OPTIONS,
     ApiError,
+    HotRouteMiddleware,
     RequestPassMiddleware,
     hot_routes_first,
     install_error_handlers,
@@ -158,6 +159,7 @@ def install_request_handling(app: FastAPI, settings: Settings, *,
         app.add_middleware(IdempotencyMiddleware, store=idempotency_store(settings),
                            unkept_paths=UNKEPT_POSTS)
         document_idempotency_key(app, UNKEPT_POSTS)
+    app.add_middleware(HotRouteMiddleware, fastapi_app=app)  # inside the request pass
     # Outermost: every answer gets an id; `install_metrics` adds its timing to the list.
     app.state.request_observers = []
     app.add_middleware(RequestPassMiddleware, limit_for=body_limit, message_for=too_large,

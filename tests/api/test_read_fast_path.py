@@ -45,7 +45,9 @@ def _requests(ids: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
         ("/v1/search/users", {}), (f"/v1/search/users?q={'x' * 201}", {}),
         ("/v1/search/users?q=a&q=b", {}), ("/v1/search/photos?q=sun", auth),
         ("/v1/search/hashtags?q=su", {}), ("/v1/notifications", auth),
-        ("/v1/notifications?limit=x", auth),
+        ("/v1/notifications?limit=x", auth), ("/healthz", {}), ("/readyz", {}),
+        ("/healthz", auth), ("/v1/nowhere", {}), ("/v1/timeline/", auth),
+        (f"/v1/users/{me}/", {}), ("/docs", {}), ("/openapi.json", {}),
     ]
 
 
@@ -55,7 +57,12 @@ def _answers(settings: Any, ids: dict[str, str]) -> list[tuple[Any, ...]]:
         for path, headers in _requests(ids):
             response = client.get(path, headers=headers)
             answers.append((path, response.status_code, response.content,
-                            [(name, response.headers.get(name)) for name in COMPARED_HEADERS]))
+                            [(name, response.headers.get(name)) for name in COMPARED_HEADERS],
+                            "x-request-id" in response.headers))
+        # The same requests counted under the same labels (route template, status).
+        counts = sorted(line for line in client.get("/metrics").text.splitlines()
+                        if line.startswith("photoshare_http_request_duration_seconds_count"))
+        answers.append(("/metrics", counts))
         return answers
 
 
