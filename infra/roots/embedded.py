@@ -21,7 +21,12 @@ from photoshare.infra.postgres.event_store import event_store_env
 from photoshare.infra.auth.revocation import TokenRevocations
 from photoshare.infra.roots.security import password_work, token_revocations, write_limits
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite.catalog import bindings, open_views, view_queries
+from photoshare.infra.sqlite.catalog import (
+    bindings,
+    open_views,
+    thread_view_queries,
+    view_queries,
+)
 from photoshare.infra.sqlite.viewdb import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_sqlite_file
 from photoshare.infra.auth.tokens import TokenService, load_or_create_secret
 from photoshare.infra.http.web import (
@@ -201,7 +206,7 @@ def create_embedded_app(settings: Settings) -> FastAPI:
         owns_notification=lambda user_id, notification_id: view_queries(
             views.reader(), settings).notifications.by_id(user_id, notification_id) is not None)
     app.state.read = ReadServices(
-        queries=lambda: view_queries(views.reader(), settings),
+        queries=thread_view_queries(views, settings),
         consistency=runner,
         live=live,
         media_url_prefix=settings.media_url_prefix,
