@@ -26,7 +26,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     app = Starlette(routes=[Route("/", hello)])
-    run_api(app, host="127.0.0.1", port=args.port, name="", graceful_seconds=1)  # type: ignore[arg-type]
+    run_api(app, host="127.0.0.1", port=args.port, name="",  # type: ignore[arg-type]
+            graceful_seconds=1)
 
 
 if __name__ == "__main__":

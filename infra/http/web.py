@@ -135,7 +135,7 @@ class RequestPassMiddleware:
             return
         started = time.perf_counter()
         supplied = authorization = declared = None
-        for key, value in scope["headers"]:  # the first of each, as the router reads them
+        for key, value in scope.get("headers", ()):  # the first of each, as Starlette reads them
             if key == b"x-request-id":
                 supplied = value.decode("latin-1") if supplied is None else supplied
             elif key == b"authorization":
