@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from photoshare.infra.http.web import include_routes
 from photoshare.readapi import media
 from photoshare.readapi.routes import notifications, photos, search, timeline, users
 
@@ -11,4 +12,4 @@ from photoshare.readapi.routes import notifications, photos, search, timeline, u
 def include_read_api(app: FastAPI) -> None:
     # The hottest read first: Starlette tries routes in order.
     for module in (timeline, users, photos, search, notifications, media):
-        app.include_router(module.router)
+        include_routes(app, module.router)

@@ -16,6 +16,8 @@ DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 # Log positions fit SQLite's and Cassandra's 64-bit integers; a cursor naming a larger one
 # was not given out here (and would overflow a query parameter).
 MAX_POSITION = 2**62
+# The longest `cursor` taken; ours are far shorter.
+MAX_CURSOR_CHARS = 512
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
 
 
 async def page_request(limit: Annotated[int, Query(ge=1)] = DEFAULT_LIMIT,
-                 cursor: Annotated[str | None, Query(max_length=512)] = None) -> PageRequest:
+                 cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None) -> PageRequest:
     # A limit above the maximum is served as the maximum rather than refused.
     return PageRequest(min(limit, MAX_LIMIT), decode_cursor(cursor) if cursor else None)
 

@@ -30,22 +30,38 @@ def users(services: ReadServices, q: ViewQueries, user_ids: list[str]) -> list[d
 
 def photos(services: ReadServices, q: ViewQueries, records: list[PhotoRecord],
            viewer: str | None) -> list[dict[str, Any]]:
-    """Photo cards: one query for every owner and tagged user, one for the viewer's likes."""
+    """Photo cards: one query for every owner and tagged user, one for the viewer's likes.
+    A person's summary is made once per page (a feed repeats owners)."""
     people = q.profiles.many(sorted({r.owner_id for r in records}
                                     | {u for r in records for u in r.tagged_user_ids}))
     liked = q.photos.liked_by(viewer, [r.photo_id for r in records]) if viewer else set()
+    summaries: dict[str, dict[str, Any]] = {}
+
+    def summary(user_id: str) -> dict[str, Any]:
+        made = summaries.get(user_id)
+        if made is None:
+            made = summaries[user_id] = user_summary(services, people.get(user_id), user_id)
+        return made
+
+    media_url = services.media_url
     cards = []
     for record in records:
+        urls, sized = {}, {}
+        sizes = record.variant_sizes
+        for name, key in record.variants.items():
+            url = urls[name] = media_url(key)
+            size = sizes.get(name) or {}
+            sized[name] = {"url": url, "width": size.get("width"), "height": size.get("height")}
         card = {
             "photo_id": record.photo_id,
-            "owner": user_summary(services, people.get(record.owner_id), record.owner_id),
+            "owner": summary(record.owner_id),
             "caption": record.caption,
             "location": record.location,
             "hashtags": record.hashtags,
-            "tagged": [user_summary(services, people.get(u), u) for u in record.tagged_user_ids],
+            "tagged": [summary(u) for u in record.tagged_user_ids],
             "created_at": record.posted_at,
-            "urls": {name: services.media_url(key) for name, key in record.variants.items()},
-            "variants": variants(services, record),
+            "urls": urls,
+            "variants": sized,
             "placeholder": record.placeholder,
             "alt_text": record.alt_text,
             "width": record.width,

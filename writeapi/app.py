@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from photoshare.commands import errors as e
+from photoshare.infra.http.web import include_routes
 from photoshare.writeapi.routes import comments, following, likes, notifications, photos, sessions, users
 
 # The one place a domain error becomes an HTTP status. Subclasses come before bases.
@@ -30,4 +31,4 @@ UPLOAD_ROUTES = frozenset({("POST", "/v1/photos"), ("PUT", "/v1/users/me/avatar"
 
 def include_write_api(app: FastAPI) -> None:
     for module in (users, sessions, photos, following, likes, comments, notifications):
-        app.include_router(module.router)
+        include_routes(app, module.router)

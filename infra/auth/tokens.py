@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,9 @@ import jwt
 
 ISSUER = "photoshare"
 ALGORITHM = "HS256"
+# Verified tokens remembered until they expire (the HMAC check and decoding cost more than
+# the rest of a cached read, bench/readpath.py). Bounded: at this many, the oldest go.
+MAX_REMEMBERED_TOKENS = 10_000
 
 
 class InvalidTokenError(Exception):
@@ -37,9 +42,21 @@ class TokenClaims:
 
 
 class TokenService:
-    def __init__(self, secret: str, *, ttl_seconds: int) -> None:
+    """Issues and verifies tokens. A token that verified is remembered (by its exact
+    text, signature included, so no other text can match it) until its expiry, so it is
+    not verified again on each request; an expired one is refused at once all the same.
+    Revocation is not this class's concern: callers check the revocation list on every
+    request (`infra.http.web.verified_claims`)."""
+
+    def __init__(self, secret: str, *, ttl_seconds: int,
+                 max_remembered: int = MAX_REMEMBERED_TOKENS,
+                 clock: Callable[[], float] = time.time) -> None:
         self._secret = secret
         self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._max_remembered = max_remembered
+        self._verified: dict[str, tuple[TokenClaims, float]] = {}  # token: claims, exp
+        self._lock = threading.Lock()  # sync routes verify on the thread pool too
 
     def issue(self, user_id: str, *, position: int = 0,
               now: float | None = None) -> IssuedToken:
@@ -57,16 +74,35 @@ class TokenService:
     def claims(self, token: str) -> TokenClaims:
         """The verified claims of `token`; InvalidTokenError if it is not one of ours,
         has expired, or lacks an id (tokens from before logout existed)."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            claims, expires = remembered
+            if self._clock() < expires:  # PyJWT's own rule: valid while now < exp
+                return claims
+            with self._lock:
+                self._verified.pop(token, None)
+            raise InvalidTokenError("Signature has expired")
         try:
-            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                                options={"require": ["sub", "exp", "iat", "iss", "jti"]})
+            decoded = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                                 options={"require": ["sub", "exp", "iat", "iss", "jti"]})
         except jwt.PyJWTError as error:
             raise InvalidTokenError(str(error)) from None
-        subject, token_id, position = claims["sub"], claims["jti"], claims.get("pos", 0)
+        subject, token_id, position = decoded["sub"], decoded["jti"], decoded.get("pos", 0)
         if not isinstance(subject, str) or not isinstance(token_id, str) \
                 or not isinstance(position, int):
             raise InvalidTokenError("bad subject, token id or position")
-        return TokenClaims(subject, token_id, int(claims["exp"]), position)
+        expires = float(decoded["exp"])
+        if self._clock() >= expires:  # PyJWT asked the system clock; ours may differ
+            raise InvalidTokenError("Signature has expired")
+        claims = TokenClaims(subject, token_id, int(expires), position)
+        self._remember(token, claims, expires)
+        return claims
+
+    def _remember(self, token: str, claims: TokenClaims, expires: float) -> None:
+        with self._lock:
+            while len(self._verified) >= self._max_remembered:
+                del self._verified[next(iter(self._verified))]  # the oldest first
+            self._verified[token] = (claims, expires)
 
 
 def load_or_create_secret(path: Path) -> str:

@@ -4,6 +4,7 @@ and health endpoints. Routes raise `ApiError` or domain errors; nothing here kno
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import time
@@ -11,16 +12,25 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from photoshare.infra.logs import correlation_id
 from photoshare.infra.auth.tokens import InvalidTokenError, TokenClaims, TokenService
 
 log = logging.getLogger("photoshare.http")
+
+# FastAPI's native OpenTelemetry (in the FastAPI versions that have it) looks for global
+# providers on every request; photoshare exports Prometheus metrics and JSON logs
+# instead, so its apps are built with it off: `FastAPI(..., **APP_OPTIONS)`.
+APP_OPTIONS: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
 
 REQUEST_ID_HEADER = "X-Request-ID"
 EVENT_POSITION_HEADER = "X-Event-Position"
@@ -91,45 +101,181 @@ def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception],
 # --- middleware -----------------------------------------------------------------------
 
 
-class RequestContextMiddleware:
-    """Takes the client's X-Request-ID (if well-formed) or makes one, exposes it to logs and
-    events through `infra.logs.correlation_id`, echoes it, and writes one access-log line.
-    Authenticated answers get `Cache-Control: private, no-store` unless they set one."""
+RequestObserver = Callable[[Scope, int, float], None]
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RequestPassMiddleware:
+    """Everything every request needs, in one pure ASGI pass (a layer per concern cost
+    more than the concerns themselves on a fast read, bench/readpath.py):
+
+    - takes the client's X-Request-ID (if well-formed) or makes one, exposes it to logs
+      and events through `infra.logs.correlation_id`, echoes it, and writes one access-log
+      line (at INFO);
+    - gives authenticated answers `Cache-Control: private, no-store` unless they set one;
+    - refuses bodies over a limit with 413 before they are read into memory: at once when
+      Content-Length says so, otherwise as soon as the streamed bytes pass the limit.
+      `limit_for(method, path)` gives the limit for a request, `message_for(method, path)`
+      what the 413 says (by default the limit in MB or KB);
+    - tells each of `observers` (the metrics' timing, added later by `install_metrics`)
+      of the finished request: its scope (with the route that matched), status, seconds.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str, str], int],
+                 message_for: Callable[[str, str], str] | None = None,
+                 observers: list[RequestObserver] | None = None) -> None:
         self.app = app
+        self.limit_for = limit_for
+        self.message_for = message_for or (lambda method, path:
+                                           too_large_message(limit_for(method, path)))
+        self.observers = observers if observers is not None else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        supplied = _header(scope, b"x-request-id")
+        started = time.perf_counter()
+        supplied = authorization = declared = None
+        for key, value in scope.get("headers", ()):  # the first of each, as Starlette reads them
+            if key == b"x-request-id":
+                supplied = value.decode("latin-1") if supplied is None else supplied
+            elif key == b"authorization":
+                authorization = value if authorization is None else authorization
+            elif key == b"content-length":
+                declared = value.decode("latin-1") if declared is None else declared
         request_id = supplied if supplied and _REQUEST_ID.match(supplied) else str(uuid.uuid4())
+        id_header = (b"x-request-id", request_id.encode())
         token = correlation_id.set(request_id)
-        started, status = time.perf_counter(), 500
         # What a signed-in person sees is theirs: no shared cache may keep it, and no
         # browser cache either (a shared computer after logout).
-        private = (_header(scope, b"authorization") is not None
+        private = (authorization is not None
                    or b"access_token=" in scope.get("query_string", b""))
+        status, received, exceeded, responded = 500, 0, False, False
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
+        async def send_out(message: Message) -> None:
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                status, responded = message["status"], True
+                headers = [*message.get("headers", ()), id_header]
                 if private and not any(k.lower() == b"cache-control" for k, _ in headers):
                     headers.append((b"cache-control", b"private, no-store"))
                 message["headers"] = headers
             await send(message)
 
+        async def guarded_send(message: Message) -> None:
+            if not exceeded:  # whatever the app made of a cut-off body, the answer is 413
+                await send_out(message)
+
+        method, path = scope["method"], scope["path"]
+        limit = self.limit_for(method, path)
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise _BodyTooLarge
+            return message
+
         try:
-            await self.app(scope, receive, send_with_id)
+            if declared is not None and not declared.isdigit():
+                await error_response(400, "bad_request", "invalid Content-Length")(
+                    scope, receive, send_out)
+            elif declared is not None and int(declared) > limit:
+                await _too_large(self.message_for(method, path))(scope, receive, send_out)
+            else:
+                try:
+                    await self.app(scope, counting_receive, guarded_send)
+                except Exception:
+                    if not exceeded:
+                        raise
+                if exceeded and not responded:
+                    await _too_large(self.message_for(method, path))(scope, receive, send_out)
         finally:
-            log.info("request", extra={
-                "method": scope["method"], "path": scope["path"], "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            })
+            elapsed = time.perf_counter() - started
+            for observe in self.observers:
+                observe(scope, status, elapsed)
+            if log.isEnabledFor(logging.INFO):
+                log.info("request", extra={"method": method, "path": path, "status": status,
+                                           "duration_ms": round(elapsed * 1000, 2)})
             correlation_id.reset(token)
+
+
+class HotRouteMiddleware:
+    """Serves a GET that a route with a fast path (`readapi.routing.ReadRoute`: the reads
+    and health checks) takes straight from that route, without the layers between the
+    app's middleware and the route (exception middleware, exit stacks, the router's
+    scan, FastAPI's request wrapper): a third of a `/healthz` request.
+
+    The route is the one the router would pick (the first in order whose path matches
+    and that takes GET); the scope gets what the router would give it (`route`,
+    `endpoint`, `path_params`), and an exception is answered by the app's handler for
+    it, as the exception middleware would (any other goes up to the server-error
+    handler, as before). Anything else, or a request the route finds out of the
+    ordinary, goes down the usual way."""
+
+    def __init__(self, app: ASGIApp, *, fastapi_app: FastAPI) -> None:
+        self.app, self.fastapi_app = app, fastapi_app
+        self._table: list[tuple[Any, Any]] = []
+        self._table_for: tuple[int, int] | None = None
+
+    def _routes(self) -> list[tuple[Any, Any]]:
+        """(path regex, route) of the routes that take GET, in the router's order, up to
+        the first route of a kind this cannot match as the router does (a mount)."""
+        routes = self.fastapi_app.router.routes
+        if self._table_for != (id(routes), len(routes)):  # built once routes are set
+            table = []
+            for route in routes:
+                if not isinstance(route, (Route, APIRoute)):
+                    break
+                if route.methods is None or "GET" in route.methods:
+                    table.append((route.path_regex, route))
+            self._table, self._table_for = table, (id(routes), len(routes))
+        return self._table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        table = self._routes()
+        path = scope["path"]
+        match = route = None
+        for regex, candidate in table:
+            match = regex.match(path)
+            if match:
+                route = candidate
+                break
+        serve = getattr(route, "fast_serve", None)
+        if serve is None:
+            await self.app(scope, receive, send)
+            return
+        params = match.groupdict()
+        for name, value in params.items():
+            params[name] = route.param_convertors[name].convert(value)
+        scope["route"], scope["endpoint"] = route, route.endpoint
+        scope["path_params"] = {**scope.get("path_params", {}), **params}
+        request = Request(scope, receive, send)
+        try:
+            response = await serve(request)
+        except Exception as error:
+            handler = self._handler_for(error)
+            if handler is None:
+                raise
+            response = await handler(request, error)
+        if response is None:
+            await self.app(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+    def _handler_for(self, error: Exception) -> Any:
+        handlers = self.fastapi_app.exception_handlers
+        for cls in type(error).__mro__:
+            if cls is Exception:  # the server-error handler's, further out
+                return None
+            if cls in handlers:
+                return handlers[cls]
+        return None
 
 
 class _BodyTooLarge(Exception):
@@ -149,71 +295,35 @@ def too_large_message(limit: int) -> str:
     return f"the request body is larger than the limit of {size_text(limit)}"
 
 
-class BodySizeLimitMiddleware:
-    """Refuses bodies over a limit with 413 before they are read into memory: at once
-    when Content-Length says so, otherwise as soon as the streamed bytes pass the limit.
-    `limit_for(method, path)` gives the limit for a request, `message_for(method, path)`
-    what the 413 says (by default the limit in MB or KB)."""
-
-    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str, str], int],
-                 message_for: Callable[[str, str], str] | None = None) -> None:
-        self.app = app
-        self.limit_for = limit_for
-        self.message_for = message_for or (lambda method, path:
-                                           too_large_message(limit_for(method, path)))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_for(scope["method"], scope["path"])
-        message = self.message_for(scope["method"], scope["path"])
-        declared = _header(scope, b"content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await error_response(400, "bad_request", "invalid Content-Length")(
-                    scope, receive, send)
-                return
-            if int(declared) > limit:
-                await _too_large(message)(scope, receive, send)
-                return
-        received, exceeded, started = 0, False, False
-
-        async def counting_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    exceeded = True
-                    raise _BodyTooLarge
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if exceeded:
-                return  # whatever the app made of the cut-off body, the answer is 413
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, guarded_send)
-        except Exception:
-            if not exceeded:
-                raise
-        if exceeded and not started:
-            await _too_large(message)(scope, receive, send)
-
-
 def _too_large(message: str) -> JSONResponse:
     return error_response(413, "payload_too_large", message)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return None
+def include_routes(app: FastAPI, router: APIRouter) -> None:
+    """Add `router`'s routes to `app` as the app's own routes. FastAPI's `include_router`
+    keeps an included router as one nested route that the app matches through a costly
+    indirection on every request (half of a `/healthz` request with thirteen routers,
+    bench/readpath.py); our routers have no prefix, dependencies or callbacks of their
+    own, so their routes serve the same taken as they are (the OpenAPI is the same)."""
+    if router.prefix or router.dependencies or router.callbacks:
+        app.include_router(router)
+        return
+    app.router.routes.extend(router.routes)
+
+
+def hot_routes_first(app: FastAPI) -> None:
+    """Order the app's routes for the router's first-match scan: health checks first
+    (load balancers call them all the time), then the API in its own order, then the
+    rest (docs, metrics, web app). Only classes whose paths cannot overlap move past each
+    other, so every request matches the route it matched before."""
+    if any(getattr(route, "path", "").startswith("/{") for route in app.router.routes):
+        return  # a catch-all at the top level: keep the order as it is
+
+    def rank(route: Any) -> int:
+        path = getattr(route, "path", "")
+        return 0 if path in ("/healthz", "/readyz") else 1 if path.startswith("/v1/") else 2
+
+    app.router.routes.sort(key=rank)  # stable: the order within each class stays
 
 
 # --- authentication -------------------------------------------------------------------
@@ -272,14 +382,18 @@ CurrentUserId = Annotated[str, Depends(current_user_id)]
 
 
 def install_health(app: FastAPI, ready: Callable[[], Awaitable[bool]]) -> None:
-    """`/healthz`: the process serves. `/readyz`: its stores answer (`ready()`)."""
+    """`/healthz`: the process serves. `/readyz`: its stores answer (`ready()`). Both on
+    the read routes' fast path: load balancers ask all the time."""
+    from photoshare.readapi.routing import ReadRoute  # it imports this module
 
-    @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
         if await ready():
             return JSONResponse({"status": "ready"})
         return error_response(503, "not_ready", "a backing store is not answering")
+
+    for path, endpoint in (("/healthz", healthz), ("/readyz", readyz)):
+        app.router.add_api_route(path, endpoint, methods=["GET"], tags=["health"],
+                                 route_class_override=ReadRoute)

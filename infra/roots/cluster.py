@@ -40,7 +40,7 @@ from photoshare.infra.settings import Settings
 from photoshare.infra.auth.tokens import TokenService
 from photoshare.infra.roots.security import token_revocations
 from photoshare.infra.roots.view_stores import open_view_stores
-from photoshare.infra.http.web import ApiError, install_health
+from photoshare.infra.http.web import APP_OPTIONS, ApiError, hot_routes_first, install_health
 from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
 from photoshare.readapi.accounts import KnownAccounts
@@ -177,6 +177,7 @@ def create_write_app(settings: Settings) -> FastAPI:
         app.state.revocations.close()
 
     app = FastAPI(title="photoshare write API", version="0.1.0", lifespan=lifespan,
+                  **APP_OPTIONS,  # no per-request OpenTelemetry lookups
                   docs_url=None, redoc_url=None,  # install_api_docs: served locally
                   description="Event-sourced CQRS photo sharing: the write side "
                               "(cluster profile)")
@@ -200,6 +201,7 @@ def create_write_app(settings: Settings) -> FastAPI:
 
     install_health(app, ready)
     install_metrics(app, images=app.state.write.images)
+    hot_routes_first(app)
     return app
 
 
@@ -224,6 +226,7 @@ def create_read_app(settings: Settings) -> FastAPI:
         app.state.revocations.close()
 
     app = FastAPI(title="photoshare read API", version="0.1.0", lifespan=lifespan,
+                  **APP_OPTIONS,  # no per-request OpenTelemetry lookups
                   docs_url=None, redoc_url=None,  # install_api_docs: served locally
                   description="Event-sourced CQRS photo sharing: the read side "
                               "(cluster profile)")
@@ -254,6 +257,7 @@ def create_read_app(settings: Settings) -> FastAPI:
     install_health(app, ready)
     install_metrics(app)
     install_webapp(app, WEBAPP_DIR)  # last: it never shadows an API path
+    hot_routes_first(app)
     return app
 
 

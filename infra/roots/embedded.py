@@ -21,13 +21,20 @@ from photoshare.infra.postgres.event_store import event_store_env
 from photoshare.infra.auth.revocation import TokenRevocations
 from photoshare.infra.roots.security import password_work, token_revocations, write_limits
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite.catalog import bindings, open_views, view_queries
+from photoshare.infra.sqlite.catalog import (
+    bindings,
+    open_views,
+    thread_view_queries,
+    view_queries,
+)
 from photoshare.infra.sqlite.viewdb import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_sqlite_file
 from photoshare.infra.auth.tokens import TokenService, load_or_create_secret
 from photoshare.infra.http.web import (
+    APP_OPTIONS,
     ApiError,
-    BodySizeLimitMiddleware,
-    RequestContextMiddleware,
+    HotRouteMiddleware,
+    RequestPassMiddleware,
+    hot_routes_first,
     install_error_handlers,
     install_health,
     size_text,
@@ -157,8 +164,11 @@ def install_request_handling(app: FastAPI, settings: Settings, *,
         app.add_middleware(IdempotencyMiddleware, store=idempotency_store(settings),
                            unkept_paths=UNKEPT_POSTS)
         document_idempotency_key(app, UNKEPT_POSTS)
-    app.add_middleware(BodySizeLimitMiddleware, limit_for=body_limit, message_for=too_large)
-    app.add_middleware(RequestContextMiddleware)  # outermost: every answer gets an id
+    app.add_middleware(HotRouteMiddleware, fastapi_app=app)  # inside the request pass
+    # Outermost: every answer gets an id; `install_metrics` adds its timing to the list.
+    app.state.request_observers = []
+    app.add_middleware(RequestPassMiddleware, limit_for=body_limit, message_for=too_large,
+                       observers=app.state.request_observers)
 
 
 def create_embedded_app(settings: Settings) -> FastAPI:
@@ -184,6 +194,7 @@ def create_embedded_app(settings: Settings) -> FastAPI:
         app.state.revocations.close()
 
     app = FastAPI(title="photoshare", version="0.1.0", lifespan=lifespan,
+                  **APP_OPTIONS,  # no per-request OpenTelemetry lookups
                   docs_url=None, redoc_url=None,  # install_api_docs: served locally
                   description="Event-sourced CQRS photo sharing (embedded profile)")
     app.state.settings = settings
@@ -195,7 +206,7 @@ def create_embedded_app(settings: Settings) -> FastAPI:
         owns_notification=lambda user_id, notification_id: view_queries(
             views.reader(), settings).notifications.by_id(user_id, notification_id) is not None)
     app.state.read = ReadServices(
-        queries=lambda: view_queries(views.reader(), settings),
+        queries=thread_view_queries(views, settings),
         consistency=runner,
         live=live,
         media_url_prefix=settings.media_url_prefix,
@@ -225,4 +236,5 @@ def create_embedded_app(settings: Settings) -> FastAPI:
     install_metrics(app, commands=lambda: commands, positions=runner.runner.positions,
                     images=app.state.write.images)  # /metrics: requests, log, projections
     install_webapp(app, WEBAPP_DIR)  # last: it never shadows an API path
+    hot_routes_first(app)
     return app

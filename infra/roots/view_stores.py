@@ -76,13 +76,13 @@ def open_view_stores(settings: Settings) -> ViewStores:
 
 
 def _sqlite_stores(settings: Settings) -> ViewStores:
-    from photoshare.infra.sqlite.catalog import bindings, open_views, view_queries
+    from photoshare.infra.sqlite.catalog import bindings, open_views, thread_view_queries
     from photoshare.streams.partitioned import PartitionedApplier
 
     views = open_views(settings.views_path)
     return ViewStores(
         "sqlite",
-        queries=lambda: view_queries(views.reader(), settings),
+        queries=thread_view_queries(views, settings),
         checkpoints=views.checkpoints,
         make_applier=lambda publish: PartitionedApplier(views, bindings(settings),
                                                         publish=publish),

@@ -8,6 +8,8 @@ older code made.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -42,3 +44,18 @@ def bindings(settings: Settings) -> list[Binding]:
 def view_queries(connection: sqlite3.Connection, settings: Settings) -> ViewQueries:
     return ViewQueries(**{module.__name__.rsplit(".", 1)[1]: module.queries(connection, settings)
                           for module in VIEW_MODULES})
+
+
+def thread_view_queries(views: ViewDatabase, settings: Settings) -> Callable[[], ViewQueries]:
+    """The calling thread's `view_queries` on its own read connection, made once per
+    thread and connection (the query objects hold nothing else: a read reuses them)."""
+    made = threading.local()
+
+    def queries() -> ViewQueries:
+        connection = views.reader()
+        kept = getattr(made, "kept", None)
+        if kept is None or kept[0] is not connection:
+            kept = made.kept = (connection, view_queries(connection, settings))
+        return kept[1]
+
+    return queries

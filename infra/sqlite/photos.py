@@ -143,10 +143,13 @@ class SqlitePhotoStore(PhotoStore):
 
 
 def _photo(row: sqlite3.Row) -> PhotoRecord:
-    values = dict(row)
-    for name in ("hashtags", "tagged_user_ids", "variants", "variant_sizes"):
-        values[name] = from_json(values[name])
-    return PhotoRecord(**values)
+    # By position, in _PHOTO_COLUMNS' order: a page builds tens of these per request.
+    (photo_id, owner_id, caption, location, hashtags, tagged_user_ids, variants, width,
+     height, posted_at, position, variant_sizes, placeholder, likes, comments) = row
+    return PhotoRecord(photo_id, owner_id, caption, location, from_json(hashtags),
+                       from_json(tagged_user_ids), from_json(variants), width, height,
+                       posted_at, position, likes, comments, from_json(variant_sizes),
+                       placeholder)
 
 
 class SqlitePhotoQueries(PhotoQueries):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import fields
 
 from photoshare.infra.settings import Settings
 from photoshare.streams.runner import Binding
@@ -77,7 +78,10 @@ class SqliteProfileStore(ProfileStore):
 
 
 def _profile(row: sqlite3.Row) -> Profile:
-    return Profile(**{key: row[key] for key in row.keys()})
+    return Profile(*row)  # _COLUMNS are Profile's fields, in order (checked below)
+
+
+assert _COLUMNS.split(", ") == [field.name for field in fields(Profile)]
 
 
 class SqliteProfileQueries(ProfileQueries):

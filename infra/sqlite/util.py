@@ -6,6 +6,8 @@ import json
 from collections.abc import Sized
 from typing import Any
 
+import orjson
+
 
 def placeholders(values: Sized) -> str:
     """"?, ?, ?" for an IN (...) list of `values`."""
@@ -17,4 +19,4 @@ def to_json(value: Any) -> str:
 
 
 def from_json(text: str) -> Any:
-    return json.loads(text)
+    return orjson.loads(text)  # what json.loads gives, several times faster (reads are hot)

@@ -87,3 +87,33 @@ def test_password_work_queues_a_bounded_number_then_says_busy() -> None:
 
     hashes = asyncio.run(scenario())
     assert all(str(h).startswith("$argon2id$") for h in hashes)
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    """Verified tokens are remembered, but their expiry still holds to the second."""
+    now = [time.time()]
+    service = TokenService("s" * 40, ttl_seconds=60, clock=lambda: now[0])
+    token = service.issue("user-1", now=now[0]).token
+    first = service.claims(token)
+    assert service.claims(token) is first  # remembered: not decoded again
+    now[0] = first.expires_at - 0.5
+    assert service.verify(token) == "user-1"
+    now[0] = first.expires_at
+    with pytest.raises(InvalidTokenError):
+        service.verify(token)
+    with pytest.raises(InvalidTokenError):  # and stays refused, forgotten or not
+        service.verify(token)
+
+
+def test_remembered_tokens_are_bounded_and_match_only_their_exact_text() -> None:
+    service = TokenService("s" * 40, ttl_seconds=60, max_remembered=3)
+    tokens = [service.issue(f"user-{n}").token for n in range(5)]
+    assert [service.verify(t) for t in tokens] == [f"user-{n}" for n in range(5)]
+    assert len(service._verified) == 3 and tokens[0] not in service._verified
+    assert service.verify(tokens[0]) == "user-0"  # forgotten: verified again
+    tampered = tokens[1][:-2] + ("AA" if not tokens[1].endswith("AA") else "BB")
+    with pytest.raises(InvalidTokenError):
+        service.verify(tampered)
+    forged = TokenService("t" * 40, ttl_seconds=60).issue("user-1").token
+    with pytest.raises(InvalidTokenError):
+        service.verify(forged)
