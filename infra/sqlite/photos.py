@@ -145,11 +145,11 @@ class SqlitePhotoStore(PhotoStore):
 def _photo(row: sqlite3.Row) -> PhotoRecord:
     # By position, in _PHOTO_COLUMNS' order: a page builds tens of these per request.
     (photo_id, owner_id, caption, location, hashtags, tagged_user_ids, variants, width,
-     height, posted_at, position, variant_sizes, placeholder, likes, comments) = row
+     height, posted_at, position, variant_sizes, placeholder, alt_text, likes, comments) = row
     return PhotoRecord(photo_id, owner_id, caption, location, from_json(hashtags),
                        from_json(tagged_user_ids), from_json(variants), width, height,
                        posted_at, position, likes, comments, from_json(variant_sizes),
-                       placeholder)
+                       placeholder, alt_text)
 
 
 class SqlitePhotoQueries(PhotoQueries):
