@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 
 from photoshare.infra.roots.embedded import create_embedded_app
 from support.embedded import Account, cheap_settings, post_photo, register
+from support.fuzzing import assert_no_server_error
 from support.threaded import served
 
 MAX_EXAMPLES = int(os.environ.get("PHOTOSHARE_SCHEMATHESIS_EXAMPLES", "20"))
@@ -52,10 +53,4 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Acco
 def test_no_input_makes_a_server_error(case: schemathesis.Case,
                                        server: tuple[str, Account]) -> None:
     base_url, account = server
-    headers = dict(case.headers or {})
-    # Signed in unless the example brings an Authorization header of its own.
-    headers.setdefault("Authorization", f"Bearer {account.token}")
-    response = case.call(base_url=base_url, headers=headers, timeout=30)
-    assert response.status_code < 500, (
-        f"{case.method} {case.formatted_path} -> {response.status_code}: "
-        f"{response.text[:300]}")
+    assert_no_server_error(case, base_url, account.token)

@@ -25,6 +25,7 @@ from photoshare.infra.postgres.event_store import drop_database, ensure_database
 from photoshare.infra.roots.cluster import create_read_app, create_write_app
 from photoshare.infra.settings import Settings
 from support.embedded import image_bytes
+from support.fuzzing import assert_no_server_error
 from support.threaded import served
 
 pytestmark = [pytest.mark.cluster]
@@ -87,13 +88,7 @@ def _no_server_errors(base_url: str, token: str) -> None:
             @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck))
             def check(case: schemathesis.Case) -> None:
-                headers = dict(case.headers or {})
-                # Signed in unless the example brings an Authorization header of its own.
-                headers.setdefault("Authorization", f"Bearer {token}")
-                response = case.call(base_url=base_url, headers=headers, timeout=30)
-                assert response.status_code < 500, (
-                    f"{case.method} {case.formatted_path} -> {response.status_code}: "
-                    f"{response.text[:300]}")
+                assert_no_server_error(case, base_url, token)
 
             try:
                 check()
