@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -77,15 +76,7 @@ def wrk(base: str, paths: list[str], tokens: list[str], connections: int,
 def start_bare(port: int) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "bare_app.py"),
                                 "--port", str(port)])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the bare app did not start")
+    return seeding.wait_answering(process, f"http://127.0.0.1:{port}/", 60, "the bare app")
 
 
 def workload(settings: Settings, base: str, rng: random.Random

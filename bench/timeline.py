@@ -135,15 +135,22 @@ def start_server(data_dir: Path, port: int, threshold: int) -> subprocess.Popen:
            "PHOTOSHARE_CELEBRITY_THRESHOLD": str(threshold)}
     process = subprocess.Popen([str(Path(sys.executable).parent / "photoshare"), "serve",
                                 "--port", str(port), "--data-dir", str(data_dir)], env=env)
-    deadline = time.monotonic() + 600  # the runner catches up before serving
+    # The runner catches up before serving.
+    return wait_answering(process, f"http://127.0.0.1:{port}/healthz", 600, "server")
+
+
+def wait_answering(process: subprocess.Popen, url: str, seconds: float,
+                   name: str) -> subprocess.Popen:
+    """`process` once `url` answers 200; killed, and an error, if not within `seconds`."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return process
         except httpx.TransportError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError("server did not start")
+    raise RuntimeError(f"{name} did not start")
 
 
 def wrk_load(base: str, path: str, tokens: list[str], clients: int,

@@ -292,6 +292,17 @@ class NeverCrash:
         return 1.0
 
 
+def steady_world(session: Any, client: redis.Redis
+                 ) -> tuple[ClusterWorld, ClusterCheckpoints, ViewQueries]:
+    """A cluster world that never crashes, the reader of its checkpoints, and its queries,
+    which fall back to Cassandra once the reader says Redis lost its data."""
+    world = ClusterWorld(session, client, NeverCrash())  # type: ignore[arg-type]
+    reader = ClusterCheckpoints(RedisCounters(client, world.settings.redis_prefix,
+                                              Delivery()), world.kept)
+    return world, reader, cluster_queries(session, client, world.settings, None,
+                                          redis_lost=lambda: reader.redis_lost)
+
+
 def test_reads_stay_right_when_redis_loses_its_data_and_a_rebuild_restores_it(
         session: Any, client: redis.Redis, tmp_path: Path) -> None:
     ann, bob, cy = (uid("user", n) for n in range(3))
@@ -310,11 +321,8 @@ def test_reads_stay_right_when_redis_loses_its_data_and_a_rebuild_restores_it(
     first, rest = items[:len(history)], items[len(history):]
     users = [user + suffix for user in (ann, bob, cy)]
     photos = [e.data["photo_id"] for e in items if e.event_type == "PhotoPosted"]
-    world = ClusterWorld(session, client, NeverCrash())  # type: ignore[arg-type]
+    world, reader, queries = steady_world(session, client)
     prefix = world.settings.redis_prefix
-    reader = ClusterCheckpoints(RedisCounters(client, prefix, Delivery()), world.kept)
-    queries = cluster_queries(session, client, world.settings, None,
-                              redis_lost=lambda: reader.redis_lost)
     try:
         world.deliver([("topic:0", envelope) for envelope in first])
         want, views = clean_queries(first, tmp_path / "first")
@@ -379,11 +387,8 @@ def test_own_posts_are_on_the_home_timeline_in_every_store(
     before = {"ann": ["b2", "a2", "b1"], "bob": ["b2", "b1"], "cy": ["b2", "b1"],
               "dee": ["b2", "b1"]}
     after = {"ann": ["a1"], "bob": ["b2", "b1"], "cy": ["c1", "b2", "b1"], "dee": ["b2", "b1"]}
-    world = ClusterWorld(session, client, NeverCrash())  # type: ignore[arg-type]
+    world, reader, queries = steady_world(session, client)
     prefix = world.settings.redis_prefix
-    reader = ClusterCheckpoints(RedisCounters(client, prefix, Delivery()), world.kept)
-    queries = cluster_queries(session, client, world.settings, None,
-                              redis_lost=lambda: reader.redis_lost)
     try:
         world.deliver([("topic:0", envelope) for envelope in first])
         sqlite_queries, views = clean_queries(first, tmp_path / "first")
