@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from photoshare.infra.media.blobs import BlobStore
+from photoshare.infra.media.blobs import READ_CHUNK_BYTES, BlobStore
 from photoshare.projections.graph import Edge
 from photoshare.projections.photos import PhotoRecord
 from photoshare.projections.profiles import Profile
@@ -46,7 +46,8 @@ photos/          The files you uploaded, untouched (with their metadata, such as
                  photo was taken), named <photo id>.<extension>.
 comments.json    Each comment you wrote, on anyone's photo: its id, the photo's id, its
                  text and when you wrote it.
-likes.json       Each photo you like: its id, its owner and its caption.
+likes.json       Each photo you like: its id and its owner (their photo is theirs, so
+                 it is not in your archive).
 following.json   The people you follow.
 followers.json   The people who follow you.
 blocks.json      The people you block.
@@ -69,6 +70,7 @@ class ExportSources:
     blocked: PeoplePage = people.BLOCKED
     muted: PeoplePage = people.MUTED
     page_size: int = PAGE_SIZE
+    blob_piece_bytes: int = READ_CHUNK_BYTES
 
 
 def archive_name(username: str, day: datetime) -> str:
@@ -88,7 +90,8 @@ def export_archive(sources: ExportSources, profile: Profile, zipped: ZipStream,
     yield from zipped.add_bytes("profile.json", orjson.dumps(
         _profile(sources, profile, avatar, now), option=orjson.OPT_INDENT_2))
     if avatar is not None:
-        yield from _blob(zipped, sources.media, profile.avatar_key or "", avatar)
+        yield from _blob(zipped, sources.media, profile.avatar_key or "", avatar,
+                         sources.blob_piece_bytes)
     # Both passes over the photos stop at the same newest photo, so a photo posted while
     # the export runs is in neither rather than listed without its file.
     newest = sources.queries().photos.by_owner(user_id, None, 1)
@@ -96,7 +99,7 @@ def export_archive(sources: ExportSources, profile: Profile, zipped: ZipStream,
     for record in _photos(sources, user_id, cut):
         if record.original_key:
             yield from _blob(zipped, sources.originals, record.original_key,
-                             _original_path(record))
+                             _original_path(record), sources.blob_piece_bytes)
     yield from zipped.add_json_array("photos.json", _photo_items(sources, user_id, cut))
     yield from zipped.add_json_array("comments.json", _comment_items(sources, user_id))
     yield from zipped.add_json_array("likes.json", _like_items(sources, user_id))
@@ -175,8 +178,9 @@ def _original_path(record: PhotoRecord) -> str:
     return f"photos/{record.photo_id}.{extension}"
 
 
-def _blob(zipped: ZipStream, store: BlobStore, key: str, name: str) -> Iterator[bytes]:
-    pieces = store.chunks(key)
+def _blob(zipped: ZipStream, store: BlobStore, key: str, name: str,
+          piece_bytes: int) -> Iterator[bytes]:
+    pieces = store.chunks(key, piece_bytes)
     if pieces is None:
         return  # gone since it was listed: the README says a file may be missing
     try:
@@ -224,8 +228,7 @@ def _like_items(sources: ExportSources, user_id: str) -> Iterator[dict[str, Any]
             owner = owners.get(photo.owner_id) if photo else None
             yield {"photo_id": like.photo_id,
                    "owner_id": photo.owner_id if photo else None,
-                   "owner_username": owner.username if owner else None,
-                   "caption": photo.caption if photo else None}
+                   "owner_username": owner.username if owner else None}
 
 
 def _people_items(sources: ExportSources, user_id: str,
