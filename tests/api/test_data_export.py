@@ -7,28 +7,15 @@ from __future__ import annotations
 
 import io
 import json
-import random
 import zipfile
 from typing import Any
 
 from fastapi.testclient import TestClient
-from PIL import Image
 
-from support.embedded import Account, head, image_bytes, post_photo, register
+from support.embedded import Account, distinct_jpeg, head, image_bytes, post_photo, register
 
 FILES = {"README.txt", "profile.json", "photos.json", "comments.json", "likes.json",
          "following.json", "followers.json", "blocks.json", "mutes.json"}
-
-
-def noisy_jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
-    """A JPEG of its own bytes (with EXIF), so that each photo's original is told apart."""
-    chance = random.Random(seed)
-    image = Image.frombytes("RGB", size, chance.randbytes(size[0] * size[1] * 3))
-    buffer = io.BytesIO()
-    exif = Image.Exif()
-    exif[0x010E] = f"original n°{seed}"  # ImageDescription: kept in the original only
-    image.save(buffer, "JPEG", quality=90, exif=exif)
-    return buffer.getvalue()
 
 
 def export(client: TestClient, account: Account) -> zipfile.ZipFile:
@@ -56,14 +43,14 @@ def test_the_zip_holds_the_account_and_nothing_of_anyone_else(client: TestClient
     avatar = image_bytes("PNG", (120, 120), "orange")
     assert client.put("/v1/users/me/avatar", headers=ann.auth,
                       files={"file": ("me.png", avatar, "image/png")}).status_code == 200
-    originals = {seed: noisy_jpeg(seed) for seed in (1, 2, 3)}
+    originals = {seed: distinct_jpeg(seed) for seed in (1, 2, 3)}
     mine = {seed: post_photo(client, ann, data, caption=f"sea n°{seed} #brest",
                              location="Brest", tagged=bob.username if seed == 2 else "",
                              alt_text=f"waves, take {seed}")["photo_id"]
             for seed, data in originals.items()}
-    gone = post_photo(client, ann, noisy_jpeg(4), caption="gone before the export")["photo_id"]
+    gone = post_photo(client, ann, distinct_jpeg(4), caption="gone before the export")["photo_id"]
     assert client.delete(f"/v1/photos/{gone}", headers=ann.auth).status_code == 204
-    bobs = post_photo(client, bob, noisy_jpeg(5), caption="bob's secret sunset")["photo_id"]
+    bobs = post_photo(client, bob, distinct_jpeg(5), caption="bob's secret sunset")["photo_id"]
 
     def comment(account: Account, photo_id: str, text: str) -> str:
         response = client.post(f"/v1/photos/{photo_id}/comments", headers=account.auth,
@@ -139,7 +126,7 @@ def test_the_zip_holds_the_account_and_nothing_of_anyone_else(client: TestClient
     # Nothing of anyone else's: not their words, not their photos, not the deleted one.
     everything = b"".join(archive.read(name) for name in archive.namelist())
     for foreign in (b"bob says", b"cy says", "bob's secret sunset".encode(),
-                    b"gone before the export", gone.encode(), noisy_jpeg(5), noisy_jpeg(4), b"typo"):
+                    b"gone before the export", gone.encode(), distinct_jpeg(5), distinct_jpeg(4), b"typo"):
         assert foreign not in everything
 
 
@@ -154,12 +141,12 @@ def test_an_account_with_nothing_gets_every_file_empty(client: TestClient) -> No
 
 def test_another_persons_export_is_theirs(client: TestClient) -> None:
     ann, bob = register(client), register(client)
-    post_photo(client, ann, noisy_jpeg(11), caption="ann's only")
-    bobs = post_photo(client, bob, noisy_jpeg(12), caption="bob's only")["photo_id"]
+    post_photo(client, ann, distinct_jpeg(11), caption="ann's only")
+    bobs = post_photo(client, bob, distinct_jpeg(12), caption="bob's only")["photo_id"]
     archive = export(client, bob)
     assert [p["photo_id"] for p in read_json(archive, "photos.json")] == [bobs]
     assert read_json(archive, "profile.json")["user_id"] == bob.user_id
-    assert archive.read(f"photos/{bobs}.jpg") == noisy_jpeg(12)
+    assert archive.read(f"photos/{bobs}.jpg") == distinct_jpeg(12)
 
 
 def test_no_export_without_a_valid_token(client: TestClient) -> None:
