@@ -82,14 +82,23 @@ async def _in_threads(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 
 @router.get("/v1/users/me/export", response_class=StreamingResponse, responses={
-    200: {"content": {"application/zip": {}},
-          "description": "the caller's data as a zip (see the README), streamed"},
+    200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+          "description": "the caller's data as a zip, streamed, with `Content-Disposition: "
+                         "attachment; filename=\"photoshare-<username>-<date>.zip\"`"},
     429: {"description": "an export of the caller's, or too many exports, already run; "
                          "see Retry-After"}})
 async def export_my_data(request: Request, response: Response, views: Views,
                          user_id: CurrentUserId) -> StreamingResponse:
-    """Download your data: profile, photos with their originals, comments, likes,
-    follows, followers, blocks and mutes (an extension of API.md, "People's control")."""
+    """Download your data (an extension of API.md, "People's control"). The zip holds
+    `README.txt` (what each file holds); `profile.json` (profile fields, counts, avatar);
+    `avatar.<ext>`; `photos.json` (each photo: id, caption, location, hashtags, tagged
+    users, alt text, posted_at, counts, size, variant URLs, and `original`, the path of
+    its original in the zip); `photos/<photo_id>.<ext>` (the originals as uploaded);
+    `comments.json` (the caller's comments on anyone's photos, with the photo id);
+    `likes.json` (the photos they like); `following.json`, `followers.json`,
+    `blocks.json`, `mutes.json` (people: id, username, display name). Lists are newest
+    first. One export per person at a time (429 `export_in_progress`), a few per
+    process (429 `too_many_exports`), with Retry-After."""
     export: ExportServices = request.app.state.export
     profile = await anyio.to_thread.run_sync(lambda: views.queries().profiles.by_id(user_id))
     if profile is None:
