@@ -195,3 +195,25 @@ def test_too_many_exports_at_once_are_refused(client: TestClient) -> None:
     for release in held:
         release()
     assert client.get("/v1/users/me/export", headers=ann.auth).status_code == 200
+
+
+def test_a_photo_whose_original_the_view_does_not_know_is_listed_without_one(
+        client: TestClient, settings) -> None:
+    """A view row made before the view kept originals' keys (until `projections rebuild
+    photos`): the photo is listed, its `original` null, and the zip has no file for it."""
+    from photoshare.infra.sqlite.viewdb import connect
+
+    ann = register(client)
+    old = post_photo(client, ann, distinct_jpeg(31), caption="from before")["photo_id"]
+    new = post_photo(client, ann, distinct_jpeg(32), caption="from after")["photo_id"]
+    head_now = head(client)
+    client.get("/v1/users/me", headers={**ann.auth, "X-Min-Position": str(head_now)})
+    views = connect(settings.views_path)
+    views.execute("UPDATE photos SET original_key = NULL WHERE photo_id = ?", (old,))
+    views.close()
+
+    archive = export(client, ann)
+    photos = {p["photo_id"]: p for p in read_json(archive, "photos.json")}
+    assert photos[old]["original"] is None and photos[old]["caption"] == "from before"
+    assert photos[new]["original"] == f"photos/{new}.jpg"
+    assert [n for n in archive.namelist() if n.startswith("photos/")] == [f"photos/{new}.jpg"]
