@@ -21,7 +21,8 @@ from photoshare.readapi.services import ViewQueries
 PeoplePage = Callable[[ViewQueries, str, int | None, int], Sequence[Edge]]
 
 
-def nobody(_: ViewQueries, __: str, ___: int | None, ____: int) -> Sequence[Edge]:
+def nobody(queries: ViewQueries, user_id: str, before: int | None,
+           limit: int) -> Sequence[Edge]:
     """No one: the view that would answer does not exist yet."""
     return []
 

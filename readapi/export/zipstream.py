@@ -9,8 +9,9 @@ size. What stays in memory until the end is the central directory's record of ea
 (its name, sizes and offset: about a hundred bytes per entry), which the zip format puts
 last.
 
-Entries of unknown size are written in Zip64 form, so an entry or an archive may pass
-4 GiB; images are stored as they are (they are compressed already), text is deflated.
+Every entry is written in Zip64 form (its size is not known before it is written), so an
+entry or the archive may pass 4 GiB; images are stored as they are (they are compressed
+already), text is deflated.
 """
 
 from __future__ import annotations
