@@ -10,6 +10,11 @@ from `delivery`), so the newest event wins, and a stale batch applied late by a 
 that lost its partition cannot undo newer writes. A like or comment racing with the deletion itself may leave a row behind;
 since the photo is never shown again, neither is the row (callers ask about likes and
 comments of photos they found live, as the read API does).
+
+A person's likes and comments are also listed by person (`likes_by_user`,
+`comments_by_author`, for their data export): an unlike or a comment's deletion removes
+the person's row too; rows of a deleted photo stay and are skipped when read (the photo
+is not live).
 """
 
 from __future__ import annotations
