@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # Live streams (GET /v1/notifications/stream) one user may hold open at once in one
     # read API process; one more is a 429 until one closes.
     max_streams_per_user: int = Field(5, ge=1)
+    # Data exports (GET /v1/users/me/export) one read API process makes at once (one per
+    # person in any case); one more is a 429 until one ends.
+    max_exports: int = Field(4, ge=1)
     ready_max_lag_events: int = Field(1000, ge=0)  # /readyz: 503 when projections lag more
 
     # Cluster profile: the servers.

@@ -38,6 +38,17 @@ class PhotoRecord:
     placeholder: str | None = None
     # The owner's description of the photo for people who cannot see it, or None.
     alt_text: str | None = None
+    # The blob key of the untouched upload (in the originals store), for the owner's data
+    # export; None in a view row made before the view kept it (a rebuild fills it in).
+    original_key: str | None = None
+
+
+@dataclass(frozen=True)
+class LikeRecord:
+    """One like of a photo, as seen from the liker: the photo and the like's position."""
+
+    photo_id: str
+    position: int
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,17 @@ class PhotoQueries(ABC):
     def comments(self, photo_id: str, after: int | None, limit: int) -> list[CommentRecord]:
         """Comments on the photo, oldest first, positions above `after`."""
 
+    @abstractmethod
+    def likes_by_user(self, user_id: str, before: int | None, limit: int) -> list[LikeRecord]:
+        """The live photos `user_id` likes, most recent like first, like positions below
+        `before` (for the person's data export)."""
+
+    @abstractmethod
+    def comments_by_author(self, author_id: str, before: int | None,
+                           limit: int) -> list[CommentRecord]:
+        """The comments `author_id` wrote on live photos, anyone's, newest first,
+        positions below `before` (for the person's data export)."""
+
 
 class PhotosProjection(Projection[PhotoStore]):
     name = "photos"
@@ -120,6 +142,7 @@ class PhotosProjection(Projection[PhotoStore]):
             width=event.width, height=event.height,
             variant_sizes={name: dict(size) for name, size in event.variant_sizes.items()},
             placeholder=event.placeholder, alt_text=event.alt_text,
+            original_key=event.original_key,
             posted_at=envelope.occurred_at.isoformat(), position=envelope.position))
 
     @on(PhotoAltTextChanged)

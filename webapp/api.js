@@ -5,6 +5,8 @@ const TOKEN_KEY = "photoshare.token";
 const USER_KEY = "photoshare.user_id";
 const TIMEOUT_MS = 20000;
 const UPLOAD_TIMEOUT_MS = 120000;
+// A data export streams every photo you posted: minutes for a large account.
+const DOWNLOAD_TIMEOUT_MS = 30 * 60000;
 
 export class ApiError extends Error {
   constructor(status, code, message, details = []) {
@@ -122,12 +124,57 @@ export async function request(method, path, options = {}) {
   return { data, status: response.status, position: written };
 }
 
+/**
+ * download(path): GET a file the API streams (the data export) with this tab's token and
+ * read-your-writes position. Resolves to {blob, filename}; rejects with ApiError like request.
+ */
+export async function download(path) {
+  const headers = { Accept: "application/zip, application/json" };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  if (session.position > 0) headers["X-Min-Position"] = String(session.position);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), DOWNLOAD_TIMEOUT_MS);
+  try {
+    let response;
+    try {
+      response = await fetch(path, { headers, signal: controller.signal });
+    } catch {
+      throw new ApiError(0, "network", FRIENDLY[0]);
+    }
+    if (!response.ok) {
+      let data = null;
+      try {
+        data = await response.json();
+      } catch {
+        data = null;
+      }
+      if (response.status === 401 && session.token) {
+        session.onExpired();
+        throw new ApiError(401, "session_expired", "Your session has ended. Please log in again.");
+      }
+      throw new ApiError(response.status, (data && data.error && data.error.code) || "error",
+        plainMessage(response.status, data));
+    }
+    let blob;
+    try {
+      blob = await response.blob();
+    } catch {
+      throw new ApiError(0, "network", "The download broke off. Please try again.");
+    }
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const named = /filename="([^"]+)"/.exec(disposition);
+    return { blob, filename: named ? named[1] : "photoshare-data.zip" };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export const api = {
   get: (path, options) => request("GET", path, options).then((r) => r.data),
   post: (path, json, options = {}) => request("POST", path, { ...options, json }),
   patch: (path, json) => request("PATCH", path, { json }),
   put: (path, options) => request("PUT", path, options),
-  del: (path) => request("DELETE", path),
+  del: (path, options) => request("DELETE", path, options),
   upload: (method, path, form) => request(method, path, { form }),
 };
 

@@ -1,6 +1,6 @@
 // photoshare web app: hash routes, views, live updates. Plain ES modules, no build step.
 
-import { api, ApiError, enc, session } from "./api.js";
+import { api, ApiError, download, enc, session } from "./api.js";
 import {
   append, avatar, captionNodes, clear, errorBox, h, photoAlt, photoImage, placeToasts, plural,
   squareImage, svgIcon, timeEl, toast, userLink, variantsOf,
@@ -48,7 +48,7 @@ async function route() {
   clear(main);
   window.scrollTo(0, 0);
   main.setAttribute("aria-busy", "true");
-  const open = ["login", "signup", "u", "p", "search"];
+  const open = ["login", "signup", "u", "p", "search", "goodbye"];
   try {
     if (!session.loggedIn && !open.includes(first)) {
       go("#/login");
@@ -65,6 +65,7 @@ async function route() {
     else if (first === "u" && second) await profileView(second, current);
     else if (first === "p" && second) await photoView(second, current);
     else if (first === "search") await searchView(params.get("q") || "", current);
+    else if (first === "goodbye") goodbyeView();
     else notFound();
   } catch (error) {
     if (current()) showError(error);
@@ -146,6 +147,13 @@ function renderHeader() {
 }
 
 function logOut() {
+  forgetSession();
+  go("#/login");
+  toast("You are logged out.");
+}
+
+/** Everything this tab knows of the signed-in person, gone (log out, account deleted). */
+function forgetSession() {
   stopLive();
   session.clear();
   state.me = null;
@@ -157,8 +165,6 @@ function logOut() {
   state.thumbnails.clear();
   delete document.body.dataset.notifications;
   renderHeader();
-  go("#/login");
-  toast("You are logged out.");
 }
 
 session.onExpired = () => {
@@ -883,10 +889,116 @@ function settingsButton(slot) {
     slot.append(h("div", { class: "card settings", id: "settings-panel" },
       h("h2", {}, "Settings"),
       h("p", { class: "muted small" }, `Logged in as @${(state.me && state.me.username) || ""}.`),
-      out));
+      out,
+      dataSettings(),
+      deleteAccountSettings()));
     out.focus();
   });
   return button;
+}
+
+/** "Download my data": the zip of GET /v1/users/me/export, saved under the server's name. */
+function dataSettings() {
+  const status = h("p", { class: "hint", id: "export-status", "aria-live": "polite" });
+  const button = h("button", { type: "button", class: "btn", id: "export-button",
+    "aria-describedby": "export-hint export-status" }, "Download my data");
+  button.addEventListener("click", async () => {
+    busy(button, true, "Preparing your data…");
+    status.textContent = "Preparing your data. A large account can take a few minutes.";
+    status.classList.remove("form-error");
+    try {
+      const { blob, filename } = await download("/v1/users/me/export");
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: filename, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      status.textContent = `Downloaded ${filename}.`;
+    } catch (error) {
+      status.textContent = error.message;
+      status.classList.add("form-error");
+    } finally {
+      busy(button, false, "Preparing your data…");
+    }
+  });
+  return h("section", { class: "settings-section", "aria-labelledby": "data-heading" },
+    h("h3", { id: "data-heading" }, "Your data"),
+    h("p", { class: "hint", id: "export-hint" }, "A zip file of your profile, your photos as you "
+      + "uploaded them, your comments, likes, follows and followers."),
+    button, status);
+}
+
+/** "Delete account": a dialog asking for the password, then DELETE /v1/users/me. */
+function deleteAccountSettings() {
+  const open = h("button", { type: "button", class: "btn btn-danger", id: "delete-account-button" },
+    "Delete account");
+  open.addEventListener("click", () => openDeleteDialog(open));
+  return h("section", { class: "settings-section", "aria-labelledby": "delete-heading" },
+    h("h3", { id: "delete-heading" }, "Delete your account"),
+    h("p", { class: "hint" }, "Your profile, photos, comments and likes are deleted for good."),
+    open);
+}
+
+function openDeleteDialog(opener) {
+  const errors = formErrorSlot();
+  const submit = h("button", { type: "submit", class: "btn btn-danger" }, "Delete my account");
+  const cancel = h("button", { type: "button", class: "btn" }, "Cancel");
+  const form = h("form", { class: "form dialog-form", novalidate: true },
+    h("h2", { id: "delete-dialog-title" }, "Delete your account?"),
+    h("p", { id: "delete-dialog-text" }, "This deletes your profile, your photos, your comments "
+      + "and your likes, and frees your username. It can't be undone. You may want to download "
+      + "your data first."),
+    field("delete-password", "Your password", { type: "password", autocomplete: "current-password",
+      required: true }),
+    errors,
+    h("div", { class: "row" }, submit, cancel));
+  const dialog = h("dialog", { class: "card dialog", id: "delete-dialog",
+    "aria-labelledby": "delete-dialog-title", "aria-describedby": "delete-dialog-text" }, form);
+  const close = () => {
+    dialog.close();
+  };
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    if (opener.isConnected) opener.focus();
+  });
+  cancel.addEventListener("click", close);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clear(errors);
+    const password = form.elements["delete-password"].value;
+    if (!password) {
+      errors.append(errorBox("Enter your password."));
+      form.elements["delete-password"].focus();
+      return;
+    }
+    busy(submit, true, "Deleting…");
+    cancel.disabled = true;
+    try {
+      // noExpire: a 401 here is a wrong password, not an ended session.
+      await api.del("/v1/users/me", { json: { password }, noExpire: true });
+    } catch (error) {
+      busy(submit, false, "Deleting…");
+      cancel.disabled = false;
+      errors.append(errorBox(error.status === 401 ? "Wrong password." : error.message));
+      form.elements["delete-password"].select();
+      return;
+    }
+    dialog.close();
+    forgetSession();
+    go("#/goodbye");
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  form.elements["delete-password"].focus();
+}
+
+function goodbyeView() {
+  append(main, h("section", { class: "page narrow goodbye" },
+    h("h1", {}, "Your account is deleted"),
+    h("p", {}, "Goodbye, and thank you for sharing your photos here. Your profile, photos, "
+      + "comments and likes are gone."),
+    h("p", {}, h("a", { class: "btn btn-primary", href: "#/signup" }, "Create a new account"))));
 }
 
 function profileEditor(user, saved, close) {

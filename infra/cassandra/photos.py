@@ -10,6 +10,11 @@ from `delivery`), so the newest event wins, and a stale batch applied late by a 
 that lost its partition cannot undo newer writes. A like or comment racing with the deletion itself may leave a row behind;
 since the photo is never shown again, neither is the row (callers ask about likes and
 comments of photos they found live, as the read API does).
+
+A person's likes and comments are also listed by person (`likes_by_user`,
+`comments_by_author`, for their data export): an unlike or a comment's deletion removes
+the person's row too; rows of a deleted photo stay and are skipped when read (the photo
+is not live).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from photoshare.events.upcasters import v1_variant_sizes
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from photoshare.infra.cassandra.schema import (
     ALL_SHARDS_CQL,
+    COMMENTS_BY_AUTHOR,
+    LIKES_BY_USER,
     PHOTOS_BY_OWNER,
     SHARDS,
     BucketedList,
@@ -30,6 +37,7 @@ from photoshare.infra.cassandra.schema import (
 )
 from photoshare.projections.photos import (
     CommentRecord,
+    LikeRecord,
     PhotoQueries,
     PhotoRecord,
     PhotoStore,
@@ -37,7 +45,7 @@ from photoshare.projections.photos import (
 from photoshare.streams.delivery import Delivery
 
 _DETAILS = ("owner_id, caption, location, hashtags, tagged_user_ids, variants, width, "
-            "height, posted_at, position, variant_sizes, placeholder, alt_text")
+            "height, posted_at, position, variant_sizes, placeholder, alt_text, original_key")
 _COMMENT = "comment_id, photo_id, author_id, comment_text, created_at, position"
 
 
@@ -47,11 +55,19 @@ class CassandraPhotoStore(PhotoStore):
     def __init__(self, session: Session, delivery: Delivery) -> None:
         self.session, self.delivery = session, delivery
         self.posts = BucketedList(session, PHOTOS_BY_OWNER)
+        self.likes_by_user = BucketedList(session, LIKES_BY_USER)
+        self.comments_by_author = BucketedList(session, COMMENTS_BY_AUTHOR)
         ks = keyspace_of(session)
         self._photo = session.prepare(
             f"SELECT owner_id, position, deleted FROM {ks}.photos WHERE photo_id = ?")
+        self._like_position = session.prepare(
+            f"SELECT position FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ? "
+            "AND user_id = ?")
+        self._comment_author = session.prepare(
+            f"SELECT author_id FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ? "
+            "AND position = ? AND comment_id = ?")
         self._insert_photo = session.prepare(
-            f"INSERT INTO {ks}.photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 13}) "
+            f"INSERT INTO {ks}.photos (photo_id, {_DETAILS}) VALUES (?{', ?' * 14}) "
             "USING TIMESTAMP ?")
         # Nulls every detail (nothing of a deleted photo stays readable) and marks it.
         self._tombstone = session.prepare(
@@ -98,7 +114,7 @@ class CassandraPhotoStore(PhotoStore):
             photo.photo_id, photo.owner_id, photo.caption, photo.location, photo.hashtags,
             photo.tagged_user_ids, photo.variants, photo.width, photo.height,
             photo.posted_at, photo.position, photo.variant_sizes, photo.placeholder,
-            photo.alt_text, photo.position))
+            photo.alt_text, photo.original_key, photo.position))
         execute_concurrent(self.session, self.posts.writes_to_add(
             photo.owner_id, photo.position, photo.photo_id, photo.position))
 
@@ -119,11 +135,19 @@ class CassandraPhotoStore(PhotoStore):
 
     def like(self, photo_id: str, user_id: str, position: int) -> None:
         if not self._deleted(photo_id):
-            self.session.execute(self._like, (photo_id, shard_of(user_id), user_id, position,
-                                              position))
+            execute_concurrent(self.session, [
+                (self._like, (photo_id, shard_of(user_id), user_id, position, position)),
+                *self.likes_by_user.writes_to_add(user_id, position, photo_id, position)])
 
     def unlike(self, photo_id: str, user_id: str, position: int) -> None:
-        # At the unlike's timestamp: a like again (newer) survives a stale unlike.
+        # The liker's index row first, located by the like's row (a crash in between:
+        # the redelivered unlike finds the like's row still there). At the unlike's
+        # timestamp: a like again (newer) survives a stale unlike, in both tables.
+        row = self.session.execute(self._like_position,
+                                   (photo_id, shard_of(user_id), user_id)).one()
+        if row is not None:
+            execute_concurrent(self.session, self.likes_by_user.writes_to_remove(
+                user_id, row.position, photo_id, position))
         self.session.execute(self._unlike, (position, photo_id, shard_of(user_id), user_id))
 
     def add_comment(self, comment: CommentRecord) -> None:
@@ -135,6 +159,8 @@ class CassandraPhotoStore(PhotoStore):
                                     comment.created_at, comment.position, comment.position)),
             (self._locate_comment, (comment.comment_id, comment.photo_id, comment.position,
                                     comment.position)),
+            *self.comments_by_author.writes_to_add(comment.author_id, comment.position,
+                                                   comment.comment_id, comment.position),
         ])
 
     def remove_comment(self, comment_id: str) -> None:
@@ -142,6 +168,12 @@ class CassandraPhotoStore(PhotoStore):
         if row is None:
             return
         at = self.delivery.position
+        # The author's index row first, while the comment's row still names the author.
+        written = self.session.execute(self._comment_author, (
+            row.photo_id, shard_of(comment_id), row.position, comment_id)).one()
+        if written is not None:
+            execute_concurrent(self.session, self.comments_by_author.writes_to_remove(
+                written.author_id, row.position, comment_id, at))
         self.session.execute(self._delete_comment,
                              (at, row.photo_id, shard_of(comment_id), row.position, comment_id))
         self.session.execute(self._forget_comment, (at, comment_id))
@@ -174,6 +206,13 @@ class CassandraPhotoQueries(PhotoQueries):
         self._comments_after = session.prepare(
             f"SELECT {_COMMENT} FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ? "
             "AND position > ? LIMIT ?")
+        self.likes_index = BucketedList(session, LIKES_BY_USER)
+        self.comments_index = BucketedList(session, COMMENTS_BY_AUTHOR)
+        self._comment_location = session.prepare(
+            f"SELECT photo_id FROM {ks}.comments_by_id WHERE comment_id = ?")
+        self._comment = session.prepare(
+            f"SELECT {_COMMENT} FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ? "
+            "AND position = ? AND comment_id = ?")
 
     def photo(self, photo_id: str) -> PhotoRecord | None:
         return self.many([photo_id]).get(photo_id)
@@ -232,6 +271,47 @@ class CassandraPhotoQueries(PhotoQueries):
                               created_at=row.created_at, position=row.position)
                 for row in rows]
 
+    def likes_by_user(self, user_id: str, before: int | None, limit: int) -> list[LikeRecord]:
+        found: list[LikeRecord] = []
+        while len(found) < limit:
+            entries = self.likes_index.newest(user_id, before, limit - len(found))
+            if not entries:
+                break
+            live = self._live([photo_id for photo_id, _ in entries])
+            # Rows of photos deleted since (their likes went with them) are skipped.
+            found += [LikeRecord(photo_id, position) for photo_id, position in entries
+                      if photo_id in live]
+            before = entries[-1][1]
+        return found
+
+    def comments_by_author(self, author_id: str, before: int | None,
+                           limit: int) -> list[CommentRecord]:
+        found: list[CommentRecord] = []
+        while len(found) < limit:
+            entries = self.comments_index.newest(author_id, before, limit - len(found))
+            if not entries:
+                break
+            found += self._comments_at(entries)
+            before = entries[-1][1]
+        return found
+
+    def _comments_at(self, entries: list[tuple[str, int]]) -> list[CommentRecord]:
+        """The comments (id, position) that are still there, on live photos, in order."""
+        places = rows_of(execute_concurrent_with_args(
+            self.session, self._comment_location, [(comment_id,) for comment_id, _ in entries]))
+        located = [(comment_id, position, rows[0].photo_id)
+                   for (comment_id, position), rows in zip(entries, places) if rows]
+        live = self._live([photo_id for _, _, photo_id in located])
+        located = [entry for entry in located if entry[2] in live]
+        rows = rows_of(execute_concurrent_with_args(
+            self.session, self._comment,
+            [(photo_id, shard_of(comment_id), position, comment_id)
+             for comment_id, position, photo_id in located]))
+        return [CommentRecord(comment_id=row.comment_id, photo_id=row.photo_id,
+                              author_id=row.author_id, text=row.comment_text,
+                              created_at=row.created_at, position=row.position)
+                for found in rows for row in found]
+
     def _live(self, photo_ids: list[str]) -> dict[str, Any]:
         """The detail rows of those of `photo_ids` that are posted and not deleted."""
         ids = list(dict.fromkeys(photo_ids))
@@ -249,7 +329,7 @@ def _photo(row: Any, likes: int, comments: int) -> PhotoRecord:
         width=row.width, height=row.height, posted_at=row.posted_at,
         position=row.position, likes=likes, comments=comments,
         variant_sizes=_variant_sizes(row), placeholder=row.placeholder,
-        alt_text=row.alt_text)
+        alt_text=row.alt_text, original_key=row.original_key)
 
 
 def _variant_sizes(row: Any) -> dict[str, dict[str, int]]:

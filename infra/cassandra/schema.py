@@ -84,7 +84,7 @@ TABLES_CQL = (
         variants frozen<map<text, text>>,
         width int, height int, posted_at text, position bigint, deleted boolean,
         variant_sizes frozen<map<text, frozen<map<text, int>>>>, placeholder text,
-        alt_text text)""",
+        alt_text text, original_key text)""",
     # A user's photos, newest first (ids; details come from `photos`).
     # Bound: position bucket.
     """CREATE TABLE IF NOT EXISTS {keyspace}.photos_by_owner (
@@ -108,6 +108,18 @@ TABLES_CQL = (
     # Bound: one row per partition.
     """CREATE TABLE IF NOT EXISTS {keyspace}.comments_by_id (
         comment_id text PRIMARY KEY, photo_id text, position bigint)""",
+    # The photos a user likes, most recent like first, for their data export (rows of
+    # photos deleted since are skipped when read). Bound: position bucket.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.likes_by_user (
+        user_id text, bucket bigint, position bigint, photo_id text,
+        PRIMARY KEY ((user_id, bucket), position, photo_id))
+        WITH CLUSTERING ORDER BY (position DESC, photo_id ASC)""",
+    # The comments a user wrote, newest first (ids; the text is in `photo_comments`,
+    # found through `comments_by_id`), for their data export. Bound: position bucket.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.comments_by_author (
+        author_id text, bucket bigint, position bigint, comment_id text,
+        PRIMARY KEY ((author_id, bucket), position, comment_id))
+        WITH CLUSTERING ORDER BY (position DESC, comment_id ASC)""",
 )
 
 # Columns added to a table above after it was first released: a keyspace created before
@@ -117,6 +129,7 @@ ADDED_COLUMNS_CQL = (
     "ALTER TABLE {keyspace}.photos ADD variant_sizes frozen<map<text, frozen<map<text, int>>>>",
     "ALTER TABLE {keyspace}.photos ADD placeholder text",
     "ALTER TABLE {keyspace}.photos ADD alt_text text",
+    "ALTER TABLE {keyspace}.photos ADD original_key text",
 )
 
 # How Cassandra (4, 5) and ScyllaDB say a column to add is there already.
@@ -264,6 +277,8 @@ class BucketedTable:
 FOLLOWERS = BucketedTable("followers_by_user", key="user_id", item="follower_id")
 FOLLOWING = BucketedTable("following_by_user", key="user_id", item="followee_id")
 PHOTOS_BY_OWNER = BucketedTable("photos_by_owner", key="owner_id", item="photo_id")
+LIKES_BY_USER = BucketedTable("likes_by_user", key="user_id", item="photo_id")
+COMMENTS_BY_AUTHOR = BucketedTable("comments_by_author", key="author_id", item="comment_id")
 
 Write = tuple[Any, tuple[Any, ...]]  # (prepared statement, parameters)
 

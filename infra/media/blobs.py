@@ -21,7 +21,9 @@ import re
 import secrets
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 log = logging.getLogger("photoshare.blobs")
 
@@ -34,6 +36,10 @@ _KEY_PATTERN = re.compile(r"[0-9a-f]{64}\.(?:" + "|".join(sorted(ALLOWED_EXTENSI
 # store's directories. The server itself serves the variants, so nothing else needs to read them.
 _BLOB_FILE_MODE = 0o600
 _BLOB_DIR_MODE = 0o700
+
+# Pieces a blob is read in when streamed (`BlobStore.chunks`): the data export copies
+# originals into its zip this many bytes at a time.
+READ_CHUNK_BYTES = 64 * 1024
 
 # Bytes of the per-upload salt mixed into every key; a fixed length, so salt + data can only
 # be split one way (a key never names two different contents).
@@ -108,6 +114,19 @@ class BlobStore(ABC):
         Raises InvalidBlobKeyError if ``key`` is not a valid key.
         """
 
+    def chunks(self, key: str, chunk_size: int = READ_CHUNK_BYTES) -> Iterator[bytes] | None:
+        """The blob's bytes in pieces of at most ``chunk_size``, or None if it is not stored.
+
+        Close the iterator if it is not read to the end (it may hold a file or a
+        connection). This default reads the whole blob first; adapters stream it, so that
+        copying a large blob holds one piece at a time. Raises InvalidBlobKeyError if
+        ``key`` is not a valid key.
+        """
+        data = self.get(key)
+        if data is None:
+            return None
+        return (data[at:at + chunk_size] for at in range(0, len(data), chunk_size))
+
     @abstractmethod
     def exists(self, key: str) -> bool:
         """Tell whether a blob is stored under ``key``.
@@ -163,6 +182,15 @@ class FilesystemBlobStore(BlobStore):
         except FileNotFoundError:
             return None
 
+    def chunks(self, key: str, chunk_size: int = READ_CHUNK_BYTES) -> Iterator[bytes] | None:
+        """The blob's file, read ``chunk_size`` bytes at a time; None if it is not stored."""
+        check_key(key)
+        try:
+            handle = self._path(key).open("rb")
+        except FileNotFoundError:
+            return None
+        return _read_in_chunks(handle, chunk_size)
+
     def exists(self, key: str) -> bool:
         """Tell whether the blob is stored."""
         check_key(key)
@@ -197,6 +225,12 @@ class FilesystemBlobStore(BlobStore):
             # may not have made the entry durable yet.
             new_dir.mkdir(mode=_BLOB_DIR_MODE, exist_ok=True)
             _fsync_directory(new_dir.parent)
+
+
+def _read_in_chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    with handle:  # closed when read to the end or when the iterator is closed
+        while piece := handle.read(chunk_size):
+            yield piece
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -44,6 +44,7 @@ from photoshare.infra.http.web import APP_OPTIONS, ApiError, hot_routes_first, i
 from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
 from photoshare.readapi.accounts import KnownAccounts
+from photoshare.readapi.routes.export import export_services
 from photoshare.readapi.services import ReadServices
 from photoshare.streams.live import LiveBroadcaster
 from photoshare.streams.partitioned import watermark
@@ -212,7 +213,7 @@ def create_read_app(settings: Settings) -> FastAPI:
     relay = RelayPositions(settings.postgres_dsn)
     progress = ViewProgress(relay, stores.checkpoints)
     live = live_feed(settings)
-    media, _ = media_stores(settings)
+    media, originals = media_stores(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -244,6 +245,8 @@ def create_read_app(settings: Settings) -> FastAPI:
     )
     app.state.progress = progress
     app.state.accounts = KnownAccounts(app.state.read)  # tokens of no account: 401
+    app.state.export = export_services(app.state.read, originals, media,
+                                       settings.max_exports)  # the data export
     install_request_handling(app, settings)
     include_read_api(app)
 

@@ -50,6 +50,7 @@ from photoshare.infra.http.redirects import install_relative_slash_redirects
 from photoshare.infra.http.webapp import install_webapp
 from photoshare.readapi import include_read_api
 from photoshare.readapi.accounts import KnownAccounts
+from photoshare.readapi.routes.export import export_services
 from photoshare.readapi.services import ReadServices
 from photoshare.streams.live import LiveBroadcaster
 from photoshare.streams.runner import BackgroundRunner, ProjectionRunner
@@ -216,6 +217,8 @@ def create_embedded_app(settings: Settings) -> FastAPI:
     )
     app.state.runner = runner
     app.state.accounts = KnownAccounts(app.state.read)  # tokens of no account: 401
+    app.state.export = export_services(app.state.read, FilesystemBlobStore(
+        settings.originals_dir), media, settings.max_exports)  # the data export
 
     install_request_handling(app, settings, idempotency=True)
     include_read_api(app)  # reads first: they are most of the traffic

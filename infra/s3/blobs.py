@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -19,6 +20,7 @@ from botocore.exceptions import ClientError
 from photoshare.infra.media.blobs import (
     CONTENT_TYPES,
     IMMUTABLE_CACHE_CONTROL,
+    READ_CHUNK_BYTES,
     BlobStore,
     blob_key,
     check_key,
@@ -83,6 +85,19 @@ class S3BlobStore(BlobStore):
         """Return the blob's bytes, or None if it is not stored."""
         check_key(key)
         return self._get_object(key)
+
+    def chunks(self, key: str, chunk_size: int = READ_CHUNK_BYTES) -> Iterator[bytes] | None:
+        """The object's body, read ``chunk_size`` bytes at a time as it arrives; None if it
+        is not stored. The connection goes back to the pool once the iterator ends or is
+        closed."""
+        check_key(key)
+        try:
+            response = self._client.get_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if _error_code(error) in _MISSING_OBJECT_CODES:
+                return None
+            raise
+        return _body_in_chunks(response["Body"], chunk_size)
 
     def exists(self, key: str) -> bool:
         """Tell whether the blob is stored.
@@ -189,6 +204,13 @@ def client_config(endpoint_url: str | None) -> Config:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
+
+
+def _body_in_chunks(body: Any, chunk_size: int) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(chunk_size)
+    finally:
+        body.close()
 
 
 def _error_code(error: ClientError) -> str:

@@ -9,7 +9,14 @@ from photoshare.infra.settings import Settings
 from photoshare.streams.runner import Binding
 
 from photoshare.infra.sqlite.util import from_json, placeholders, to_json
-from photoshare.projections.photos import PhotosProjection, CommentRecord, PhotoQueries, PhotoRecord, PhotoStore
+from photoshare.projections.photos import (
+    CommentRecord,
+    LikeRecord,
+    PhotoQueries,
+    PhotoRecord,
+    PhotosProjection,
+    PhotoStore,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -29,7 +36,8 @@ CREATE TABLE IF NOT EXISTS photos (
     variant_sizes TEXT NOT NULL DEFAULT '{}',
     placeholder TEXT,
     alt_text TEXT,
-    alt_text_position INTEGER NOT NULL DEFAULT 0
+    alt_text_position INTEGER NOT NULL DEFAULT 0,
+    original_key TEXT
 );
 CREATE INDEX IF NOT EXISTS photos_by_owner ON photos (owner_id, position);
 CREATE TABLE IF NOT EXISTS photo_likes (
@@ -39,6 +47,8 @@ CREATE TABLE IF NOT EXISTS photo_likes (
     PRIMARY KEY (photo_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS photo_likes_by_user ON photo_likes (user_id, photo_id);
+-- A person's likes and comments, newest first, for their data export.
+CREATE INDEX IF NOT EXISTS photo_likes_by_user_position ON photo_likes (user_id, position);
 CREATE TABLE IF NOT EXISTS photo_comments (
     comment_id TEXT PRIMARY KEY,
     photo_id TEXT NOT NULL,
@@ -48,6 +58,7 @@ CREATE TABLE IF NOT EXISTS photo_comments (
     position INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS photo_comments_by_photo ON photo_comments (photo_id, position);
+CREATE INDEX IF NOT EXISTS photo_comments_by_author ON photo_comments (author_id, position);
 CREATE TABLE IF NOT EXISTS photo_tombstones (
     photo_id TEXT PRIMARY KEY
 ) WITHOUT ROWID;
@@ -56,11 +67,15 @@ CREATE TABLE IF NOT EXISTS photo_tombstones (
 _PHOTO_COLUMNS = ("photo_id, owner_id, caption, location, hashtags, tagged_user_ids, variants, "
                   "width, height, posted_at, position, variant_sizes, placeholder, alt_text, "
                   "likes, comments")
+# What a read selects: the columns above and the original's key (last, so that the insert,
+# which counts likes and comments itself, can share the list above).
+_SELECTED = f"{_PHOTO_COLUMNS}, original_key"
 # Columns added to `photos` after it was first released, with their definitions: a view
 # database made before them gains them at start (`migrate`).
 _ADDED_PHOTO_COLUMNS = {"variant_sizes": "TEXT NOT NULL DEFAULT '{}'", "placeholder": "TEXT",
                         "alt_text": "TEXT",
-                        "alt_text_position": "INTEGER NOT NULL DEFAULT 0"}
+                        "alt_text_position": "INTEGER NOT NULL DEFAULT 0",
+                        "original_key": "TEXT"}
 _COMMENT_COLUMNS = "comment_id, photo_id, author_id, text, created_at, position"
 _NO_LIMIT = 2**62
 
@@ -80,15 +95,16 @@ class SqlitePhotoStore(PhotoStore):
             return
         # A redelivered post changes nothing, so neither does it undo a later alt text.
         self.db.execute(
-            f"INSERT INTO photos ({_PHOTO_COLUMNS}, alt_text_position) VALUES "
+            f"INSERT INTO photos ({_PHOTO_COLUMNS}, alt_text_position, original_key) VALUES "
             f"({placeholders(range(14))}, "
             "(SELECT count(*) FROM photo_likes WHERE photo_id = ?1), "
-            "(SELECT count(*) FROM photo_comments WHERE photo_id = ?1), ?11) "
+            "(SELECT count(*) FROM photo_comments WHERE photo_id = ?1), ?11, ?15) "
             "ON CONFLICT (photo_id) DO NOTHING",
             (photo.photo_id, photo.owner_id, photo.caption, photo.location,
              to_json(photo.hashtags), to_json(photo.tagged_user_ids), to_json(photo.variants),
              photo.width, photo.height, photo.posted_at, photo.position,
-             to_json(photo.variant_sizes), photo.placeholder, photo.alt_text))
+             to_json(photo.variant_sizes), photo.placeholder, photo.alt_text,
+             photo.original_key))
 
     def set_alt_text(self, photo_id: str, alt_text: str | None, position: int) -> None:
         self.db.execute("UPDATE photos SET alt_text = ?, alt_text_position = ? "
@@ -145,11 +161,12 @@ class SqlitePhotoStore(PhotoStore):
 def _photo(row: sqlite3.Row) -> PhotoRecord:
     # By position, in _PHOTO_COLUMNS' order: a page builds tens of these per request.
     (photo_id, owner_id, caption, location, hashtags, tagged_user_ids, variants, width,
-     height, posted_at, position, variant_sizes, placeholder, alt_text, likes, comments) = row
+     height, posted_at, position, variant_sizes, placeholder, alt_text, likes, comments,
+     original_key) = row
     return PhotoRecord(photo_id, owner_id, caption, location, from_json(hashtags),
                        from_json(tagged_user_ids), from_json(variants), width, height,
                        posted_at, position, likes, comments, from_json(variant_sizes),
-                       placeholder, alt_text)
+                       placeholder, alt_text, original_key)
 
 
 class SqlitePhotoQueries(PhotoQueries):
@@ -157,14 +174,14 @@ class SqlitePhotoQueries(PhotoQueries):
         self.db = connection
 
     def photo(self, photo_id: str) -> PhotoRecord | None:
-        row = self.db.execute(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE photo_id = ?",
+        row = self.db.execute(f"SELECT {_SELECTED} FROM photos WHERE photo_id = ?",
                               (photo_id,)).fetchone()
         return _photo(row) if row else None
 
     def many(self, photo_ids: list[str]) -> dict[str, PhotoRecord]:
         if not photo_ids:
             return {}
-        rows = self.db.execute(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE photo_id IN "
+        rows = self.db.execute(f"SELECT {_SELECTED} FROM photos WHERE photo_id IN "
                                f"({placeholders(photo_ids)})", list(photo_ids))
         return {row["photo_id"]: _photo(row) for row in rows}
 
@@ -176,7 +193,7 @@ class SqlitePhotoQueries(PhotoQueries):
         if not owner_ids:
             return []
         rows = self.db.execute(
-            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE owner_id IN ({placeholders(owner_ids)}) "
+            f"SELECT {_SELECTED} FROM photos WHERE owner_id IN ({placeholders(owner_ids)}) "
             "AND position < ? ORDER BY position DESC LIMIT ?",
             (*owner_ids, before if before is not None else _NO_LIMIT, limit))
         return [_photo(row) for row in rows]
@@ -193,6 +210,24 @@ class SqlitePhotoQueries(PhotoQueries):
         rows = self.db.execute(
             f"SELECT {_COMMENT_COLUMNS} FROM photo_comments WHERE photo_id = ? AND position > ? "
             "ORDER BY position LIMIT ?", (photo_id, after or 0, limit))
+        return [CommentRecord(**dict(row)) for row in rows]
+
+    def likes_by_user(self, user_id: str, before: int | None, limit: int) -> list[LikeRecord]:
+        # The join keeps likes of live photos only (a like may arrive before its photo).
+        rows = self.db.execute(
+            "SELECT l.photo_id, l.position FROM photo_likes l JOIN photos p "
+            "ON p.photo_id = l.photo_id WHERE l.user_id = ? AND l.position < ? "
+            "ORDER BY l.position DESC LIMIT ?",
+            (user_id, before if before is not None else _NO_LIMIT, limit))
+        return [LikeRecord(row[0], row[1]) for row in rows]
+
+    def comments_by_author(self, author_id: str, before: int | None,
+                           limit: int) -> list[CommentRecord]:
+        columns = ", ".join(f"c.{name}" for name in _COMMENT_COLUMNS.split(", "))
+        rows = self.db.execute(
+            f"SELECT {columns} FROM photo_comments c JOIN photos p ON p.photo_id = c.photo_id "
+            "WHERE c.author_id = ? AND c.position < ? ORDER BY c.position DESC LIMIT ?",
+            (author_id, before if before is not None else _NO_LIMIT, limit))
         return [CommentRecord(**dict(row)) for row in rows]
 
 

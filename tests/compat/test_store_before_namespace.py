@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from photoshare.infra.roots.embedded import create_embedded_app
+from photoshare.infra.media.blobs import is_valid_key
 from photoshare.infra.sqlite.viewdb import ViewDatabase
 from support.embedded import cheap_settings
 
@@ -35,15 +36,17 @@ def test_an_old_store_rebuilds_the_same_views_and_takes_new_commands(tmp_path: P
         tables = {table: [list(row) for row in rows] for table, rows in dump.items()}
         # Columns added since the fixture was made: the old photos' variant sizes (known
         # from their events' width and height), no placeholder and no alt text (as of
-        # their post's position).
-        photos = [(row[:-4], row[-4:]) for row in tables.pop("photos")]
+        # their post's position), and the original's key (from their events).
+        photos = [(row[:-5], row[-5:]) for row in tables.pop("photos")]
         old_photos = expected["tables"].pop("photos")
         assert tables == expected["tables"]
         assert [row for row, _ in photos] == old_photos
-        for row, (variant_sizes, placeholder, alt_text, alt_text_position) in photos:
+        for row, (variant_sizes, placeholder, alt_text, alt_text_position,
+                  original_key) in photos:
             assert set(json.loads(variant_sizes)) == {"large", "medium", "square"}
             assert (placeholder, alt_text) == (None, None)
             assert alt_text_position == row[10]  # the post's position
+            assert is_valid_key(original_key)
 
         # Old aggregates load and record new events: a login (Credentials), a follow
         # (User), a like of an old photo (Photo, Like).

@@ -238,6 +238,36 @@ def test_a_two_megabyte_blob_round_trips(store):
     assert store.get(key) == data
 
 
+def test_chunks_stream_the_blob_in_pieces_of_at_most_the_size_asked(store):
+    """What the data export copies originals with: every piece at most `chunk_size`
+    bytes, together the blob's bytes; an empty blob is no piece."""
+    data = random.Random(7).randbytes(300_001)
+    key = store.put(data, extension="jpg", salt=SALT)
+    pieces = list(store.chunks(key, 65_536))
+    assert b"".join(pieces) == data
+    assert max(len(piece) for piece in pieces) <= 65_536 and len(pieces) >= 5
+    empty = store.put(b"", extension="png", salt=SALT)
+    assert b"".join(store.chunks(empty, 1024)) == b""
+
+
+def test_chunks_of_a_missing_blob_are_none_and_an_invalid_key_is_refused(store):
+    assert store.chunks(MISSING_KEY) is None
+    with pytest.raises(InvalidBlobKeyError):
+        store.chunks("../x")
+
+
+def test_chunks_closed_early_give_the_blob_back(store):
+    """An export cut short (the client went away) closes its iterator: the file or
+    connection goes back, and the store still serves the blob."""
+    data = random.Random(8).randbytes(200_000)
+    key = store.put(data, extension="jpg", salt=SALT)
+    for _ in range(20):  # more than a connection pool's size, if each leaked one
+        pieces = store.chunks(key, 1024)
+        assert next(pieces) == data[:1024]
+        pieces.close()
+    assert store.get(key) == data
+
+
 def test_concurrent_puts_of_the_same_bytes(store, stored_keys):
     start = threading.Barrier(8)
     keys: list[str] = []

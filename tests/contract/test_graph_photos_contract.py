@@ -51,6 +51,7 @@ from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.projections.graph import Edge, GraphProjection, GraphQueries, GraphStore
 from photoshare.projections.photos import (
     CommentRecord,
+    LikeRecord,
     PhotoQueries,
     PhotoRecord,
     PhotosProjection,
@@ -311,7 +312,8 @@ def expected_photo(photo_id: str, owner: str, position: int, likes: int = 0,
         variants={"large": f"{photo_id}-l.jpg", "small": f"{photo_id}-s.jpg"},
         width=1080, height=720,
         posted_at=(START + timedelta(seconds=position)).isoformat(), position=position,
-        likes=likes, comments=comments, variant_sizes=SIZES, placeholder=PLACEHOLDER)
+        likes=likes, comments=comments, variant_sizes=SIZES, placeholder=PLACEHOLDER,
+        original_key="o.jpg")
 
 
 def test_a_posted_photo_has_its_details(views: Views) -> None:
@@ -325,7 +327,8 @@ def test_a_posted_photo_has_its_details(views: Views) -> None:
     assert views.photos.photo(p2) == PhotoRecord(
         photo_id=p2, owner_id=ann, caption="", location="", hashtags=[],
         tagged_user_ids=[ann], variants={}, width=1, height=2,
-        posted_at=(START + timedelta(seconds=2)).isoformat(), position=2)
+        posted_at=(START + timedelta(seconds=2)).isoformat(), position=2,
+        original_key="o.png")
     assert views.photos.photo(new_id()) is None
     assert views.photos.many([p1, new_id(), p1]) == {p1: expected_photo(p1, ann, 1)}
     assert views.photos.many([]) == {}
@@ -387,6 +390,65 @@ def test_comments_come_oldest_first_after_a_position(views: Views) -> None:
         ids[2], ids[4], ids[BUCKET_SPAN], ids[2 * BUCKET_SPAN + 1]]
     assert views.photos.photo(p1).comments == 4
     assert views.photos.comments(new_id(), None, 10) == []
+
+
+def test_a_users_likes_come_newest_first_on_live_photos_only(views: Views) -> None:
+    """The export's list of what a person liked: likes of deleted photos, undone likes
+    and other people's likes never show; a like again moves to its new position."""
+    ann, bob, cy = new_id(), new_id(), new_id()
+    p1, p2, p3, p4 = (new_id() for _ in range(4))
+    views.deliver(at(1, post(p1, ann)), at(2, post(p2, ann)), at(3, post(p3, cy)),
+                  at(4, post(p4, cy)), at(5, like(p1, ann, bob)), at(6, like(p3, cy, bob)),
+                  at(BUCKET_SPAN + 1, like(p2, ann, bob)), at(BUCKET_SPAN + 2, like(p4, cy, bob)),
+                  at(BUCKET_SPAN + 3, like(p4, cy, cy)), at(BUCKET_SPAN + 4, delete(p4, cy)),
+                  at(2 * BUCKET_SPAN, unlike(p1, ann, bob)),
+                  at(2 * BUCKET_SPAN + 1, unlike(p3, cy, bob)),
+                  at(3 * BUCKET_SPAN, like(p3, cy, bob)))
+
+    expected = [LikeRecord(p3, 3 * BUCKET_SPAN), LikeRecord(p2, BUCKET_SPAN + 1)]
+    assert views.photos.likes_by_user(bob, None, 10) == expected
+    for size in (1, 2, 3):
+        assert newest_first_walk(
+            lambda before, n: views.photos.likes_by_user(bob, before, n), size) == expected
+    assert views.photos.likes_by_user(bob, 3 * BUCKET_SPAN, 10) == expected[1:]
+    assert views.photos.likes_by_user(cy, None, 10) == []
+    assert views.photos.likes_by_user(new_id(), None, 10) == []
+    # A stale unlike, delivered again after the like again, changes nothing.
+    views.deliver(at(2 * BUCKET_SPAN + 1, unlike(p3, cy, bob)))
+    assert views.photos.likes_by_user(bob, None, 10) == expected
+
+
+def test_a_users_comments_come_newest_first_on_live_photos_only(views: Views) -> None:
+    """The export's list of what a person wrote, on anyone's photos: deleted comments,
+    comments on deleted photos and other people's comments never show."""
+    ann, bob, cy = new_id(), new_id(), new_id()
+    p1, p2, p3 = new_id(), new_id(), new_id()
+    c = {position: new_id() for position in (4, 5, 6, 7, BUCKET_SPAN, 2 * BUCKET_SPAN + 3)}
+    views.deliver(at(1, post(p1, ann)), at(2, post(p2, cy)), at(3, post(p3, cy)),
+                  at(4, comment(c[4], p1, ann, bob, text="first")),
+                  at(5, comment(c[5], p2, cy, bob, text="on cy's")),
+                  at(6, comment(c[6], p3, cy, bob, text="gone with p3")),
+                  at(7, comment(c[7], p1, ann, cy, text="not bob's")),
+                  at(BUCKET_SPAN, comment(c[BUCKET_SPAN], p1, ann, bob, text="deleted")),
+                  at(2 * BUCKET_SPAN, uncomment(c[BUCKET_SPAN], p1, bob)),
+                  at(2 * BUCKET_SPAN + 1, delete(p3, cy)),
+                  at(2 * BUCKET_SPAN + 3, comment(c[2 * BUCKET_SPAN + 3], p2, cy, bob,
+                                                  text="latest")))
+
+    def written(position: int, photo_id: str, text: str) -> CommentRecord:
+        return CommentRecord(comment_id=c[position], photo_id=photo_id, author_id=bob,
+                             text=text, position=position,
+                             created_at=(START + timedelta(seconds=position)).isoformat())
+
+    expected = [written(2 * BUCKET_SPAN + 3, p2, "latest"), written(5, p2, "on cy's"),
+                written(4, p1, "first")]
+    assert views.photos.comments_by_author(bob, None, 10) == expected
+    for size in (1, 2):
+        assert newest_first_walk(
+            lambda before, n: views.photos.comments_by_author(bob, before, n), size) == expected
+    assert views.photos.comments_by_author(bob, 5, 10) == expected[2:]
+    assert [r.comment_id for r in views.photos.comments_by_author(cy, None, 10)] == [c[7]]
+    assert views.photos.comments_by_author(ann, None, 10) == []
 
 
 def test_a_stale_unlike_after_a_like_again_changes_nothing(views: Views) -> None:
@@ -535,6 +597,7 @@ class MemoryPhotos(PhotoStore):
     photos: dict[str, PhotoRecord] = field(default_factory=dict)
     likes: set[tuple[str, str]] = field(default_factory=set)
     comments: dict[str, CommentRecord] = field(default_factory=dict)
+    like_positions: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add_photo(self, photo: PhotoRecord) -> None:
         self.photos.setdefault(photo.photo_id, photo)
@@ -552,6 +615,7 @@ class MemoryPhotos(PhotoStore):
     def like(self, photo_id: str, user_id: str, position: int) -> None:
         if photo_id in self.photos:
             self.likes.add((photo_id, user_id))
+            self.like_positions[photo_id, user_id] = position
 
     def unlike(self, photo_id: str, user_id: str, position: int) -> None:
         self.likes.discard((photo_id, user_id))
@@ -571,6 +635,14 @@ class MemoryPhotos(PhotoStore):
     def newest(self, owners: Sequence[str]) -> list[PhotoRecord]:
         return sorted((self.record(p) for p, r in self.photos.items() if r.owner_id in owners),
                       key=lambda record: record.position, reverse=True)
+
+    def likes_of(self, user_id: str) -> list[LikeRecord]:
+        return sorted((LikeRecord(p, self.like_positions[p, u]) for p, u in self.likes
+                       if u == user_id), key=lambda like: like.position, reverse=True)
+
+    def written_by(self, user_id: str) -> list[CommentRecord]:
+        return sorted((c for c in self.comments.values() if c.author_id == user_id),
+                      key=lambda c: c.position, reverse=True)
 
     def thread(self, photo_id: str) -> list[CommentRecord]:
         return sorted((c for c in self.comments.values() if c.photo_id == photo_id),
@@ -596,6 +668,10 @@ def check_views_match_the_reference(views: Views, log: list[Envelope]) -> None:
         assert newest_first_walk(lambda b, n: views.photos.by_owner(user, b, n), 3) == mine
         assert views.photos.liked_by(user, photo_ids) == {
             p for p, u in photos.likes if u == user}
+        assert newest_first_walk(lambda b, n: views.photos.likes_by_user(user, b, n),
+                                 3) == photos.likes_of(user)
+        assert newest_first_walk(lambda b, n: views.photos.comments_by_author(user, b, n),
+                                 3) == photos.written_by(user)
     assert views.photos.recent_by_owners(users[:3], None, 1000) == photos.newest(users[:3])
     assert views.photos.many(photo_ids) == {p: photos.record(p) for p in photos.photos}
     for photo_id in photo_ids:
@@ -740,6 +816,7 @@ def test_an_old_sqlite_photos_view_gains_the_sizes_its_events_tell(tmp_path: Pat
         views.close()
     assert record is not None
     assert (record.variant_sizes, record.placeholder, record.alt_text) == (OLD_SIZES, None, None)
+    assert record.original_key is None  # until `projections rebuild photos`
     views = open_views(path)  # a second start changes nothing; an old row takes edits
     try:
         with views.transaction() as connection:
@@ -770,8 +847,8 @@ def test_an_old_cassandra_keyspace_gains_the_new_columns(cassandra_hosts: str) -
         session.set_keyspace(keyspace)
         record = CassandraPhotoQueries(session).photo(photo_id)
         assert record is not None
-        assert (record.variant_sizes, record.placeholder, record.alt_text) == (
-            OLD_SIZES, None, None)
+        assert (record.variant_sizes, record.placeholder, record.alt_text,
+                record.original_key) == (OLD_SIZES, None, None, None)
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
         session.cluster.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
@@ -77,3 +78,15 @@ def post_photo(client: TestClient, account: Account, data: bytes | None = None,
                            files={"file": ("photo.jpg", data or image_bytes(), "image/jpeg")})
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def distinct_jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A JPEG of random pixels and an EXIF description, its bytes its own: an original
+    that can be told apart from every other, byte for byte (the data export's tests)."""
+    chance = random.Random(seed)
+    image = Image.frombytes("RGB", size, chance.randbytes(size[0] * size[1] * 3))
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010E] = f"original n°{seed}"  # ImageDescription: kept in the original only
+    image.save(buffer, "JPEG", quality=90, exif=exif)
+    return buffer.getvalue()

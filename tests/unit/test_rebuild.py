@@ -124,8 +124,9 @@ def test_the_rebuild_command(populated, capsys, monkeypatch) -> None:
 # Columns of `photos` newer than the table, in the order they were added (a table made
 # before the first of them lacks the rest too).
 ADDED_PHOTO_COLUMNS = {"variant sizes": ("variant_sizes", "placeholder", "alt_text",
-                                         "alt_text_position"),
-                       "alt text": ("alt_text", "alt_text_position")}
+                                         "alt_text_position", "original_key"),
+                       "alt text": ("alt_text", "alt_text_position", "original_key"),
+                       "original key": ("original_key",)}
 
 
 @pytest.mark.parametrize("before_what", ADDED_PHOTO_COLUMNS)
