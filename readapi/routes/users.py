@@ -47,7 +47,7 @@ def _relationship(q: ViewQueries, controls: Controls, viewer: str,
             "muting": user_id in controls.muting}
 
 
-@router.get("/v1/users/by-username/{username}")
+@router.get("/v1/users/by-username/{username}", responses=models.PROFILE)
 def user_by_username(username: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     q = views.queries()
     profile = q.profiles.by_username(username)
@@ -62,7 +62,7 @@ def me(views: Views, viewer: CurrentUserId) -> dict[str, Any]:
     return shapes.user(views, _existing(views.queries(), viewer))
 
 
-@router.get("/v1/users/{user_id}")
+@router.get("/v1/users/{user_id}", responses=models.PROFILE)
 def user(user_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     """A profile. Signed in, it carries `relationship` (`following`, `followed_by`,
     `blocking`, `muting`, from the caller's side); someone its owner blocks gets 404."""
