@@ -6,7 +6,16 @@ from fastapi import FastAPI
 
 from photoshare.commands import errors as e
 from photoshare.infra.http.web import include_routes
-from photoshare.writeapi.routes import comments, following, likes, notifications, people_controls, photos, sessions, users
+from photoshare.writeapi.routes import (
+    comments,
+    following,
+    likes,
+    notifications,
+    people_controls,
+    photos,
+    sessions,
+    users,
+)
 
 # The one place a domain error becomes an HTTP status. Subclasses come before bases.
 DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
