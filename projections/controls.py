@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from photoshare.events import Envelope, UserBlocked, UserMuted, UserUnblocked, UserUnmuted
@@ -35,13 +36,10 @@ class Controls:
     blocked_by: frozenset[str] = frozenset()  # who blocks them
     muting: frozenset[str] = frozenset()      # whom they mute
 
-    @property
+    @cached_property  # asked once per row of a filtered page
     def hidden(self) -> frozenset[str]:
         """People they see nothing of, and who see nothing of them: blocked either way."""
         return self.blocking | self.blocked_by
-
-    def __bool__(self) -> bool:
-        return bool(self.blocking or self.blocked_by or self.muting)
 
 
 NO_CONTROLS = Controls()
