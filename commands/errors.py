@@ -66,6 +66,21 @@ class SelfFollowError(DomainError):
     code = "cannot_follow_self"
 
 
+class SelfBlockError(DomainError):
+    code = "cannot_block_self"
+
+
+class SelfMuteError(DomainError):
+    code = "cannot_mute_self"
+
+
+class BlockingUserError(DomainError):
+    """The actor blocked the person they try to act on (follow): they must unblock
+    first. (The blocked side is answered as if the blocker did not exist.)"""
+
+    code = "user_blocked"
+
+
 class PhotoNotFoundError(DomainError):
     code = "photo_not_found"
 

@@ -36,6 +36,14 @@ def follow_id(follower_id: UUID, followee_id: UUID) -> UUID:
     return uuid5(NAMESPACE, f"follow:{follower_id}:{followee_id}")
 
 
+def block_id(blocker_id: UUID, blocked_id: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"block:{blocker_id}:{blocked_id}")
+
+
+def mute_id(muter_id: UUID, muted_id: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"mute:{muter_id}:{muted_id}")
+
+
 def like_id(photo_id: UUID, user_id: UUID) -> UUID:
     return uuid5(NAMESPACE, f"like:{photo_id}:{user_id}")
 

@@ -92,6 +92,30 @@ class UnfollowUser:
 
 
 @dataclass(frozen=True)
+class BlockUser:
+    blocker_id: str
+    blocked_id: str
+
+
+@dataclass(frozen=True)
+class UnblockUser:
+    blocker_id: str
+    blocked_id: str
+
+
+@dataclass(frozen=True)
+class MuteUser:
+    muter_id: str
+    muted_id: str
+
+
+@dataclass(frozen=True)
+class UnmuteUser:
+    muter_id: str
+    muted_id: str
+
+
+@dataclass(frozen=True)
 class LikePhoto:
     photo_id: str
     user_id: str

@@ -161,6 +161,50 @@ class UserUnfollowed(Event):
     followee_id: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class UserBlocked(Event):
+    family = "graph"
+    description = (
+        "`blocker_id` blocked `blocked_id`. Private to the blocker: the read API tells "
+        "nobody else. The same command's `UserUnfollowed` events (both ways) end the "
+        "pair's follows; while the block lasts neither can follow the other, like, "
+        "comment on or tag the other's photos, and neither sees the other's content."
+    )
+    blocker_id: str
+    blocked_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserUnblocked(Event):
+    family = "graph"
+    description = (
+        "`blocker_id` lifted their block of `blocked_id`. Follows ended by the block "
+        "stay ended."
+    )
+    blocker_id: str
+    blocked_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserMuted(Event):
+    family = "graph"
+    description = (
+        "`muter_id` muted `muted_id`: the muted person's posts leave the muter's home "
+        "timeline and their activity raises no notifications for the muter. Nothing "
+        "else changes and the muted person is not told."
+    )
+    muter_id: str
+    muted_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserUnmuted(Event):
+    family = "graph"
+    description = "`muter_id` unmuted `muted_id`: their posts show in the timeline again."
+    muter_id: str
+    muted_id: str
+
+
 # --- engagement --------------------------------------------------------------------
 
 
@@ -230,6 +274,10 @@ _CLASSES: dict[str, type[Event]] = {
         PhotoDeleted,
         UserFollowed,
         UserUnfollowed,
+        UserBlocked,
+        UserUnblocked,
+        UserMuted,
+        UserUnmuted,
         PhotoLiked,
         PhotoUnliked,
         CommentAdded,

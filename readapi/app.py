@@ -6,10 +6,19 @@ from fastapi import FastAPI
 
 from photoshare.infra.http.web import include_routes
 from photoshare.readapi import media
-from photoshare.readapi.routes import export, notifications, photos, search, timeline, users
+from photoshare.readapi.routes import (
+    export,
+    notifications,
+    people_controls,
+    photos,
+    search,
+    timeline,
+    users,
+)
 
 
 def include_read_api(app: FastAPI) -> None:
     # The hottest read first: Starlette tries routes in order.
-    for module in (timeline, users, photos, search, notifications, media, export):
+    for module in (timeline, users, photos, search, notifications, people_controls, media,
+                   export):
         include_routes(app, module.router)

@@ -57,3 +57,33 @@ class PhotoPageDoc(BaseModel):
 
 PHOTO = {200: {"model": PhotoDoc, "description": "the photo"}}
 PHOTO_PAGE = {200: {"model": PhotoPageDoc, "description": "a page of photos"}}
+
+
+class RelationshipDoc(BaseModel):
+    """The caller's relationship to a profile's owner, from the caller's side only."""
+
+    following: bool = Field(description="the caller follows them")
+    followed_by: bool = Field(description="they follow the caller")
+    blocking: bool = Field(description="the caller blocks them")
+    muting: bool = Field(description="the caller mutes them")
+
+
+class ProfileDoc(UserSummaryDoc):
+    bio: str
+    location: str
+    followers: int
+    following: int
+    photos: int
+    relationship: RelationshipDoc | None = Field(
+        None, description="only when signed in and the profile is someone else's")
+
+
+class UserPageDoc(BaseModel):
+    items: list[UserSummaryDoc]
+    next_cursor: str | None
+
+
+PROFILE = {200: {"model": ProfileDoc, "description": "the profile"},
+           404: {"description": "no such user, or its owner blocks the caller "
+                                "(`user_not_found` either way)"}}
+USER_PAGE = {200: {"model": UserPageDoc, "description": "a page of people"}}

@@ -179,3 +179,12 @@ export const api = {
 };
 
 export const enc = encodeURIComponent;
+
+// Block and mute (API.md "People's control"): each PUT / DELETE is idempotent.
+export const controls = {
+  path: (kind, userId) => `/v1/users/me/${kind}/${enc(userId)}`,
+  block: (userId) => api.put(controls.path("blocks", userId)),
+  unblock: (userId) => api.del(controls.path("blocks", userId)),
+  mute: (userId) => api.put(controls.path("mutes", userId)),
+  unmute: (userId) => api.del(controls.path("mutes", userId)),
+};

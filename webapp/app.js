@@ -1,9 +1,9 @@
 // photoshare web app: hash routes, views, live updates. Plain ES modules, no build step.
 
-import { api, ApiError, download, enc, session } from "./api.js";
+import { api, ApiError, controls, download, enc, session } from "./api.js";
 import {
-  append, avatar, captionNodes, clear, errorBox, h, photoAlt, photoImage, placeToasts, plural,
-  squareImage, svgIcon, timeEl, toast, userLink, variantsOf,
+  append, avatar, captionNodes, clear, errorBox, h, menuButton, photoAlt, photoImage, placeToasts,
+  plural, squareImage, svgIcon, timeEl, toast, userLink, variantsOf,
 } from "./dom.js";
 
 const main = document.getElementById("main");
@@ -831,15 +831,28 @@ async function profileView(username, current) {
     });
     actions.append(edit, settingsButton(settingsSlot));
   } else if (session.loggedIn) {
+    const relationship = user.relationship || {};
+    if (relationship.blocking) {
+      // Nothing of theirs is served to you while you block them: say so, offer the way back.
+      actions.append(profileMenu(user, relationship));
+      section.append(h("div", { class: "card blocked-note", role: "status" },
+        h("p", {}, `You blocked @${user.username}. They can't find your profile or see your posts, `
+          + "and you don't see theirs."),
+        h("button", { type: "button", class: "btn", onclick: () => unblockFromProfile(user) }, "Unblock")));
+      return;
+    }
     const follow = h("button", { type: "button", class: "btn btn-primary", disabled: true }, "Follow");
-    actions.append(follow);
+    actions.append(follow, profileMenu(user, relationship));
     let following = false;
     const show = () => {
       follow.textContent = following ? "Unfollow" : "Follow";
       follow.className = following ? "btn" : "btn btn-primary";
     };
-    followingIds(session.userId).then((ids) => {
-      following = ids.has(user.user_id);
+    const known = typeof relationship.following === "boolean"
+      ? Promise.resolve(relationship.following)
+      : followingIds(session.userId).then((ids) => ids.has(user.user_id));
+    known.then((value) => {
+      following = value;
       show();
       follow.disabled = false;
     }).catch(() => {
@@ -890,6 +903,8 @@ function settingsButton(slot) {
       h("h2", {}, "Settings"),
       h("p", { class: "muted small" }, `Logged in as @${(state.me && state.me.username) || ""}.`),
       out,
+      controlList("blocks", "Blocked accounts", "Unblock", "You have not blocked anyone."),
+      controlList("mutes", "Muted accounts", "Unmute", "You have not muted anyone."),
       dataSettings(),
       deleteAccountSettings()));
     out.focus();
@@ -999,6 +1014,80 @@ function goodbyeView() {
     h("p", {}, "Goodbye, and thank you for sharing your photos here. Your profile, photos, "
       + "comments and likes are gone."),
     h("p", {}, h("a", { class: "btn btn-primary", href: "#/signup" }, "Create a new account"))));
+
+/** The "⋯" menu on someone else's profile: Block / Unblock and Mute / Unmute. */
+function profileMenu(user, relationship) {
+  const name = `@${user.username}`;
+  return menuButton(`More options for ${name}`, () => [
+    relationship.muting
+      ? { label: `Unmute ${name}`, onSelect: () => setMuted(user, relationship, false) }
+      : { label: `Mute ${name}`, onSelect: () => setMuted(user, relationship, true) },
+    relationship.blocking
+      ? { label: `Unblock ${name}`, onSelect: () => unblockFromProfile(user) }
+      : { label: `Block ${name}`, danger: true, onSelect: () => blockFromProfile(user) },
+  ]);
+}
+
+async function setMuted(user, relationship, muted) {
+  try {
+    await (muted ? controls.mute(user.user_id) : controls.unmute(user.user_id));
+    relationship.muting = muted;
+    toast(muted ? `You muted @${user.username}. Their posts won't show in your feed.`
+      : `You unmuted @${user.username}.`);
+  } catch (error) {
+    toast(error.message, { error: true });
+  }
+}
+
+async function blockFromProfile(user) {
+  if (!confirm(`Block @${user.username}? They won't be able to find your profile or see your `
+    + "posts, and you won't see theirs. You'll stop following each other. They won't be told.")) return;
+  try {
+    await controls.block(user.user_id);
+    toast(`You blocked @${user.username}.`);
+    route(); // the profile again, as a blocker sees it
+  } catch (error) {
+    toast(error.message, { error: true });
+  }
+}
+
+async function unblockFromProfile(user) {
+  try {
+    await controls.unblock(user.user_id);
+    toast(`You unblocked @${user.username}.`);
+    route();
+  } catch (error) {
+    toast(error.message, { error: true });
+  }
+}
+
+/** A settings list of the people you block or mute, each with its undo button. */
+function controlList(kind, title, undo, empty) {
+  const list = h("ul", { class: "people-list", "aria-label": title });
+  const section = h("section", { class: "control-list", id: `settings-${kind}` },
+    h("h3", {}, title), list);
+  const row = (person) => {
+    const button = h("button", { type: "button", class: "btn btn-small" }, undo);
+    const item = h("li", {}, userLink(person), button);
+    button.setAttribute("aria-label", `${undo} @${person.username}`);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api.del(controls.path(kind, person.user_id));
+        item.remove();
+        toast(`${undo === "Unblock" ? "Unblocked" : "Unmuted"} @${person.username}.`);
+        if (!list.children.length) list.replaceWith(h("p", { class: "muted small" }, empty));
+      } catch (error) {
+        button.disabled = false;
+        toast(error.message, { error: true });
+      }
+    });
+    return item;
+  };
+  pager({ list, host: section, path: `/v1/users/me/${kind}`, current: () => section.isConnected
+    || !section.parentNode, limit: 20, render: row,
+    empty: () => h("p", { class: "muted small" }, empty) });
+  return section;
 }
 
 function profileEditor(user, saved, close) {

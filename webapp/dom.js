@@ -437,6 +437,57 @@ export function svgIcon(name) {
   return svg;
 }
 
+/**
+ * A "⋯" button that opens a small menu of actions. `items()` is called on each opening and
+ * gives [{label, onSelect}]; the menu closes on a choice, Escape, or a click elsewhere.
+ */
+export function menuButton(label, items) {
+  const wrap = h("div", { class: "menu-wrap" });
+  const button = h("button", { type: "button", class: "btn btn-menu", "aria-haspopup": "menu",
+    "aria-expanded": "false", "aria-label": label, title: label }, "⋯");
+  const menu = h("div", { class: "menu", role: "menu", hidden: true });
+  const close = (focus) => {
+    menu.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    document.removeEventListener("click", outside, true);
+    if (focus) button.focus();
+  };
+  const outside = (event) => {
+    if (!wrap.contains(event.target)) close(false);
+  };
+  button.addEventListener("click", () => {
+    if (!menu.hidden) return close(true);
+    clear(menu);
+    for (const item of items()) {
+      const entry = h("button", { type: "button", role: "menuitem", class: item.danger ? "danger" : "" },
+        item.label);
+      entry.addEventListener("click", () => {
+        close(true);
+        item.onSelect();
+      });
+      menu.append(entry);
+    }
+    menu.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    document.addEventListener("click", outside, true);
+    menu.querySelector("button").focus();
+  });
+  menu.addEventListener("keydown", (event) => {
+    const entries = [...menu.querySelectorAll("button")];
+    const at = entries.indexOf(document.activeElement);
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close(true);
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      entries[(at + step + entries.length) % entries.length].focus();
+    }
+  });
+  wrap.append(button, menu);
+  return wrap;
+}
+
 export function errorBox(message) {
   return h("p", { class: "form-error", role: "alert" }, message);
 }

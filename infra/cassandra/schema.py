@@ -136,7 +136,7 @@ ADDED_COLUMNS_CQL = (
 _COLUMN_EXISTS_MESSAGES = ("already exists", "conflicts with an existing column")
 
 # Modules of this package that own tables of their own (each exports TABLES_CQL).
-TABLE_MODULES = ("checkpoints", "profiles", "notifications", "timelines")
+TABLE_MODULES = ("checkpoints", "profiles", "notifications", "timelines", "controls")
 
 
 def all_tables_cql() -> list[str]:

@@ -390,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "drop the old rows. Interrupted, the same command resumes.")
     which = rebuild.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", help="the view: profiles, graph, photos, "
-                                               "timelines, search or notifications")
+                                               "timelines, search, notifications or "
+                                               "controls (blocks and mutes)")
     which.add_argument("--all", action="store_true", help="rebuild every view")
     _data_dir_option(rebuild)
     rebuild.set_defaults(handler=_projections_rebuild)

@@ -22,9 +22,10 @@ from starlette.types import Receive, Scope, Send
 
 from photoshare.infra.http.web import ApiError, CurrentUserId, bearer_token, verified_user_id
 from photoshare.projections.notifications import Notification
-from photoshare.readapi import shapes
+from photoshare.readapi import blocking, shapes
 from photoshare.readapi.deps import Services, Views
-from photoshare.readapi.pagination import Page, keyset_page
+from photoshare.readapi import pagination as pages
+from photoshare.readapi.pagination import Page
 from photoshare.readapi.services import ReadServices, StreamSlot, ViewQueries
 from photoshare.readapi.routing import ReadRoute
 
@@ -63,10 +64,19 @@ def _items(services: ReadServices, q: ViewQueries, records: list[Notification],
 
 @router.get("/v1/notifications")
 def notifications(views: Views, viewer: CurrentUserId, page: Page) -> dict[str, Any]:
+    """The caller's notifications, newest first, with read flags. Those caused by people
+    the caller blocks, is blocked by or mutes are left out: filtered here, at read time,
+    against the caller's current blocks and mutes, so the answer is the same whatever
+    order the cluster's partitions delivered the events in (and unmuting shows them
+    again)."""
     q = views.queries()
-    records = q.notifications.for_user(viewer, page.position(), page.limit + 1)
+    controls = blocking.controls_of(q, viewer)
+    records, after = blocking.fill_keyset(
+        lambda before, n: q.notifications.for_user(viewer, before, n),
+        lambda record: blocking.is_heard(controls, record.actor_id),
+        lambda record: record.position, page.position(), page.limit)
     items = _items(views, q, records, q.notifications.read_up_to(viewer))
-    return keyset_page(items, [r.position for r in records], page.limit)
+    return pages.page(items, {"p": after} if after is not None else None)
 
 
 # --- the live stream ------------------------------------------------------------------
@@ -108,6 +118,16 @@ def _sse(kind: str, data: Any, event_id: str | None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def _heard(services: ReadServices, user_id: str, notice: Any) -> bool:
+    """Whether the notice may reach the user: not from someone they block, are blocked by
+    or mute (runs on a worker thread: it reads the controls view)."""
+    data = getattr(notice, "data", None)
+    if not isinstance(data, dict):
+        return True
+    controls = blocking.controls_of(services.queries(), user_id)
+    return blocking.shows_notice(controls, str(getattr(notice, "kind", "")), data)
+
+
 async def _render(services: ReadServices, notice: Any) -> str:
     kind = str(getattr(notice, "kind", "message"))
     data = dict(getattr(notice, "data", {}) or {})
@@ -146,7 +166,8 @@ async def _events(request: Request, services: ReadServices,
                 return  # the feed ended (or failed): so does the stream
             notice = pending.result()
             pending = asyncio.create_task(_next(subscription))
-            yield await _render(services, notice)
+            if await run_in_threadpool(_heard, services, user_id, notice):
+                yield await _render(services, notice)
     finally:
         # Client gone, server stopping or feed ended. Unsubscribe without awaiting (this
         # may run under cancellation): cancelling the pending read closes the feed from

@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from photoshare.infra.http.web import ApiError
 from photoshare.projections.photos import PhotoRecord
-from photoshare.readapi import models, shapes
+from photoshare.projections.controls import Controls
+from photoshare.readapi import blocking, models, shapes
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, page
 from photoshare.readapi.services import ViewQueries
@@ -24,21 +25,34 @@ def _existing(q: ViewQueries, photo_id: str) -> PhotoRecord:
     return record
 
 
+def _visible(q: ViewQueries, photo_id: str, viewer: str | None) -> tuple[PhotoRecord, Controls]:
+    """The photo and the viewer's controls; 404 as if it did not exist when its owner
+    and the viewer block each other (either way)."""
+    record = _existing(q, photo_id)
+    controls = blocking.controls_of(q, viewer)
+    blocking.check_photo(controls, record.owner_id)
+    return record, controls
+
+
 @router.get("/v1/photos/{photo_id}", responses=models.PHOTO)
 def photo(photo_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     q = views.queries()
-    return shapes.photos(views, q, [_existing(q, photo_id)], viewer)[0]
+    record, controls = _visible(q, photo_id, viewer)
+    return blocking.without_hidden_tags(controls, shapes.photos(views, q, [record], viewer))[0]
 
 
 @router.get("/v1/photos/{photo_id}/comments")
-def comments(photo_id: str, views: Views, page_request: Page) -> dict[str, Any]:
+def comments(photo_id: str, views: Views, page_request: Page, viewer: Viewer) -> dict[str, Any]:
+    """The photo's comments, oldest first; signed in, without those of the people the
+    caller blocks or is blocked by."""
     q = views.queries()
-    _existing(q, photo_id)
-    records = q.photos.comments(photo_id, page_request.position(), page_request.limit + 1)
-    more = len(records) > page_request.limit
-    records = records[:page_request.limit]
+    _, controls = _visible(q, photo_id, viewer)
+    records, after = blocking.fill_keyset(
+        lambda start, n: q.photos.comments(photo_id, start, n),
+        lambda comment: blocking.shows_person(controls, comment.author_id),
+        lambda comment: comment.position, page_request.position(), page_request.limit)
     authors = q.profiles.many(sorted({r.author_id for r in records}))
     items = [{"comment_id": r.comment_id,
               "author": shapes.user_summary(views, authors.get(r.author_id), r.author_id),
               "text": r.text, "created_at": r.created_at} for r in records]
-    return page(items, {"p": records[-1].position} if more else None)
+    return page(items, {"p": after} if after is not None else None)

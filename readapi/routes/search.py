@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from photoshare.infra.http.web import ApiError
+from photoshare.projections.photos import PhotoRecord
 from photoshare.projections.search import MAX_TAG_CHARS, parse_tag_prefix
-from photoshare.readapi import models, shapes
+from photoshare.readapi import blocking, models, shapes
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, PageRequest, invalid_cursor, page
 from photoshare.readapi.routing import ReadRoute, offload
@@ -56,16 +57,20 @@ def _next(offset: int, found: int, limit: int) -> dict[str, Any] | None:
 
 @router.get("/v1/search/users")
 @offload
-def search_users(q: SearchText, views: Views, page_request: Page) -> dict[str, Any]:
-    """Users whose username, first or last name starts with the terms of `q`."""
+def search_users(q: SearchText, views: Views, page_request: Page,
+                 viewer: Viewer) -> dict[str, Any]:
+    """Users whose username, first or last name starts with the terms of `q`; signed
+    in, without the people the caller blocks or is blocked by."""
     offset, limit = _offset(page_request), page_request.limit
     queries = views.queries()
-    found = queries.search.users(q, offset, limit + 1)
-    user_ids = found[:limit]
+    controls = blocking.controls_of(queries, viewer)
+    user_ids, at = blocking.fill_offset(
+        lambda start, n: queries.search.users(q, start, n),
+        lambda uid: blocking.shows_person(controls, uid), offset, limit)
     profiles = queries.profiles.many(user_ids)
     items = [shapes.user_summary(views, profiles[uid], uid)
              for uid in user_ids if uid in profiles]
-    return page(items, _next(offset, len(found), limit))
+    return page(items, {"o": at} if at is not None else None)
 
 
 @router.get("/v1/search/photos", responses=models.PHOTO_PAGE)
@@ -74,9 +79,25 @@ def search_photos(q: SearchText, views: Views, page_request: Page,
                   viewer: Viewer) -> dict[str, Any]:
     """Photos whose caption has the words of `q` and whose hashtags include its `#tags`;
     the last `#tag` matches the tags it begins too (`#bea` finds `#beach`), below the
-    photos that carry it whole."""
+    photos that carry it whole. Signed in, the photos of people the caller blocks or is
+    blocked by are left out."""
     offset, limit = _offset(page_request), page_request.limit
     queries = views.queries()
+    controls = blocking.controls_of(queries, viewer)
+    if controls.hidden:
+        # The owner is in the photos view, not in the search hit: the photos are looked
+        # up batch by batch while the page fills.
+        def fetch(start: int, n: int) -> list[PhotoRecord | None]:
+            ids = queries.search.photos(q, start, n)
+            found = queries.photos.many(ids)
+            return [found.get(pid) for pid in ids]
+        rows, at = blocking.fill_offset(
+            fetch, lambda r: r is None or blocking.shows_person(controls, r.owner_id),
+            offset, limit)
+        present = [r for r in rows if r is not None]
+        cards = blocking.without_hidden_tags(controls,
+                                             shapes.photos(views, queries, present, viewer))
+        return page(cards, {"o": at} if at is not None else None)
     found = queries.search.photos(q, offset, limit + 1)
     photo_ids = found[:limit]
     records = queries.photos.many(photo_ids)

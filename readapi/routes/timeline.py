@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from photoshare.infra.http.web import CurrentUserId
-from photoshare.readapi import models, shapes
+from photoshare.readapi import blocking, models, shapes
 from photoshare.readapi.deps import Views
 from photoshare.readapi.pagination import Page, page
 from photoshare.readapi.routing import ReadRoute
@@ -23,16 +23,21 @@ def timeline(viewer: CurrentUserId, views: Views, page_request: Page) -> dict[st
     `PHOTOSHARE_TIMELINE_CAP` photos (800 by default). A deleted photo leaves it, and so
     do the photos of someone unfollowed; the caller's own photos stay whomever they
     unfollow. Send the `X-Event-Position` of a post as `X-Min-Position` to see it at
-    once."""
-    # One query for the page's entries, one for their photos, then the cards' people and
-    # the viewer's likes (`shapes.photos`).
+    once. The photos of people the caller blocks, is blocked by or mutes are left out
+    (those already on it too)."""
+    # One query for the viewer's blocks and mutes, one for the page's entries (more if
+    # some are filtered out), one for their photos, then the cards' people and the
+    # viewer's likes (`shapes.photos`).
     q = views.queries()
-    entries = q.timelines.home(viewer, page_request.position(), page_request.limit + 1)
-    more = len(entries) > page_request.limit
-    entries = entries[:page_request.limit]
+    controls = blocking.controls_of(q, viewer)
+    entries, after = blocking.fill_keyset(
+        lambda before, n: q.timelines.home(viewer, before, n),
+        lambda entry: blocking.is_heard(controls, entry.owner_id),
+        lambda entry: entry.position, page_request.position(), page_request.limit)
     records = q.photos.many([e.photo_id for e in entries])
     # A photo the photos view does not have (a view that lags for a moment) is skipped,
     # but the cursor still continues after the last entry, so nothing is skipped twice.
     cards = shapes.photos(views, q, [records[e.photo_id] for e in entries
                                      if e.photo_id in records], viewer)
-    return page(cards, {"p": entries[-1].position} if more else None)
+    return page(blocking.without_hidden_tags(controls, cards),
+                {"p": after} if after is not None else None)

@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from photoshare.infra.http.web import ApiError, CurrentUserId
+from photoshare.projections.controls import Controls
 from photoshare.projections.graph import Edge, GraphQueries
 from photoshare.projections.profiles import Profile
-from photoshare.readapi import models, shapes
+from photoshare.readapi import blocking, models, shapes
 from photoshare.readapi.deps import Viewer, Views
-from photoshare.readapi.pagination import Page, PageRequest, keyset_page
+from photoshare.readapi.pagination import Page, PageRequest, keyset_page, page
 from photoshare.readapi.services import ReadServices, ViewQueries
 from photoshare.readapi.routing import ReadRoute
 
@@ -26,12 +27,33 @@ def _existing(q: ViewQueries, user_id: str) -> Profile:
     return profile
 
 
-@router.get("/v1/users/by-username/{username}")
-def user_by_username(username: str, views: Views) -> dict[str, Any]:
-    profile = views.queries().profiles.by_username(username)
+def _profile(views: ReadServices, q: ViewQueries, profile: Profile,
+             viewer: str | None) -> dict[str, Any]:
+    """The profile as `viewer` may see it: 404 for someone its owner blocks; with the
+    viewer's `relationship` to its owner when signed in (and not the owner)."""
+    if viewer is None or viewer == profile.user_id:
+        return shapes.user(views, profile)
+    controls = blocking.controls_of(q, viewer)
+    blocking.check_profile(controls, profile.user_id)
+    return {**shapes.user(views, profile),
+            "relationship": _relationship(q, controls, viewer, profile.user_id)}
+
+
+def _relationship(q: ViewQueries, controls: Controls, viewer: str,
+                  user_id: str) -> dict[str, bool]:
+    return {"following": q.graph.follows(viewer, user_id),
+            "followed_by": q.graph.follows(user_id, viewer),
+            "blocking": user_id in controls.blocking,
+            "muting": user_id in controls.muting}
+
+
+@router.get("/v1/users/by-username/{username}", responses=models.PROFILE)
+def user_by_username(username: str, views: Views, viewer: Viewer) -> dict[str, Any]:
+    q = views.queries()
+    profile = q.profiles.by_username(username)
     if profile is None:
         raise ApiError(404, "user_not_found", "no such user")
-    return shapes.user(views, profile)
+    return _profile(views, q, profile, viewer)
 
 
 @router.get("/v1/users/me")
@@ -40,34 +62,53 @@ def me(views: Views, viewer: CurrentUserId) -> dict[str, Any]:
     return shapes.user(views, _existing(views.queries(), viewer))
 
 
-@router.get("/v1/users/{user_id}")
-def user(user_id: str, views: Views) -> dict[str, Any]:
-    return shapes.user(views, _existing(views.queries(), user_id))
+@router.get("/v1/users/{user_id}", responses=models.PROFILE)
+def user(user_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
+    """A profile. Signed in, it carries `relationship` (`following`, `followed_by`,
+    `blocking`, `muting`, from the caller's side); someone its owner blocks gets 404."""
+    q = views.queries()
+    return _profile(views, q, _existing(q, user_id), viewer)
+
+
+def _visible_owner(q: ViewQueries, user_id: str, viewer: str | None) -> Controls:
+    """The viewer's controls, once the owner's content is theirs to see (404 if not)."""
+    _existing(q, user_id)
+    controls = blocking.controls_of(q, viewer)
+    blocking.check_content(controls, user_id)
+    return controls
 
 
 @router.get("/v1/users/{user_id}/photos", responses=models.PHOTO_PAGE)
 def user_photos(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
     q = views.queries()
-    _existing(q, user_id)
+    controls = _visible_owner(q, user_id, viewer)
     records = q.photos.by_owner(user_id, page.position(), page.limit + 1)
-    return keyset_page(shapes.photos(views, q, records, viewer),
-                       [r.position for r in records], page.limit)
+    cards = blocking.without_hidden_tags(controls, shapes.photos(views, q, records, viewer))
+    return keyset_page(cards, [r.position for r in records], page.limit)
 
 
-def _people_page(views: ReadServices, user_id: str, page: PageRequest,
+def _people_page(views: ReadServices, user_id: str, page_request: PageRequest,
+                 viewer: str | None,
                  side: Callable[[GraphQueries], Callable[..., list[Edge]]]) -> dict[str, Any]:
     q = views.queries()
-    _existing(q, user_id)
-    edges = side(q.graph)(user_id, page.position(), page.limit + 1)
-    return keyset_page(shapes.users(views, q, [e.user_id for e in edges]),
-                       [e.position for e in edges], page.limit)
+    controls = _visible_owner(q, user_id, viewer)
+    fetch = lambda before, n: side(q.graph)(user_id, before, n)  # noqa: E731
+    if not controls.hidden:
+        edges = fetch(page_request.position(), page_request.limit + 1)
+        return keyset_page(shapes.users(views, q, [e.user_id for e in edges]),
+                           [e.position for e in edges], page_request.limit)
+    edges, after = blocking.fill_keyset(
+        fetch, lambda edge: blocking.shows_person(controls, edge.user_id),
+        lambda edge: edge.position, page_request.position(), page_request.limit)
+    return page(shapes.users(views, q, [e.user_id for e in edges]),
+                {"p": after} if after is not None else None)
 
 
 @router.get("/v1/users/{user_id}/followers")
-def followers(user_id: str, views: Views, page: Page) -> dict[str, Any]:
-    return _people_page(views, user_id, page, lambda graph: graph.followers)
+def followers(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
+    return _people_page(views, user_id, page, viewer, lambda graph: graph.followers)
 
 
 @router.get("/v1/users/{user_id}/following")
-def following(user_id: str, views: Views, page: Page) -> dict[str, Any]:
-    return _people_page(views, user_id, page, lambda graph: graph.following)
+def following(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
+    return _people_page(views, user_id, page, viewer, lambda graph: graph.following)

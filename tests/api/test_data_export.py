@@ -69,6 +69,9 @@ def test_the_zip_holds_the_account_and_nothing_of_anyone_else(client: TestClient
                           headers=account.auth).status_code == 204
     for follower, followee in ((ann, bob), (bob, ann), (cy, ann), (bob, cy)):
         client.put(f"/v1/users/me/following/{followee.user_id}", headers=follower.auth)
+    dee = register(client)
+    for path in (f"blocks/{dee.user_id}", f"mutes/{cy.user_id}"):
+        assert client.put(f"/v1/users/me/{path}", headers=ann.auth).status_code == 204
 
     archive = export(client, ann)
 
@@ -118,8 +121,8 @@ def test_the_zip_holds_the_account_and_nothing_of_anyone_else(client: TestClient
 
     assert read_json(archive, "following.json") == people(bob)
     assert read_json(archive, "followers.json") == people(cy, bob)  # newest first
-    assert read_json(archive, "blocks.json") == []
-    assert read_json(archive, "mutes.json") == []
+    assert read_json(archive, "blocks.json") == people(dee)
+    assert read_json(archive, "mutes.json") == people(cy)
     readme = archive.read("README.txt").decode()
     assert all(name.split("/")[0] in readme for name in FILES - {"README.txt"} | {"photos/"})
 

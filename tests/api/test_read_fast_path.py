@@ -48,7 +48,23 @@ def _requests(ids: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
         ("/v1/notifications?limit=x", auth), ("/healthz", {}), ("/readyz", {}),
         ("/healthz", auth), ("/v1/nowhere", {}), ("/v1/timeline/", auth),
         (f"/v1/users/{me}/", {}), ("/docs", {}), ("/openapi.json", {}),
+        *_blocked_requests(ids),
     ]
+
+
+def _blocked_requests(ids: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """The reads of someone the user blocked (404s, filtered lists) and the user's own
+    lists of blocks and mutes: the rules of readapi/blocking.py hold on both paths."""
+    me, photo = ids["user"], ids["photo"]
+    shut_out = {"Authorization": f"Bearer {ids['blocked_token']}"}
+    auth = {"Authorization": f"Bearer {ids['token']}"}
+    return [(f"/v1/users/{me}", shut_out), (f"/v1/users/{me}/photos", shut_out),
+            (f"/v1/photos/{photo}", shut_out), (f"/v1/photos/{photo}/comments", shut_out),
+            (f"/v1/users/{me}/followers", shut_out), ("/v1/search/users?q=fast", shut_out),
+            ("/v1/search/photos?q=sun", shut_out), ("/v1/timeline", shut_out),
+            ("/v1/notifications", shut_out), (f"/v1/users/{ids['blocked']}", auth),
+            ("/v1/users/me/blocks", auth), ("/v1/users/me/mutes?limit=1", auth),
+            ("/v1/users/me/blocks", {})]
 
 
 def _answers(settings: Any, ids: dict[str, str]) -> list[tuple[Any, ...]]:
@@ -75,9 +91,13 @@ def test_the_fast_path_answers_as_fastapi_does(tmp_path: Path,
         client.put(f"/v1/users/me/following/{other.user_id}", headers=account.auth)
         post_photo(client, other, caption="first #sun")
         photo = post_photo(client, account, caption="sun and sea #sun #sea ünïcode")
+        shut_out = register(client)
+        client.put(f"/v1/users/me/mutes/{other.user_id}", headers=account.auth)
+        client.put(f"/v1/users/me/blocks/{shut_out.user_id}", headers=account.auth)
         liked = client.put(f"/v1/photos/{photo['photo_id']}/likes/me", headers=account.auth)
         ids = {"user": account.user_id, "photo": photo["photo_id"], "token": account.token,
-               "position": liked.headers["X-Event-Position"]}
+               "position": liked.headers["X-Event-Position"], "blocked": shut_out.user_id,
+               "blocked_token": shut_out.token}
     fast = _answers(settings, ids)
     monkeypatch.setattr(routing, "FAST_PATH", False)
     standard = _answers(settings, ids)
@@ -89,6 +109,8 @@ def test_the_fast_path_answers_as_fastapi_does(tmp_path: Path,
     assert statuses["/v1/timeline?limit=1"] == 200
     assert statuses["/v1/timeline?limit=0"] == 422
     assert statuses["/v1/search/users?q=a&q=b"] == 200
+    shut_out = [a for a in fast if a[0] == f"/v1/photos/{ids['photo']}" and a[1] == 404]
+    assert shut_out, "the blocked person's read of the blocker's photo was answered 404"
 
 
 def test_the_hot_read_routes_take_the_fast_path() -> None:
@@ -98,3 +120,6 @@ def test_the_hot_read_routes_take_the_fast_path() -> None:
                if routing._plan(route.endpoint.__wrapped__, route.path) is not None}
     assert {"/v1/timeline", "/v1/users/{user_id}", "/v1/photos/{photo_id}",
             "/v1/search/users", "/v1/users/me"} <= planned
+    from photoshare.readapi.routes import people_controls
+    assert all(routing._plan(route.endpoint.__wrapped__, route.path) is not None
+               for route in people_controls.router.routes)

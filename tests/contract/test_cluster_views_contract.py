@@ -206,6 +206,10 @@ def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
             want.notifications.for_user(user, None, EVERYTHING), user
         assert got.notifications.read_up_to(user) == want.notifications.read_up_to(user)
         assert got.photos.liked_by(user, photos) == want.photos.liked_by(user, photos)
+        assert got.controls.of(user) == want.controls.of(user), user
+        for kind in ("block", "mute"):
+            assert got.controls.listed(kind, user, None, EVERYTHING) == \
+                want.controls.listed(kind, user, None, EVERYTHING), (kind, user)
     assert got.photos.many(photos) == want.photos.many(photos)
     for photo in photos:
         assert got.photos.comments(photo, None, EVERYTHING) == \

@@ -276,6 +276,16 @@ def test_an_unfollow_of_a_pair_that_never_followed_changes_nothing(views: Views)
     assert views.graph.following(bob, None, 10) == []
 
 
+def test_follows_answers_for_one_pair_and_one_direction(views: Views) -> None:
+    ann, bob = new_id(), new_id()
+    views.deliver(at(1, follow(ann, bob)))
+    assert views.graph.follows(ann, bob) and not views.graph.follows(bob, ann)
+    views.deliver(at(2, unfollow(ann, bob)))
+    assert not views.graph.follows(ann, bob)
+    views.deliver(at(3, follow(ann, bob)), at(2, unfollow(ann, bob)))  # a stale redelivery
+    assert views.graph.follows(ann, bob)
+
+
 def test_graph_events_delivered_again_change_nothing(views: Views) -> None:
     ann, bob, cy = new_id(), new_id(), new_id()
     log = [at(1, follow(ann, bob)), at(2, follow(cy, bob)), at(3, unfollow(ann, bob)),

@@ -26,9 +26,13 @@ from photoshare.events import (
     PhotoPosted,
     PhotoUnliked,
     ProfileUpdated,
+    UserBlocked,
     UserFollowed,
+    UserMuted,
     UserRegistered,
+    UserUnblocked,
     UserUnfollowed,
+    UserUnmuted,
     event_to_data,
 )
 
@@ -50,7 +54,12 @@ class _State:
     photos: dict[str, str] = field(default_factory=dict)       # live photo -> owner
     likes: set[tuple[str, str]] = field(default_factory=set)
     comments: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (photo, author)
+    blocks: set[tuple[str, str]] = field(default_factory=set)  # (blocker, blocked)
+    mutes: set[tuple[str, str]] = field(default_factory=set)   # (muter, muted)
     made: int = 0
+
+    def blocked_between(self, one: str, other: str) -> bool:
+        return (one, other) in self.blocks or (other, one) in self.blocks
 
     def next_id(self, kind: str) -> str:
         self.made += 1
@@ -58,7 +67,7 @@ class _State:
 
 
 KINDS = ("follow", "follow", "unfollow", "post", "post", "delete", "like", "unlike", "comment",
-         "uncomment", "profile", "avatar", "alt_text")
+         "uncomment", "profile", "avatar", "alt_text", "block", "unblock", "mute", "unmute")
 
 
 @st.composite
@@ -79,7 +88,8 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
         live = sorted(state.photos)
         photo = draw(st.sampled_from(live)) if live else None
         kind = draw(st.sampled_from(list(kinds)))
-        if kind == "follow" and actor != other and (actor, other) not in state.follows:
+        if (kind == "follow" and actor != other and (actor, other) not in state.follows
+                and not state.blocked_between(actor, other)):
             state.follows.add((actor, other))
             out.append((UserFollowed(follower_id=actor, followee_id=other), actor))
         elif kind == "unfollow" and (actor, other) in state.follows:
@@ -88,7 +98,9 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
         elif kind == "post":
             photo_id = state.next_id("photo")
             words = draw(st.lists(st.sampled_from(WORDS), max_size=3))
-            tagged = draw(st.lists(st.sampled_from(state.users), max_size=2, unique=True))
+            tagged = [user for user in draw(st.lists(st.sampled_from(state.users), max_size=2,
+                                                     unique=True))
+                      if not state.blocked_between(actor, user)]
             caption = " ".join(words)
             hashtags = list(dict.fromkeys(w[1:].casefold() for w in words if w.startswith("#")))
             state.photos[photo_id] = actor
@@ -111,7 +123,8 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
             state.likes = {(p, u) for p, u in state.likes if p != photo}
             state.comments = {c: v for c, v in state.comments.items() if v[0] != photo}
             out.append((PhotoDeleted(photo_id=photo, owner_id=actor), actor))
-        elif kind == "like" and photo and (photo, actor) not in state.likes:
+        elif kind == "like" and photo and (photo, actor) not in state.likes \
+                and not state.blocked_between(actor, state.photos[photo]):
             state.likes.add((photo, actor))
             out.append((PhotoLiked(photo_id=photo, owner_id=state.photos[photo],
                                    user_id=actor), actor))
@@ -119,7 +132,8 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
             state.likes.discard((photo, actor))
             out.append((PhotoUnliked(photo_id=photo, owner_id=state.photos[photo],
                                      user_id=actor), actor))
-        elif kind == "comment" and photo:
+        elif kind == "comment" and photo and not state.blocked_between(actor,
+                                                                        state.photos[photo]):
             comment_id = state.next_id("comment")
             state.comments[comment_id] = (photo, actor)
             out.append((CommentAdded(comment_id=comment_id, photo_id=photo,
@@ -130,6 +144,24 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
             photo_id, author = state.comments.pop(comment_id)
             out.append((CommentDeleted(comment_id=comment_id, photo_id=photo_id,
                                        author_id=author, deleted_by=author), author))
+        elif kind == "block" and actor != other and (actor, other) not in state.blocks:
+            # As the command does: the block, then the follows both ways end.
+            state.blocks.add((actor, other))
+            out.append((UserBlocked(blocker_id=actor, blocked_id=other), actor))
+            for pair in ((actor, other), (other, actor)):
+                if pair in state.follows:
+                    state.follows.discard(pair)
+                    out.append((UserUnfollowed(follower_id=pair[0], followee_id=pair[1]),
+                                actor))
+        elif kind == "unblock" and (actor, other) in state.blocks:
+            state.blocks.discard((actor, other))
+            out.append((UserUnblocked(blocker_id=actor, blocked_id=other), actor))
+        elif kind == "mute" and actor != other and (actor, other) not in state.mutes:
+            state.mutes.add((actor, other))
+            out.append((UserMuted(muter_id=actor, muted_id=other), actor))
+        elif kind == "unmute" and (actor, other) in state.mutes:
+            state.mutes.discard((actor, other))
+            out.append((UserUnmuted(muter_id=actor, muted_id=other), actor))
         elif kind == "profile":
             out.append((ProfileUpdated(user_id=actor, display_name=draw(st.sampled_from(
                 ["Zoë Renamed", "Plain Name", "Ann Other"])), bio="b", location="l", age=None),

@@ -18,6 +18,8 @@ AGGREGATE_FIELDS = {
     "UserUnfollowed": ("follower_id", "followee_id"),
     "PhotoLiked": ("photo_id", "user_id"), "PhotoUnliked": ("photo_id", "user_id"),
     "CommentAdded": ("comment_id",), "CommentDeleted": ("comment_id",),
+    "UserBlocked": ("blocker_id", "blocked_id"), "UserUnblocked": ("blocker_id", "blocked_id"),
+    "UserMuted": ("muter_id", "muted_id"), "UserUnmuted": ("muter_id", "muted_id"),
 }
 
 

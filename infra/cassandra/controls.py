@@ -1,0 +1,95 @@
+"""Block and mute sets on Cassandra (projections/controls.py).
+
+Every write carries `USING TIMESTAMP <position of its event>`: a block is an insert, an
+unblock a delete of the same rows, so whichever of a pair's events is newest in the log
+wins whatever the delivery order, and a redelivered older event changes nothing.
+"""
+
+from __future__ import annotations
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent
+
+from photoshare.infra.cassandra.schema import NO_POSITION_LIMIT, keyspace_of
+from photoshare.projections.controls import Controls, ControlQueries, ControlStore, Kind
+from photoshare.projections.graph import Edge
+
+TABLES_CQL = (
+    # Whom user_id blocks or mutes (kind), with when (the event's position). Read whole:
+    # a person's blocks and mutes are what each of their reads filters by.
+    # Bound: one row (~100 bytes) per person the user blocks or mutes.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.controls_by_user (
+        user_id text, kind text, other_id text, position bigint,
+        PRIMARY KEY ((user_id), kind, other_id))""",
+    # Who blocks user_id: so that the blocked person's reads leave the blocker out.
+    # Bound: one row per person blocking the user.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.blockers_by_user (
+        user_id text, blocker_id text,
+        PRIMARY KEY ((user_id), blocker_id))""",
+)
+
+
+class CassandraControlStore(ControlStore):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        ks = keyspace_of(session)
+        self._put = session.prepare(
+            f"INSERT INTO {ks}.controls_by_user (user_id, kind, other_id, position) "
+            "VALUES (?, ?, ?, ?) USING TIMESTAMP ?")
+        self._drop = session.prepare(
+            f"DELETE FROM {ks}.controls_by_user USING TIMESTAMP ? WHERE user_id = ? "
+            "AND kind = ? AND other_id = ?")
+        self._put_blocker = session.prepare(
+            f"INSERT INTO {ks}.blockers_by_user (user_id, blocker_id) VALUES (?, ?) "
+            "USING TIMESTAMP ?")
+        self._drop_blocker = session.prepare(
+            f"DELETE FROM {ks}.blockers_by_user USING TIMESTAMP ? WHERE user_id = ? "
+            "AND blocker_id = ?")
+
+    def set(self, kind: Kind, user_id: str, other_id: str, active: bool,
+            position: int) -> None:
+        if active:
+            writes = [(self._put, (user_id, kind, other_id, position, position))]
+            if kind == "block":
+                writes.append((self._put_blocker, (other_id, user_id, position)))
+        else:
+            writes = [(self._drop, (position, user_id, kind, other_id))]
+            if kind == "block":
+                writes.append((self._drop_blocker, (position, other_id, user_id)))
+        # Two partitions: concurrent single-partition writes; each is idempotent, so a
+        # crash between them is repaired by the redelivery.
+        for result in execute_concurrent(self.session, writes, raise_on_first_error=True):
+            result.result_or_exc  # noqa: B018 - raised above on failure
+
+
+class CassandraControlQueries(ControlQueries):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        ks = keyspace_of(session)
+        self._mine = session.prepare(
+            f"SELECT kind, other_id, position FROM {ks}.controls_by_user WHERE user_id = ?")
+        self._blockers = session.prepare(
+            f"SELECT blocker_id FROM {ks}.blockers_by_user WHERE user_id = ?")
+        self._of_kind = session.prepare(
+            f"SELECT other_id, position FROM {ks}.controls_by_user WHERE user_id = ? "
+            "AND kind = ?")
+
+    def of(self, user_id: str) -> Controls:
+        mine, blockers = execute_concurrent(
+            self.session, [(self._mine, (user_id,)), (self._blockers, (user_id,))],
+            raise_on_first_error=True)
+        rows = list(mine.result_or_exc)
+        return Controls(
+            blocking=frozenset(r.other_id for r in rows if r.kind == "block"),
+            blocked_by=frozenset(r.blocker_id for r in blockers.result_or_exc),
+            muting=frozenset(r.other_id for r in rows if r.kind == "mute"))
+
+    def listed(self, kind: Kind, user_id: str, before: int | None, limit: int) -> list[Edge]:
+        # Clustered by other_id, so ordered by position here: the partition is one
+        # person's blocks or mutes, read whole.
+        below = NO_POSITION_LIMIT if before is None else before
+        edges = [Edge(row.other_id, row.position)
+                 for row in self.session.execute(self._of_kind, (user_id, kind))
+                 if row.position < below]
+        edges.sort(key=lambda edge: edge.position, reverse=True)
+        return edges[:limit]

@@ -1,0 +1,128 @@
+"""The read side's rules for blocks and mutes, in one place; the routes call them.
+
+A viewer's blocks (both ways) and mutes come from the controls view
+(projections/controls.py) once per request, and are applied to what the other views
+answer. Filtering at read time, against sets that converge whatever the delivery order,
+is deterministic under partitioned interleaved delivery, and makes a new block or mute
+act at once on rows already materialized (timelines, notifications).
+
+- Blocked either way ("hidden"): the blocked person gets 404 for the blocker's profile
+  (`user_not_found`), photos, photo pages (`photo_not_found`), comments and lists, as if
+  the blocker did not exist; the blocker gets the blocked person's profile header (with
+  `relationship.blocking`, so they can unblock) and 404 for the rest. Neither sees the
+  other in search, timelines, comments on others' photos, follower lists, tags or
+  notifications.
+- Muted: the muted person's posts leave the muter's home timeline (live notices too) and
+  their activity raises no notification for the muter (the list and the live stream).
+  Nothing else changes.
+- An anonymous read has no viewer and no controls: it sees what everyone sees.
+
+Pages stay full where they can: a filtered page reads further (a few rounds at most)
+until it has `limit` items, and its cursor continues after the last row read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from photoshare.infra.http.web import ApiError
+from photoshare.projections.controls import NO_CONTROLS, Controls
+from photoshare.readapi.services import ViewQueries
+
+T = TypeVar("T")
+
+# How many reads a filtered page may take to fill itself before it answers short (its
+# cursor then continues after the rows read, so nothing is skipped).
+MAX_FILL_ROUNDS = 5
+
+
+def controls_of(q: ViewQueries, viewer: str | None) -> Controls:
+    """The viewer's blocks and mutes (none for an anonymous read)."""
+    return q.controls.of(viewer) if viewer else NO_CONTROLS
+
+
+def user_not_found() -> ApiError:
+    return ApiError(404, "user_not_found", "no such user")
+
+
+def check_profile(controls: Controls, user_id: str) -> None:
+    """A blocked person does not find the blocker's profile."""
+    if user_id in controls.blocked_by:
+        raise user_not_found()
+
+
+def check_content(controls: Controls, owner_id: str) -> None:
+    """Nobody blocked either way sees the other's photos, comments or lists."""
+    if owner_id in controls.hidden:
+        raise user_not_found()
+
+
+def check_photo(controls: Controls, owner_id: str) -> None:
+    if owner_id in controls.hidden:
+        raise ApiError(404, "photo_not_found", "no such photo")
+
+
+def shows_person(controls: Controls, user_id: str) -> bool:
+    return user_id not in controls.hidden
+
+
+def is_heard(controls: Controls, user_id: str) -> bool:
+    """Whether `user_id`'s posts may be in the viewer's home timeline and their activity
+    raise notifications for the viewer: not blocked either way, not muted."""
+    return user_id not in controls.hidden and user_id not in controls.muting
+
+
+def shows_notice(controls: Controls, kind: str, data: dict[str, Any]) -> bool:
+    """Whether a live notice may go to the viewer: a notification from someone blocked or
+    muted, or a timeline item of theirs, does not."""
+    who = data.get("actor_id") if kind == "notification" else data.get("owner_id")
+    return not isinstance(who, str) or is_heard(controls, who)
+
+
+def without_hidden_tags(controls: Controls, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Photo cards with the people hidden from the viewer taken out of `tagged`."""
+    if controls.hidden:
+        for card in cards:
+            card["tagged"] = [t for t in card["tagged"] if t["user_id"] not in controls.hidden]
+    return cards
+
+
+def fill_keyset(fetch: Callable[[int | None, int], list[T]], keep: Callable[[T], bool],
+                position: Callable[[T], int], start: int | None,
+                limit: int) -> tuple[list[T], int | None]:
+    """A keyset page of the rows `keep` accepts: `fetch(cursor, n)` reads up to n rows
+    after `cursor` in the list's order. Returns up to `limit` rows and the position the
+    next page continues from (None: the list is exhausted)."""
+    kept: list[T] = []
+    cursor = start
+    for _ in range(MAX_FILL_ROUNDS):
+        batch = fetch(cursor, limit + 1)
+        for row in batch:
+            if keep(row):
+                kept.append(row)
+                if len(kept) > limit:
+                    return kept[:limit], position(kept[limit - 1])
+        if len(batch) <= limit:
+            return kept, None
+        cursor = position(batch[-1])
+    return kept, cursor
+
+
+def fill_offset(fetch: Callable[[int, int], list[T]], keep: Callable[[T], bool], offset: int,
+                limit: int) -> tuple[list[T], int | None]:
+    """`fill_keyset` for ranked lists paged by offset (search): the rows `keep` accepts,
+    up to `limit`, and the offset the next page starts at (None: no more)."""
+    kept: list[T] = []
+    at = offset
+    for _ in range(MAX_FILL_ROUNDS):
+        batch = fetch(at, limit + 1)
+        for index, row in enumerate(batch):
+            if keep(row):
+                kept.append(row)
+                if len(kept) > limit:
+                    return kept[:limit], at + index
+        if len(batch) <= limit:
+            return kept, None
+        at += len(batch)
+    return kept, at
