@@ -21,9 +21,11 @@ from photoshare.commands import messages as m
 from photoshare.commands.aggregates import Comment, Credentials, EmailClaim, Follow, Like, Photo, User
 from photoshare.commands.aggregates.base import EventSourcedAggregate
 from photoshare.commands.aggregates.inbox import Inbox, inbox_id
+from photoshare.commands.aggregates.requests import FollowRequests, follow_requests_id
 from photoshare.commands.errors import (
     CommentNotFoundError,
     ConcurrentUpdateError,
+    FollowRequestNotFoundError,
     EmailTakenError,
     InvalidValueError,
     PhotoNotFoundError,
@@ -109,8 +111,27 @@ class PhotoShareCommands(Application):
     @_decide.register
     def _update_profile(self, command: m.UpdateProfile, context: m.CommandContext) -> _Decision:
         user = self._actor(command.user_id)
+        was_private = user.private
         user.update_profile(command.changes, context)
-        return _Decision([user], user)
+        if not (was_private and not user.private):
+            return _Decision([user], user)
+        # Made public: every pending request becomes a follow, in this same command.
+        requests = self._get(FollowRequests, follow_requests_id(user.id))
+        if requests is None:
+            return _Decision([user], user)
+        follows = [self._follow_from(follower, user.id, context)
+                   for follower in requests.approve_all(context)]
+        return _Decision([user, requests, *follows], user)
+
+    def _follow_from(self, follower_id: UUID, followee_id: UUID,
+                     context: m.CommandContext) -> Follow:
+        """The pair's Follow, following now (a UserFollowed recorded unless it already
+        was)."""
+        follow = self._get(Follow, follow_id(follower_id, followee_id))
+        if follow is None:
+            return Follow.start(follower_id, followee_id, context)
+        follow.follow(context)
+        return follow
 
     @_decide.register
     def _change_avatar(self, command: m.ChangeAvatar, context: m.CommandContext) -> _Decision:
@@ -148,24 +169,68 @@ class PhotoShareCommands(Application):
 
     @_decide.register
     def _follow(self, command: m.FollowUser, context: m.CommandContext) -> _Decision:
+        """Value: "requested" when the followee is private and the follow now waits for
+        their approval (asking again while pending records nothing), else None."""
         follower = self._actor(command.follower_id)
         followee = self._user(command.followee_id)
         Follow.check_not_self(follower.id, followee.id)
         follow = self._get(Follow, follow_id(follower.id, followee.id))
-        if follow is None:
-            return _Decision([Follow.start(follower.id, followee.id, context)])
-        follow.follow(context)
-        return _Decision([follow])
+        if follow is not None and follow.active:
+            return _Decision([])
+        if followee.private:
+            requests = self._get(FollowRequests, follow_requests_id(followee.id))
+            if requests is None:
+                requests = FollowRequests.start(follower.id, followee.id, context)
+            else:
+                requests.request(follower.id, context)
+            return _Decision([requests], "requested")
+        return _Decision([self._follow_from(follower.id, followee.id, context)])
 
     @_decide.register
     def _unfollow(self, command: m.UnfollowUser, context: m.CommandContext) -> _Decision:
+        """Stops following, and withdraws a pending request."""
         follower = self._actor(command.follower_id)
         followee = self._user(command.followee_id)
+        changed: list[EventSourcedAggregate] = []
         follow = self._get(Follow, follow_id(follower.id, followee.id))
-        if follow is None:
-            return _Decision([])
-        follow.unfollow(context)
-        return _Decision([follow])
+        if follow is not None:
+            follow.unfollow(context)
+            changed.append(follow)
+        requests = self._get(FollowRequests, follow_requests_id(followee.id))
+        if requests is not None:
+            requests.withdraw(follower.id, context)
+            changed.append(requests)
+        return _Decision(changed)
+
+    @_decide.register
+    def _approve_request(self, command: m.ApproveFollowRequest,
+                         context: m.CommandContext) -> _Decision:
+        owner = self._actor(command.user_id)
+        requests = self._requests_to(owner)
+        follower_id = self._requester_id(command.follower_id)
+        requests.approve(follower_id, context)
+        return _Decision([requests, self._follow_from(follower_id, owner.id, context)])
+
+    @_decide.register
+    def _decline_request(self, command: m.DeclineFollowRequest,
+                         context: m.CommandContext) -> _Decision:
+        owner = self._actor(command.user_id)
+        requests = self._requests_to(owner)
+        requests.decline(self._requester_id(command.follower_id), context)
+        return _Decision([requests])
+
+    def _requests_to(self, owner: User) -> FollowRequests:
+        requests = self._get(FollowRequests, follow_requests_id(owner.id))
+        if requests is None:
+            raise FollowRequestNotFoundError("no pending follow request from that user")
+        return requests
+
+    @staticmethod
+    def _requester_id(follower_id: str) -> UUID:
+        parsed = parse_id(follower_id)
+        if parsed is None:
+            raise FollowRequestNotFoundError("no pending follow request from that user")
+        return parsed
 
     @_decide.register
     def _like(self, command: m.LikePhoto, context: m.CommandContext) -> _Decision:

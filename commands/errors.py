@@ -66,6 +66,10 @@ class SelfFollowError(DomainError):
     code = "cannot_follow_self"
 
 
+class FollowRequestNotFoundError(DomainError):
+    code = "follow_request_not_found"
+
+
 class PhotoNotFoundError(DomainError):
     code = "photo_not_found"
 

@@ -36,6 +36,10 @@ class GraphQueries(ABC):
     def following(self, user_id: str, before: int | None, limit: int) -> list[Edge]:
         """Whom `user_id` follows, most recent first, positions below `before`."""
 
+    @abstractmethod
+    def follows(self, follower_id: str, followee_id: str) -> bool:
+        """Whether `follower_id` follows `followee_id` now."""
+
 
 class GraphProjection(Projection[GraphStore]):
     name = "graph"

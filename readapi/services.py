@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from photoshare.projections.follow_requests import FollowRequestQueries
 from photoshare.projections.graph import GraphQueries
 from photoshare.projections.notifications import NotificationQueries
 from photoshare.projections.photos import PhotoQueries
@@ -26,6 +27,7 @@ class ViewQueries:
     timelines: TimelineQueries
     search: SearchQueries
     notifications: NotificationQueries
+    follow_requests: FollowRequestQueries
 
 
 class Consistency(Protocol):

@@ -6,7 +6,16 @@ from fastapi import FastAPI
 
 from photoshare.commands import errors as e
 from photoshare.infra.http.web import include_routes
-from photoshare.writeapi.routes import comments, following, likes, notifications, photos, sessions, users
+from photoshare.writeapi.routes import (
+    comments,
+    follow_requests,
+    following,
+    likes,
+    notifications,
+    photos,
+    sessions,
+    users,
+)
 
 # The one place a domain error becomes an HTTP status. Subclasses come before bases.
 DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
@@ -19,6 +28,7 @@ DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
     e.UnknownUserError: 404,
     e.PhotoNotFoundError: 404,
     e.CommentNotFoundError: 404,
+    e.FollowRequestNotFoundError: 404,
     e.SelfFollowError: 400,
     e.NotPhotoOwnerError: 403,
     e.NotAllowedToDeleteCommentError: 403,
@@ -30,5 +40,6 @@ UPLOAD_ROUTES = frozenset({("POST", "/v1/photos"), ("PUT", "/v1/users/me/avatar"
 
 
 def include_write_api(app: FastAPI) -> None:
-    for module in (users, sessions, photos, following, likes, comments, notifications):
+    for module in (users, sessions, photos, following, follow_requests, likes, comments,
+                   notifications):
         include_routes(app, module.router)

@@ -81,8 +81,12 @@ class CassandraGraphQueries(GraphQueries):
     """Pages of followers and following, newest follow first (see BucketedList)."""
 
     def __init__(self, session: Session) -> None:
+        self.session = session
         self._followers = BucketedList(session, FOLLOWERS)
         self._following = BucketedList(session, FOLLOWING)
+        self._edge = session.prepare(
+            f"SELECT position FROM {keyspace_of(session)}.follow_edges "
+            "WHERE follower_id = ? AND followee_id = ?")
 
     def followers(self, user_id: str, before: int | None, limit: int) -> list[Edge]:
         return [Edge(other, position)
@@ -91,3 +95,7 @@ class CassandraGraphQueries(GraphQueries):
     def following(self, user_id: str, before: int | None, limit: int) -> list[Edge]:
         return [Edge(other, position)
                 for other, position in self._following.newest(user_id, before, limit)]
+
+    def follows(self, follower_id: str, followee_id: str) -> bool:
+        # follow_edges holds exactly the pairs that follow now (see CassandraGraphStore).
+        return self.session.execute(self._edge, (follower_id, followee_id)).one() is not None

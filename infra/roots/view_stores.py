@@ -95,6 +95,7 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
     """The query ports of every view on the cluster's servers (`search`: an OpenSearch
     client, or None for a caller that needs no search; `redis_lost`: whether Redis has
     lost its data, so counts come from Cassandra)."""
+    from photoshare.infra.cassandra.follow_requests import CassandraFollowRequestQueries
     from photoshare.infra.cassandra.graph import CassandraGraphQueries
     from photoshare.infra.cassandra.notifications import CassandraNotificationQueries
     from photoshare.infra.cassandra.photos import CassandraPhotoQueries
@@ -115,13 +116,15 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
                                            settings.timeline_cap),
         search=(OpenSearchSearchQueries(search, settings.opensearch_index_prefix)
                 if search is not None else None),  # type: ignore[arg-type]
-        notifications=CassandraNotificationQueries(session))
+        notifications=CassandraNotificationQueries(session),
+        follow_requests=CassandraFollowRequestQueries(session))
 
 
 def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: Delivery,
                      counters: Any, search_store: Any | None) -> list[Binding]:
     """Every projection bound to its cluster store (search only with a `search_store`).
     The stores read the current event from `delivery` and stage counts in `counters`."""
+    from photoshare.infra.cassandra.follow_requests import CassandraFollowRequestStore
     from photoshare.infra.cassandra.graph import CassandraGraphStore
     from photoshare.infra.cassandra.notifications import CassandraNotificationStore
     from photoshare.infra.cassandra.photos import CassandraPhotoStore
@@ -130,6 +133,7 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
         CassandraTimelineStore,
         TimelineTables,
     )
+    from photoshare.projections.follow_requests import FollowRequestsProjection
     from photoshare.projections.graph import GraphProjection
     from photoshare.projections.notifications import NotificationsProjection
     from photoshare.projections.photos import PhotosProjection
@@ -142,6 +146,7 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
     timelines = CassandraTimelineStore(TimelineTables(session, client, settings.redis_prefix),
                                        counters, delivery)
     notifications = CassandraNotificationStore(session, delivery)
+    requests = CassandraFollowRequestStore(session)
     bindings = [
         Binding(ProfilesProjection(), lambda _c, _o: profiles),
         Binding(GraphProjection(), lambda _c, _o: graph),
@@ -150,6 +155,7 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
                                     celebrity_threshold=settings.celebrity_threshold),
                 lambda _c, outbox: timelines.bind(outbox)),
         Binding(NotificationsProjection(), lambda _c, outbox: notifications.bind(outbox)),
+        Binding(FollowRequestsProjection(), lambda _c, _o: requests),
     ]
     if search_store is not None:
         bindings.append(Binding(SearchProjection(), lambda _c, _o: search_store))

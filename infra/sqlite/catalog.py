@@ -14,12 +14,20 @@ from pathlib import Path
 from types import ModuleType
 
 from photoshare.infra.settings import Settings
-from photoshare.infra.sqlite import graph, notifications, photos, profiles, search, timelines
+from photoshare.infra.sqlite import (
+    follow_requests,
+    graph,
+    notifications,
+    photos,
+    profiles,
+    search,
+    timelines,
+)
 from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.readapi.services import ViewQueries
 from photoshare.streams.runner import Binding
 
-VIEW_MODULES = (profiles, graph, photos, timelines, search, notifications)
+VIEW_MODULES = (profiles, graph, photos, timelines, search, notifications, follow_requests)
 
 
 def open_views(path: Path) -> ViewDatabase:

@@ -54,6 +54,10 @@ class SqliteGraphQueries(GraphQueries):
     def following(self, user_id: str, before: int | None, limit: int) -> list[Edge]:
         return self._edges("follower_id", "followee_id", user_id, before, limit)
 
+    def follows(self, follower_id: str, followee_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?",
+                               (follower_id, followee_id)).fetchone() is not None
+
 
 def binding(_: Settings) -> Binding:
     return Binding(GraphProjection(), lambda connection, _outbox: SqliteGraphStore(connection))

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from photoshare.infra.http.web import ApiError
 from photoshare.projections.search import MAX_TAG_CHARS, parse_tag_prefix
-from photoshare.readapi import models, shapes
+from photoshare.readapi import models, shapes, visibility
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, PageRequest, invalid_cursor, page
 from photoshare.readapi.routing import ReadRoute, offload
@@ -74,10 +74,12 @@ def search_photos(q: SearchText, views: Views, page_request: Page,
                   viewer: Viewer) -> dict[str, Any]:
     """Photos whose caption has the words of `q` and whose hashtags include its `#tags`;
     the last `#tag` matches the tags it begins too (`#bea` finds `#beach`), below the
-    photos that carry it whole."""
+    photos that carry it whole. A private account's photos are found only by its owner
+    and approved followers."""
     offset, limit = _offset(page_request), page_request.limit
     queries = views.queries()
-    found = queries.search.photos(q, offset, limit + 1)
+    found = queries.search.photos(q, offset, limit + 1,
+                                  visibility.search_audience(queries, viewer))
     photo_ids = found[:limit]
     records = queries.photos.many(photo_ids)
     present = [records[pid] for pid in photo_ids if pid in records]
@@ -88,13 +90,16 @@ def search_photos(q: SearchText, views: Views, page_request: Page,
             responses={422: {"description": "`q` is not the start of a hashtag, or `limit` "
                                             "is out of range"}})
 @offload
-def search_hashtags(q: TagPrefix, views: Views,
+def search_hashtags(q: TagPrefix, views: Views, viewer: Viewer,
                     limit: HashtagLimit = DEFAULT_HASHTAGS) -> dict[str, Any]:
     """Hashtags that start with `q`, for the type-ahead: each with how many photos carry
-    it, most used first, then alphabetically. `#bea` and `bea` both find `beach`."""
+    it, most used first, then alphabetically. `#bea` and `bea` both find `beach`. Only
+    the photos the caller may see count (a private account's, for its owner and approved
+    followers)."""
     if parse_tag_prefix(q) is None:
         raise ApiError(422, "invalid_hashtag_prefix",
                        f"q must be the start of a hashtag: an optional '#', then 1-"
                        f"{MAX_TAG_CHARS} letters, digits or '_'")
-    found = views.queries().search.hashtags(q, limit)
+    queries = views.queries()
+    found = queries.search.hashtags(q, limit, visibility.search_audience(queries, viewer))
     return {"items": [{"tag": tag.tag, "photos": tag.photos} for tag in found]}
