@@ -48,6 +48,14 @@ def _requests(ids: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
         ("/v1/notifications?limit=x", auth), ("/healthz", {}), ("/readyz", {}),
         ("/healthz", auth), ("/v1/nowhere", {}), ("/v1/timeline/", auth),
         (f"/v1/users/{me}/", {}), ("/docs", {}), ("/openapi.json", {}),
+        # A private account: its header for all, its content for no stranger.
+        (f"/v1/users/{ids['private']}", {}), (f"/v1/users/{ids['private']}", auth),
+        (f"/v1/users/{ids['private']}/photos", {}), (f"/v1/users/{ids['private']}/photos", auth),
+        (f"/v1/users/{ids['private']}/followers", auth),
+        (f"/v1/photos/{ids['private_photo']}", {}), (f"/v1/photos/{ids['private_photo']}", auth),
+        (f"/v1/photos/{ids['private_photo']}/comments", auth),
+        ("/v1/search/photos?q=hidden", auth), ("/v1/search/hashtags?q=hid", auth),
+        ("/v1/users/me/follow-requests", auth), ("/v1/users/me/follow-requests", {}),
     ]
 
 
@@ -75,9 +83,14 @@ def test_the_fast_path_answers_as_fastapi_does(tmp_path: Path,
         client.put(f"/v1/users/me/following/{other.user_id}", headers=account.auth)
         post_photo(client, other, caption="first #sun")
         photo = post_photo(client, account, caption="sun and sea #sun #sea ünïcode")
+        private = register(client)
+        hidden = post_photo(client, private, caption="hidden #hidden")
+        client.patch("/v1/users/me", headers=private.auth, json={"private": True})
+        client.put(f"/v1/users/me/following/{private.user_id}", headers=account.auth)
         liked = client.put(f"/v1/photos/{photo['photo_id']}/likes/me", headers=account.auth)
         ids = {"user": account.user_id, "photo": photo["photo_id"], "token": account.token,
-               "position": liked.headers["X-Event-Position"]}
+               "position": liked.headers["X-Event-Position"], "private": private.user_id,
+               "private_photo": hidden["photo_id"]}
     fast = _answers(settings, ids)
     monkeypatch.setattr(routing, "FAST_PATH", False)
     standard = _answers(settings, ids)
@@ -89,6 +102,9 @@ def test_the_fast_path_answers_as_fastapi_does(tmp_path: Path,
     assert statuses["/v1/timeline?limit=1"] == 200
     assert statuses["/v1/timeline?limit=0"] == 422
     assert statuses["/v1/search/users?q=a&q=b"] == 200
+    assert statuses[f"/v1/users/{ids['private']}/photos"] == 403
+    assert statuses[f"/v1/photos/{ids['private_photo']}"] == 403
+    assert statuses[f"/v1/users/{ids['private']}"] == 200
 
 
 def test_the_hot_read_routes_take_the_fast_path() -> None:
