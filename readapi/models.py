@@ -57,3 +57,39 @@ class PhotoPageDoc(BaseModel):
 
 PHOTO = {200: {"model": PhotoDoc, "description": "the photo"}}
 PHOTO_PAGE = {200: {"model": PhotoPageDoc, "description": "a page of photos"}}
+
+
+class RelationshipDoc(BaseModel):
+    following: bool = Field(description="the reader follows this person")
+    requested: bool = Field(description="the reader asked to follow this private account "
+                                        "and it has not answered yet")
+    followed_by: bool = Field(description="this person follows the reader")
+
+
+class ProfileDoc(UserSummaryDoc):
+    bio: str
+    location: str
+    followers: int
+    following: int
+    photos: int
+    private: bool = Field(description="a private account: only its approved followers see "
+                                      "its photos, comments and lists; this header is "
+                                      "visible to all")
+    relationship: RelationshipDoc | None = Field(
+        None, description="only when signed in: this person as seen from the reader")
+
+
+class FollowRequestDoc(UserSummaryDoc):
+    requested_at: str = Field(description="when the request was made (ISO 8601)")
+
+
+class FollowRequestPageDoc(BaseModel):
+    items: list[FollowRequestDoc]
+    next_cursor: str | None
+
+
+PROFILE = {200: {"model": ProfileDoc, "description": "the profile"}}
+FOLLOW_REQUESTS = {200: {"model": FollowRequestPageDoc,
+                         "description": "a page of pending follow requests, newest first"}}
+PRIVATE = {403: {"description": "`private_account`: the owner is private and the reader "
+                                "is neither the owner nor an approved follower"}}

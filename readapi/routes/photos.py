@@ -26,7 +26,7 @@ def _visible(q: ViewQueries, photo_id: str, viewer: str | None) -> PhotoRecord:
     return record
 
 
-@router.get("/v1/photos/{photo_id}", responses=models.PHOTO)
+@router.get("/v1/photos/{photo_id}", responses={**models.PHOTO, **models.PRIVATE})
 def photo(photo_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     """A photo; 403 `private_account` if its owner is private and the viewer is neither
     the owner nor an approved follower."""
@@ -34,7 +34,7 @@ def photo(photo_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     return shapes.photos(views, q, [_visible(q, photo_id, viewer)], viewer)[0]
 
 
-@router.get("/v1/photos/{photo_id}/comments")
+@router.get("/v1/photos/{photo_id}/comments", responses=models.PRIVATE)
 def comments(photo_id: str, views: Views, page_request: Page,
              viewer: Viewer) -> dict[str, Any]:
     """A photo's comments, oldest first; 403 `private_account` as for the photo."""

@@ -39,7 +39,7 @@ def _profile(views: ReadServices, q: ViewQueries, profile: Profile,
     return shaped
 
 
-@router.get("/v1/users/by-username/{username}")
+@router.get("/v1/users/by-username/{username}", responses=models.PROFILE)
 def user_by_username(username: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     """A profile (always visible, a private account's too), with `relationship` for a
     signed-in viewer."""
@@ -50,13 +50,13 @@ def user_by_username(username: str, views: Views, viewer: Viewer) -> dict[str, A
     return _profile(views, q, profile, viewer)
 
 
-@router.get("/v1/users/me")
+@router.get("/v1/users/me", responses=models.PROFILE)
 def me(views: Views, viewer: CurrentUserId) -> dict[str, Any]:
     """The caller's own profile (an extension of API.md)."""
     return shapes.user(views, _existing(views.queries(), viewer))
 
 
-@router.get("/v1/users/me/follow-requests")
+@router.get("/v1/users/me/follow-requests", responses=models.FOLLOW_REQUESTS)
 def follow_requests(views: Views, viewer: CurrentUserId, page: Page) -> dict[str, Any]:
     """The people asking to follow the caller's (private) account, newest first:
     approve with `PUT /v1/users/me/follow-requests/{user_id}`, decline with DELETE."""
@@ -68,7 +68,7 @@ def follow_requests(views: Views, viewer: CurrentUserId, page: Page) -> dict[str
     return keyset_page(items, [r.position for r in requests], page.limit)
 
 
-@router.get("/v1/users/{user_id}")
+@router.get("/v1/users/{user_id}", responses=models.PROFILE)
 def user(user_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     """A profile (always visible, a private account's too), with `relationship` for a
     signed-in viewer."""
@@ -76,7 +76,7 @@ def user(user_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     return _profile(views, q, _existing(q, user_id), viewer)
 
 
-@router.get("/v1/users/{user_id}/photos", responses=models.PHOTO_PAGE)
+@router.get("/v1/users/{user_id}/photos", responses={**models.PHOTO_PAGE, **models.PRIVATE})
 def user_photos(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
     q = views.queries()
     visibility.require_visible(q, viewer, _existing(q, user_id))
@@ -94,11 +94,11 @@ def _people_page(views: ReadServices, user_id: str, page: PageRequest, viewer: s
                        [e.position for e in edges], page.limit)
 
 
-@router.get("/v1/users/{user_id}/followers")
+@router.get("/v1/users/{user_id}/followers", responses=models.PRIVATE)
 def followers(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
     return _people_page(views, user_id, page, viewer, lambda graph: graph.followers)
 
 
-@router.get("/v1/users/{user_id}/following")
+@router.get("/v1/users/{user_id}/following", responses=models.PRIVATE)
 def following(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
     return _people_page(views, user_id, page, viewer, lambda graph: graph.following)
