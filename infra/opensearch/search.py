@@ -33,8 +33,9 @@ so no user input is ever parsed as query syntax. Per term (terms are ANDed):
   expression of the escaped prefix), most photos first, then by tag. With one shard (the
   default) the counts are exact; over several, each shard sends its top tags
   (`shard_size`), which makes rare tags' counts approximate, as OpenSearch documents.
-- private accounts: a user document holds its account's `private` flag (with the position
-  of the change that set it); a photo search or the type-ahead first looks up the private
+- private accounts: each account's privacy is a small document of its own in the users
+  index (`_id` "privacy:<user id>", with `user_id` and `private`, no text, so it never
+  matches a user search); a photo search or the type-ahead first looks up the private
   accounts (up to MAX_PRIVATE_OWNERS of them) and excludes the photos of those the
   audience may not see (`must_not` on `owner_id`), so pages stay full and a change of
   privacy applies at once, with no re-indexing.
@@ -52,9 +53,9 @@ keyed by the user or photo id and is idempotent:
 - add_user / add_photo: `create`, so a document that exists (a user already indexed, a photo
   already indexed or already deleted) is left as is; the 409 conflict is expected.
 - rename_user: partial `update` of the display name; an unknown user gives an expected 404.
-- set_owner_private: a scripted `update` of the user's document that sets `private` only
-  if its `privacy_position` is older; an unknown user gives an expected 404 (a user's
-  events are in order, so its registration is indexed before).
+- set_owner_private: `index` of the account's privacy document with external versioning,
+  its version the event's position: an older or redelivered change is refused by the
+  server (an expected 409), so the newest change wins in any order, with no script.
 - remove_photo: `index` of a tombstone (`deleted: true`, no text), replacing the photo; the
   tombstone makes a redelivered `add_photo` conflict, so a deleted photo stays deleted, and
   it carries no words, so it neither matches nor weighs in the relevance statistics.
@@ -148,10 +149,9 @@ _WORDS_WITH_PREFIXES = {
 }
 
 # Fields added to the users index after it was first released: `create_indices` adds
-# them to an index made before (a missing `private` means public).
+# them to an index made before. `private` is set on privacy documents only.
 ADDED_USER_FIELDS: dict[str, Any] = {
     "private": {"type": "boolean"},
-    "privacy_position": {"type": "long"},
 }
 
 USERS_MAPPING: dict[str, Any] = {
@@ -170,11 +170,7 @@ USERS_MAPPING: dict[str, Any] = {
 # The most private accounts a photo search excludes by id (OpenSearch's default
 # `index.max_terms_count` is 65,536; a search reads them in one page of this size).
 MAX_PRIVATE_OWNERS = 10_000
-
-_SET_PRIVATE = (
-    "if (ctx._source.privacy_position == null || ctx._source.privacy_position < params.at)"
-    " { ctx._source.private = params.private; ctx._source.privacy_position = params.at }"
-    " else { ctx.op = 'noop' }")
+PRIVACY_ID_PREFIX = "privacy:"
 
 PHOTOS_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
@@ -192,6 +188,7 @@ PHOTOS_MAPPING: dict[str, Any] = {
 _EXPECTED_FAILURES = frozenset({
     ("create", 409, "version_conflict_engine_exception"),
     ("update", 404, "document_missing_exception"),
+    ("index", 409, "version_conflict_engine_exception"),  # an older privacy change
 })
 
 
@@ -304,9 +301,10 @@ class OpenSearchSearchStore(SearchStore):
 
     def set_owner_private(self, owner_id: str, private: bool, position: int) -> None:
         self._pending.append({
-            "_op_type": "update", "_index": self.indices.users, "_id": owner_id,
-            "script": {"source": _SET_PRIVATE, "lang": "painless",
-                       "params": {"private": private, "at": position}}})
+            "_op_type": "index", "_index": self.indices.users,
+            "_id": PRIVACY_ID_PREFIX + owner_id, "version": position,
+            "version_type": "external",
+            "_source": {"user_id": owner_id, "private": private, "position": position}})
 
     def remove_photo(self, photo_id: str) -> None:
         self._pending.append({
@@ -495,7 +493,9 @@ class OpenSearchSearchQueries(SearchQueries):
     def _hidden_owners(self, audience: Audience) -> list[str]:
         """The private accounts whose photos `audience` may not find."""
         body = {"query": {"term": {"private": True}}, "size": MAX_PRIVATE_OWNERS,
-                "_source": False, "track_total_hits": False, "sort": [{"position": "asc"}]}
+                "_source": ["user_id"], "track_total_hits": False,
+                "sort": [{"position": "asc"}]}
         found = self.client.search(index=self.indices.users, body=body)
         allowed = set(audience.may_see_private())
-        return [hit["_id"] for hit in found["hits"]["hits"] if hit["_id"] not in allowed]
+        owners = (hit["_source"]["user_id"] for hit in found["hits"]["hits"])
+        return [owner for owner in owners if owner not in allowed]
