@@ -21,7 +21,8 @@ from photoshare.streams.analytics import iter_events, read_export
 from photoshare.streams.runner import ProjectionRunner
 from support.embedded import cheap_settings, image_bytes, post_photo, register
 
-PROJECTIONS = {"profiles", "graph", "photos", "timelines", "search", "notifications"}
+PROJECTIONS = {"profiles", "graph", "photos", "timelines", "search", "notifications",
+               "follow_requests"}
 
 
 @pytest.fixture
