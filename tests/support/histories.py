@@ -15,11 +15,16 @@ from uuid import UUID, uuid5
 
 from hypothesis import strategies as st
 from photoshare.events import (
+    AccountPrivacyChanged,
     AvatarChanged,
     CommentAdded,
     CommentDeleted,
     Envelope,
     Event,
+    FollowRequestApproved,
+    FollowRequestCancelled,
+    FollowRequestDeclined,
+    FollowRequested,
     PhotoAltTextChanged,
     PhotoDeleted,
     PhotoLiked,
@@ -50,6 +55,8 @@ class _State:
     photos: dict[str, str] = field(default_factory=dict)       # live photo -> owner
     likes: set[tuple[str, str]] = field(default_factory=set)
     comments: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (photo, author)
+    private: set[str] = field(default_factory=set)
+    pending: set[tuple[str, str]] = field(default_factory=set)  # (follower, followee)
     made: int = 0
 
     def next_id(self, kind: str) -> str:
@@ -58,7 +65,8 @@ class _State:
 
 
 KINDS = ("follow", "follow", "unfollow", "post", "post", "delete", "like", "unlike", "comment",
-         "uncomment", "profile", "avatar", "alt_text")
+         "uncomment", "profile", "avatar", "alt_text", "private", "public", "approve",
+         "decline")
 
 
 @st.composite
@@ -79,12 +87,43 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
         live = sorted(state.photos)
         photo = draw(st.sampled_from(live)) if live else None
         kind = draw(st.sampled_from(list(kinds)))
+        mine = sorted(f for f, followee in state.pending if followee == actor)
         if kind == "follow" and actor != other and (actor, other) not in state.follows:
-            state.follows.add((actor, other))
-            out.append((UserFollowed(follower_id=actor, followee_id=other), actor))
+            if other not in state.private:
+                state.follows.add((actor, other))
+                out.append((UserFollowed(follower_id=actor, followee_id=other), actor))
+            elif (actor, other) not in state.pending:  # a private account: a request
+                state.pending.add((actor, other))
+                out.append((FollowRequested(follower_id=actor, followee_id=other), actor))
         elif kind == "unfollow" and (actor, other) in state.follows:
             state.follows.discard((actor, other))
             out.append((UserUnfollowed(follower_id=actor, followee_id=other), actor))
+        elif kind == "unfollow" and (actor, other) in state.pending:
+            state.pending.discard((actor, other))
+            out.append((FollowRequestCancelled(follower_id=actor, followee_id=other), actor))
+        elif kind == "private" and actor not in state.private:
+            state.private.add(actor)
+            out.append((AccountPrivacyChanged(user_id=actor, private=True), actor))
+        elif kind == "public" and actor in state.private:
+            # Going public approves every pending request, in one command.
+            state.private.discard(actor)
+            out.append((AccountPrivacyChanged(user_id=actor, private=False), actor))
+            out += [(FollowRequestApproved(follower_id=f, followee_id=actor), actor)
+                    for f in mine]
+            out += [(UserFollowed(follower_id=f, followee_id=actor), actor) for f in mine]
+            state.pending -= {(f, actor) for f in mine}
+            state.follows |= {(f, actor) for f in mine}
+        elif kind in ("approve", "decline") and mine:
+            follower = draw(st.sampled_from(mine))
+            state.pending.discard((follower, actor))
+            if kind == "decline":
+                out.append((FollowRequestDeclined(follower_id=follower, followee_id=actor),
+                            actor))
+            else:
+                state.follows.add((follower, actor))
+                out.append((FollowRequestApproved(follower_id=follower, followee_id=actor),
+                            actor))
+                out.append((UserFollowed(follower_id=follower, followee_id=actor), actor))
         elif kind == "post":
             photo_id = state.next_id("photo")
             words = draw(st.lists(st.sampled_from(WORDS), max_size=3))
