@@ -26,6 +26,7 @@ from photoshare.commands.errors import (
     CommentNotFoundError,
     ConcurrentUpdateError,
     FollowRequestNotFoundError,
+    PrivateAccountError,
     EmailTakenError,
     InvalidValueError,
     PhotoNotFoundError,
@@ -219,6 +220,17 @@ class PhotoShareCommands(Application):
         requests.decline(self._requester_id(command.follower_id), context)
         return _Decision([requests])
 
+    def _check_may_see(self, user_id: UUID, owner_id: str | UUID) -> None:
+        """Only the owner and approved followers of a private account may like or comment
+        on its photos (the read side's rule, readapi/visibility.py, for writes)."""
+        owner = self._get(User, parse_id(owner_id))
+        if owner is None or not owner.private or owner.id == user_id:
+            return
+        follow = self._get(Follow, follow_id(user_id, owner.id))
+        if follow is None or not follow.active:
+            raise PrivateAccountError("this account is private: only its approved followers "
+                                      "can like or comment on its photos")
+
     def _requests_to(self, owner: User) -> FollowRequests:
         requests = self._get(FollowRequests, follow_requests_id(owner.id))
         if requests is None:
@@ -236,6 +248,7 @@ class PhotoShareCommands(Application):
     def _like(self, command: m.LikePhoto, context: m.CommandContext) -> _Decision:
         user = self._actor(command.user_id)
         photo = self._live_photo(command.photo_id)
+        self._check_may_see(user.id, photo.owner_id)
         like = self._get(Like, like_id(photo.id, user.id))
         if like is None:
             return _Decision([Like.start(photo.id, photo.owner_id, user.id, context)])
@@ -256,6 +269,7 @@ class PhotoShareCommands(Application):
     def _add_comment(self, command: m.AddComment, context: m.CommandContext) -> _Decision:
         author = self._actor(command.author_id)
         photo = self._live_photo(command.photo_id)
+        self._check_may_see(author.id, photo.owner_id)
         comment = Comment.add(photo_id=photo.id, photo_owner_id=photo.owner_id,
                               author_id=author.id, text=command.text, context=context)
         return _Decision([comment], str(comment.id))

@@ -70,6 +70,12 @@ class FollowRequestNotFoundError(DomainError):
     code = "follow_request_not_found"
 
 
+class PrivateAccountError(DomainError):
+    """The photo's owner is private and the actor does not follow them."""
+
+    code = "private_account"
+
+
 class PhotoNotFoundError(DomainError):
     code = "photo_not_found"
 

@@ -31,6 +31,7 @@ DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
     e.FollowRequestNotFoundError: 404,
     e.SelfFollowError: 400,
     e.NotPhotoOwnerError: 403,
+    e.PrivateAccountError: 403,
     e.NotAllowedToDeleteCommentError: 403,
     e.DomainError: 400,
 }

@@ -385,3 +385,18 @@ def test_requests_and_approvals_are_notified(client: TestClient) -> None:
     follow(client, other, owner)
     client.delete(f"/v1/users/me/following/{owner.user_id}", headers=other.auth)
     assert kinds(owner) == [("follow", fan.user_id)]
+
+
+def test_only_those_who_may_see_a_photo_like_or_comment_on_it(
+        client: TestClient, people: dict[str, Account]) -> None:
+    owner, follower, stranger = people["owner"], people["follower"], people["stranger"]
+    photo = owner.photo_id  # type: ignore[attr-defined]
+    refused(client, "PUT", f"/v1/photos/{photo}/likes/me", 403, "private_account",
+            headers=stranger.auth)
+    refused(client, "POST", f"/v1/photos/{photo}/comments", 403, "private_account",
+            headers=stranger.auth, json={"text": "hello"})
+    for account in (follower, owner):
+        assert client.put(f"/v1/photos/{photo}/likes/me",
+                          headers=account.auth).status_code == 204
+        assert client.post(f"/v1/photos/{photo}/comments", headers=account.auth,
+                           json={"text": "nice"}).status_code == 201
