@@ -25,11 +25,11 @@ from photoshare.commands.aggregates.requests import FollowRequests, follow_reque
 from photoshare.commands.errors import (
     CommentNotFoundError,
     ConcurrentUpdateError,
-    FollowRequestNotFoundError,
-    PrivateAccountError,
     EmailTakenError,
+    FollowRequestNotFoundError,
     InvalidValueError,
     PhotoNotFoundError,
+    PrivateAccountError,
     UnknownActorError,
     UnknownTaggedUserError,
     UnknownUserError,
