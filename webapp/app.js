@@ -983,7 +983,7 @@ function followRequestsView(current) {
       approve.addEventListener("click", () => answer("PUT", "Approved: they follow you now."));
       decline.addEventListener("click", () => answer("DELETE", "Declined."));
       append(row, userLink(person, { size: 40 }),
-        h("span", { class: "muted small" }, person.display_name || ""),
+        h("span", { class: "muted small" }, person.display_name || "", " · ", timeEl(person.requested_at)),
         h("span", { class: "row request-actions" }, approve, decline));
       return row;
     },

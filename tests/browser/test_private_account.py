@@ -75,6 +75,20 @@ def test_private_switch_requests_and_the_private_panel(
     page.reload()
     expect(page.get_by_text("No one is waiting for your approval.")).to_be_visible(timeout=WAIT)
 
+    # On a phone: the requests page and the private panel.
+    late = register(server.base, f"late_{tag}", "Lee Late")
+    phone = new_page(viewport={"width": 390, "height": 844})
+    log_in_as(phone, late, f"#/u/{owner.username}")
+    expect(phone.locator("#private-panel")).to_be_visible(timeout=WAIT)
+    phone.get_by_role("button", name="Follow", exact=True).click()
+    expect(phone.get_by_role("button", name="Requested", exact=True)).to_be_visible(
+        timeout=WAIT)
+    shot(phone, "private-profile-phone")
+    owner_phone = new_page(viewport={"width": 390, "height": 844})
+    log_in_as(owner_phone, owner, "#/requests")
+    expect(owner_phone.locator("#request-list li.request")).to_have_count(1, timeout=WAIT)
+    shot(owner_phone, "follow-requests-phone")
+
     # The approved follower sees the photos; the declined one still sees the panel.
     stranger.reload()
     expect(stranger.get_by_role("button", name="Unfollow", exact=True)).to_be_visible(
