@@ -22,13 +22,16 @@ from photoshare.commands.aggregates import Comment, Credentials, EmailClaim, Fol
 from photoshare.commands.aggregates.control import Block, Mute
 from photoshare.commands.aggregates.base import EventSourcedAggregate
 from photoshare.commands.aggregates.inbox import Inbox, inbox_id
+from photoshare.commands.aggregates.requests import FollowRequests, follow_requests_id
 from photoshare.commands.errors import (
     BlockingUserError,
     CommentNotFoundError,
     ConcurrentUpdateError,
     EmailTakenError,
+    FollowRequestNotFoundError,
     InvalidValueError,
     PhotoNotFoundError,
+    PrivateAccountError,
     UnknownActorError,
     UnknownTaggedUserError,
     UnknownUserError,
@@ -120,8 +123,27 @@ class PhotoShareCommands(Application):
     @_decide.register
     def _update_profile(self, command: m.UpdateProfile, context: m.CommandContext) -> _Decision:
         user = self._actor(command.user_id)
+        was_private = user.private
         user.update_profile(command.changes, context)
-        return _Decision([user], user)
+        if not (was_private and not user.private):
+            return _Decision([user], user)
+        # Made public: every pending request becomes a follow, in this same command.
+        requests = self._get(FollowRequests, follow_requests_id(user.id))
+        if requests is None:
+            return _Decision([user], user)
+        follows = [self._follow_from(follower, user.id, context)
+                   for follower in requests.approve_all(context)]
+        return _Decision([user, requests, *follows], user)
+
+    def _follow_from(self, follower_id: UUID, followee_id: UUID,
+                     context: m.CommandContext) -> Follow:
+        """The pair's Follow, following now (a UserFollowed recorded unless it already
+        was)."""
+        follow = self._get(Follow, follow_id(follower_id, followee_id))
+        if follow is None:
+            return Follow.start(follower_id, followee_id, context)
+        follow.follow(context)
+        return follow
 
     @_decide.register
     def _change_avatar(self, command: m.ChangeAvatar, context: m.CommandContext) -> _Decision:
@@ -160,6 +182,8 @@ class PhotoShareCommands(Application):
 
     @_decide.register
     def _follow(self, command: m.FollowUser, context: m.CommandContext) -> _Decision:
+        """Value: "requested" when the followee is private and the follow now waits for
+        their approval (asking again while pending records nothing), else None."""
         follower = self._actor(command.follower_id)
         followee = self._user(command.followee_id)
         Follow.check_not_self(follower.id, followee.id)
@@ -168,25 +192,79 @@ class PhotoShareCommands(Application):
         if self._blocks(follower.id, followee.id):
             raise BlockingUserError("you blocked this person: unblock them to follow them")
         follow = self._get(Follow, follow_id(follower.id, followee.id))
-        if follow is None:
-            return _Decision([Follow.start(follower.id, followee.id, context)])
-        follow.follow(context)
-        return _Decision([follow])
+        if follow is not None and follow.active:
+            return _Decision([])
+        if followee.private:
+            requests = self._get(FollowRequests, follow_requests_id(followee.id))
+            if requests is None:
+                requests = FollowRequests.start(follower.id, followee.id, context)
+            else:
+                requests.request(follower.id, context)
+            return _Decision([requests], "requested")
+        return _Decision([self._follow_from(follower.id, followee.id, context)])
 
     @_decide.register
     def _unfollow(self, command: m.UnfollowUser, context: m.CommandContext) -> _Decision:
+        """Stops following, and withdraws a pending request."""
         follower = self._actor(command.follower_id)
         followee = self._user(command.followee_id)
+        changed: list[EventSourcedAggregate] = []
         follow = self._get(Follow, follow_id(follower.id, followee.id))
-        if follow is None:
-            return _Decision([])
-        follow.unfollow(context)
-        return _Decision([follow])
+        if follow is not None:
+            follow.unfollow(context)
+            changed.append(follow)
+        requests = self._get(FollowRequests, follow_requests_id(followee.id))
+        if requests is not None:
+            requests.withdraw(follower.id, context)
+            changed.append(requests)
+        return _Decision(changed)
+
+    @_decide.register
+    def _approve_request(self, command: m.ApproveFollowRequest,
+                         context: m.CommandContext) -> _Decision:
+        owner = self._actor(command.user_id)
+        requests = self._requests_to(owner)
+        follower_id = self._requester_id(command.follower_id)
+        requests.approve(follower_id, context)
+        return _Decision([requests, self._follow_from(follower_id, owner.id, context)])
+
+    @_decide.register
+    def _decline_request(self, command: m.DeclineFollowRequest,
+                         context: m.CommandContext) -> _Decision:
+        owner = self._actor(command.user_id)
+        requests = self._requests_to(owner)
+        requests.decline(self._requester_id(command.follower_id), context)
+        return _Decision([requests])
+
+    def _check_may_see(self, user_id: UUID, owner_id: str | UUID) -> None:
+        """Only the owner and approved followers of a private account may like or comment
+        on its photos (the read side's rule, readapi/visibility.py, for writes)."""
+        owner = self._get(User, parse_id(owner_id))
+        if owner is None or not owner.private or owner.id == user_id:
+            return
+        follow = self._get(Follow, follow_id(user_id, owner.id))
+        if follow is None or not follow.active:
+            raise PrivateAccountError("this account is private: only its approved followers "
+                                      "can like or comment on its photos")
+
+    def _requests_to(self, owner: User) -> FollowRequests:
+        requests = self._get(FollowRequests, follow_requests_id(owner.id))
+        if requests is None:
+            raise FollowRequestNotFoundError("no pending follow request from that user")
+        return requests
+
+    @staticmethod
+    def _requester_id(follower_id: str) -> UUID:
+        parsed = parse_id(follower_id)
+        if parsed is None:
+            raise FollowRequestNotFoundError("no pending follow request from that user")
+        return parsed
 
     @_decide.register
     def _like(self, command: m.LikePhoto, context: m.CommandContext) -> _Decision:
         user = self._actor(command.user_id)
         photo = self._reachable_photo(command.photo_id, user.id)
+        self._check_may_see(user.id, photo.owner_id)
         like = self._get(Like, like_id(photo.id, user.id))
         if like is None:
             return _Decision([Like.start(photo.id, photo.owner_id, user.id, context)])
@@ -207,6 +285,7 @@ class PhotoShareCommands(Application):
     def _add_comment(self, command: m.AddComment, context: m.CommandContext) -> _Decision:
         author = self._actor(command.author_id)
         photo = self._reachable_photo(command.photo_id, author.id)
+        self._check_may_see(author.id, photo.owner_id)
         comment = Comment.add(photo_id=photo.id, photo_owner_id=photo.owner_id,
                               author_id=author.id, text=command.text, context=context)
         return _Decision([comment], str(comment.id))
@@ -239,9 +318,16 @@ class PhotoShareCommands(Application):
             if follow is not None:
                 follow.unfollow(context)  # records nothing unless it is active
                 to_save.append(follow)
-        # HOOK(follow requests, issue 15 item 1): pending follow requests between the two,
-        # either way, must end here too (declined / withdrawn in this same append), e.g.
-        # `to_save += self._end_follow_requests(blocker.id, blocked.id, context)`.
+        # Pending follow requests between the two end too: the blocked person's request
+        # to the blocker is declined, the blocker's to the blocked person withdrawn.
+        for requester_id, owner_id in ((blocked.id, blocker.id), (blocker.id, blocked.id)):
+            requests = self._get(FollowRequests, follow_requests_id(owner_id))
+            if requests is not None and requests.is_pending(requester_id):
+                if owner_id == blocker.id:
+                    requests.decline(requester_id, context)
+                else:
+                    requests.withdraw(requester_id, context)
+                to_save.append(requests)
         return _Decision(to_save)
 
     @_decide.register

@@ -81,6 +81,16 @@ class BlockingUserError(DomainError):
     code = "user_blocked"
 
 
+class FollowRequestNotFoundError(DomainError):
+    code = "follow_request_not_found"
+
+
+class PrivateAccountError(DomainError):
+    """The photo's owner is private and the actor does not follow them."""
+
+    code = "private_account"
+
+
 class PhotoNotFoundError(DomainError):
     code = "photo_not_found"
 

@@ -42,7 +42,8 @@ class RegisterUser:
 
 @dataclass(frozen=True)
 class UpdateProfile:
-    """`changes` holds only the fields to change: display_name, bio, location, age."""
+    """`changes` holds only the fields to change: display_name, bio, location, age, and
+    `private` (a bool)."""
 
     user_id: str
     changes: Mapping[str, Any] = field(default_factory=dict)
@@ -113,6 +114,20 @@ class MuteUser:
 class UnmuteUser:
     muter_id: str
     muted_id: str
+
+
+@dataclass(frozen=True)
+class ApproveFollowRequest:
+    """`user_id` (the private account) approves `follower_id`'s pending request."""
+
+    user_id: str
+    follower_id: str
+
+
+@dataclass(frozen=True)
+class DeclineFollowRequest:
+    user_id: str
+    follower_id: str
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,16 @@ the command side can all depend on it.
 """
 
 from photoshare.events.catalog import (
+    AccountPrivacyChanged,
     AvatarChanged,
     CommentAdded,
     CommentDeleted,
     EmailClaimed,
     Event,
+    FollowRequestApproved,
+    FollowRequestDeclined,
+    FollowRequested,
+    FollowRequestCancelled,
     NotificationsRead,
     PasswordSet,
     PhotoAltTextChanged,
@@ -42,12 +47,17 @@ from photoshare.events.upcasting import register_upcaster
 from photoshare.events import upcasters as _upcasters  # noqa: F401 - registers them
 
 __all__ = [
+    "AccountPrivacyChanged",
     "AvatarChanged",
     "CommentAdded",
     "CommentDeleted",
     "EmailClaimed",
     "Envelope",
     "Event",
+    "FollowRequestApproved",
+    "FollowRequestDeclined",
+    "FollowRequested",
+    "FollowRequestCancelled",
     "NotificationsRead",
     "PasswordSet",
     "PhotoAltTextChanged",

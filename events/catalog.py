@@ -71,6 +71,19 @@ class AvatarChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AccountPrivacyChanged(Event):
+    family = "users"
+    description = (
+        "A user made their account private (`private` true: following them then takes "
+        "their approval, and only approved followers see their photos, comments and "
+        "follower lists) or public again (false; the pending follow requests are approved "
+        "by the same command, each as `FollowRequestApproved` and `UserFollowed`)."
+    )
+    user_id: str
+    private: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class EmailClaimed(Event):
     family = "users"
     internal = True
@@ -205,6 +218,45 @@ class UserUnmuted(Event):
     muted_id: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class FollowRequested(Event):
+    family = "graph"
+    description = (
+        "`follower_id` asked to follow `followee_id`, whose account is private; the "
+        "request is pending until approved, declined or withdrawn."
+    )
+    follower_id: str
+    followee_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowRequestApproved(Event):
+    family = "graph"
+    description = (
+        "`followee_id` approved the pending follow request of `follower_id` (or made their "
+        "account public, which approves every pending request); a `UserFollowed` of the "
+        "same pair is recorded with it."
+    )
+    follower_id: str
+    followee_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowRequestDeclined(Event):
+    family = "graph"
+    description = "`followee_id` declined the pending follow request of `follower_id`."
+    follower_id: str
+    followee_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowRequestCancelled(Event):
+    family = "graph"
+    description = "`follower_id` withdrew (cancelled) their pending follow request to `followee_id`."
+    follower_id: str
+    followee_id: str
+
+
 # --- engagement --------------------------------------------------------------------
 
 
@@ -267,6 +319,7 @@ _CLASSES: dict[str, type[Event]] = {
         UserRegistered,
         ProfileUpdated,
         AvatarChanged,
+        AccountPrivacyChanged,
         EmailClaimed,
         PasswordSet,
         PhotoPosted,
@@ -278,6 +331,10 @@ _CLASSES: dict[str, type[Event]] = {
         UserUnblocked,
         UserMuted,
         UserUnmuted,
+        FollowRequested,
+        FollowRequestApproved,
+        FollowRequestDeclined,
+        FollowRequestCancelled,
         PhotoLiked,
         PhotoUnliked,
         CommentAdded,

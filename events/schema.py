@@ -23,6 +23,8 @@ def _type_schema(hint: Any) -> dict[str, Any]:
     args = typing.get_args(hint)
     if hint is str:
         return {"type": "string"}
+    if hint is bool:
+        return {"type": "boolean"}
     if hint is int:
         return {"type": "integer"}
     if hint is datetime:

@@ -1,5 +1,6 @@
-"""Notifications view: what happened to you (followed, liked, commented, tagged), newest
-first, and how far you have read.
+"""Notifications view: what happened to you (followed, liked, commented, tagged, asked to
+follow your private account, your follow request approved), newest first, and how far
+you have read.
 
 One notification per (type, subject), with a deterministic id: redelivery, unlike-then-
 like-again and restarts never make a second one. Undoing the cause removes it (unfollow,
@@ -27,6 +28,10 @@ from photoshare.events import (
     CommentAdded,
     CommentDeleted,
     Envelope,
+    FollowRequestApproved,
+    FollowRequestDeclined,
+    FollowRequested,
+    FollowRequestCancelled,
     NotificationsRead,
     PhotoDeleted,
     PhotoLiked,
@@ -37,7 +42,8 @@ from photoshare.events import (
 )
 from photoshare.projections.base import Projection, on
 
-NotificationType = Literal["follow", "like", "comment", "tag"]
+NotificationType = Literal["follow", "like", "comment", "tag", "follow_request",
+                           "follow_request_approved"]
 
 # The kind of the live notice a new notification is announced with.
 NOTICE_KIND = "notification"
@@ -55,7 +61,7 @@ def notification_id(kind: NotificationType, *subject: str) -> str:
 class Notification:
     notification_id: str
     user_id: str          # the recipient
-    type: str             # follow | like | comment | tag
+    type: str             # follow | like | comment | tag | follow_request | ..._approved
     actor_id: str
     photo_id: str | None
     created_at: str
@@ -156,6 +162,31 @@ class NotificationsProjection(Projection[NotificationStore]):
     @on(UserUnfollowed)
     def _unfollowed(self, event: UserUnfollowed, _: Envelope, store: NotificationStore) -> None:
         store.remove(notification_id("follow", event.follower_id, event.followee_id))
+
+    @on(FollowRequested)
+    def _requested(self, event: FollowRequested, envelope: Envelope,
+                   store: NotificationStore) -> None:
+        self._notify(store, envelope, kind="follow_request",
+                     subject=(event.follower_id, event.followee_id),
+                     recipient=event.followee_id, actor=event.follower_id)
+
+    @on(FollowRequestApproved)
+    def _request_approved(self, event: FollowRequestApproved, envelope: Envelope,
+                          store: NotificationStore) -> None:
+        store.remove(notification_id("follow_request", event.follower_id, event.followee_id))
+        self._notify(store, envelope, kind="follow_request_approved",
+                     subject=(event.follower_id, event.followee_id),
+                     recipient=event.follower_id, actor=event.followee_id)
+
+    @on(FollowRequestDeclined)
+    def _request_declined(self, event: FollowRequestDeclined, _: Envelope,
+                          store: NotificationStore) -> None:
+        store.remove(notification_id("follow_request", event.follower_id, event.followee_id))
+
+    @on(FollowRequestCancelled)
+    def _request_cancelled(self, event: FollowRequestCancelled, _: Envelope,
+                           store: NotificationStore) -> None:
+        store.remove(notification_id("follow_request", event.follower_id, event.followee_id))
 
     @on(PhotoLiked)
     def _liked(self, event: PhotoLiked, envelope: Envelope, store: NotificationStore) -> None:

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from photoshare.events import (
+    AccountPrivacyChanged,
     AvatarChanged,
     Envelope,
     PhotoDeleted,
@@ -31,6 +32,7 @@ class Profile:
     followers: int
     following: int
     photos: int
+    private: bool = False
 
 
 class ProfileStore(ABC):
@@ -79,6 +81,10 @@ class ProfilesProjection(Projection[ProfileStore]):
     @on(AvatarChanged)
     def _avatar(self, event: AvatarChanged, _: Envelope, store: ProfileStore) -> None:
         store.update(event.user_id, avatar_key=event.variants.get(AVATAR_VARIANT))
+
+    @on(AccountPrivacyChanged)
+    def _privacy(self, event: AccountPrivacyChanged, _: Envelope, store: ProfileStore) -> None:
+        store.update(event.user_id, private=event.private)
 
     @on(UserFollowed)
     def _followed(self, event: UserFollowed, _: Envelope, store: ProfileStore) -> None:

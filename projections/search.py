@@ -18,6 +18,13 @@ Matching rules (every backend):
 - hashtags (the type-ahead): the tags that start with a typed prefix (`#` optional, the
   rest letters, digits and `_`, as the command side parses hashtags), each with how many
   live photos carry it, most used first, then by tag.
+
+Private accounts: the store keeps each owner's privacy flag (from AccountPrivacyChanged,
+guarded by its position), and every photo query and the hashtag type-ahead are asked for
+an `Audience`: a private account's photos (and their tags and counts) are found only by
+their owner and the accounts the audience follows. The filter is applied in the backend's
+query at read time, so a page is still a full page and an account turning private or
+public changes what is found at once, with no re-indexing.
 """
 
 from __future__ import annotations
@@ -27,7 +34,14 @@ import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from photoshare.events import Envelope, PhotoDeleted, PhotoPosted, ProfileUpdated, UserRegistered
+from photoshare.events import (
+    AccountPrivacyChanged,
+    Envelope,
+    PhotoDeleted,
+    PhotoPosted,
+    ProfileUpdated,
+    UserRegistered,
+)
 from photoshare.projections.base import Projection, on
 
 MAX_TERMS = 32            # terms of one query that are used; the rest are ignored
@@ -152,6 +166,25 @@ class PhotoDocument:
     position: int  # of the post: unique, stable across replays; newer is larger
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Who searches: `viewer_id` (None: anonymous) and the accounts they follow. Only they
+    find a private account's photos (the owner too); the default finds public ones only."""
+
+    viewer_id: str | None = None
+    followed: frozenset[str] = frozenset()
+
+    def may_see_private(self) -> list[str]:
+        """The owners whose private photos this audience may find, sorted."""
+        allowed = set(self.followed)
+        if self.viewer_id is not None:
+            allowed.add(self.viewer_id)
+        return sorted(allowed)
+
+
+ANYONE = Audience()
+
+
 class SearchStore(ABC):
     """Write port. Every change is keyed by the user or photo id, so a redelivered event
     changes nothing."""
@@ -173,6 +206,11 @@ class SearchStore(ABC):
         """Unindex the photo for good (a late redelivery of its post does not bring it
         back)."""
 
+    @abstractmethod
+    def set_owner_private(self, owner_id: str, private: bool, position: int) -> None:
+        """Record whether `owner_id`'s account is private, unless a newer change (a
+        larger `position`) is recorded already."""
+
 
 class SearchQueries(ABC):
     """Read port. `q` is raw user input: any string is safe, and one with no usable term
@@ -183,14 +221,16 @@ class SearchQueries(ABC):
         """User ids, best match first (see the module's rules)."""
 
     @abstractmethod
-    def photos(self, q: str, offset: int, limit: int) -> list[str]:
-        """Photo ids, best match first, newest first among equals."""
+    def photos(self, q: str, offset: int, limit: int,
+               audience: Audience = ANYONE) -> list[str]:
+        """Photo ids, best match first, newest first among equals; private accounts'
+        photos only for an `audience` that may see them."""
 
     @abstractmethod
-    def hashtags(self, q: str, limit: int) -> list[HashtagCount]:
+    def hashtags(self, q: str, limit: int, audience: Audience = ANYONE) -> list[HashtagCount]:
         """At most `limit` hashtags that start with the prefix `q` (`parse_tag_prefix`;
-        nothing if it is not one), each with its live photos, most used first, then by
-        tag."""
+        nothing if it is not one), each with its live photos that `audience` may see,
+        most used first, then by tag (a tag only such photos carry is not listed)."""
 
 
 class SearchProjection(Projection[SearchStore]):
@@ -216,3 +256,8 @@ class SearchProjection(Projection[SearchStore]):
     @on(PhotoDeleted)
     def _deleted(self, event: PhotoDeleted, _: Envelope, store: SearchStore) -> None:
         store.remove_photo(event.photo_id)
+
+    @on(AccountPrivacyChanged)
+    def _privacy(self, event: AccountPrivacyChanged, envelope: Envelope,
+                 store: SearchStore) -> None:
+        store.set_owner_private(event.user_id, event.private, envelope.position)

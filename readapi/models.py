@@ -60,12 +60,14 @@ PHOTO_PAGE = {200: {"model": PhotoPageDoc, "description": "a page of photos"}}
 
 
 class RelationshipDoc(BaseModel):
-    """The caller's relationship to a profile's owner, from the caller's side only."""
+    """The reader's relationship to a profile's owner, from the reader's side only."""
 
-    following: bool = Field(description="the caller follows them")
-    followed_by: bool = Field(description="they follow the caller")
-    blocking: bool = Field(description="the caller blocks them")
-    muting: bool = Field(description="the caller mutes them")
+    following: bool = Field(description="the reader follows this person")
+    requested: bool = Field(description="the reader asked to follow this private account "
+                                        "and it has not answered yet")
+    followed_by: bool = Field(description="this person follows the reader")
+    blocking: bool = Field(description="the reader blocks this person")
+    muting: bool = Field(description="the reader mutes this person")
 
 
 class ProfileDoc(UserSummaryDoc):
@@ -74,8 +76,12 @@ class ProfileDoc(UserSummaryDoc):
     followers: int
     following: int
     photos: int
+    private: bool = Field(description="a private account: only its approved followers see "
+                                      "its photos, comments and lists; this header is "
+                                      "visible to all")
     relationship: RelationshipDoc | None = Field(
-        None, description="only when signed in and the profile is someone else's")
+        None, description="only when signed in and the profile is someone else's: this "
+                          "person as seen from the reader")
 
 
 class UserPageDoc(BaseModel):
@@ -83,7 +89,20 @@ class UserPageDoc(BaseModel):
     next_cursor: str | None
 
 
+class FollowRequestDoc(UserSummaryDoc):
+    requested_at: str = Field(description="when the request was made (ISO 8601)")
+
+
+class FollowRequestPageDoc(BaseModel):
+    items: list[FollowRequestDoc]
+    next_cursor: str | None
+
+
 PROFILE = {200: {"model": ProfileDoc, "description": "the profile"},
            404: {"description": "no such user, or its owner blocks the caller "
                                 "(`user_not_found` either way)"}}
 USER_PAGE = {200: {"model": UserPageDoc, "description": "a page of people"}}
+FOLLOW_REQUESTS = {200: {"model": FollowRequestPageDoc,
+                         "description": "a page of pending follow requests, newest first"}}
+PRIVATE = {403: {"description": "`private_account`: the owner is private and the reader "
+                                "is neither the owner nor an approved follower"}}

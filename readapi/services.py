@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from photoshare.projections.controls import ControlQueries
+from photoshare.projections.follow_requests import FollowRequestQueries
 from photoshare.projections.graph import GraphQueries
 from photoshare.projections.notifications import NotificationQueries
 from photoshare.projections.photos import PhotoQueries
@@ -28,6 +29,7 @@ class ViewQueries:
     search: SearchQueries
     notifications: NotificationQueries
     controls: ControlQueries  # blocks and mutes
+    follow_requests: FollowRequestQueries
 
 
 class Consistency(Protocol):

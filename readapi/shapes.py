@@ -20,7 +20,8 @@ def user_summary(services: ReadServices, profile: Profile | None, user_id: str) 
 def user(services: ReadServices, profile: Profile) -> dict[str, Any]:
     return {**user_summary(services, profile, profile.user_id), "bio": profile.bio,
             "location": profile.location, "followers": profile.followers,
-            "following": profile.following, "photos": profile.photos}
+            "following": profile.following, "photos": profile.photos,
+            "private": profile.private}
 
 
 def users(services: ReadServices, q: ViewQueries, user_ids: list[str]) -> list[dict[str, Any]]:

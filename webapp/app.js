@@ -66,6 +66,7 @@ async function route() {
     else if (first === "p" && second) await photoView(second, current);
     else if (first === "search") await searchView(params.get("q") || "", current);
     else if (first === "goodbye") goodbyeView();
+    else if (first === "requests") followRequestsView(current);
     else notFound();
   } catch (error) {
     if (current()) showError(error);
@@ -843,33 +844,44 @@ async function profileView(username, current) {
     }
     const follow = h("button", { type: "button", class: "btn btn-primary", disabled: true }, "Follow");
     actions.append(follow, profileMenu(user, relationship));
-    let following = false;
+    // "follow", "requested" (waiting for a private account's approval) or "none".
+    let relation = "none";
     const show = () => {
-      follow.textContent = following ? "Unfollow" : "Follow";
-      follow.className = following ? "btn" : "btn btn-primary";
+      follow.textContent = relation === "follow" ? "Unfollow" : relation === "requested" ? "Requested" : "Follow";
+      follow.className = relation === "none" ? "btn btn-primary" : "btn";
+      follow.setAttribute("aria-pressed", String(relation !== "none"));
+      follow.title = relation === "requested" ? "Waiting for approval. Click to cancel the request." : "";
     };
-    const known = typeof relationship.following === "boolean"
-      ? Promise.resolve(relationship.following)
-      : followingIds(session.userId).then((ids) => ids.has(user.user_id));
-    known.then((value) => {
-      following = value;
+    const known = user.relationship
+      ? Promise.resolve(user.relationship)
+      : followingIds(session.userId).then((ids) => ({ following: ids.has(user.user_id), requested: false }));
+    known.then((rel) => {
+      relation = rel.following ? "follow" : rel.requested ? "requested" : "none";
       show();
       follow.disabled = false;
     }).catch(() => {
       follow.disabled = false; // assume not following; the write is idempotent anyway
     });
     follow.addEventListener("click", async () => {
-      const next = !following;
+      const was = relation;
       follow.disabled = true;
       try {
         const path = `/v1/users/me/following/${enc(user.user_id)}`;
-        if (next) await api.put(path);
-        else await api.del(path);
-        following = next;
-        user.followers = Math.max(0, (Number(user.followers) || 0) + (next ? 1 : -1));
+        if (was === "none") {
+          const { status } = await api.put(path);
+          relation = status === 202 ? "requested" : "follow";
+        } else {
+          await api.del(path);
+          relation = "none";
+        }
+        if (was === "follow" || relation === "follow") {
+          user.followers = Math.max(0, (Number(user.followers) || 0) + (relation === "follow" ? 1 : -1));
+        }
         show();
         renderCounts();
-        toast(next ? `You follow @${user.username} now.` : `You unfollowed @${user.username}.`);
+        toast(relation === "follow" ? `You follow @${user.username} now.`
+          : relation === "requested" ? `Follow request sent to @${user.username}.`
+            : was === "requested" ? "Your follow request is cancelled." : `You unfollowed @${user.username}.`);
       } catch (error) {
         toast(error.message, { error: true });
       } finally {
@@ -879,6 +891,17 @@ async function profileView(username, current) {
     });
   }
 
+  if (user.private) {
+    actions.append(h("span", { class: "private-badge", title: "Private account" }, svgIcon("lock"),
+      h("span", {}, "Private")));
+  }
+  const sees = mine || !user.private || (user.relationship && user.relationship.following);
+  if (!sees) {
+    grid.replaceWith(privatePanel(session.loggedIn
+      ? "Follow this account to see their photos. They approve who follows them."
+      : "Log in and follow this account to see their photos."));
+    return;
+  }
   pager({
     list: grid, host: section, path: `/v1/users/${enc(user.user_id)}/photos`, current, limit: 18,
     render: (photo) => h("a", { class: "grid-item", href: `#/p/${enc(photo.photo_id)}` },
@@ -903,6 +926,8 @@ function settingsButton(slot) {
       h("h2", {}, "Settings"),
       h("p", { class: "muted small" }, `Logged in as @${(state.me && state.me.username) || ""}.`),
       out,
+      privacySwitch(),
+      h("a", { href: "#/requests", class: "settings-link" }, "Follow requests"),
       controlList("blocks", "Blocked accounts", "Unblock", "You have not blocked anyone."),
       controlList("mutes", "Muted accounts", "Unmute", "You have not muted anyone."),
       dataSettings(),
@@ -1014,6 +1039,7 @@ function goodbyeView() {
     h("p", {}, "Goodbye, and thank you for sharing your photos here. Your profile, photos, "
       + "comments and likes are gone."),
     h("p", {}, h("a", { class: "btn btn-primary", href: "#/signup" }, "Create a new account"))));
+}
 
 /** The "⋯" menu on someone else's profile: Block / Unblock and Mute / Unmute. */
 function profileMenu(user, relationship) {
@@ -1090,6 +1116,80 @@ function controlList(kind, title, undo, empty) {
   return section;
 }
 
+/** "Private account": a switch that saves at once (PATCH /v1/users/me {private}). */
+function privacySwitch() {
+  const input = h("input", { id: "private-switch", type: "checkbox", role: "switch",
+    "aria-describedby": "private-hint" });
+  input.checked = Boolean(state.me && state.me.private);
+  input.addEventListener("change", async () => {
+    const wanted = input.checked;
+    input.disabled = true;
+    try {
+      const { data } = await api.patch("/v1/users/me", { private: wanted });
+      state.me = { ...(state.me || {}), ...(data || {}), private: wanted };
+      toast(wanted ? "Your account is private now: you approve who follows you."
+        : "Your account is public now; pending follow requests were approved.");
+    } catch (error) {
+      input.checked = !wanted;
+      toast(error.message, { error: true });
+    } finally {
+      input.disabled = false;
+    }
+  });
+  return h("div", { class: "switch-row" },
+    h("label", { for: "private-switch" }, input, h("span", { class: "switch-track", "aria-hidden": "true" }),
+      h("span", {}, "Private account")),
+    h("p", { id: "private-hint", class: "muted small" },
+      "Only people you approve see your photos and who you follow. Everyone still sees your name, picture and bio."));
+}
+
+/** What a private account shows instead of its photos to those who may not see them. */
+function privatePanel(text) {
+  return h("div", { class: "card private-panel", id: "private-panel" },
+    svgIcon("lock"),
+    h("h2", {}, "This account is private"),
+    h("p", { class: "muted" }, text));
+}
+
+// --- follow requests ----------------------------------------------------------------
+
+function followRequestsView(current) {
+  const list = h("ul", { class: "request-list", id: "request-list" });
+  const section = h("section", { class: "page narrow" },
+    h("h1", {}, "Follow requests"),
+    h("p", { class: "muted" }, state.me && !state.me.private
+      ? "Your account is public: anyone can follow you. Make it private in your profile's settings to approve followers."
+      : "People who asked to follow you. Only those you approve see your photos."),
+    list);
+  append(main, section);
+  pager({
+    list, host: section, path: "/v1/users/me/follow-requests", current, limit: 20,
+    render: (person) => {
+      const row = h("li", { class: "request" });
+      const approve = h("button", { type: "button", class: "btn btn-primary" }, "Approve");
+      const decline = h("button", { type: "button", class: "btn" }, "Decline");
+      const answer = async (method, done) => {
+        approve.disabled = decline.disabled = true;
+        try {
+          await (method === "PUT" ? api.put : api.del)(`/v1/users/me/follow-requests/${enc(person.user_id)}`);
+          clear(row).append(userLink(person, { size: 40 }),
+            h("span", { class: "muted request-done", role: "status" }, done));
+        } catch (error) {
+          approve.disabled = decline.disabled = false;
+          toast(error.message, { error: true });
+        }
+      };
+      approve.addEventListener("click", () => answer("PUT", "Approved: they follow you now."));
+      decline.addEventListener("click", () => answer("DELETE", "Declined."));
+      append(row, userLink(person, { size: 40 }),
+        h("span", { class: "muted small" }, person.display_name || "", " · ", timeEl(person.requested_at)),
+        h("span", { class: "row request-actions" }, approve, decline));
+      return row;
+    },
+    empty: () => h("p", { class: "muted empty" }, "No one is waiting for your approval."),
+  });
+}
+
 function profileEditor(user, saved, close) {
   const errors = formErrorSlot();
   const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Save");
@@ -1151,6 +1251,11 @@ async function photoView(photoId, current) {
     if (error.status === 404) {
       append(main, h("section", { class: "page narrow" }, h("h1", {}, "Photo not found"),
         h("p", {}, "This photo was deleted or never existed. ", h("a", { href: "#/" }, "Go home"), ".")));
+      return;
+    }
+    if (error.code === "private_account") {
+      append(main, h("section", { class: "page narrow" }, h("h1", {}, "This photo is private"),
+        privatePanel("Only the approved followers of its owner can see it.")));
       return;
     }
     throw error;
@@ -1493,6 +1598,8 @@ const VERBS = {
   like: "liked your photo",
   comment: "commented on your photo",
   tag: "tagged you in a photo",
+  follow_request: "asked to follow you",
+  follow_request_approved: "approved your follow request",
 };
 
 function notificationText(n) {
@@ -1544,7 +1651,8 @@ function renderNotifications() {
     return;
   }
   for (const n of state.notifications) {
-    const href = n.photo_id ? `#/p/${enc(n.photo_id)}` : n.actor && n.actor.username ? `#/u/${enc(n.actor.username)}` : "#/";
+    const href = n.photo_id ? `#/p/${enc(n.photo_id)}` : n.type === "follow_request" ? "#/requests"
+      : n.actor && n.actor.username ? `#/u/${enc(n.actor.username)}` : "#/";
     // New since the panel was last looked at: highlighted while it stays open, although
     // opening it has marked them read.
     const fresh = !n.read || state.highlighted.has(n.notification_id);

@@ -8,6 +8,7 @@ from photoshare.commands import errors as e
 from photoshare.infra.http.web import include_routes
 from photoshare.writeapi.routes import (
     comments,
+    follow_requests,
     following,
     likes,
     notifications,
@@ -28,11 +29,13 @@ DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
     e.UnknownUserError: 404,
     e.PhotoNotFoundError: 404,
     e.CommentNotFoundError: 404,
+    e.FollowRequestNotFoundError: 404,
     e.SelfFollowError: 400,
     e.SelfBlockError: 422,
     e.SelfMuteError: 422,
     e.BlockingUserError: 409,
     e.NotPhotoOwnerError: 403,
+    e.PrivateAccountError: 403,
     e.NotAllowedToDeleteCommentError: 403,
     e.DomainError: 400,
 }
@@ -42,6 +45,6 @@ UPLOAD_ROUTES = frozenset({("POST", "/v1/photos"), ("PUT", "/v1/users/me/avatar"
 
 
 def include_write_api(app: FastAPI) -> None:
-    for module in (users, sessions, photos, following, people_controls, likes, comments,
-                   notifications):
+    for module in (users, sessions, photos, following, follow_requests, people_controls,
+                   likes, comments, notifications):
         include_routes(app, module.router)

@@ -60,10 +60,17 @@ class ProfileUpdate(StrictBody):
     bio: str | None = Field(None, max_length=2000)
     location: str | None = Field(None, max_length=400)
     age: int | None = None
+    private: bool | None = Field(None, description="true makes the account private: "
+                                 "following it then takes your approval, and only approved "
+                                 "followers see its photos; false makes it public and "
+                                 "approves every pending follow request")
 
     def changes(self) -> dict[str, Any]:
-        """Only the fields the client sent; null clears bio, location and age."""
+        """Only the fields the client sent; null clears bio, location and age (and
+        leaves `private` as it is)."""
         changes = self.model_dump(exclude_unset=True)
+        if changes.get("private", False) is None:
+            del changes["private"]
         for name in ("bio", "location"):
             if name in changes and changes[name] is None:
                 changes[name] = ""
@@ -78,6 +85,7 @@ class ProfilePublic(BaseModel):
     location: str
     age: int | None
     avatar_url: str | None
+    private: bool = Field(description="whether the account is private")
 
 
 class VariantPublic(BaseModel):

@@ -5,10 +5,11 @@ from photoshare.commands.aggregates.engagement import Comment, Like
 from photoshare.commands.aggregates.graph import Follow
 from photoshare.commands.aggregates.inbox import Inbox
 from photoshare.commands.aggregates.photos import Photo
+from photoshare.commands.aggregates.requests import FollowRequests
 from photoshare.commands.aggregates.users import Credentials, EmailClaim, User
 
-__all__ = ["Block", "Comment", "Credentials", "EmailClaim", "Follow", "Inbox", "Like", "Mute",
-           "Photo", "User"]
+__all__ = ["Block", "Comment", "Credentials", "EmailClaim", "Follow", "FollowRequests", "Inbox",
+           "Like", "Mute", "Photo", "User"]
 
 
 def _register_topics_before_the_namespace() -> None:

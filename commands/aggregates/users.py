@@ -12,7 +12,15 @@ from photoshare.commands.aggregates.base import EventSourcedAggregate
 from photoshare.commands.errors import InvalidValueError
 from photoshare.commands.ids import credentials_id, email_claim_id, normalise_email, user_id_for
 from photoshare.commands.messages import CommandContext, StoredImage
-from photoshare.events import AvatarChanged, EmailClaimed, Event, PasswordSet, ProfileUpdated, UserRegistered
+from photoshare.events import (
+    AccountPrivacyChanged,
+    AvatarChanged,
+    EmailClaimed,
+    Event,
+    PasswordSet,
+    ProfileUpdated,
+    UserRegistered,
+)
 
 EDITABLE_PROFILE_FIELDS = ("display_name", "bio", "location", "age")
 
@@ -43,13 +51,25 @@ class User(EventSourcedAggregate):
         return {name: getattr(self, name) for name in EDITABLE_PROFILE_FIELDS}
 
     def update_profile(self, changes: Mapping[str, Any], context: CommandContext) -> None:
-        """Record the new profile; changing nothing records nothing."""
+        """Record the new profile; changing nothing records nothing. `private` is its own
+        event (`set_private`): it is no part of the profile's text."""
+        changes = dict(changes)
+        private = changes.pop("private", None)
         unknown = set(changes) - set(EDITABLE_PROFILE_FIELDS)
         if unknown:
             raise InvalidValueError(sorted(unknown)[0], "cannot be changed")
         profile = _clean_profile({**self.profile(), **changes})
         if profile != self.profile():
             self._record(ProfileUpdated(user_id=str(self.id), **profile), context)
+        if private is not None:
+            self.set_private(private, context)
+
+    def set_private(self, private: bool, context: CommandContext) -> None:
+        """Make the account private or public; the same value again records nothing."""
+        if not isinstance(private, bool):
+            raise InvalidValueError("private", "must be true or false")
+        if private != self.private:
+            self._record(AccountPrivacyChanged(user_id=str(self.id), private=private), context)
 
     def change_avatar(self, image: StoredImage, context: CommandContext) -> None:
         event = AvatarChanged(
@@ -69,6 +89,7 @@ class User(EventSourcedAggregate):
         self.display_name, self.bio = event.display_name, event.bio
         self.location, self.age = event.location, event.age
         self.avatar = {}
+        self.private = False
 
     @when.register
     def _profile_updated(self, event: ProfileUpdated) -> None:
@@ -78,6 +99,10 @@ class User(EventSourcedAggregate):
     @when.register
     def _avatar_changed(self, event: AvatarChanged) -> None:
         self.avatar = dict(event.variants)
+
+    @when.register
+    def _privacy_changed(self, event: AccountPrivacyChanged) -> None:
+        self.private = event.private
 
 
 class EmailClaim(EventSourcedAggregate):

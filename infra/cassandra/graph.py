@@ -97,4 +97,5 @@ class CassandraGraphQueries(GraphQueries):
                 for other, position in self._following.newest(user_id, before, limit)]
 
     def follows(self, follower_id: str, followee_id: str) -> bool:
+        # follow_edges holds exactly the pairs that follow now (see CassandraGraphStore).
         return self.session.execute(self._edge, (follower_id, followee_id)).one() is not None

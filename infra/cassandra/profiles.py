@@ -30,7 +30,7 @@ TABLES_CQL = (
     # Bound: one row per partition.
     """CREATE TABLE IF NOT EXISTS {keyspace}.profiles (
         user_id text PRIMARY KEY, username text, display_name text, bio text,
-        location text, avatar_key text)""",
+        location text, avatar_key text, private boolean)""",  # private: null is false
     # Usernames are unique case-insensitively (the write side guarantees it).
     # Bound: one row per partition.
     """CREATE TABLE IF NOT EXISTS {keyspace}.profiles_by_username (
@@ -38,8 +38,8 @@ TABLES_CQL = (
 )
 
 COUNTERS = ("followers", "following", "photos")
-_UPDATABLE = frozenset({"display_name", "bio", "location", "avatar_key"})
-_COLUMNS = "user_id, username, display_name, bio, location, avatar_key"
+_UPDATABLE = frozenset({"display_name", "bio", "location", "avatar_key", "private"})
+_COLUMNS = "user_id, username, display_name, bio, location, avatar_key, private"
 
 
 def counter_name(counter: str) -> str:
@@ -127,5 +127,6 @@ class CassandraProfileQueries(ProfileQueries):
         return {row.user_id: Profile(
             user_id=row.user_id, username=row.username, display_name=row.display_name or "",
             bio=row.bio or "", location=row.location or "", avatar_key=row.avatar_key,
+            private=bool(row.private),
             **{counter: counts[counter][row.user_id] for counter in COUNTERS})
             for row in rows}

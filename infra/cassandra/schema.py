@@ -130,13 +130,15 @@ ADDED_COLUMNS_CQL = (
     "ALTER TABLE {keyspace}.photos ADD placeholder text",
     "ALTER TABLE {keyspace}.photos ADD alt_text text",
     "ALTER TABLE {keyspace}.photos ADD original_key text",
+    "ALTER TABLE {keyspace}.profiles ADD private boolean",
 )
 
 # How Cassandra (4, 5) and ScyllaDB say a column to add is there already.
 _COLUMN_EXISTS_MESSAGES = ("already exists", "conflicts with an existing column")
 
 # Modules of this package that own tables of their own (each exports TABLES_CQL).
-TABLE_MODULES = ("checkpoints", "profiles", "notifications", "timelines", "controls")
+TABLE_MODULES = ("checkpoints", "profiles", "notifications", "timelines", "controls",
+                 "follow_requests")
 
 
 def all_tables_cql() -> list[str]:

@@ -33,6 +33,12 @@ so no user input is ever parsed as query syntax. Per term (terms are ANDed):
   expression of the escaped prefix), most photos first, then by tag. With one shard (the
   default) the counts are exact; over several, each shard sends its top tags
   (`shard_size`), which makes rare tags' counts approximate, as OpenSearch documents.
+- private accounts: each account's privacy is a small document of its own in the users
+  index (`_id` "privacy:<user id>", with `user_id` and `private`, no text, so it never
+  matches a user search); a photo search or the type-ahead first looks up the private
+  accounts (up to MAX_PRIVATE_OWNERS of them) and excludes the photos of those the
+  audience may not see (`must_not` on `owner_id`), so pages stay full and a change of
+  privacy applies at once, with no re-indexing.
 Searches use `dfs_query_then_fetch` so that scores, and thus "newest first among equals",
 do not depend on which shard holds a document (free when an index has one shard).
 
@@ -47,6 +53,9 @@ keyed by the user or photo id and is idempotent:
 - add_user / add_photo: `create`, so a document that exists (a user already indexed, a photo
   already indexed or already deleted) is left as is; the 409 conflict is expected.
 - rename_user: partial `update` of the display name; an unknown user gives an expected 404.
+- set_owner_private: `index` of the account's privacy document with external versioning,
+  its version the event's position: an older or redelivered change is refused by the
+  server (an expected 409), so the newest change wins in any order, with no script.
 - remove_photo: `index` of a tombstone (`deleted: true`, no text), replacing the photo; the
   tombstone makes a redelivered `add_photo` conflict, so a deleted photo stays deleted, and
   it carries no words, so it neither matches nor weighs in the relevance statistics.
@@ -72,6 +81,8 @@ from opensearchpy.exceptions import RequestError
 from opensearchpy.helpers import BulkIndexError
 
 from photoshare.projections.search import (
+    ANYONE,
+    Audience,
     HashtagCount,
     PhotoDocument,
     SearchQueries,
@@ -137,6 +148,12 @@ _WORDS_WITH_PREFIXES = {
                             "search_analyzer": _PREFIX_QUERY}},
 }
 
+# Fields added to the users index after it was first released: `create_indices` adds
+# them to an index made before. `private` is set on privacy documents only.
+ADDED_USER_FIELDS: dict[str, Any] = {
+    "private": {"type": "boolean"},
+}
+
 USERS_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
@@ -146,8 +163,14 @@ USERS_MAPPING: dict[str, Any] = {
         "handle": {"type": "text", "analyzer": _PREFIXES, "search_analyzer": _PREFIX_QUERY},
         "display_name_words": _WORDS_WITH_PREFIXES,
         "position": {"type": "long"},
+        **ADDED_USER_FIELDS,
     },
 }
+
+# The most private accounts a photo search excludes by id (OpenSearch's default
+# `index.max_terms_count` is 65,536; a search reads them in one page of this size).
+MAX_PRIVATE_OWNERS = 10_000
+PRIVACY_ID_PREFIX = "privacy:"
 
 PHOTOS_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
@@ -165,6 +188,7 @@ PHOTOS_MAPPING: dict[str, Any] = {
 _EXPECTED_FAILURES = frozenset({
     ("create", 409, "version_conflict_engine_exception"),
     ("update", 404, "document_missing_exception"),
+    ("index", 409, "version_conflict_engine_exception"),  # an older privacy change
 })
 
 
@@ -215,6 +239,8 @@ def create_indices(client: OpenSearch, prefix: str, version: int = 1, *, shards:
             # Another process (a second worker starting) created it first: same definition.
             if error.error != "resource_already_exists_exception":
                 raise
+    # An index made before fields were added gains them (adding fields is allowed).
+    client.indices.put_mapping(index=target.users, body={"properties": ADDED_USER_FIELDS})
     return target
 
 
@@ -272,6 +298,13 @@ class OpenSearchSearchStore(SearchStore):
                         "caption_words": " ".join(words(photo.caption)),
                         "hashtags": list(dict.fromkeys(tag_key(t) for t in photo.hashtags)),
                         "position": photo.position, "deleted": False}})
+
+    def set_owner_private(self, owner_id: str, private: bool, position: int) -> None:
+        self._pending.append({
+            "_op_type": "index", "_index": self.indices.users,
+            "_id": PRIVACY_ID_PREFIX + owner_id, "version": position,
+            "version_type": "external",
+            "_source": {"user_id": owner_id, "private": private, "position": position}})
 
     def remove_photo(self, photo_id: str) -> None:
         self._pending.append({
@@ -366,15 +399,25 @@ def _regex_literal(text: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c == "_") else "\\" + c for c in text)
 
 
-def hashtags_body(q: str, limit: int) -> dict[str, Any] | None:
-    """The search body of the hashtag type-ahead, or None if `q` is no tag prefix."""
+def _hiding(query: dict[str, Any], hidden_owners: list[str]) -> dict[str, Any]:
+    """`query` (a bool query) without the photos of `hidden_owners`."""
+    if not hidden_owners:
+        return query
+    return {"bool": {**query["bool"], "must_not": [{"terms": {"owner_id": hidden_owners}}]}}
+
+
+def hashtags_body(q: str, limit: int,
+                  hidden_owners: list[str] = []) -> dict[str, Any] | None:  # noqa: B006
+    """The search body of the hashtag type-ahead, or None if `q` is no tag prefix;
+    `hidden_owners`' photos are not counted."""
     prefix = parse_tag_prefix(q)
     if prefix is None or limit <= 0:
         return None
     return {
         "size": 0, "track_total_hits": False,
-        "query": {"bool": {"filter": [{"prefix": {"hashtags": prefix}},
-                                      {"term": {"deleted": False}}]}},
+        "query": _hiding({"bool": {"filter": [{"prefix": {"hashtags": prefix}},
+                                              {"term": {"deleted": False}}]}},
+                         hidden_owners),
         "aggs": {"tags": {"terms": {
             "field": "hashtags", "include": _regex_literal(prefix) + ".*", "size": limit,
             "order": [{"_count": "desc"}, {"_key": "asc"}]}}},
@@ -430,13 +473,29 @@ class OpenSearchSearchQueries(SearchQueries):
     def users(self, q: str, offset: int, limit: int) -> list[str]:
         return self._ids(self.indices.users, users_query(q), USERS_ORDER, offset, limit)
 
-    def photos(self, q: str, offset: int, limit: int) -> list[str]:
-        return self._ids(self.indices.photos, photos_query(q), PHOTOS_ORDER, offset, limit)
-
-    def hashtags(self, q: str, limit: int) -> list[HashtagCount]:
-        body = hashtags_body(q, limit)
-        if body is None:
+    def photos(self, q: str, offset: int, limit: int,
+               audience: Audience = ANYONE) -> list[str]:
+        query = photos_query(q)
+        if query is None or _window(offset, limit) is None:
             return []
+        return self._ids(self.indices.photos, _hiding(query, self._hidden_owners(audience)),
+                         PHOTOS_ORDER, offset, limit)
+
+    def hashtags(self, q: str, limit: int, audience: Audience = ANYONE) -> list[HashtagCount]:
+        if hashtags_body(q, limit) is None:
+            return []
+        body = hashtags_body(q, limit, self._hidden_owners(audience))
+        assert body is not None
         found = self.client.search(index=self.indices.photos, body=body)
         return [HashtagCount(bucket["key"], bucket["doc_count"])
                 for bucket in found["aggregations"]["tags"]["buckets"]]
+
+    def _hidden_owners(self, audience: Audience) -> list[str]:
+        """The private accounts whose photos `audience` may not find."""
+        body = {"query": {"term": {"private": True}}, "size": MAX_PRIVATE_OWNERS,
+                "_source": ["user_id"], "track_total_hits": False,
+                "sort": [{"position": "asc"}]}
+        found = self.client.search(index=self.indices.users, body=body)
+        allowed = set(audience.may_see_private())
+        owners = (hit["_source"]["user_id"] for hit in found["hits"]["hits"])
+        return [owner for owner in owners if owner not in allowed]

@@ -96,6 +96,7 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
     client, or None for a caller that needs no search; `redis_lost`: whether Redis has
     lost its data, so counts come from Cassandra)."""
     from photoshare.infra.cassandra.controls import CassandraControlQueries
+    from photoshare.infra.cassandra.follow_requests import CassandraFollowRequestQueries
     from photoshare.infra.cassandra.graph import CassandraGraphQueries
     from photoshare.infra.cassandra.notifications import CassandraNotificationQueries
     from photoshare.infra.cassandra.photos import CassandraPhotoQueries
@@ -117,7 +118,8 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
         search=(OpenSearchSearchQueries(search, settings.opensearch_index_prefix)
                 if search is not None else None),  # type: ignore[arg-type]
         notifications=CassandraNotificationQueries(session),
-        controls=CassandraControlQueries(session))
+        controls=CassandraControlQueries(session),
+        follow_requests=CassandraFollowRequestQueries(session))
 
 
 def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: Delivery,
@@ -125,6 +127,7 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
     """Every projection bound to its cluster store (search only with a `search_store`).
     The stores read the current event from `delivery` and stage counts in `counters`."""
     from photoshare.infra.cassandra.controls import CassandraControlStore
+    from photoshare.infra.cassandra.follow_requests import CassandraFollowRequestStore
     from photoshare.infra.cassandra.graph import CassandraGraphStore
     from photoshare.infra.cassandra.notifications import CassandraNotificationStore
     from photoshare.infra.cassandra.photos import CassandraPhotoStore
@@ -134,6 +137,7 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
         TimelineTables,
     )
     from photoshare.projections.controls import ControlsProjection
+    from photoshare.projections.follow_requests import FollowRequestsProjection
     from photoshare.projections.graph import GraphProjection
     from photoshare.projections.notifications import NotificationsProjection
     from photoshare.projections.photos import PhotosProjection
@@ -147,6 +151,7 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
                                        counters, delivery)
     notifications = CassandraNotificationStore(session, delivery)
     controls = CassandraControlStore(session)
+    requests = CassandraFollowRequestStore(session)
     bindings = [
         Binding(ProfilesProjection(), lambda _c, _o: profiles),
         Binding(GraphProjection(), lambda _c, _o: graph),
@@ -156,6 +161,7 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
                 lambda _c, outbox: timelines.bind(outbox)),
         Binding(NotificationsProjection(), lambda _c, outbox: notifications.bind(outbox)),
         Binding(ControlsProjection(), lambda _c, _o: controls),
+        Binding(FollowRequestsProjection(), lambda _c, _o: requests),
     ]
     if search_store is not None:
         bindings.append(Binding(SearchProjection(), lambda _c, _o: search_store))

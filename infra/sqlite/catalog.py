@@ -16,6 +16,7 @@ from types import ModuleType
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite import (
     controls,
+    follow_requests,
     graph,
     notifications,
     photos,
@@ -27,7 +28,8 @@ from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.readapi.services import ViewQueries
 from photoshare.streams.runner import Binding
 
-VIEW_MODULES = (profiles, graph, photos, timelines, search, notifications, controls)
+VIEW_MODULES = (profiles, graph, photos, timelines, search, notifications, controls,
+                follow_requests)
 
 
 def open_views(path: Path) -> ViewDatabase:

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS profiles (
     avatar_key TEXT,
     followers INTEGER NOT NULL DEFAULT 0,
     following INTEGER NOT NULL DEFAULT 0,
-    photos INTEGER NOT NULL DEFAULT 0
+    photos INTEGER NOT NULL DEFAULT 0,
+    private INTEGER NOT NULL DEFAULT 0
 );
 -- Counts for a profile that has not arrived yet (a follow of a user can be delivered
 -- before the registration, from another Kafka partition); folded in by `add`.
@@ -35,8 +36,12 @@ CREATE TABLE IF NOT EXISTS profile_early_counts (
 """
 
 _COUNTERS = frozenset({"followers", "following", "photos"})
-_UPDATABLE = frozenset({"display_name", "bio", "location", "avatar_key"})
-_COLUMNS = "user_id, username, display_name, bio, location, avatar_key, followers, following, photos"
+_UPDATABLE = frozenset({"display_name", "bio", "location", "avatar_key", "private"})
+_COLUMNS = ("user_id, username, display_name, bio, location, avatar_key, followers, following, "
+            "photos, private")
+# Columns added to `profiles` after it was first released: a view database made before
+# them gains them at start (`migrate`), with the value a rebuild would give its rows.
+_ADDED_COLUMNS = {"private": "INTEGER NOT NULL DEFAULT 0"}
 
 
 class SqliteProfileStore(ProfileStore):
@@ -78,7 +83,9 @@ class SqliteProfileStore(ProfileStore):
 
 
 def _profile(row: sqlite3.Row) -> Profile:
-    return Profile(*row)  # _COLUMNS are Profile's fields, in order (checked below)
+    # _COLUMNS are Profile's fields, in order (checked below); `private` is stored 0 / 1.
+    *rest, private = row
+    return Profile(*rest, private=bool(private))
 
 
 assert _COLUMNS.split(", ") == [field.name for field in fields(Profile)]
@@ -105,6 +112,16 @@ class SqliteProfileQueries(ProfileQueries):
             f"SELECT {_COLUMNS} FROM profiles WHERE user_id IN ({placeholders(user_ids)})",
             list(user_ids))
         return {row["user_id"]: _profile(row) for row in rows}
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Give a `profiles` table made before private accounts its `private` column (every
+    profile public: no event could have made one private before). Run it in a
+    transaction."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(profiles)")}
+    for name, definition in _ADDED_COLUMNS.items():
+        if name not in present:
+            connection.execute(f"ALTER TABLE profiles ADD COLUMN {name} {definition}")
 
 
 def binding(_: Settings) -> Binding:

@@ -13,6 +13,11 @@ find. The hashtag type-ahead reads FTS5's own vocabulary of the `tags` column (a
 of rows (live photos) holding it, so it needs no state of its own, views built before it
 answer at once, and it stays exact through deletions and rebuilds.
 
+Private accounts: `search_owners` holds each owner's privacy flag; photo queries keep a
+private owner's photos only for an audience that may see them (a JSON list bound as one
+parameter, read with `json_each`), and the type-ahead takes away, from each tag's count,
+the photos of private owners the audience may not see.
+
 Queries are built only from `parse_query`'s cleaned terms, each one double-quoted (any `"`
 doubled), so user input never reaches FTS5 syntax.
 """
@@ -22,7 +27,10 @@ from __future__ import annotations
 import sqlite3
 
 from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite.util import to_json
 from photoshare.projections.search import (
+    ANYONE,
+    Audience,
     HashtagCount,
     PhotoDocument,
     SearchProjection,
@@ -62,7 +70,19 @@ CREATE TABLE IF NOT EXISTS search_photos (
 CREATE VIRTUAL TABLE IF NOT EXISTS search_photos_fts USING fts5(
     caption, tags, tokenize = '{TOKENIZER}'
 );
+CREATE INDEX IF NOT EXISTS search_photos_by_owner ON search_photos (owner_id);
+CREATE TABLE IF NOT EXISTS search_owners (
+    owner_id TEXT PRIMARY KEY,
+    private INTEGER NOT NULL,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;
 """
+
+# The photos a private owner's privacy hides from an audience: `?` is the JSON list of
+# the owners whose private photos it may see (Audience.may_see_private).
+_HIDDEN_FROM_AUDIENCE = (
+    "p.owner_id IN (SELECT owner_id FROM search_owners WHERE private = 1) "
+    "AND p.owner_id NOT IN (SELECT value FROM json_each(?))")
 
 # bm25 column weights (higher counts more): username, handle, display name; caption, tags.
 _USER_WEIGHTS = "2.0, 2.0, 1.0"
@@ -152,6 +172,13 @@ class SqliteSearchStore(SearchStore):
                 "INSERT INTO search_photos_fts (rowid, caption, tags) VALUES (?, ?, ?)",
                 (photo.position, fold(photo.caption), tags))
 
+    def set_owner_private(self, owner_id: str, private: bool, position: int) -> None:
+        self.db.execute(
+            "INSERT INTO search_owners (owner_id, private, position) VALUES (?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET private = excluded.private, position = excluded.position "
+            "WHERE excluded.position > search_owners.position",
+            (owner_id, int(private), position))
+
     def remove_photo(self, photo_id: str) -> None:
         row = self.db.execute(
             "INSERT INTO search_photos (photo_id, deleted) VALUES (?, 1) "
@@ -193,30 +220,50 @@ class SqliteSearchQueries(SearchQueries):
             (match, exact, *_window(offset, limit)))
         return [row[0] for row in rows]
 
-    def photos(self, q: str, offset: int, limit: int) -> list[str]:
+    def photos(self, q: str, offset: int, limit: int,
+               audience: Audience = ANYONE) -> list[str]:
         match = photos_match(q)
         if match is None or limit <= 0:
             return []
         rows = self.db.execute(
             "SELECT p.photo_id FROM search_photos_fts f "
             "JOIN search_photos p ON p.position = f.rowid "
-            "WHERE search_photos_fts MATCH ? AND p.deleted = 0 "
+            f"WHERE search_photos_fts MATCH ? AND p.deleted = 0 "
+            f"AND NOT ({_HIDDEN_FROM_AUDIENCE}) "
             f"ORDER BY bm25(search_photos_fts, {_PHOTO_WEIGHTS}), p.position DESC, "
             "p.photo_id LIMIT ? OFFSET ?",
-            (match, *_window(offset, limit)))
+            (match, to_json(audience.may_see_private()), *_window(offset, limit)))
         return [row[0] for row in rows]
 
-    def hashtags(self, q: str, limit: int) -> list[HashtagCount]:
+    def hashtags(self, q: str, limit: int, audience: Audience = ANYONE) -> list[HashtagCount]:
         prefix = parse_tag_prefix(q)
         if prefix is None or limit <= 0:
             return []
         self.db.execute(_TAG_VOCABULARY)
         # Every tag with the prefix is read (its count comes from its posting list), then
         # ranked here: a short prefix of a big view reads many, hence `@offload` on the route.
-        found = [HashtagCount(_tag_of(token), count) for token, count in
-                 self.db.execute(_TAGS_BEGINNING, {"low": _tag_token(prefix)}) if count > 0]
+        low = _tag_token(prefix)
+        counts = {token: count for token, count in
+                  self.db.execute(_TAGS_BEGINNING, {"low": low}) if count > 0}
+        for token in self._hidden_tag_tokens(low, audience):
+            if token in counts:
+                counts[token] -= 1
+        found = [HashtagCount(_tag_of(token), count) for token, count in counts.items()
+                 if count > 0]
         found.sort(key=lambda tag: (-tag.photos, tag.tag))
         return found[:limit]
+
+    def _hidden_tag_tokens(self, low: str, audience: Audience) -> list[str]:
+        """Each tag token beginning with `low` of each live photo `audience` may not see
+        (once per photo and token), to take away from the vocabulary's counts."""
+        # From the hidden owners' photos (by owner), not from every photo with the prefix.
+        rows = self.db.execute(
+            "SELECT f.tags FROM search_photos p "
+            "JOIN search_photos_fts f ON f.rowid = p.position "
+            f"WHERE p.deleted = 0 AND {_HIDDEN_FROM_AUDIENCE}",
+            (to_json(audience.may_see_private()),))
+        return [token for (tags,) in rows for token in set(tags.split())
+                if token.startswith(low)]
 
 
 def binding(_: Settings) -> Binding:

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from photoshare.infra.http.web import ApiError
-from photoshare.projections.photos import PhotoRecord
 from photoshare.projections.controls import Controls
-from photoshare.readapi import blocking, models, shapes
+from photoshare.projections.photos import PhotoRecord
+from photoshare.readapi import blocking, models, shapes, visibility
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, page
 from photoshare.readapi.services import ViewQueries
@@ -18,33 +18,33 @@ from photoshare.readapi.routing import ReadRoute
 router = APIRouter(tags=["photos"], route_class=ReadRoute)
 
 
-def _existing(q: ViewQueries, photo_id: str) -> PhotoRecord:
+def _visible(q: ViewQueries, photo_id: str, viewer: str | None) -> tuple[PhotoRecord, Controls]:
+    """The photo and the viewer's controls, if the photo exists and `viewer` may see it:
+    404 as if it did not exist when its owner and the viewer block each other (either
+    way), else 403 `private_account` when its owner is private and the viewer neither
+    the owner nor an approved follower."""
     record = q.photos.photo(photo_id)
     if record is None:
         raise ApiError(404, "photo_not_found", "no such photo")
-    return record
-
-
-def _visible(q: ViewQueries, photo_id: str, viewer: str | None) -> tuple[PhotoRecord, Controls]:
-    """The photo and the viewer's controls; 404 as if it did not exist when its owner
-    and the viewer block each other (either way)."""
-    record = _existing(q, photo_id)
     controls = blocking.controls_of(q, viewer)
     blocking.check_photo(controls, record.owner_id)
+    visibility.require_photo_visible(q, viewer, record)
     return record, controls
 
 
-@router.get("/v1/photos/{photo_id}", responses=models.PHOTO)
+@router.get("/v1/photos/{photo_id}", responses={**models.PHOTO, **models.PRIVATE})
 def photo(photo_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
+    """A photo; 403 `private_account` if its owner is private and the viewer is neither
+    the owner nor an approved follower."""
     q = views.queries()
     record, controls = _visible(q, photo_id, viewer)
     return blocking.without_hidden_tags(controls, shapes.photos(views, q, [record], viewer))[0]
 
 
-@router.get("/v1/photos/{photo_id}/comments")
+@router.get("/v1/photos/{photo_id}/comments", responses=models.PRIVATE)
 def comments(photo_id: str, views: Views, page_request: Page, viewer: Viewer) -> dict[str, Any]:
-    """The photo's comments, oldest first; signed in, without those of the people the
-    caller blocks or is blocked by."""
+    """The photo's comments, oldest first; 403 `private_account` as for the photo; signed
+    in, without those of the people the caller blocks or is blocked by."""
     q = views.queries()
     _, controls = _visible(q, photo_id, viewer)
     records, after = blocking.fill_keyset(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from photoshare.infra.http.web import ApiError
 from photoshare.projections.photos import PhotoRecord
 from photoshare.projections.search import MAX_TAG_CHARS, parse_tag_prefix
-from photoshare.readapi import blocking, models, shapes
+from photoshare.readapi import blocking, models, shapes, visibility
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, PageRequest, invalid_cursor, page
 from photoshare.readapi.routing import ReadRoute, offload
@@ -79,16 +79,18 @@ def search_photos(q: SearchText, views: Views, page_request: Page,
                   viewer: Viewer) -> dict[str, Any]:
     """Photos whose caption has the words of `q` and whose hashtags include its `#tags`;
     the last `#tag` matches the tags it begins too (`#bea` finds `#beach`), below the
-    photos that carry it whole. Signed in, the photos of people the caller blocks or is
+    photos that carry it whole. A private account's photos are found only by its owner
+    and approved followers; signed in, the photos of people the caller blocks or is
     blocked by are left out."""
     offset, limit = _offset(page_request), page_request.limit
     queries = views.queries()
+    audience = visibility.search_audience(queries, viewer)
     controls = blocking.controls_of(queries, viewer)
     if controls.hidden:
         # The owner is in the photos view, not in the search hit: the photos are looked
         # up batch by batch while the page fills.
         def fetch(start: int, n: int) -> list[PhotoRecord | None]:
-            ids = queries.search.photos(q, start, n)
+            ids = queries.search.photos(q, start, n, audience)
             found = queries.photos.many(ids)
             return [found.get(pid) for pid in ids]
         rows, at = blocking.fill_offset(
@@ -98,7 +100,7 @@ def search_photos(q: SearchText, views: Views, page_request: Page,
         cards = blocking.without_hidden_tags(controls,
                                              shapes.photos(views, queries, present, viewer))
         return page(cards, {"o": at} if at is not None else None)
-    found = queries.search.photos(q, offset, limit + 1)
+    found = queries.search.photos(q, offset, limit + 1, audience)
     photo_ids = found[:limit]
     records = queries.photos.many(photo_ids)
     present = [records[pid] for pid in photo_ids if pid in records]
@@ -109,13 +111,16 @@ def search_photos(q: SearchText, views: Views, page_request: Page,
             responses={422: {"description": "`q` is not the start of a hashtag, or `limit` "
                                             "is out of range"}})
 @offload
-def search_hashtags(q: TagPrefix, views: Views,
+def search_hashtags(q: TagPrefix, views: Views, viewer: Viewer,
                     limit: HashtagLimit = DEFAULT_HASHTAGS) -> dict[str, Any]:
     """Hashtags that start with `q`, for the type-ahead: each with how many photos carry
-    it, most used first, then alphabetically. `#bea` and `bea` both find `beach`."""
+    it, most used first, then alphabetically. `#bea` and `bea` both find `beach`. Only
+    the photos the caller may see count (a private account's, for its owner and approved
+    followers)."""
     if parse_tag_prefix(q) is None:
         raise ApiError(422, "invalid_hashtag_prefix",
                        f"q must be the start of a hashtag: an optional '#', then 1-"
                        f"{MAX_TAG_CHARS} letters, digits or '_'")
-    found = views.queries().search.hashtags(q, limit)
+    queries = views.queries()
+    found = queries.search.hashtags(q, limit, visibility.search_audience(queries, viewer))
     return {"items": [{"tag": tag.tag, "photos": tag.photos} for tag in found]}

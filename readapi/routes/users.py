@@ -1,4 +1,10 @@
-"""People: profiles, a user's photos, followers and following."""
+"""People: profiles, a user's photos, followers and following, and one's own pending
+follow requests.
+
+A private account's photos and lists answer 403 `private_account` to anyone but its owner
+and approved followers (`readapi.visibility`); its profile stays visible. People who
+block each other get 404 for each other's profile and content (`readapi.blocking`). A
+profile served to a signed-in viewer carries `relationship`."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from photoshare.infra.http.web import ApiError, CurrentUserId
 from photoshare.projections.controls import Controls
 from photoshare.projections.graph import Edge, GraphQueries
 from photoshare.projections.profiles import Profile
-from photoshare.readapi import blocking, models, shapes
+from photoshare.readapi import blocking, models, shapes, visibility
 from photoshare.readapi.deps import Viewer, Views
 from photoshare.readapi.pagination import Page, PageRequest, keyset_page, page
 from photoshare.readapi.services import ReadServices, ViewQueries
@@ -36,19 +42,15 @@ def _profile(views: ReadServices, q: ViewQueries, profile: Profile,
     controls = blocking.controls_of(q, viewer)
     blocking.check_profile(controls, profile.user_id)
     return {**shapes.user(views, profile),
-            "relationship": _relationship(q, controls, viewer, profile.user_id)}
-
-
-def _relationship(q: ViewQueries, controls: Controls, viewer: str,
-                  user_id: str) -> dict[str, bool]:
-    return {"following": q.graph.follows(viewer, user_id),
-            "followed_by": q.graph.follows(user_id, viewer),
-            "blocking": user_id in controls.blocking,
-            "muting": user_id in controls.muting}
+            "relationship": {**visibility.relationship(q, viewer, profile.user_id),
+                             "blocking": profile.user_id in controls.blocking,
+                             "muting": profile.user_id in controls.muting}}
 
 
 @router.get("/v1/users/by-username/{username}", responses=models.PROFILE)
 def user_by_username(username: str, views: Views, viewer: Viewer) -> dict[str, Any]:
+    """A profile (the header is visible to all, a private account's too, but 404 for
+    someone its owner blocks), with `relationship` for a signed-in viewer."""
     q = views.queries()
     profile = q.profiles.by_username(username)
     if profile is None:
@@ -56,35 +58,50 @@ def user_by_username(username: str, views: Views, viewer: Viewer) -> dict[str, A
     return _profile(views, q, profile, viewer)
 
 
-@router.get("/v1/users/me")
+@router.get("/v1/users/me", responses=models.PROFILE)
 def me(views: Views, viewer: CurrentUserId) -> dict[str, Any]:
     """The caller's own profile (an extension of API.md)."""
     return shapes.user(views, _existing(views.queries(), viewer))
 
 
+@router.get("/v1/users/me/follow-requests", responses=models.FOLLOW_REQUESTS)
+def follow_requests(views: Views, viewer: CurrentUserId, page: Page) -> dict[str, Any]:
+    """The people asking to follow the caller's (private) account, newest first:
+    approve with `PUT /v1/users/me/follow-requests/{user_id}`, decline with DELETE."""
+    q = views.queries()
+    requests = q.follow_requests.pending(viewer, page.position(), page.limit + 1)
+    people = q.profiles.many([r.follower_id for r in requests])
+    items = [{**shapes.user_summary(views, people.get(r.follower_id), r.follower_id),
+              "requested_at": r.requested_at} for r in requests]
+    return keyset_page(items, [r.position for r in requests], page.limit)
+
+
 @router.get("/v1/users/{user_id}", responses=models.PROFILE)
 def user(user_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
-    """A profile. Signed in, it carries `relationship` (`following`, `followed_by`,
-    `blocking`, `muting`, from the caller's side); someone its owner blocks gets 404."""
+    """A profile (the header is visible to all, a private account's too, but 404 for
+    someone its owner blocks), with `relationship` for a signed-in viewer."""
     q = views.queries()
     return _profile(views, q, _existing(q, user_id), viewer)
 
 
-def _visible_owner(q: ViewQueries, user_id: str, viewer: str | None) -> Controls:
-    """The viewer's controls, once the owner's content is theirs to see (404 if not)."""
-    _existing(q, user_id)
-    controls = blocking.controls_of(q, viewer)
-    blocking.check_content(controls, user_id)
-    return controls
-
-
-@router.get("/v1/users/{user_id}/photos", responses=models.PHOTO_PAGE)
+@router.get("/v1/users/{user_id}/photos", responses={**models.PHOTO_PAGE, **models.PRIVATE})
 def user_photos(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
     q = views.queries()
     controls = _visible_owner(q, user_id, viewer)
     records = q.photos.by_owner(user_id, page.position(), page.limit + 1)
     cards = blocking.without_hidden_tags(controls, shapes.photos(views, q, records, viewer))
     return keyset_page(cards, [r.position for r in records], page.limit)
+
+
+def _visible_owner(q: ViewQueries, user_id: str, viewer: str | None) -> Controls:
+    """The viewer's controls, once the owner's content is theirs to see: 404 if the
+    owner does not exist or they block each other, 403 `private_account` if the owner
+    is private and the viewer neither the owner nor an approved follower."""
+    owner = _existing(q, user_id)
+    controls = blocking.controls_of(q, viewer)
+    blocking.check_content(controls, user_id)
+    visibility.require_visible(q, viewer, owner)
+    return controls
 
 
 def _people_page(views: ReadServices, user_id: str, page_request: PageRequest,
@@ -104,11 +121,11 @@ def _people_page(views: ReadServices, user_id: str, page_request: PageRequest,
                 {"p": after} if after is not None else None)
 
 
-@router.get("/v1/users/{user_id}/followers")
+@router.get("/v1/users/{user_id}/followers", responses=models.PRIVATE)
 def followers(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
     return _people_page(views, user_id, page, viewer, lambda graph: graph.followers)
 
 
-@router.get("/v1/users/{user_id}/following")
+@router.get("/v1/users/{user_id}/following", responses=models.PRIVATE)
 def following(user_id: str, views: Views, page: Page, viewer: Viewer) -> dict[str, Any]:
     return _people_page(views, user_id, page, viewer, lambda graph: graph.following)

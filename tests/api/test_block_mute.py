@@ -179,12 +179,13 @@ def test_the_blocked_person_gets_404_and_finds_nothing(client: TestClient) -> No
     assert get(client, f"/v1/photos/{on_cy['photo_id']}/comments", cy).json()["items"]
     # The blocker's profile header of Bob, to unblock; nothing else of his.
     seen = get(client, f"/v1/users/{bob.user_id}", ann).json()
-    assert seen["relationship"] == {"following": False, "followed_by": False,
+    assert seen["relationship"] == {"following": False, "requested": False, "followed_by": False,
                                     "blocking": True, "muting": False}
     error(get(client, f"/v1/users/{bob.user_id}/photos", ann), 404, "user_not_found")
     # Nothing in Bob's answers says he is blocked: the relationship is his side only.
     assert get(client, f"/v1/users/{cy.user_id}", bob).json()["relationship"] == {
-        "following": True, "followed_by": False, "blocking": False, "muting": False}
+        "following": True, "requested": False,
+        "followed_by": False, "blocking": False, "muting": False}
 
 
 def test_the_blocker_sees_nothing_of_the_blocked(client: TestClient) -> None:
@@ -247,13 +248,14 @@ def test_mute_hides_posts_and_notifications_and_nothing_else(client: TestClient)
     assert get(client, "/v1/notifications", ann).json()["items"] == []
     # Nothing else changes: the follow, Bob's profile and photos, his comments.
     profile = get(client, f"/v1/users/{bob.user_id}", ann).json()
-    assert profile["relationship"] == {"following": True, "followed_by": False,
+    assert profile["relationship"] == {"following": True, "requested": False, "followed_by": False,
                                        "blocking": False, "muting": True}
     assert get(client, f"/v1/photos/{new['photo_id']}", ann).status_code == 200
     assert get(client, f"/v1/photos/{mine['photo_id']}/comments", ann).json()["items"]
     # Bob is not told: his side of the relationship is as before.
     assert get(client, f"/v1/users/{ann.user_id}", bob).json()["relationship"] == {
-        "following": False, "followed_by": True, "blocking": False, "muting": False}
+        "following": False, "requested": False,
+        "followed_by": True, "blocking": False, "muting": False}
     unmuted = ok(client.delete(f"/v1/users/me/mutes/{bob.user_id}", headers=ann.auth))
     back = get(client, "/v1/timeline", ann, unmuted).json()
     assert set(ids(back, "photo_id")) == {old["photo_id"], new["photo_id"], mine["photo_id"]}
@@ -263,8 +265,28 @@ def test_relationship_is_on_profiles_of_others_when_signed_in(client: TestClient
     ann, bob = register(client), register(client)
     ok(follow(client, bob, ann))
     seen = get(client, f"/v1/users/by-username/{bob.username}", ann, ok(follow(client, ann, bob)))
-    assert seen.json()["relationship"] == {"following": True, "followed_by": True,
+    assert seen.json()["relationship"] == {"following": True, "requested": False,
+    "followed_by": True,
                                            "blocking": False, "muting": False}
     assert "relationship" not in get(client, f"/v1/users/{bob.user_id}").json()
     assert "relationship" not in get(client, f"/v1/users/{ann.user_id}", ann).json()
     assert "relationship" not in get(client, "/v1/users/me", ann).json()
+
+
+def test_a_block_ends_pending_follow_requests_both_ways(client: TestClient) -> None:
+    ann, bob = register(client), register(client)
+    for account in (ann, bob):
+        ok(client.patch("/v1/users/me", headers=account.auth, json={"private": True}), 200)
+    assert ok(follow(client, bob, ann), 202).json() == {"status": "requested"}
+    assert ok(follow(client, ann, bob), 202).json() == {"status": "requested"}
+    blocked = block(client, ann, bob)
+    # Bob's request to Ann is declined, Ann's to Bob withdrawn, in the block's append.
+    for owner in (ann, bob):
+        assert get(client, "/v1/users/me/follow-requests", owner, blocked).json()["items"] == []
+    assert ids(get(client, "/v1/users/me/blocks", ann, blocked).json()) == [bob.user_id]
+    # While blocked, Bob cannot ask again; once unblocked, Ann asks afresh.
+    error(follow(client, bob, ann), 404, "user_not_found")
+    unblocked = ok(client.delete(f"/v1/users/me/blocks/{bob.user_id}", headers=ann.auth))
+    assert get(client, f"/v1/users/{bob.user_id}", ann, unblocked).json()["relationship"][
+        "requested"] is False
+    assert ok(follow(client, ann, bob), 202).json() == {"status": "requested"}

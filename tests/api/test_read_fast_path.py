@@ -49,6 +49,14 @@ def _requests(ids: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
         ("/healthz", auth), ("/v1/nowhere", {}), ("/v1/timeline/", auth),
         (f"/v1/users/{me}/", {}), ("/docs", {}), ("/openapi.json", {}),
         *_blocked_requests(ids),
+        # A private account: its header for all, its content for no stranger.
+        (f"/v1/users/{ids['private']}", {}), (f"/v1/users/{ids['private']}", auth),
+        (f"/v1/users/{ids['private']}/photos", {}), (f"/v1/users/{ids['private']}/photos", auth),
+        (f"/v1/users/{ids['private']}/followers", auth),
+        (f"/v1/photos/{ids['private_photo']}", {}), (f"/v1/photos/{ids['private_photo']}", auth),
+        (f"/v1/photos/{ids['private_photo']}/comments", auth),
+        ("/v1/search/photos?q=hidden", auth), ("/v1/search/hashtags?q=hid", auth),
+        ("/v1/users/me/follow-requests", auth), ("/v1/users/me/follow-requests", {}),
     ]
 
 
@@ -94,10 +102,15 @@ def test_the_fast_path_answers_as_fastapi_does(tmp_path: Path,
         shut_out = register(client)
         client.put(f"/v1/users/me/mutes/{other.user_id}", headers=account.auth)
         client.put(f"/v1/users/me/blocks/{shut_out.user_id}", headers=account.auth)
+        private = register(client)
+        hidden = post_photo(client, private, caption="hidden #hidden")
+        client.patch("/v1/users/me", headers=private.auth, json={"private": True})
+        client.put(f"/v1/users/me/following/{private.user_id}", headers=account.auth)
         liked = client.put(f"/v1/photos/{photo['photo_id']}/likes/me", headers=account.auth)
         ids = {"user": account.user_id, "photo": photo["photo_id"], "token": account.token,
                "position": liked.headers["X-Event-Position"], "blocked": shut_out.user_id,
-               "blocked_token": shut_out.token}
+               "blocked_token": shut_out.token, "private": private.user_id,
+               "private_photo": hidden["photo_id"]}
     fast = _answers(settings, ids)
     monkeypatch.setattr(routing, "FAST_PATH", False)
     standard = _answers(settings, ids)
@@ -111,6 +124,9 @@ def test_the_fast_path_answers_as_fastapi_does(tmp_path: Path,
     assert statuses["/v1/search/users?q=a&q=b"] == 200
     shut_out = [a for a in fast if a[0] == f"/v1/photos/{ids['photo']}" and a[1] == 404]
     assert shut_out, "the blocked person's read of the blocker's photo was answered 404"
+    assert statuses[f"/v1/users/{ids['private']}/photos"] == 403
+    assert statuses[f"/v1/photos/{ids['private_photo']}"] == 403
+    assert statuses[f"/v1/users/{ids['private']}"] == 200
 
 
 def test_the_hot_read_routes_take_the_fast_path() -> None:

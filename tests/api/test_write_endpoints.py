@@ -173,7 +173,7 @@ def test_update_profile_answers_the_new_profile(client: TestClient) -> None:
     assert response.json() == {
         "user_id": account.user_id, "username": account.username,
         "display_name": "Zo\u00e9 \U0001f4f8", "bio": "line one\nline two",
-        "location": "Oslo", "age": 31, "avatar_url": None}
+        "location": "Oslo", "age": 31, "avatar_url": None, "private": False}
     assert new_events(client, before) == ["ProfileUpdated"]
 
 

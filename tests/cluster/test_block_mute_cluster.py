@@ -59,7 +59,8 @@ def test_block_and_mute_on_the_cluster_views(tmp_path: Path, engines: Engines) -
         assert [p["photo_id"] for p in ann.read("/v1/timeline")["items"]] == [photo]
         assert ann.read("/v1/notifications")["items"] == []
         assert ann.read(f"/v1/users/{cy.user_id}")["relationship"] == {
-            "following": True, "followed_by": False, "blocking": False, "muting": True}
+            "following": True, "requested": False,
+            "followed_by": False, "blocking": False, "muting": True}
         ann.write("DELETE", f"/v1/users/me/mutes/{cy.user_id}", 204)
         assert cys in [p["photo_id"] for p in ann.read("/v1/timeline")["items"]]
         assert [n["actor"]["user_id"] for n in ann.read("/v1/notifications")["items"]] == [

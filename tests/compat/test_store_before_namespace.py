@@ -41,6 +41,12 @@ def test_an_old_store_rebuilds_the_same_views_and_takes_new_commands(tmp_path: P
         # Views added since: empty, as the old log holds no block or mute.
         assert tables.pop("people_controls") == []
         old_photos = expected["tables"].pop("photos")
+        # Private accounts came later: every old profile is public, no request exists.
+        profiles = tables.pop("profiles")
+        assert [row[:-1] for row in profiles] == expected["tables"].pop("profiles")
+        assert {row[-1] for row in profiles} == {0}
+        assert tables.pop("follow_requests") == []
+        assert tables.pop("search_owners") == []
         assert tables == expected["tables"]
         assert [row for row, _ in photos] == old_photos
         for row, (variant_sizes, placeholder, alt_text, alt_text_position,

@@ -205,6 +205,8 @@ def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
         assert got.notifications.for_user(user, None, EVERYTHING) == \
             want.notifications.for_user(user, None, EVERYTHING), user
         assert got.notifications.read_up_to(user) == want.notifications.read_up_to(user)
+        assert got.follow_requests.pending(user, None, EVERYTHING) == \
+            want.follow_requests.pending(user, None, EVERYTHING), user
         assert got.photos.liked_by(user, photos) == want.photos.liked_by(user, photos)
         assert got.controls.of(user) == want.controls.of(user), user
         for kind in ("block", "mute"):

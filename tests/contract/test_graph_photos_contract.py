@@ -222,6 +222,16 @@ def test_a_follow_shows_at_both_ends(views: Views) -> None:
     assert views.graph.following(bob, None, 10) == []
 
 
+def test_follows_says_whether_one_follows_another_now(views: Views) -> None:
+    ann, bob, cy = new_id(), new_id(), new_id()
+    views.deliver(at(1, follow(ann, bob)), at(2, follow(cy, bob)), at(3, unfollow(cy, bob)))
+    assert views.graph.follows(ann, bob)
+    assert not views.graph.follows(bob, ann)
+    assert not views.graph.follows(cy, bob)
+    views.deliver(at(4, follow(cy, bob)), at(2, follow(cy, bob)))
+    assert views.graph.follows(cy, bob)
+
+
 def test_pages_are_newest_first_below_before(views: Views) -> None:
     star = new_id()
     fans = [new_id() for _ in range(5)]

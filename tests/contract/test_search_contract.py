@@ -22,6 +22,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from photoshare.events import (
+    AccountPrivacyChanged,
     Envelope,
     Event,
     PhotoDeleted,
@@ -40,7 +41,13 @@ from photoshare.infra.opensearch.search import (
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite import search as sqlite_search
 from photoshare.infra.sqlite.viewdb import ViewDatabase
-from photoshare.projections.search import SearchProjection, SearchQueries, SearchStore
+from photoshare.projections.search import (
+    ANYONE,
+    Audience,
+    SearchProjection,
+    SearchQueries,
+    SearchStore,
+)
 from support.histories import envelopes, uid
 
 pytestmark = pytest.mark.cluster
@@ -137,6 +144,17 @@ def photo(n: object, caption: str, hashtags: Sequence[str] = ()) -> tuple[Event,
                        variants={"large": "l.jpg"}), U(0)
 
 
+def owned_photo(n: object, owner: object, caption: str,
+                hashtags: Sequence[str] = ()) -> tuple[Event, str]:
+    return PhotoPosted(photo_id=P(n), owner_id=U(owner), caption=caption,
+                       hashtags=list(hashtags), original_key="o.jpg", format="jpeg", width=1,
+                       height=1, variants={"large": "l.jpg"}), U(owner)
+
+
+def privacy(n: object, private: bool) -> tuple[Event, str]:
+    return AccountPrivacyChanged(user_id=U(n), private=private), U(n)
+
+
 def delete(n: object) -> tuple[Event, str]:
     return PhotoDeleted(photo_id=P(n), owner_id=U(0)), U(0)
 
@@ -174,11 +192,14 @@ class View:
     def users(self, q: str, offset: int = 0, limit: int = ALL) -> list[str]:
         return self.backend.queries.users(q, offset, limit)
 
-    def photos(self, q: str, offset: int = 0, limit: int = ALL) -> list[str]:
-        return self.backend.queries.photos(q, offset, limit)
+    def photos(self, q: str, offset: int = 0, limit: int = ALL,
+               audience: Audience = ANYONE) -> list[str]:
+        return self.backend.queries.photos(q, offset, limit, audience)
 
-    def hashtags(self, q: str, limit: int = ALL) -> list[tuple[str, int]]:
-        return [(found.tag, found.photos) for found in self.backend.queries.hashtags(q, limit)]
+    def hashtags(self, q: str, limit: int = ALL,
+                 audience: Audience = ANYONE) -> list[tuple[str, int]]:
+        return [(found.tag, found.photos)
+                for found in self.backend.queries.hashtags(q, limit, audience)]
 
 
 @pytest.fixture
@@ -371,6 +392,69 @@ def test_a_redelivered_post_adds_nothing(view: Callable[..., View]) -> None:
     v = view(PHOTOS)
     v.redeliver(2, 3)
     assert set(v.photos("sun")) == {P(1), P(2), P(5)}
+
+
+# --- private accounts ---------------------------------------------------------------------
+
+PRIVATE = [
+    user(7, "pat", "Pat Private"), user(8, "pub", "Pub Lic"),
+    owned_photo(71, 7, "sunset one #dusk #dune", ["dusk", "dune"]),
+    owned_photo(81, 8, "sunset two #dusk", ["dusk"]),
+    owned_photo(72, 7, "sunset three #duskonly", ["duskonly"]),
+    privacy(7, True),
+]
+FOLLOWER = Audience(viewer_id=U(9), followed=frozenset({U(7), U(8)}))
+OWNER = Audience(viewer_id=U(7))
+STRANGER = Audience(viewer_id=U(9), followed=frozenset({U(8)}))
+
+
+def test_private_photos_are_found_by_their_owner_and_followers_only(
+        view: Callable[..., View]) -> None:
+    v = view(PRIVATE)
+    everyone = {P(71), P(81), P(72)}
+    assert set(v.photos("sunset", audience=OWNER)) == everyone
+    assert set(v.photos("sunset", audience=FOLLOWER)) == everyone
+    assert v.photos("sunset", audience=STRANGER) == [P(81)]
+    assert v.photos("sunset") == [P(81)]
+    # Filtered in the query: a page of one is a full page.
+    assert v.photos("sunset", limit=1) == [P(81)]
+    assert v.photos("sunset", offset=1) == []
+    # The user is still found.
+    assert v.users("pat") == [U(7)]
+
+
+def test_private_photos_count_in_hashtags_only_for_those_who_may_see_them(
+        view: Callable[..., View]) -> None:
+    v = view(PRIVATE)
+    assert v.hashtags("#dus", audience=FOLLOWER) == [("dusk", 2), ("duskonly", 1)]
+    assert v.hashtags("#dus", audience=OWNER) == [("dusk", 2), ("duskonly", 1)]
+    assert v.hashtags("#dus", audience=STRANGER) == [("dusk", 1)]
+    assert v.hashtags("du") == [("dusk", 1)]
+
+
+def test_going_public_and_private_again_applies_at_once(view: Callable[..., View]) -> None:
+    v = view(PRIVATE)
+    v.deliver(envelopes([*PRIVATE, privacy(7, False)])[-1:])
+    assert len(v.photos("sunset")) == 3 and v.hashtags("dusk") == [("dusk", 2),
+                                                                  ("duskonly", 1)]
+    v.deliver(envelopes([*PRIVATE, privacy(7, False), privacy(7, True)])[-1:])
+    assert v.photos("sunset") == [P(81)]
+
+
+def test_a_stale_privacy_change_redelivered_changes_nothing(view: Callable[..., View]) -> None:
+    history = [*PRIVATE, privacy(7, False), privacy(7, True)]
+    v = view(history)
+    assert v.photos("sunset") == [P(81)]
+    v.redeliver(7)           # the older "public" again
+    assert v.photos("sunset") == [P(81)]
+    v.redeliver(6, 1, 3)     # the first "private", a registration, a post
+    assert v.photos("sunset") == [P(81)]
+
+
+def test_a_photo_posted_after_going_private_is_hidden_too(view: Callable[..., View]) -> None:
+    v = view([*PRIVATE, owned_photo(73, 7, "sunset four")])
+    assert v.photos("sunset") == [P(81)]
+    assert P(73) in v.photos("sunset", audience=FOLLOWER)
 
 
 # --- hashtags: the type-ahead ----------------------------------------------------------------

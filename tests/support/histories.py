@@ -15,11 +15,16 @@ from uuid import UUID, uuid5
 
 from hypothesis import strategies as st
 from photoshare.events import (
+    AccountPrivacyChanged,
     AvatarChanged,
     CommentAdded,
     CommentDeleted,
     Envelope,
     Event,
+    FollowRequestApproved,
+    FollowRequestCancelled,
+    FollowRequestDeclined,
+    FollowRequested,
     PhotoAltTextChanged,
     PhotoDeleted,
     PhotoLiked,
@@ -56,6 +61,8 @@ class _State:
     comments: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (photo, author)
     blocks: set[tuple[str, str]] = field(default_factory=set)  # (blocker, blocked)
     mutes: set[tuple[str, str]] = field(default_factory=set)   # (muter, muted)
+    private: set[str] = field(default_factory=set)
+    pending: set[tuple[str, str]] = field(default_factory=set)  # (follower, followee)
     made: int = 0
 
     def blocked_between(self, one: str, other: str) -> bool:
@@ -67,7 +74,8 @@ class _State:
 
 
 KINDS = ("follow", "follow", "unfollow", "post", "post", "delete", "like", "unlike", "comment",
-         "uncomment", "profile", "avatar", "alt_text", "block", "unblock", "mute", "unmute")
+         "uncomment", "profile", "avatar", "alt_text", "block", "unblock", "mute", "unmute",
+         "private", "public", "approve", "decline")
 
 
 @st.composite
@@ -88,13 +96,44 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
         live = sorted(state.photos)
         photo = draw(st.sampled_from(live)) if live else None
         kind = draw(st.sampled_from(list(kinds)))
+        mine = sorted(f for f, followee in state.pending if followee == actor)
         if (kind == "follow" and actor != other and (actor, other) not in state.follows
                 and not state.blocked_between(actor, other)):
-            state.follows.add((actor, other))
-            out.append((UserFollowed(follower_id=actor, followee_id=other), actor))
+            if other not in state.private:
+                state.follows.add((actor, other))
+                out.append((UserFollowed(follower_id=actor, followee_id=other), actor))
+            elif (actor, other) not in state.pending:  # a private account: a request
+                state.pending.add((actor, other))
+                out.append((FollowRequested(follower_id=actor, followee_id=other), actor))
         elif kind == "unfollow" and (actor, other) in state.follows:
             state.follows.discard((actor, other))
             out.append((UserUnfollowed(follower_id=actor, followee_id=other), actor))
+        elif kind == "unfollow" and (actor, other) in state.pending:
+            state.pending.discard((actor, other))
+            out.append((FollowRequestCancelled(follower_id=actor, followee_id=other), actor))
+        elif kind == "private" and actor not in state.private:
+            state.private.add(actor)
+            out.append((AccountPrivacyChanged(user_id=actor, private=True), actor))
+        elif kind == "public" and actor in state.private:
+            # Going public approves every pending request, in one command.
+            state.private.discard(actor)
+            out.append((AccountPrivacyChanged(user_id=actor, private=False), actor))
+            out += [(FollowRequestApproved(follower_id=f, followee_id=actor), actor)
+                    for f in mine]
+            out += [(UserFollowed(follower_id=f, followee_id=actor), actor) for f in mine]
+            state.pending -= {(f, actor) for f in mine}
+            state.follows |= {(f, actor) for f in mine}
+        elif kind in ("approve", "decline") and mine:
+            follower = draw(st.sampled_from(mine))
+            state.pending.discard((follower, actor))
+            if kind == "decline":
+                out.append((FollowRequestDeclined(follower_id=follower, followee_id=actor),
+                            actor))
+            else:
+                state.follows.add((follower, actor))
+                out.append((FollowRequestApproved(follower_id=follower, followee_id=actor),
+                            actor))
+                out.append((UserFollowed(follower_id=follower, followee_id=actor), actor))
         elif kind == "post":
             photo_id = state.next_id("photo")
             words = draw(st.lists(st.sampled_from(WORDS), max_size=3))
@@ -153,6 +192,15 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
                     state.follows.discard(pair)
                     out.append((UserUnfollowed(follower_id=pair[0], followee_id=pair[1]),
                                 actor))
+            # and pending requests end: the blocked person's declined, the blocker's
+            # withdrawn.
+            if (other, actor) in state.pending:
+                state.pending.discard((other, actor))
+                out.append((FollowRequestDeclined(follower_id=other, followee_id=actor), actor))
+            if (actor, other) in state.pending:
+                state.pending.discard((actor, other))
+                out.append((FollowRequestCancelled(follower_id=actor, followee_id=other),
+                            actor))
         elif kind == "unblock" and (actor, other) in state.blocks:
             state.blocks.discard((actor, other))
             out.append((UserUnblocked(blocker_id=actor, blocked_id=other), actor))

@@ -12,6 +12,12 @@ from photoshare.events import Envelope
 AGGREGATE_FIELDS = {
     "UserRegistered": ("user_id",), "ProfileUpdated": ("user_id",),
     "AvatarChanged": ("user_id",), "NotificationsRead": ("user_id", "inbox"),
+    "AccountPrivacyChanged": ("user_id",),
+    # One FollowRequests aggregate per followee (commands/aggregates/requests.py).
+    "FollowRequested": ("followee_id", "requests"),
+    "FollowRequestApproved": ("followee_id", "requests"),
+    "FollowRequestDeclined": ("followee_id", "requests"),
+    "FollowRequestCancelled": ("followee_id", "requests"),
     "PhotoPosted": ("photo_id",), "PhotoDeleted": ("photo_id",),
     "PhotoAltTextChanged": ("photo_id",),
     "UserFollowed": ("follower_id", "followee_id"),

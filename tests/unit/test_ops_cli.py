@@ -21,7 +21,8 @@ from photoshare.streams.analytics import iter_events, read_export
 from photoshare.streams.runner import ProjectionRunner
 from support.embedded import cheap_settings, image_bytes, post_photo, register
 
-PROJECTIONS = {"profiles", "graph", "photos", "timelines", "search", "notifications", "controls"}
+PROJECTIONS = {"profiles", "graph", "photos", "timelines", "search", "notifications",
+               "controls", "follow_requests"}
 
 
 @pytest.fixture

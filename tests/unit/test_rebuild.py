@@ -32,6 +32,13 @@ def populated(tmp_path: Path):
                 edited = client.patch(f"/v1/photos/{photo['photo_id']}", headers=owner.auth,
                                       json={"alt_text": f"edited {n}" if n == 0 else None})
                 assert edited.status_code == 200, edited.text
+        # A private account: one request approved, one declined, one pending.
+        private = people[3]
+        client.patch("/v1/users/me", headers=private.auth, json={"private": True})
+        for fan in (people[0], people[1], people[4]):
+            client.put(f"/v1/users/me/following/{private.user_id}", headers=fan.auth)
+        client.put(f"/v1/users/me/follow-requests/{people[0].user_id}", headers=private.auth)
+        client.delete(f"/v1/users/me/follow-requests/{people[1].user_id}", headers=private.auth)
         client.get(f"/v1/users/{people[0].user_id}",
                    headers={"X-Min-Position": str(client.app.state.write.commands.head_position())})
     return settings, people
@@ -127,6 +134,27 @@ ADDED_PHOTO_COLUMNS = {"variant sizes": ("variant_sizes", "placeholder", "alt_te
                                          "alt_text_position", "original_key"),
                        "alt text": ("alt_text", "alt_text_position", "original_key"),
                        "original key": ("original_key",)}
+
+
+def test_a_profiles_table_made_before_private_accounts_gains_the_column(populated) -> None:
+    # A live file whose profiles table predates `private` (as older code made it): opening
+    # the views adds it (every profile public, which a rebuild of an old log gives too),
+    # and a rebuild then switches in the same rows as before.
+    settings, people = populated
+    before, _ = live_dump(settings)
+    from photoshare.infra.sqlite.viewdb import connect
+
+    old = connect(settings.views_path)
+    old.execute("ALTER TABLE profiles DROP COLUMN private")
+    old.close()
+    migrated, _ = live_dump(settings)
+    private = [row for row in migrated["profiles"] if row[0] == people[3].user_id]
+    assert private and private[0][-1] == 0
+    store = open_event_store(settings)
+    blue_green.rebuild(settings, store, "profiles")
+    store.close()
+    after, _ = live_dump(settings)
+    assert after == before
 
 
 @pytest.mark.parametrize("before_what", ADDED_PHOTO_COLUMNS)

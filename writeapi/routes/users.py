@@ -75,4 +75,4 @@ def _profile(services: WriteServices, user: User) -> ProfilePublic:
     avatar = user.avatar.get(AVATAR_VARIANTS[0].name)
     return ProfilePublic(user_id=str(user.id), username=user.username,
                          avatar_url=services.media_url(avatar) if avatar else None,
-                         **user.profile())
+                         private=user.private, **user.profile())
