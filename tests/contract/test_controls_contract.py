@@ -8,6 +8,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+import dataclasses
 from typing import Any
 from uuid import uuid4
 
@@ -212,8 +213,20 @@ def answers(views: Views, people: list[str]) -> dict[str, Any]:
 @given(data=st.data())
 def test_any_partitioned_delivery_gives_the_views_of_log_order(
         make_views: Callable[[], Views], data: Any) -> None:
-    people = [new_id() for _ in range(3)]  # fresh per example: the keyspace is shared
-    items = data.draw(control_logs(people))
+    # The history and its delivery are drawn over fixed ids (the partitions follow from
+    # the ids, so Hypothesis must see the same ones when it replays an example), then
+    # given fresh ids per example: the keyspace is shared.
+    drawn_people = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(3)]
+    drawn = data.draw(control_logs(drawn_people))
+    delivered = data.draw(deliveries(drawn))
+    fresh = {person: new_id() for person in drawn_people}
+
+    def refreshed(envelope: Envelope) -> Envelope:
+        return dataclasses.replace(envelope, data={
+            key: fresh.get(value, value) for key, value in envelope.data.items()})
+
+    people = list(fresh.values())
+    items = [refreshed(envelope) for envelope in drawn]
     views = make_views()
-    views.deliver(*(envelope for _, envelope in data.draw(deliveries(items))))
+    views.deliver(*(refreshed(envelope) for _, envelope in delivered))
     assert answers(views, people) == expected(items, people)

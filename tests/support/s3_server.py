@@ -20,7 +20,9 @@ MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 TEST_ACCESS_KEY = "test"
 TEST_SECRET_KEY = "test"
 TEST_REGION = "us-east-1"
-START_TIMEOUT_SECONDS = 20.0
+# moto_server imports boto and Flask first: seconds on a quiet machine, far more on a
+# loaded one (the JVM engines starting beside it).
+START_TIMEOUT_SECONDS = 60.0
 
 
 def s3_server_spec(port: int) -> ServerSpec:
