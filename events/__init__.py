@@ -6,10 +6,12 @@ the command side can all depend on it.
 """
 
 from photoshare.events.catalog import (
+    AccountDeleted,
     AvatarChanged,
     CommentAdded,
     CommentDeleted,
     EmailClaimed,
+    EmailReleased,
     Event,
     NotificationsRead,
     PasswordSet,
@@ -22,6 +24,8 @@ from photoshare.events.catalog import (
     UserFollowed,
     UserRegistered,
     UserUnfollowed,
+    UsernameClaimed,
+    UsernameReleased,
     event_class,
     event_classes,
     public_event_classes,
@@ -38,10 +42,12 @@ from photoshare.events.upcasting import register_upcaster
 from photoshare.events import upcasters as _upcasters  # noqa: F401 - registers them
 
 __all__ = [
+    "AccountDeleted",
     "AvatarChanged",
     "CommentAdded",
     "CommentDeleted",
     "EmailClaimed",
+    "EmailReleased",
     "Envelope",
     "Event",
     "NotificationsRead",
@@ -56,6 +62,8 @@ __all__ = [
     "UserFollowed",
     "UserRegistered",
     "UserUnfollowed",
+    "UsernameClaimed",
+    "UsernameReleased",
     "decode_envelope",
     "encode_envelope",
     "event_class",

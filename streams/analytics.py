@@ -61,12 +61,16 @@ def open_log(settings: Settings) -> Iterator[PhotoShareCommands]:
         path = settings.event_store_path
         if not path.is_file():
             raise LogNotFoundError(f"no event store at {path}", data_dir=settings.data_dir)
+        from photoshare.infra.crypto.keystores import embedded_keys_exist, open_sealer
+
+        # Sealed personal fields are opened with the key store in the same file (a store
+        # written before crypto-shredding has none, and nothing sealed).
         commands = PhotoShareCommands(env={
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": "10",
             "CREATE_TABLE": "false",
-        })
+        }, sealer=open_sealer(settings) if embedded_keys_exist(settings) else None)
     try:
         yield commands
     finally:
@@ -76,15 +80,19 @@ def open_log(settings: Settings) -> Iterator[PhotoShareCommands]:
 def _open_postgres_log(settings: Settings) -> PhotoShareCommands:
     from urllib.parse import urlsplit
 
+    from photoshare.infra.crypto.keystores import open_sealer
     from photoshare.infra.postgres.event_store import event_store_env
 
     env = {**event_store_env(settings.postgres_dsn, settings.postgres_schema),
            "CREATE_TABLE": "false", "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "0"}
-    commands = PhotoShareCommands(env=env)
+    commands = None
     try:
+        # Sealed personal fields are opened with the key table beside the events.
+        commands = PhotoShareCommands(env=env, sealer=open_sealer(settings))
         commands.head_position()
     except Exception as error:  # noqa: BLE001 - no server, no database or no tables yet
-        commands.close()
+        if commands is not None:
+            commands.close()
         url = urlsplit(settings.postgres_dsn)
         where = f"{url.hostname}:{url.port or 5432}{url.path}"  # never the password
         raise LogNotFoundError(f"no event store at postgresql://{where} "

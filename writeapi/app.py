@@ -6,7 +6,16 @@ from fastapi import FastAPI
 
 from photoshare.commands import errors as e
 from photoshare.infra.http.web import include_routes
-from photoshare.writeapi.routes import comments, following, likes, notifications, photos, sessions, users
+from photoshare.writeapi.routes import (
+    account,
+    comments,
+    following,
+    likes,
+    notifications,
+    photos,
+    sessions,
+    users,
+)
 
 # The one place a domain error becomes an HTTP status. Subclasses come before bases.
 DOMAIN_ERROR_STATUS: dict[type[Exception], int] = {
@@ -30,5 +39,6 @@ UPLOAD_ROUTES = frozenset({("POST", "/v1/photos"), ("PUT", "/v1/users/me/avatar"
 
 
 def include_write_api(app: FastAPI) -> None:
-    for module in (users, sessions, photos, following, likes, comments, notifications):
+    for module in (users, sessions, photos, following, likes, comments, notifications,
+                   account):
         include_routes(app, module.router)
