@@ -143,7 +143,10 @@ class PhotoShareCommands(Application):
     @_decide.register
     def _register(self, command: m.RegisterUser, context: m.CommandContext) -> _Decision:
         check_username(command.username)
-        if self._user_id_by_username(command.username) is not None:
+        # One read of each claim, decided on and saved: a claim read twice could change
+        # in between (a racing registration), and reclaiming a held one would steal it.
+        name_claim = self._get(UsernameClaim, username_claim_id(command.username))
+        if self._user_id_by_username(command.username, name_claim) is not None:
             raise UsernameTakenError("that username is taken")
         email_claim = self._get(EmailClaim, email_claim_id(command.email))
         if email_claim is not None and email_claim.held:
@@ -153,7 +156,6 @@ class PhotoShareCommands(Application):
         user = User.register(username=command.username, profile=profile, context=context)
         # A released claim (its account was deleted) is claimed again: the next version
         # of the same aggregate, so two registrations of the name still race safely.
-        name_claim = self._get(UsernameClaim, username_claim_id(command.username))
         if name_claim is None:
             name_claim = UsernameClaim.claim(username=command.username, user_id=user.id,
                                              context=context)
@@ -331,10 +333,13 @@ class PhotoShareCommands(Application):
         user = self._get(User, user_id)
         return user if user is not None and not user.deleted else None
 
-    def _user_id_by_username(self, username: str) -> UUID | None:
+    def _user_id_by_username(self, username: str,
+                             claim: UsernameClaim | None | bool = False) -> UUID | None:
         """The live account holding `username`: by its claim (accounts registered since
-        usernames can be released), else by the id older accounts derive from it."""
-        claim = self._get(UsernameClaim, username_claim_id(username))
+        usernames can be released), else by the id older accounts derive from it.
+        `claim`: the claim already loaded (False: load it)."""
+        if claim is False:
+            claim = self._get(UsernameClaim, username_claim_id(username))
         if claim is not None and claim.held:
             return parse_id(claim.user_id)
         legacy = self._live_user(user_id_for(username))

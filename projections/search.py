@@ -27,7 +27,14 @@ import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from photoshare.events import Envelope, PhotoDeleted, PhotoPosted, ProfileUpdated, UserRegistered
+from photoshare.events import (
+    AccountDeleted,
+    Envelope,
+    PhotoDeleted,
+    PhotoPosted,
+    ProfileUpdated,
+    UserRegistered,
+)
 from photoshare.projections.base import Projection, on
 
 MAX_TERMS = 32            # terms of one query that are used; the rest are ignored
@@ -173,6 +180,11 @@ class SearchStore(ABC):
         """Unindex the photo for good (a late redelivery of its post does not bring it
         back)."""
 
+    @abstractmethod
+    def remove_user(self, user_id: str) -> None:
+        """Unindex the user for good (the account was deleted; its photos were unindexed
+        by their PhotoDeleted events)."""
+
 
 class SearchQueries(ABC):
     """Read port. `q` is raw user input: any string is safe, and one with no usable term
@@ -216,3 +228,7 @@ class SearchProjection(Projection[SearchStore]):
     @on(PhotoDeleted)
     def _deleted(self, event: PhotoDeleted, _: Envelope, store: SearchStore) -> None:
         store.remove_photo(event.photo_id)
+
+    @on(AccountDeleted)
+    def _account_deleted(self, event: AccountDeleted, _: Envelope, store: SearchStore) -> None:
+        store.remove_user(event.user_id)

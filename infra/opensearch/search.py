@@ -278,6 +278,13 @@ class OpenSearchSearchStore(SearchStore):
             "_op_type": "index", "_index": self.indices.photos, "_id": photo_id,
             "_source": {"photo_id": photo_id, "deleted": True}})
 
+    def remove_user(self, user_id: str) -> None:
+        # A document with nothing to match (not a delete): a late redelivery of the
+        # registration is a `create` that conflicts with it, so it stays unfindable.
+        self._pending.append({
+            "_op_type": "index", "_index": self.indices.users, "_id": user_id,
+            "_source": {"user_id": user_id}})
+
     def flush(self) -> None:
         """Send the buffered actions in order. Raises `BulkIndexError` if any failed for a
         reason other than an idempotent write finding its work done; the buffer is then

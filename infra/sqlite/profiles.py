@@ -77,6 +77,11 @@ class SqliteProfileStore(ProfileStore):
                 (user_id, counter, delta))
 
 
+    def remove(self, user_id: str) -> None:
+        self.db.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,))
+        self.db.execute("DELETE FROM profile_early_counts WHERE user_id = ?", (user_id,))
+
+
 def _profile(row: sqlite3.Row) -> Profile:
     return Profile(*row)  # _COLUMNS are Profile's fields, in order (checked below)
 

@@ -161,6 +161,13 @@ class SqliteSearchStore(SearchStore):
             self.db.execute("DELETE FROM search_photos_fts WHERE rowid = ?", (row[0],))
 
 
+    def remove_user(self, user_id: str) -> None:
+        row = self.db.execute("DELETE FROM search_users WHERE user_id = ? RETURNING position",
+                              (user_id,)).fetchone()
+        if row is not None:
+            self.db.execute("DELETE FROM search_users_fts WHERE rowid = ?", (row[0],))
+
+
 # Per connection (temp schema): fts5vocab tables cannot be written, so they must stay out of
 # the view's own schema, whose tables a rebuild copies.
 _TAG_VOCABULARY = ("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_photos_tag_vocab "
