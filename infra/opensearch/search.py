@@ -261,9 +261,14 @@ class OpenSearchSearchStore(SearchStore):
                         "position": user.position}})
 
     def rename_user(self, user_id: str, display_name: str) -> None:
+        # A script, not a partial doc: a deleted account's document (`remove_user`: no
+        # username) must stay empty when a rename is delivered again after it.
         self._pending.append({
             "_op_type": "update", "_index": self.indices.users, "_id": user_id,
-            "doc": {"display_name_words": " ".join(words(display_name))}})
+            "script": {"lang": "painless", "params": {"words": " ".join(words(display_name))},
+                       "source": "if (ctx._source.containsKey('username_key')) "
+                                 "{ ctx._source.display_name_words = params.words } "
+                                 "else { ctx.op = 'none' }"}})
 
     def add_photo(self, photo: PhotoDocument) -> None:
         self._pending.append({

@@ -11,6 +11,7 @@ from photoshare.events import Envelope
 # Which aggregate each event type belongs to, as the relay keys it (commands.aggregates).
 AGGREGATE_FIELDS = {
     "UserRegistered": ("user_id",), "ProfileUpdated": ("user_id",),
+    "AccountDeleted": ("user_id",),
     "AvatarChanged": ("user_id",), "NotificationsRead": ("user_id", "inbox"),
     "PhotoPosted": ("photo_id",), "PhotoDeleted": ("photo_id",),
     "PhotoAltTextChanged": ("photo_id",),
