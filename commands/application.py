@@ -283,11 +283,8 @@ class PhotoShareCommands(Application):
         to_save.append(user)
         user_id = str(user.id)
 
-        def destroy_key() -> None:
-            if self.sealer is not None:
-                self.sealer.forget(user_id)
-
-        return _Decision(to_save, AccountDeletion(user_id, images), after_save=destroy_key)
+        return _Decision(to_save, AccountDeletion(user_id, images),
+                         after_save=lambda: self.forget_personal_key(user_id))
 
     @_decide.register
     def _mark_notifications_read(self, command: m.MarkNotificationsRead,
@@ -377,6 +374,12 @@ class PhotoShareCommands(Application):
         """The credentials of a live user (None once the account is deleted)."""
         user = self._live_user(parse_id(user_id))
         return self._get(Credentials, credentials_id(user.id)) if user else None
+
+    def forget_personal_key(self, user_id: str) -> None:
+        """Destroy a deleted person's key (idempotent): what DeleteAccount does once the
+        deletion is saved, and what the relay and `events seal-legacy` make sure of."""
+        if self.sealer is not None:
+            self.sealer.forget(user_id)
 
     # --- the log, as envelopes ---------------------------------------------------------
 

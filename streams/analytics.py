@@ -33,7 +33,9 @@ from photoshare.events.codec import envelope_to_dict
 from photoshare.infra.settings import Settings
 
 # The envelope's fields, in order: the columns of a CSV export (`data` as a JSON string).
-ENVELOPE_FIELDS = tuple(field.name for field in dataclasses.fields(Envelope))
+# (Not `sealed`: only envelopes published to Kafka carry it, never an export.)
+ENVELOPE_FIELDS = tuple(field.name for field in dataclasses.fields(Envelope)
+                        if field.name != "sealed")
 
 # `events tail -f` polls the log at this interval, clamped to these bounds.
 MIN_POLL_SECONDS, MAX_POLL_SECONDS = 0.05, 10.0

@@ -30,6 +30,8 @@ class SealedLogSource(Protocol):
     def read_batch(self, after: int, limit: int, *,
                    sealed: bool) -> tuple[list[Envelope], int]: ...
 
+    def forget_personal_key(self, user_id: str) -> None: ...
+
 
 class SealedLog:
     """The log as the relay publishes it: personal fields sealed with their person's
@@ -41,7 +43,14 @@ class SealedLog:
         self.source = source
 
     def read_batch(self, after: int, limit: int) -> tuple[list[Envelope], int]:
-        return self.source.read_batch(after, limit, sealed=True)
+        envelopes, last = self.source.read_batch(after, limit, sealed=True)
+        for envelope in envelopes:
+            if envelope.event_type == "AccountDeleted":
+                # The write side destroys the key right after saving the deletion; should
+                # it have crashed in between, the key goes now, before anything is
+                # published past the deletion (idempotent).
+                self.source.forget_personal_key(envelope.data["user_id"])
+        return envelopes, last
 
 
 class PositionStore(Protocol):

@@ -64,6 +64,10 @@ def seal_legacy(commands: PhotoShareCommands, update: Callable[[Any, bytes], Non
             after = stored.id
             report.scanned += 1
             state = transcoder.decode(stored.state)
+            if state.get("event_type") == "AccountDeleted" and not dry_run:
+                # Its key should be gone already; make sure (a crash right after the
+                # deletion was saved would have left it), before rewriting anything.
+                commands.forget_personal_key(state["data"]["user_id"])
             if not _needs_rewrite(state):
                 continue
             subject = data_subject(state["event_type"], state["data"])
