@@ -261,14 +261,9 @@ class OpenSearchSearchStore(SearchStore):
                         "position": user.position}})
 
     def rename_user(self, user_id: str, display_name: str) -> None:
-        # A script, not a partial doc: a deleted account's document (`remove_user`: no
-        # username) must stay empty when a rename is delivered again after it.
         self._pending.append({
             "_op_type": "update", "_index": self.indices.users, "_id": user_id,
-            "script": {"lang": "painless", "params": {"words": " ".join(words(display_name))},
-                       "source": "if (ctx._source.containsKey('username_key')) "
-                                 "{ ctx._source.display_name_words = params.words } "
-                                 "else { ctx.op = 'none' }"}})
+            "doc": {"display_name_words": " ".join(words(display_name))}})
 
     def add_photo(self, photo: PhotoDocument) -> None:
         self._pending.append({
@@ -284,8 +279,9 @@ class OpenSearchSearchStore(SearchStore):
             "_source": {"photo_id": photo_id, "deleted": True}})
 
     def remove_user(self, user_id: str) -> None:
-        # A document with nothing to match (not a delete): a late redelivery of the
-        # registration is a `create` that conflicts with it, so it stays unfindable.
+        # A document without a username (not a delete): a late redelivery of the
+        # registration is a `create` that conflicts with it, and user searches match only
+        # documents with a username, so it stays unfindable.
         self._pending.append({
             "_op_type": "index", "_index": self.indices.users, "_id": user_id,
             "_source": {"user_id": user_id}})
@@ -361,7 +357,10 @@ def users_query(q: str) -> dict[str, Any] | None:
         return None
     exact = {"constant_score": {"filter": {"term": {"username_key": parsed.exact}},
                                 "boost": EXACT_USERNAME_BOOST}}
-    return {"bool": {"must": terms, "should": [exact]}}
+    # Only documents with a username: a deleted account's (`remove_user`) has none,
+    # whatever a rename delivered again after it added.
+    return {"bool": {"must": terms, "should": [exact],
+                     "filter": [{"exists": {"field": "username_key"}}]}}
 
 
 def _tag_query(term: Tag) -> dict[str, Any]:
