@@ -48,6 +48,7 @@ def story(client: TestClient) -> dict[str, Any]:
     assert comment.status_code == 201
     client.post(f"/v1/photos/{photo['photo_id']}/comments", headers=friend.auth,
                 json={"text": "fred says hi"})
+    post_photo(client, friend, caption="with dora", tagged=doomed.username)
     return {"doomed": doomed, "friend": friend, "photo": photo, "friends_photo": friends_photo}
 
 
@@ -84,6 +85,8 @@ def test_deleting_forgets_the_person_in_every_view(client: TestClient, story) ->
     at = caught_up(client)
     noticed = client.get("/v1/notifications", headers={**friend.auth, **at}).json()["items"]
     assert {n["type"] for n in noticed} == {"follow", "like", "comment"}
+    inbox = client.get("/v1/notifications", headers={**doomed.auth, **at}).json()["items"]
+    assert {n["type"] for n in inbox} == {"follow", "like", "comment", "tag"}
     assert client.get("/v1/search/photos", params={"q": "zanzibar"},
                       headers=at).json()["items"] != []
     response = deleted(client, doomed)
@@ -104,6 +107,8 @@ def test_deleting_forgets_the_person_in_every_view(client: TestClient, story) ->
     assert photo_id not in [item["photo_id"] for item in timeline["items"]]
     notifications = client.get("/v1/notifications", headers={**friend.auth, **at}).json()
     assert [n["actor"]["user_id"] for n in notifications["items"]] == []
+    views = client.app.state.read.queries()  # their own inbox (no token can read it now)
+    assert views.notifications.for_user(doomed.user_id, None, 100) == []
     for kind, q in (("users", "doomed"), ("users", "Dora"), ("photos", "zanzibar"),
                     ("photos", "#zanzibarsecret")):
         found = client.get(f"/v1/search/{kind}", params={"q": q}, headers=at).json()
