@@ -3,18 +3,30 @@ relay, workers; views in Cassandra, Redis and OpenSearch; media in S3): afterwar
 person's email, username, captions and comment texts are nowhere in clear — not in any
 table of the PostgreSQL event database (every column, as bytes and as text), not in any
 message of the Kafka topics, not in `photoshare events export` — and the views forgot
-them."""
+them. Views rebuilt from the topics afterwards (a new worker group into a new keyspace,
+Redis prefix and index prefix, as the README's cluster rebuild goes) answer as the live
+ones."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+import redis
 from kafka import KafkaConsumer
+from opensearchpy import OpenSearch
 from psycopg import sql
+
+from photoshare.infra.cassandra.schema import connect
+from photoshare.infra.roots.view_stores import cluster_queries
+from photoshare.infra.settings import Settings
 
 from photoshare.streams.topics import all_topics
 from support.cluster import ClusterServers, cluster_servers, photoshare_up
@@ -78,13 +90,84 @@ def test_a_deleted_account_leaves_no_personal_data_in_clear(tmp_path: Path,
         # The username and the email are free again.
         again = Person(api, "dora_erased", "Dora Again")
         assert again.user_id != dora.user_id
+        again.write("PUT", f"/v1/users/me/following/{fred.user_id}", 204)
+        fred.position = again.position
+        fred.read(f"/v1/users/{fred.user_id}")  # the live views have it all
+
+        users = [dora.user_id, fred.user_id, again.user_id]
+        check_a_rebuild_answers_as_the_live_views(servers, users, [photo, freds])
+
+
+def check_a_rebuild_answers_as_the_live_views(servers: ClusterServers, users: list[str],
+                                              photos: list[str]) -> None:
+    test_id = uuid.uuid4().hex[:8]
+    live = servers.settings()
+    env = {"PHOTOSHARE_WORKER_GROUP": f"{live.worker_group}-rebuilt-{test_id}",
+           "PHOTOSHARE_CASSANDRA_KEYSPACE": f"{live.cassandra_keyspace}_rebuilt",
+           "PHOTOSHARE_REDIS_PREFIX": f"{live.redis_prefix}rebuilt:",
+           "PHOTOSHARE_OPENSEARCH_INDEX_PREFIX": f"{live.opensearch_index_prefix}rebuilt-"}
+    rebuilt_env = {**servers.env, **env}
+    for engine in ("cassandra", "opensearch"):
+        run(rebuilt_env, engine, "init")
+    worker = servers.role("worker", log_name="rebuilt-worker.log", **env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            status = json.loads(run(rebuilt_env, "projections", "status", "--json"))
+            if status["partitions"] and all(row["applied"] == row["published"]
+                                            for row in status["partitions"]):
+                break
+            assert time.monotonic() < deadline, status
+            assert worker.poll() is None, (servers.log_dir / "rebuilt-worker.log").read_text()
+            time.sleep(1)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    rebuilt = Settings(**{key[len("PHOTOSHARE_"):].lower(): value
+                          for key, value in rebuilt_env.items() if key.startswith("PHOTOSHARE_")})
+    assert answers(rebuilt, users, photos) == answers(live, users, photos)
+
+
+def answers(settings: Settings, users: list[str], photos: list[str]) -> dict[str, Any]:
+    """What the views answer about these users and photos (every view)."""
+    session = connect(settings.cassandra_hosts or "", settings.cassandra_keyspace)
+    client = redis.Redis.from_url(settings.redis_url or "")
+    search = OpenSearch(settings.opensearch_url)
+    try:
+        search.indices.refresh(index=f"{settings.opensearch_index_prefix}*")
+        q = cluster_queries(session, client, settings, search)
+        everything = 1000
+        return {
+            "profiles": q.profiles.many(users),
+            "by_username": q.profiles.by_username("dora_erased"),
+            "photos": q.photos.many(photos),
+            "comments": {p: q.photos.comments(p, None, everything) for p in photos},
+            "liked": {u: q.photos.liked_by(u, photos) for u in users},
+            "home": {u: q.timelines.home(u, None, everything) for u in users},
+            "followers": {u: q.graph.followers(u, None, everything) for u in users},
+            "following": {u: q.graph.following(u, None, everything) for u in users},
+            "notifications": {u: q.notifications.for_user(u, None, everything)
+                              for u in users},
+            "read": {u: q.notifications.read_up_to(u) for u in users},
+            "search": {text: (q.search.users(text, 0, 50), q.search.photos(text, 0, 50))
+                       for text in ("dora", "fred", "quokka", "#rottnestsecret", "photo")},
+            "hashtags": q.search.hashtags("rott", 10),
+        }
+    finally:
+        session.cluster.shutdown()
+        client.close()
+        search.close()
+
+
+def run(env: dict[str, str], *argv: str) -> str:
+    done = subprocess.run([str(PHOTOSHARE), *argv], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def export(servers: ClusterServers) -> str:
-    done = subprocess.run([str(PHOTOSHARE), "events", "export"], env=servers.env,
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run(servers.env, "events", "export")
 
 
 def in_postgres(dsn: str, secrets: list[str]) -> list[str]:
