@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from photoshare.commands.messages import CommandContext, StoredImage
@@ -63,10 +63,6 @@ def _names(data: dict[str, Any], user_id: str) -> bool:
         if value == user_id or (isinstance(value, list) and user_id in value):
             return True
     return False
-
-
-class Loader(Protocol):
-    def load(self, cls: type, aggregate_id: UUID) -> Any: ...
 
 
 Closer = Callable[[Any, Any, Footprint, CommandContext], list[Any]]

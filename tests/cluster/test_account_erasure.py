@@ -125,7 +125,10 @@ def check_a_rebuild_answers_as_the_live_views(servers: ClusterServers, users: li
         worker.wait(timeout=60)
     rebuilt = Settings(**{key[len("PHOTOSHARE_"):].lower(): value
                           for key, value in rebuilt_env.items() if key.startswith("PHOTOSHARE_")})
-    assert answers(rebuilt, users, photos) == answers(live, users, photos)
+    want = answers(live, users, photos)
+    assert set(want["profiles"]) == set(users[1:])  # the deleted account is not there
+    assert [n.type for n in want["notifications"][users[1]]] == ["follow"]
+    assert answers(rebuilt, users, photos) == want
 
 
 def answers(settings: Settings, users: list[str], photos: list[str]) -> dict[str, Any]:

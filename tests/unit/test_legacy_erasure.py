@@ -17,7 +17,7 @@ from photoshare.events import UserRegistered
 from photoshare.infra.auth.passwords import PasswordHasher
 from photoshare.infra.cli.main import main
 from photoshare.infra.roots.embedded import create_embedded_app, make_data_dir_private
-from support.embedded import cheap_settings, head, post_photo
+from support.embedded import cheap_settings, head
 
 PASSWORD = "an old password"
 
