@@ -4,17 +4,25 @@ store's mapper (commands.sealed_mapper)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
+import jsonschema
 import pytest
 
 from photoshare.commands import PhotoShareCommands
 from photoshare.commands import messages as m
 from photoshare.commands.messages import CommandContext
+from photoshare.events import Envelope, decode_envelope, encode_envelope
+from photoshare.events.catalog import CommentAdded
 from photoshare.events.personal import deleted_username, redact
 from photoshare.infra.crypto.sealing import CachedKeys, SealError, Sealer, new_key, seal_fields
+from photoshare.events.schema import envelope_schema
 from photoshare.infra.sqlite.personal_keys import SqlitePersonalKeys
+from photoshare.streams.worker import _decode_batch
 
 ALICE = "0b7e0bd2-5d0a-4c1e-9a55-0e0f6f4b1a11"
 REGISTERED = {"user_id": ALICE, "username": "alice", "display_name": "Alice Liddell",
@@ -114,3 +122,39 @@ def test_the_event_store_keeps_personal_fields_sealed_and_reads_them_back(tmp_pa
     assert sealed.data["display_name"] == "" and sealed.sealed["subject"] == user_id
     app.close()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM personal_keys").fetchone() == (1,)
+
+
+def _published(sealer: Sealer, event_type: str, data: dict) -> bytes:
+    sealed_data, seal = sealer.seal(event_type, data)
+    return encode_envelope(Envelope(
+        event_id="e1", event_type=event_type, schema_version=1, aggregate_id="a1",
+        aggregate_version=1, position=7, occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        actor_id=ALICE, correlation_id="c", data=sealed_data, sealed=seal)).encode()
+
+
+def test_a_published_envelope_opens_only_with_the_key_store(keys) -> None:
+    sealer = Sealer(keys)
+    raw = _published(sealer, "CommentAdded", COMMENT)
+    assert b"curiouser" not in raw
+    jsonschema.validate(json.loads(raw), envelope_schema(CommentAdded))
+    assert decode_envelope(raw).data["text"] == ""
+    assert decode_envelope(raw, sealer.open).data == COMMENT
+    assert decode_envelope(raw, sealer.open).sealed is None
+    sealer.forget(ALICE)
+    assert decode_envelope(raw, sealer.open).data["text"] == ""
+
+
+def test_a_worker_forgets_a_cached_key_as_soon_as_it_decodes_the_deletion(keys) -> None:
+    writer = Sealer(keys)
+    comment = _published(writer, "CommentAdded", COMMENT)
+    deletion = _published(writer, "AccountDeleted", {"user_id": ALICE})
+    worker_keys = CachedKeys(keys, ttl_seconds=3600)
+
+    def message(value: bytes) -> SimpleNamespace:
+        return SimpleNamespace(value=value, message=SimpleNamespace(topic="t", partition=0))
+
+    [(_, opened)] = _decode_batch([message(comment)], worker_keys)
+    assert opened.data["text"] == COMMENT["text"]
+    keys.destroy(ALICE)  # by the write side, in another process: this cache still has it
+    [(_, _), (_, after)] = _decode_batch([message(deletion), message(comment)], worker_keys)
+    assert after.data["text"] == ""
