@@ -39,7 +39,7 @@ from photoshare.infra.roots.supervisor import prepare  # noqa: E402
 from photoshare.infra.roots.view_stores import open_view_stores  # noqa: E402
 from photoshare.infra.settings import Settings  # noqa: E402
 from photoshare.streams.partitioned import watermark  # noqa: E402
-from photoshare.streams.relay import Relay  # noqa: E402
+from photoshare.streams.relay import Relay, SealedLog  # noqa: E402
 from support.cluster import cluster_servers  # noqa: E402
 from support.engines import Engines  # noqa: E402
 
@@ -137,7 +137,8 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
         # Relay: publish the whole log.
         positions = RelayPositions(settings.postgres_dsn)
         producer = idempotent_producer(settings)
-        relay = Relay(commands, producer, positions, topic_prefix=settings.kafka_topic_prefix,
+        relay = Relay(SealedLog(commands), producer, positions,
+                      topic_prefix=settings.kafka_topic_prefix,
                       batch_size=settings.relay_batch_size)
         started = time.perf_counter()
         published = 0

@@ -8,17 +8,27 @@ own write once the projections have passed that position.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import singledispatchmethod
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.persistence import IntegrityError, Mapper, Notification
 
 from photoshare.commands import messages as m
-from photoshare.commands.aggregates import Comment, Credentials, EmailClaim, Follow, Like, Photo, User
+from photoshare.commands.messages import StoredImage
+from photoshare.commands.aggregates import (
+    Comment,
+    Credentials,
+    EmailClaim,
+    Follow,
+    Like,
+    Photo,
+    User,
+    UsernameClaim,
+)
 from photoshare.commands.aggregates.control import Block, Mute
 from photoshare.commands.aggregates.base import EventSourcedAggregate
 from photoshare.commands.aggregates.inbox import Inbox, inbox_id
@@ -37,6 +47,7 @@ from photoshare.commands.errors import (
     UnknownUserError,
     UsernameTakenError,
 )
+from photoshare.commands.erasure import CLOSERS, Footprint, account_closer
 from photoshare.commands.ids import (
     block_id,
     credentials_id,
@@ -44,10 +55,13 @@ from photoshare.commands.ids import (
     follow_id,
     like_id,
     mute_id,
+    normalise_username,
     parse_id,
     user_id_for,
+    username_claim_id,
 )
 from photoshare.commands.rules import check_username
+from photoshare.commands.sealed_mapper import PersonalDataSealer, SealingMapper
 from photoshare.events import Envelope, event_class, event_to_data
 
 A = TypeVar("A", bound=EventSourcedAggregate)
@@ -70,12 +84,38 @@ class CommandResult:
 class _Decision:
     to_save: Sequence[EventSourcedAggregate]
     value: Any = None
+    # Run once the events are saved (and only then): destroying a deleted account's key.
+    after_save: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class AccountDeletion:
+    """What DeleteAccount answers: the images (photos and avatars) whose blobs the
+    caller deletes now that the deletion is saved."""
+
+    user_id: str
+    images: list[StoredImage]
 
 
 class PhotoShareCommands(Application):
     """The write side's application service over the `eventsourcing` event store."""
 
     name = "photoshare"
+
+    def __init__(self, env: Any = None, *, sealer: PersonalDataSealer | None = None) -> None:
+        # Without a sealer (tests of the domain alone) personal data is stored in clear.
+        self.sealer = sealer
+        super().__init__(env)
+
+    def close(self) -> None:
+        super().close()
+        close = getattr(self.sealer, "close", None)
+        if close is not None:
+            close()
+
+    def construct_mapper(self) -> Mapper:
+        mapper = super().construct_mapper()
+        return SealingMapper(mapper, self.sealer) if self.sealer is not None else mapper
 
     # --- running commands ------------------------------------------------------------
 
@@ -87,6 +127,8 @@ class PhotoShareCommands(Application):
                 recordings = self.save(*decision.to_save)
             except IntegrityError:
                 continue  # someone else appended first: decide again on the new state
+            if decision.after_save is not None:
+                decision.after_save()
             if recordings:
                 return CommandResult(max(r.notification.id for r in recordings), decision.value)
             return CommandResult(self.head_position(), decision.value)
@@ -108,17 +150,32 @@ class PhotoShareCommands(Application):
     @_decide.register
     def _register(self, command: m.RegisterUser, context: m.CommandContext) -> _Decision:
         check_username(command.username)
-        if self._exists(user_id_for(command.username)):
+        # One read of each claim, decided on and saved: a claim read twice could change
+        # in between (a racing registration), and reclaiming a held one would steal it.
+        name_claim = self._get(UsernameClaim, username_claim_id(command.username))
+        if self._user_id_by_username(command.username, name_claim) is not None:
             raise UsernameTakenError("that username is taken")
-        if self._exists(email_claim_id(command.email)):
+        email_claim = self._get(EmailClaim, email_claim_id(command.email))
+        if email_claim is not None and email_claim.held:
             raise EmailTakenError("that email address is already registered")
         profile = {"display_name": command.display_name, "bio": command.bio,
                    "location": command.location, "age": command.age}
         user = User.register(username=command.username, profile=profile, context=context)
-        claim = EmailClaim.claim(email=command.email, user_id=user.id, context=context)
+        # A released claim (its account was deleted) is claimed again: the next version
+        # of the same aggregate, so two registrations of the name still race safely.
+        if name_claim is None:
+            name_claim = UsernameClaim.claim(username=command.username, user_id=user.id,
+                                             context=context)
+        else:
+            name_claim.reclaim(command.username, user.id, context)
+        if email_claim is None:
+            email_claim = EmailClaim.claim(email=command.email, user_id=user.id,
+                                           context=context)
+        else:
+            email_claim.reclaim(command.email, user.id, context)
         credentials = Credentials.create(user_id=user.id, password_hash=command.password_hash,
                                          context=context)
-        return _Decision([user, claim, credentials], str(user.id))
+        return _Decision([user, name_claim, email_claim, credentials], str(user.id))
 
     @_decide.register
     def _update_profile(self, command: m.UpdateProfile, context: m.CommandContext) -> _Decision:
@@ -362,6 +419,23 @@ class PhotoShareCommands(Application):
         return _Decision([mute])
 
     @_decide.register
+    def _delete_account(self, command: m.DeleteAccount, context: m.CommandContext) -> _Decision:
+        """Undo what the person did (commands.erasure), then AccountDeleted; once saved,
+        destroy their key. Value: AccountDeletion (the images to delete)."""
+        user = self._actor(command.user_id)
+        footprint = Footprint.of(str(user.id), self.iter_log(include_internal=True))
+        to_save: list[EventSourcedAggregate] = []
+        for closer in CLOSERS:
+            to_save.extend(closer(self, user, footprint, context))
+        images = [*footprint.images, *(a.image for a in to_save if isinstance(a, Photo))]
+        user.delete(context)
+        to_save.append(user)
+        user_id = str(user.id)
+
+        return _Decision(to_save, AccountDeletion(user_id, images),
+                         after_save=lambda: self.forget_personal_key(user_id))
+
+    @_decide.register
     def _mark_notifications_read(self, command: m.MarkNotificationsRead,
                                  context: m.CommandContext) -> _Decision:
         user = self._actor(command.user_id)
@@ -390,22 +464,39 @@ class PhotoShareCommands(Application):
         return aggregate_id in self.repository
 
     def _user(self, user_id: str) -> User:
-        user = self._get(User, parse_id(user_id))
+        user = self._live_user(parse_id(user_id))
         if user is None:
             raise UnknownUserError("no such user")
         return user
 
     def _actor(self, user_id: str | None) -> User:
-        user = self._get(User, parse_id(user_id)) if user_id else None
+        user = self._live_user(parse_id(user_id)) if user_id else None
         if user is None:
             raise UnknownActorError("the acting user does not exist")
         return user
 
+    def _live_user(self, user_id: UUID | None) -> User | None:
+        user = self._get(User, user_id)
+        return user if user is not None and not user.deleted else None
+
+    def _user_id_by_username(self, username: str,
+                             claim: UsernameClaim | None | bool = False) -> UUID | None:
+        """The live account holding `username`: by its claim (accounts registered since
+        usernames can be released), else by the id older accounts derive from it.
+        `claim`: the claim already loaded (False: load it)."""
+        if claim is False:
+            claim = self._get(UsernameClaim, username_claim_id(username))
+        if claim is not None and claim.held:
+            return parse_id(claim.user_id)
+        legacy = self._live_user(user_id_for(username))
+        return legacy.id if legacy is not None and \
+            normalise_username(legacy.username) == normalise_username(username) else None
+
     def _tagged_user_id(self, username: str, owner_id: UUID) -> UUID:
-        user_id = user_id_for(username)
+        user_id = self._user_id_by_username(username)
         # A person blocked either way is answered as an unknown one: nothing tells the
         # blocked person that the block exists.
-        if not self._exists(user_id) or self._blocked_between(owner_id, user_id):
+        if user_id is None or self._blocked_between(owner_id, user_id):
             raise UnknownTaggedUserError(username)
         return user_id
 
@@ -440,24 +531,38 @@ class PhotoShareCommands(Application):
         return self._user(user_id)
 
     def credentials_for_login(self, login: str) -> Credentials | None:
-        """The credentials of the user whose username or email is `login`, if any."""
+        """The credentials of the live user whose username or email is `login`, if any."""
         if "@" in login:
             claim = self._get(EmailClaim, email_claim_id(login))
-            user_id = parse_id(claim.user_id) if claim else None
+            user_id = parse_id(claim.user_id) if claim and claim.held else None
         else:
-            user_id = user_id_for(login)
-        return self._get(Credentials, credentials_id(user_id)) if user_id else None
+            user_id = self._user_id_by_username(login)
+        return self.credentials_of(str(user_id)) if user_id else None
+
+    def credentials_of(self, user_id: str) -> Credentials | None:
+        """The credentials of a live user (None once the account is deleted)."""
+        user = self._live_user(parse_id(user_id))
+        return self._get(Credentials, credentials_id(user.id)) if user else None
+
+    def forget_personal_key(self, user_id: str) -> None:
+        """Destroy a deleted person's key (idempotent): what DeleteAccount does once the
+        deletion is saved, and what the relay and `events seal-legacy` make sure of."""
+        if self.sealer is not None:
+            self.sealer.forget(user_id)
 
     # --- the log, as envelopes ---------------------------------------------------------
 
     def read_batch(self, after: int = 0, limit: int = 1000, *,
-                   include_internal: bool = False) -> tuple[list[Envelope], int]:
+                   include_internal: bool = False,
+                   sealed: bool = False) -> tuple[list[Envelope], int]:
         """Envelopes of up to `limit` events after position `after`, and the position of
-        the last event read (internal ones included), so a reader can move past them."""
+        the last event read (internal ones included), so a reader can move past them.
+        `sealed`: personal fields redacted in `data` and encrypted in `sealed` (what the
+        relay publishes), rather than in clear."""
         notifications = self.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
-        envelopes = [self._envelope(n) for n in notifications]
+        envelopes = [self._envelope(n, sealed=sealed) for n in notifications]
         last = notifications[-1].id if notifications else after
         if not include_internal:
             envelopes = [e for e in envelopes if not _is_internal(e.event_type)]
@@ -478,9 +583,14 @@ class PhotoShareCommands(Application):
             yield from envelopes
             after = last
 
-    def _envelope(self, notification: Notification) -> Envelope:
+    def _envelope(self, notification: Notification, *, sealed: bool = False) -> Envelope:
         stored = self.mapper.to_domain_event(notification)
         event = stored.public_event()
+        data, seal = event_to_data(event), None
+        if sealed:
+            if self.sealer is None:
+                raise RuntimeError("sealed envelopes need the key store (a sealer)")
+            data, seal = self.sealer.seal(stored.event_type, data)
         return Envelope(
             event_id=stored.event_id,
             event_type=stored.event_type,
@@ -491,8 +601,112 @@ class PhotoShareCommands(Application):
             occurred_at=stored.timestamp,
             actor_id=stored.actor_id,
             correlation_id=stored.correlation_id,
-            data=event_to_data(event),
+            data=data,
+            sealed=seal,
         )
+
+
+# --- what deleting an account undoes (commands.erasure) --------------------------------
+
+
+@account_closer
+def _delete_photos(app: PhotoShareCommands, user: User, footprint: Footprint,
+                   context: m.CommandContext) -> list[EventSourcedAggregate]:
+    photos = [app._get(Photo, i) for i in footprint.aggregates(
+        "PhotoPosted", lambda d: d["owner_id"] == str(user.id))]
+    for photo in photos:
+        if photo is not None and not photo.deleted:
+            photo.delete(user.id, context)
+    return [p for p in photos if p is not None and p.pending_events]
+
+
+@account_closer
+def _delete_comments(app: PhotoShareCommands, user: User, footprint: Footprint,
+                     context: m.CommandContext) -> list[EventSourcedAggregate]:
+    changed = []
+    for comment_id in footprint.aggregates("CommentAdded",
+                                           lambda d: d["author_id"] == str(user.id)):
+        comment = app._get(Comment, comment_id)
+        if comment is not None and not comment.deleted:
+            comment.delete(user.id, "", context)  # as its author
+            changed.append(comment)
+    return changed
+
+
+@account_closer
+def _take_back_likes(app: PhotoShareCommands, user: User, footprint: Footprint,
+                     context: m.CommandContext) -> list[EventSourcedAggregate]:
+    changed = []
+    for like_id_ in footprint.aggregates("PhotoLiked", lambda d: d["user_id"] == str(user.id)):
+        like = app._get(Like, like_id_)
+        if like is not None and like.active:
+            like.unlike(context)
+            changed.append(like)
+    return changed
+
+
+@account_closer
+def _end_follows(app: PhotoShareCommands, user: User, footprint: Footprint,
+                 context: m.CommandContext) -> list[EventSourcedAggregate]:
+    changed = []
+    for follow_id_ in footprint.aggregates("UserFollowed"):  # both ways
+        follow = app._get(Follow, follow_id_)
+        if follow is not None and follow.active:
+            follow.unfollow(context)
+            changed.append(follow)
+    return changed
+
+
+@account_closer
+def _end_follow_requests(app: PhotoShareCommands, user: User, footprint: Footprint,
+                         context: m.CommandContext) -> list[EventSourcedAggregate]:
+    """Requests to the person are declined, the person's own requests withdrawn."""
+    changed: list[EventSourcedAggregate] = []
+    me = str(user.id)
+    for requests_id in footprint.aggregates("FollowRequested"):
+        requests = app._get(FollowRequests, requests_id)
+        if requests is None:
+            continue
+        if requests.followee_id == me:
+            for follower in list(requests.pending):
+                requests.decline(UUID(follower), context)
+        else:
+            requests.withdraw(user.id, context)
+        if requests.pending_events:
+            changed.append(requests)
+    return changed
+
+
+@account_closer
+def _lift_blocks_and_mutes(app: PhotoShareCommands, user: User, footprint: Footprint,
+                           context: m.CommandContext) -> list[EventSourcedAggregate]:
+    """Blocks and mutes, by the person and of the person, end (the controls view keeps
+    only ids of ended pairs, no personal data)."""
+    changed: list[EventSourcedAggregate] = []
+    for block_id_ in footprint.aggregates("UserBlocked"):
+        block = app._get(Block, block_id_)
+        if block is not None and block.active:
+            block.unblock(context)
+            changed.append(block)
+    for mute_id_ in footprint.aggregates("UserMuted"):
+        mute = app._get(Mute, mute_id_)
+        if mute is not None and mute.active:
+            mute.unmute(context)
+            changed.append(mute)
+    return changed
+
+
+@account_closer
+def _release_claims(app: PhotoShareCommands, user: User, footprint: Footprint,
+                    context: m.CommandContext) -> list[EventSourcedAggregate]:
+    changed: list[EventSourcedAggregate] = []
+    for cls, event_type in ((UsernameClaim, "UsernameClaimed"), (EmailClaim, "EmailClaimed")):
+        for claim_id in footprint.aggregates(event_type):
+            claim = app._get(cls, claim_id)
+            if claim is not None and claim.user_id == str(user.id):
+                claim.release(context)
+                changed.append(claim)
+    return changed
 
 
 def _is_internal(event_type: str) -> bool:

@@ -21,7 +21,16 @@ def normalise_email(email: str) -> str:
 
 
 def user_id_for(username: str) -> UUID:
+    """The user id of an account registered before accounts could be deleted. New
+    accounts get a random id (a deleted account's username may be registered again)
+    and reserve their username with a UsernameClaim."""
     return uuid5(NAMESPACE, f"user:{normalise_username(username)}")
+
+
+def username_claim_id(username: str) -> UUID:
+    """The claim reserving a username (accounts registered since usernames can be
+    released; an older account's user id is `user_id_for` its username instead)."""
+    return uuid5(NAMESPACE, f"username:{normalise_username(username)}")
 
 
 def email_claim_id(email: str) -> UUID:

@@ -162,3 +162,11 @@ class MarkNotificationsRead:
 
     user_id: str
     up_to: str
+
+
+@dataclass(frozen=True)
+class DeleteAccount:
+    """Delete `user_id`'s account: undo what they did, forget them, destroy their key.
+    The password is checked by the caller (the write API), as for a log-in."""
+
+    user_id: str

@@ -6,11 +6,13 @@ the command side can all depend on it.
 """
 
 from photoshare.events.catalog import (
+    AccountDeleted,
     AccountPrivacyChanged,
     AvatarChanged,
     CommentAdded,
     CommentDeleted,
     EmailClaimed,
+    EmailReleased,
     Event,
     FollowRequestApproved,
     FollowRequestDeclined,
@@ -31,6 +33,8 @@ from photoshare.events.catalog import (
     UserUnblocked,
     UserUnfollowed,
     UserUnmuted,
+    UsernameClaimed,
+    UsernameReleased,
     event_class,
     event_classes,
     public_event_classes,
@@ -47,11 +51,13 @@ from photoshare.events.upcasting import register_upcaster
 from photoshare.events import upcasters as _upcasters  # noqa: F401 - registers them
 
 __all__ = [
+    "AccountDeleted",
     "AccountPrivacyChanged",
     "AvatarChanged",
     "CommentAdded",
     "CommentDeleted",
     "EmailClaimed",
+    "EmailReleased",
     "Envelope",
     "Event",
     "FollowRequestApproved",
@@ -74,6 +80,8 @@ __all__ = [
     "UserUnblocked",
     "UserUnfollowed",
     "UserUnmuted",
+    "UsernameClaimed",
+    "UsernameReleased",
     "decode_envelope",
     "encode_envelope",
     "event_class",

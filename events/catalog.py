@@ -22,6 +22,10 @@ class Event:
     family: ClassVar[str]
     internal: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    # Crypto-shredding (events.personal): the fields holding a person's personal data,
+    # and the field naming that person (whose key encrypts them in the event store).
+    personal: ClassVar[tuple[str, ...]] = ()
+    data_subject: ClassVar[str] = ""
 
     @classmethod
     def event_type(cls) -> str:
@@ -34,6 +38,8 @@ class Event:
 @dataclass(frozen=True, kw_only=True)
 class UserRegistered(Event):
     family = "users"
+    data_subject = "user_id"
+    personal = ("username", "display_name", "bio", "location", "age")
     description = "A person created an account."
     user_id: str
     username: str
@@ -46,6 +52,8 @@ class UserRegistered(Event):
 @dataclass(frozen=True, kw_only=True)
 class ProfileUpdated(Event):
     family = "users"
+    data_subject = "user_id"
+    personal = ("display_name", "bio", "location", "age")
     description = "A user's editable profile after the change (all fields, not a diff)."
     user_id: str
     display_name: str
@@ -58,6 +66,8 @@ class ProfileUpdated(Event):
 class AvatarChanged(Event):
     schema_version = 2
     family = "users"
+    data_subject = "user_id"
+    personal = ("placeholder",)
     description = (
         "A user uploaded a new avatar; `variants` maps variant name to media key, "
         "`variant_sizes` variant name to its {width, height} in pixels (v2; empty for "
@@ -86,6 +96,8 @@ class AccountPrivacyChanged(Event):
 @dataclass(frozen=True, kw_only=True)
 class EmailClaimed(Event):
     family = "users"
+    data_subject = "user_id"
+    personal = ("email",)
     internal = True
     description = "Reserves a normalised email address for one user (private)."
     email: str
@@ -95,10 +107,57 @@ class EmailClaimed(Event):
 @dataclass(frozen=True, kw_only=True)
 class PasswordSet(Event):
     family = "users"
+    data_subject = "user_id"
+    personal = ("password_hash",)
     internal = True
     description = "A user's password hash (argon2) was set (private)."
     user_id: str
     password_hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsernameClaimed(Event):
+    family = "users"
+    internal = True
+    data_subject = "user_id"
+    personal = ("username",)
+    description = (
+        "Reserves a normalised username for one user (private). Accounts registered "
+        "before usernames could be released have no claim: their user id derives from "
+        "the username."
+    )
+    username: str
+    user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsernameReleased(Event):
+    family = "users"
+    internal = True
+    description = "The account holding the username was deleted: the username is free."
+    user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailReleased(Event):
+    family = "users"
+    internal = True
+    description = "The account holding the email address was deleted: the address is free."
+    user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountDeleted(Event):
+    family = "users"
+    description = (
+        "A person deleted their account. Their photos, comments, likes and follows were "
+        "undone by the events just before it (PhotoDeleted, CommentDeleted, PhotoUnliked, "
+        "UserUnfollowed); every view forgets the rest about `user_id` (the profile, its "
+        "inbox, home timeline and search entries, and any row naming the user). Their "
+        "encryption key is destroyed right after, so every personal field of their "
+        "earlier events reads in its redacted form from then on."
+    )
+    user_id: str
 
 
 # --- photos ------------------------------------------------------------------------
@@ -108,6 +167,8 @@ class PasswordSet(Event):
 class PhotoPosted(Event):
     schema_version = 2
     family = "photos"
+    data_subject = "owner_id"
+    personal = ("caption", "location", "hashtags", "alt_text", "placeholder")
     description = (
         "A user posted a photo. `hashtags` are parsed from the caption, lower-cased; "
         "`tagged_user_ids` are the users tagged in it; `variants` maps variant name "
@@ -138,6 +199,8 @@ class PhotoPosted(Event):
 @dataclass(frozen=True, kw_only=True)
 class PhotoAltTextChanged(Event):
     family = "photos"
+    data_subject = "owner_id"
+    personal = ("alt_text",)
     description = (
         "The owner changed a photo's alt text (its description for people who cannot see "
         "it): `alt_text` is the whole new text, or null when the owner removed it."
@@ -281,6 +344,8 @@ class PhotoUnliked(Event):
 @dataclass(frozen=True, kw_only=True)
 class CommentAdded(Event):
     family = "engagement"
+    data_subject = "author_id"
+    personal = ("text",)
     description = "A user commented on a photo owned by `photo_owner_id`."
     comment_id: str
     photo_id: str
@@ -322,6 +387,10 @@ _CLASSES: dict[str, type[Event]] = {
         AccountPrivacyChanged,
         EmailClaimed,
         PasswordSet,
+        UsernameClaimed,
+        UsernameReleased,
+        EmailReleased,
+        AccountDeleted,
         PhotoPosted,
         PhotoAltTextChanged,
         PhotoDeleted,

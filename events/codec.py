@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +50,8 @@ def envelope_to_dict(envelope: Envelope) -> dict[str, Any]:
     """The envelope as JSON-ready data (times as ISO-8601 strings)."""
     body = dataclasses.asdict(envelope)
     body["occurred_at"] = envelope.occurred_at.isoformat()
+    if body["sealed"] is None:
+        del body["sealed"]  # only envelopes published to Kafka carry a seal
     return body
 
 
@@ -57,10 +60,18 @@ def encode_envelope(envelope: Envelope) -> str:
     return json.dumps(envelope_to_dict(envelope), separators=(",", ":"), ensure_ascii=False)
 
 
-def decode_envelope(raw: str | bytes) -> Envelope:
-    """Parse a JSON envelope and upcast its data to the current schema version."""
+SealOpener = Callable[[str, dict[str, Any], dict[str, Any] | None], dict[str, Any]]
+
+
+def decode_envelope(raw: str | bytes, open_seal: SealOpener | None = None) -> Envelope:
+    """Parse a JSON envelope and upcast its data to the current schema version. A sealed
+    envelope is opened with `open_seal` (event type, data, seal -> data) when given;
+    without it, its personal fields stay redacted."""
     body = json.loads(raw)
-    event = event_from_data(body["event_type"], body["schema_version"], body["data"])
+    data = body["data"]
+    if open_seal is not None and body.get("sealed") is not None:
+        data = open_seal(body["event_type"], data, body["sealed"])
+    event = event_from_data(body["event_type"], body["schema_version"], data)
     return Envelope(
         event_id=body["event_id"],
         event_type=body["event_type"],

@@ -16,6 +16,13 @@ class Envelope:
     `aggregate_version` orders the events of one aggregate; `correlation_id` is the id
     of the request that caused the event. `data` holds the event type's fields, already
     upcast to `schema_version`.
+
+    `sealed` is set on envelopes published to Kafka (and only there): `data` then holds
+    the personal fields redacted, and `sealed` their ciphertext under the person's key
+    (`infra.crypto.sealing`), so the topics, kept forever, never hold personal data in
+    clear. A consumer with access to the key store opens it (`decode_envelope(raw,
+    open_seal)`); without it, or once the person deleted their account, the envelope
+    reads as the redacted form.
     """
 
     event_id: str
@@ -28,3 +35,4 @@ class Envelope:
     actor_id: str | None
     correlation_id: str
     data: dict[str, Any]
+    sealed: dict[str, Any] | None = None

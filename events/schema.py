@@ -14,6 +14,7 @@ from typing import Any
 
 from photoshare.events.catalog import Event, public_event_classes
 from photoshare.events.envelope import Envelope
+from photoshare.events.personal import redaction_note
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -61,9 +62,12 @@ def event_data_schema(cls: type[Event]) -> dict[str, Any]:
     """Schema of one event type's `data` object."""
     schema = _object_schema(cls)
     schema["title"] = cls.event_type()
-    schema["description"] = cls.description
+    note = redaction_note(cls)
+    schema["description"] = f"{cls.description} {note}" if note else cls.description
     schema["x-schema-version"] = cls.schema_version
     schema["x-family"] = cls.family
+    if cls.personal:
+        schema["x-personal"] = {"subject": cls.data_subject, "fields": list(cls.personal)}
     return schema
 
 
@@ -73,6 +77,20 @@ def envelope_schema(cls: type[Event]) -> dict[str, Any]:
     schema["properties"]["event_type"] = {"const": cls.event_type()}
     schema["properties"]["schema_version"] = {"const": cls.schema_version}
     schema["properties"]["data"] = event_data_schema(cls)
+    schema["properties"]["sealed"] = {
+        "anyOf": [{"type": "null"}, {
+            "type": "object",
+            "description": (
+                "Only on the Kafka topics: the personal fields of `data` (there redacted) "
+                "encrypted with AES-256-GCM under the key of person `subject`: base64 of "
+                "a 12-byte nonce and the ciphertext of their JSON object, with "
+                "`photoshare-seal:<event_type>:<subject>` as associated data. The key "
+                "store beside the event store opens it; once the person deleted their "
+                "account nothing can."),
+            "properties": {"v": {"const": 1}, "subject": {"type": "string"},
+                           "ciphertext": {"type": "string"}},
+            "required": ["v", "subject", "ciphertext"],
+            "additionalProperties": False}]}
     return {"$schema": DRAFT, "title": f"{cls.event_type()} envelope", **schema}
 
 
@@ -83,7 +101,10 @@ def published_schema() -> dict[str, Any]:
         "title": "photoshare events",
         "description": (
             "Each line of the event log is one envelope. `position` is the global "
-            "order; `aggregate_version` orders one aggregate's events."
+            "order; `aggregate_version` orders one aggregate's events. Personal fields "
+            "(`x-personal` of an event type) are stored encrypted with a key per person; "
+            "when a person deletes their account the key is destroyed and those fields "
+            "read in their redacted form from then on (see each type's description)."
         ),
         "oneOf": [{"$ref": f"#/$defs/{cls.event_type()}"} for cls in public_event_classes()],
         "$defs": {cls.event_type(): envelope_schema(cls) for cls in public_event_classes()},

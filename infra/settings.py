@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     kafka_session_timeout_seconds: float = Field(10.0, gt=0)
     worker_group: str = "photoshare-views"
     relay_batch_size: int = Field(1000, ge=1)
+    # How long a worker keeps a person's key in memory to open sealed events (a deleted
+    # account's key is evicted at once by the worker that sees AccountDeleted; others
+    # notice within this time).
+    worker_key_cache_seconds: float = Field(10.0, ge=0)
     # Most events a worker applies (and acknowledges) together; a quiet worker applies
     # each event alone at once.
     worker_batch_size: int = Field(500, ge=1, le=100_000)

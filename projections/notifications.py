@@ -25,6 +25,7 @@ from typing import Any, Literal
 from uuid import UUID, uuid5
 
 from photoshare.events import (
+    AccountDeleted,
     CommentAdded,
     CommentDeleted,
     Envelope,
@@ -92,6 +93,12 @@ class NotificationStore(ABC):
     @abstractmethod
     def remove_about_photo(self, photo_id: str) -> None:
         """Every notification (anyone's) about the photo, now and arriving later."""
+
+    @abstractmethod
+    def forget_recipient(self, user_id: str) -> None:
+        """The user's account was deleted: hide every notification they received, now
+        and arriving later, and drop their read marker. (Those they caused were removed
+        by the events undoing their follows, likes, comments and photos.)"""
 
     @abstractmethod
     def position_of(self, user_id: str, notification_id: str) -> int | None:
@@ -218,6 +225,11 @@ class NotificationsProjection(Projection[NotificationStore]):
     @on(PhotoDeleted)
     def _deleted(self, event: PhotoDeleted, _: Envelope, store: NotificationStore) -> None:
         store.remove_about_photo(event.photo_id)
+
+    @on(AccountDeleted)
+    def _account_deleted(self, event: AccountDeleted, _: Envelope,
+                         store: NotificationStore) -> None:
+        store.forget_recipient(event.user_id)
 
     @on(NotificationsRead)
     def _read(self, event: NotificationsRead, _: Envelope, store: NotificationStore) -> None:

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from photoshare.events import (
+    AccountDeleted,
     AccountPrivacyChanged,
     AvatarChanged,
     Envelope,
@@ -47,6 +48,10 @@ class ProfileStore(ABC):
     @abstractmethod
     def count(self, user_id: str, counter: str, delta: int) -> None:
         """Add `delta` to `counter` (followers, following or photos)."""
+
+    @abstractmethod
+    def remove(self, user_id: str) -> None:
+        """Forget the profile (the account was deleted), and its username with it."""
 
 
 class ProfileQueries(ABC):
@@ -103,3 +108,8 @@ class ProfilesProjection(Projection[ProfileStore]):
     @on(PhotoDeleted)
     def _deleted(self, event: PhotoDeleted, _: Envelope, store: ProfileStore) -> None:
         store.count(event.owner_id, "photos", -1)
+
+    @on(AccountDeleted)
+    def _account_deleted(self, event: AccountDeleted, _: Envelope, store: ProfileStore) -> None:
+        # Others' counts were corrected by the UserUnfollowed events before it.
+        store.remove(event.user_id)

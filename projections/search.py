@@ -35,6 +35,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from photoshare.events import (
+    AccountDeleted,
     AccountPrivacyChanged,
     Envelope,
     PhotoDeleted,
@@ -211,6 +212,11 @@ class SearchStore(ABC):
         """Record whether `owner_id`'s account is private, unless a newer change (a
         larger `position`) is recorded already."""
 
+    @abstractmethod
+    def remove_user(self, user_id: str) -> None:
+        """Unindex the user for good (the account was deleted; its photos were unindexed
+        by their PhotoDeleted events)."""
+
 
 class SearchQueries(ABC):
     """Read port. `q` is raw user input: any string is safe, and one with no usable term
@@ -261,3 +267,7 @@ class SearchProjection(Projection[SearchStore]):
     def _privacy(self, event: AccountPrivacyChanged, envelope: Envelope,
                  store: SearchStore) -> None:
         store.set_owner_private(event.user_id, event.private, envelope.position)
+
+    @on(AccountDeleted)
+    def _account_deleted(self, event: AccountDeleted, _: Envelope, store: SearchStore) -> None:
+        store.remove_user(event.user_id)

@@ -33,7 +33,9 @@ from photoshare.events.codec import envelope_to_dict
 from photoshare.infra.settings import Settings
 
 # The envelope's fields, in order: the columns of a CSV export (`data` as a JSON string).
-ENVELOPE_FIELDS = tuple(field.name for field in dataclasses.fields(Envelope))
+# (Not `sealed`: only envelopes published to Kafka carry it, never an export.)
+ENVELOPE_FIELDS = tuple(field.name for field in dataclasses.fields(Envelope)
+                        if field.name != "sealed")
 
 # `events tail -f` polls the log at this interval, clamped to these bounds.
 MIN_POLL_SECONDS, MAX_POLL_SECONDS = 0.05, 10.0
@@ -61,12 +63,16 @@ def open_log(settings: Settings) -> Iterator[PhotoShareCommands]:
         path = settings.event_store_path
         if not path.is_file():
             raise LogNotFoundError(f"no event store at {path}", data_dir=settings.data_dir)
+        from photoshare.infra.crypto.keystores import embedded_keys_exist, open_sealer
+
+        # Sealed personal fields are opened with the key store in the same file (a store
+        # written before crypto-shredding has none, and nothing sealed).
         commands = PhotoShareCommands(env={
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": "10",
             "CREATE_TABLE": "false",
-        })
+        }, sealer=open_sealer(settings) if embedded_keys_exist(settings) else None)
     try:
         yield commands
     finally:
@@ -76,15 +82,19 @@ def open_log(settings: Settings) -> Iterator[PhotoShareCommands]:
 def _open_postgres_log(settings: Settings) -> PhotoShareCommands:
     from urllib.parse import urlsplit
 
+    from photoshare.infra.crypto.keystores import open_sealer
     from photoshare.infra.postgres.event_store import event_store_env
 
     env = {**event_store_env(settings.postgres_dsn, settings.postgres_schema),
            "CREATE_TABLE": "false", "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "0"}
-    commands = PhotoShareCommands(env=env)
+    commands = None
     try:
+        # Sealed personal fields are opened with the key table beside the events.
+        commands = PhotoShareCommands(env=env, sealer=open_sealer(settings))
         commands.head_position()
     except Exception as error:  # noqa: BLE001 - no server, no database or no tables yet
-        commands.close()
+        if commands is not None:
+            commands.close()
         url = urlsplit(settings.postgres_dsn)
         where = f"{url.hostname}:{url.port or 5432}{url.path}"  # never the password
         raise LogNotFoundError(f"no event store at postgresql://{where} "

@@ -26,6 +26,33 @@ class LogSource(Protocol):
     def read_batch(self, after: int, limit: int) -> tuple[list[Envelope], int]: ...
 
 
+class SealedLogSource(Protocol):
+    def read_batch(self, after: int, limit: int, *,
+                   sealed: bool) -> tuple[list[Envelope], int]: ...
+
+    def forget_personal_key(self, user_id: str) -> None: ...
+
+
+class SealedLog:
+    """The log as the relay publishes it: personal fields sealed with their person's
+    key (`Envelope.sealed`), never in clear. Kafka keeps the topics forever, and a
+    message cannot be erased from them; a seal whose key was destroyed can no longer
+    be opened, so a deleted person's data in the topics is gone with the key."""
+
+    def __init__(self, source: SealedLogSource) -> None:
+        self.source = source
+
+    def read_batch(self, after: int, limit: int) -> tuple[list[Envelope], int]:
+        envelopes, last = self.source.read_batch(after, limit, sealed=True)
+        for envelope in envelopes:
+            if envelope.event_type == "AccountDeleted":
+                # The write side destroys the key right after saving the deletion; should
+                # it have crashed in between, the key goes now, before anything is
+                # published past the deletion (idempotent).
+                self.source.forget_personal_key(envelope.data["user_id"])
+        return envelopes, last
+
+
 class PositionStore(Protocol):
     def load(self) -> tuple[int, dict[str, int]]: ...
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import faust
 from photoshare.events import decode_envelope
+from photoshare.infra.crypto.sealing import Sealer
 from photoshare.infra.settings import Settings
 from photoshare.streams.topics import all_topics, partition_key
 
@@ -32,7 +33,9 @@ def _scratch_dir() -> str:
     return path
 
 
-def create_worker_app(settings: Settings, applier: Any) -> faust.App:
+def create_worker_app(settings: Settings, applier: Any, *, keys: Any = None) -> faust.App:
+    """`keys`: the key store (infra.crypto.sealing.CachedKeys) the sealed personal fields
+    of the published events are opened with; without it the views get them redacted."""
     session = settings.kafka_session_timeout_seconds
     app = faust.App(
         settings.worker_group,
@@ -64,7 +67,7 @@ def create_worker_app(settings: Settings, applier: Any) -> faust.App:
         # delivered again, which the checkpoints make harmless.
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=settings.worker_batch_size)
         applying = asyncio.create_task(apply_batches(applier, queue,
-                                                     settings.worker_batch_size))
+                                                     settings.worker_batch_size, keys))
         try:
             async for event in stream.noack().events():
                 if applying.done():
@@ -76,7 +79,8 @@ def create_worker_app(settings: Settings, applier: Any) -> faust.App:
     return app
 
 
-async def apply_batches(applier: Any, queue: asyncio.Queue[Any], batch_size: int) -> None:
+async def apply_batches(applier: Any, queue: asyncio.Queue[Any], batch_size: int,
+                        keys: Any = None) -> None:
     """Apply what the queue holds, up to `batch_size` events at a time: under load the
     batches fill up while the previous one is applied; when quiet, an event is applied
     alone at once (no waiting for a batch to fill)."""
@@ -84,8 +88,7 @@ async def apply_batches(applier: Any, queue: asyncio.Queue[Any], batch_size: int
         batch = [await queue.get()]
         while len(batch) < batch_size and not queue.empty():
             batch.append(queue.get_nowait())
-        deliveries = [(partition_key(event.message.topic, event.message.partition),
-                       decode_envelope(event.value)) for event in batch]
+        deliveries = await asyncio.to_thread(_decode_batch, batch, keys)
         while True:
             try:
                 # View writes block; the event loop must keep heartbeating meanwhile.
@@ -100,6 +103,21 @@ async def apply_batches(applier: Any, queue: asyncio.Queue[Any], batch_size: int
                 await asyncio.sleep(1)
         for event in batch:
             event.ack()
+
+
+def _decode_batch(batch: list[Any], keys: Any) -> list[tuple[str, Any]]:
+    """(partition, envelope) of each event, sealed personal fields opened with `keys`
+    (a key lookup may query PostgreSQL: off the event loop). A deleted account's key
+    leaves this worker's memory as soon as its AccountDeleted is decoded."""
+    open_seal = Sealer(keys).open if keys is not None else None
+    deliveries = []
+    for event in batch:
+        envelope = decode_envelope(event.value, open_seal)
+        if keys is not None and envelope.event_type == "AccountDeleted":
+            keys.forget(envelope.data["user_id"])
+        deliveries.append((partition_key(event.message.topic, event.message.partition),
+                           envelope))
+    return deliveries
 
 
 class _Worker(faust.Worker):

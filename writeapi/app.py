@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from photoshare.commands import errors as e
 from photoshare.infra.http.web import include_routes
 from photoshare.writeapi.routes import (
+    account,
     comments,
     follow_requests,
     following,
@@ -46,5 +47,5 @@ UPLOAD_ROUTES = frozenset({("POST", "/v1/photos"), ("PUT", "/v1/users/me/avatar"
 
 def include_write_api(app: FastAPI) -> None:
     for module in (users, sessions, photos, following, follow_requests, people_controls,
-                   likes, comments, notifications):
+                   likes, comments, notifications, account):
         include_routes(app, module.router)

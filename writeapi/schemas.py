@@ -131,3 +131,9 @@ class CommentCreate(StrictBody):
 
 class CommentCreated(BaseModel):
     comment_id: str
+
+
+class AccountDeletion(StrictBody):
+    """`DELETE /v1/users/me`: the account's password, checked as a log-in checks it."""
+
+    password: str = Field(min_length=1, max_length=1024)

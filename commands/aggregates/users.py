@@ -1,25 +1,35 @@
-"""Users, their email claims and their credentials."""
+"""Users, their username and email claims and their credentials."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import singledispatchmethod
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from photoshare.commands import rules
 from photoshare.commands.aggregates.base import EventSourcedAggregate
 from photoshare.commands.errors import InvalidValueError
-from photoshare.commands.ids import credentials_id, email_claim_id, normalise_email, user_id_for
+from photoshare.commands.ids import (
+    credentials_id,
+    email_claim_id,
+    normalise_email,
+    normalise_username,
+    username_claim_id,
+)
 from photoshare.commands.messages import CommandContext, StoredImage
 from photoshare.events import (
+    AccountDeleted,
     AccountPrivacyChanged,
     AvatarChanged,
     EmailClaimed,
+    EmailReleased,
     Event,
     PasswordSet,
     ProfileUpdated,
     UserRegistered,
+    UsernameClaimed,
+    UsernameReleased,
 )
 
 EDITABLE_PROFILE_FIELDS = ("display_name", "bio", "location", "age")
@@ -37,13 +47,14 @@ def _clean_profile(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class User(EventSourcedAggregate):
-    """A person's public identity and profile. Its id derives from the username."""
+    """A person's public identity and profile. Accounts registered before accounts could
+    be deleted have the id `user_id_for(username)`; newer ones a random id."""
 
     @classmethod
     def register(cls, *, username: str, profile: Mapping[str, Any],
                  context: CommandContext) -> User:
         rules.check_username(username)
-        user_id = user_id_for(username)
+        user_id = uuid4()
         event = UserRegistered(user_id=str(user_id), username=username, **_clean_profile(profile))
         return cls._start(user_id, event, context)
 
@@ -79,12 +90,17 @@ class User(EventSourcedAggregate):
         )
         self._record(event, context)
 
+    def delete(self, context: CommandContext) -> None:
+        if not self.deleted:
+            self._record(AccountDeleted(user_id=str(self.id)), context)
+
     @singledispatchmethod
     def when(self, event: Event) -> None:
         super().when(event)
 
     @when.register
     def _registered(self, event: UserRegistered) -> None:
+        self.deleted = False
         self.username = event.username
         self.display_name, self.bio = event.display_name, event.bio
         self.location, self.age = event.location, event.age
@@ -104,6 +120,45 @@ class User(EventSourcedAggregate):
     def _privacy_changed(self, event: AccountPrivacyChanged) -> None:
         self.private = event.private
 
+    @when.register
+    def _deleted(self, event: AccountDeleted) -> None:
+        self.deleted = True
+        self.avatar = {}
+
+
+class UsernameClaim(EventSourcedAggregate):
+    """Reserves one normalised username for one user (its id derives from the name);
+    released when that account is deleted, and claimable again then."""
+
+    @classmethod
+    def claim(cls, *, username: str, user_id: UUID, context: CommandContext) -> UsernameClaim:
+        event = UsernameClaimed(username=normalise_username(username), user_id=str(user_id))
+        return cls._start(username_claim_id(username), event, context)
+
+    @property
+    def held(self) -> bool:
+        return self.user_id is not None
+
+    def reclaim(self, username: str, user_id: UUID, context: CommandContext) -> None:
+        self._record(UsernameClaimed(username=normalise_username(username),
+                                     user_id=str(user_id)), context)
+
+    def release(self, context: CommandContext) -> None:
+        if self.held:
+            self._record(UsernameReleased(user_id=self.user_id), context)
+
+    @singledispatchmethod
+    def when(self, event: Event) -> None:
+        super().when(event)
+
+    @when.register
+    def _claimed(self, event: UsernameClaimed) -> None:
+        self.user_id = event.user_id
+
+    @when.register
+    def _released(self, event: UsernameReleased) -> None:
+        self.user_id = None
+
 
 class EmailClaim(EventSourcedAggregate):
     """Reserves one normalised email address for one user (its id derives from the email)."""
@@ -114,6 +169,18 @@ class EmailClaim(EventSourcedAggregate):
         event = EmailClaimed(email=email, user_id=str(user_id))
         return cls._start(email_claim_id(email), event, context)
 
+    @property
+    def held(self) -> bool:
+        return self.user_id is not None
+
+    def reclaim(self, email: str, user_id: UUID, context: CommandContext) -> None:
+        email = normalise_email(rules.check_email(email))
+        self._record(EmailClaimed(email=email, user_id=str(user_id)), context)
+
+    def release(self, context: CommandContext) -> None:
+        if self.held:
+            self._record(EmailReleased(user_id=self.user_id), context)
+
     @singledispatchmethod
     def when(self, event: Event) -> None:
         super().when(event)
@@ -121,6 +188,10 @@ class EmailClaim(EventSourcedAggregate):
     @when.register
     def _claimed(self, event: EmailClaimed) -> None:
         self.email, self.user_id = event.email, event.user_id
+
+    @when.register
+    def _released(self, event: EmailReleased) -> None:
+        self.user_id = None
 
 
 class Credentials(EventSourcedAggregate):

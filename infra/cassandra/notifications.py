@@ -140,6 +140,10 @@ class CassandraNotificationStore(NotificationStore):
         self._forget = session.prepare(
             f"DELETE FROM {ks}.notification_deferred_reads USING TIMESTAMP ? "
             "WHERE user_id = ? AND notification_id = ?")
+        self._forget_list = session.prepare(
+            f"DELETE FROM {ks}.notifications_by_user USING TIMESTAMP ? WHERE user_id = ?")
+        self._forget_marks = session.prepare(
+            f"DELETE FROM {ks}.notification_read_marks USING TIMESTAMP ? WHERE user_id = ?")
 
     def bind(self, outbox: Outbox) -> CassandraNotificationStore:
         """A shallow copy that announces into `outbox` (one per batch); prepared
@@ -224,6 +228,15 @@ class CassandraNotificationStore(NotificationStore):
                        (self._unlist, (stamp, row.user_id, row.position, row.notification_id))]
         if writes:
             execute_concurrent(self.session, writes)
+
+    def forget_recipient(self, user_id: str) -> None:
+        """Partition deletes at the deletion's position: every notification of the user
+        and every read mark has an older one (nobody can act toward a deleted account),
+        so those delivered late are shadowed too. Their `notifications_by_id` rows stay
+        (ids only), unlisted."""
+        stamp = self._stamp()
+        self.session.execute(self._forget_list, (stamp, user_id))
+        self.session.execute(self._forget_marks, (stamp, user_id))
 
     def position_of(self, user_id: str, notification_id: str) -> int | None:
         """Its position, hidden or not. Once it is there, a read deferred for it is

@@ -57,6 +57,13 @@ class CassandraProfileStore(ProfileStore):
             f"INSERT INTO {self._ks}.profiles_by_username (username_key, user_id) "
             "VALUES (?, ?) USING TIMESTAMP ?")
         self._updates: dict[tuple[str, ...], Any] = {}
+        self._username_of = session.prepare(
+            f"SELECT username FROM {self._ks}.profiles WHERE user_id = ?")
+        self._remove = session.prepare(
+            f"DELETE FROM {self._ks}.profiles USING TIMESTAMP ? WHERE user_id = ?")
+        self._unclaim = session.prepare(
+            f"DELETE FROM {self._ks}.profiles_by_username USING TIMESTAMP ? "
+            "WHERE username_key = ?")
 
     def add(self, profile: Profile) -> None:
         at = self.delivery.position
@@ -84,6 +91,15 @@ class CassandraProfileStore(ProfileStore):
         if counter not in COUNTERS:
             raise ValueError(f"unknown counter {counter}")
         self.counters.add(counter_name(counter), user_id, delta)
+
+    def remove(self, user_id: str) -> None:
+        # At the deletion's position: a later registration of the same username (it was
+        # released) has a higher one, so its index row survives whatever the order.
+        at = self.delivery.position
+        row = self.session.execute(self._username_of, (user_id,)).one()
+        if row is not None and row.username:
+            self.session.execute(self._unclaim, (at, row.username.lower()))
+        self.session.execute(self._remove, (at, user_id))
 
 
 class CassandraProfileQueries(ProfileQueries):

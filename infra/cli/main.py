@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -85,6 +86,21 @@ def _events_export(args: argparse.Namespace) -> int:
             write(events, sys.stdout)
     except (ValueError, FileNotFoundError) as error:
         return _failure(error)
+    return 0
+
+
+def _events_seal_legacy(args: argparse.Namespace) -> int:
+    from photoshare.infra.crypto.legacy import run_seal_legacy
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
+                        stream=sys.stderr)
+    try:
+        report = run_seal_legacy(_settings(args), user_id=args.user, dry_run=args.dry_run)
+    except (ValueError, FileNotFoundError) as error:
+        return _failure(error)
+    verb = "would rewrite" if args.dry_run else "rewrote"
+    sys.stdout.write(f"scanned {report.scanned} events; {verb} {report.sealed} as sealed "
+                     f"and {report.redacted} as redacted (accounts deleted)\n")
     return 0
 
 
@@ -327,6 +343,22 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir_option(export)
     export.set_defaults(handler=_events_export)
 
+    seal = event_commands.add_parser(
+        "seal-legacy", help="one-time: encrypt the personal fields of events stored "
+                            "before crypto-shredding (logged)",
+        description="Events stored before personal fields were encrypted per person hold "
+                    "them in plaintext. Readers already hide a deleted person's plaintext "
+                    "(redacted form), but the stored bytes keep it. This rewrites each "
+                    "such event in place, sealed with its person's key, or redacted if "
+                    "the account was deleted, logs every rewrite (position, type, "
+                    "person; never the data) and vacuums the event table (PostgreSQL: "
+                    "VACUUM FULL, which locks it while it runs). Copies already published "
+                    "to Kafka and backups are not rewritten.")
+    seal.add_argument("--user", metavar="USER_ID", help="only this person's events")
+    seal.add_argument("--dry-run", action="store_true", help="log what would be rewritten")
+    _data_dir_option(seal)
+    seal.set_defaults(handler=_events_seal_legacy)
+
     tail = event_commands.add_parser(
         "tail", help="the last events as JSON lines; -f follows new ones",
         description="Print the last N published events as JSON lines; with -f, keep "
@@ -416,7 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
 # 0700): the data dir holds password hashes, emails and originals with GPS positions. Not the
 # cluster commands: `local-cluster` run as root hands its directories to the `postgres` user.
 PRIVATE_UMASK = 0o077
-_DATA_DIR_COMMANDS = frozenset({_serve, _events_export, _events_tail, _events_trace,
+_DATA_DIR_COMMANDS = frozenset({_serve, _events_export, _events_seal_legacy, _events_tail,
+                                _events_trace,
                                 _events_report, _projections_status, _projections_rebuild})
 
 

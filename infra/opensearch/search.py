@@ -311,6 +311,14 @@ class OpenSearchSearchStore(SearchStore):
             "_op_type": "index", "_index": self.indices.photos, "_id": photo_id,
             "_source": {"photo_id": photo_id, "deleted": True}})
 
+    def remove_user(self, user_id: str) -> None:
+        # A document without a username (not a delete): a late redelivery of the
+        # registration is a `create` that conflicts with it, and user searches match only
+        # documents with a username, so it stays unfindable.
+        self._pending.append({
+            "_op_type": "index", "_index": self.indices.users, "_id": user_id,
+            "_source": {"user_id": user_id}})
+
     def flush(self) -> None:
         """Send the buffered actions in order. Raises `BulkIndexError` if any failed for a
         reason other than an idempotent write finding its work done; the buffer is then
@@ -382,7 +390,10 @@ def users_query(q: str) -> dict[str, Any] | None:
         return None
     exact = {"constant_score": {"filter": {"term": {"username_key": parsed.exact}},
                                 "boost": EXACT_USERNAME_BOOST}}
-    return {"bool": {"must": terms, "should": [exact]}}
+    # Only documents with a username: a deleted account's (`remove_user`) has none,
+    # whatever a rename delivered again after it added.
+    return {"bool": {"must": terms, "should": [exact],
+                     "filter": [{"exists": {"field": "username_key"}}]}}
 
 
 def _tag_query(term: Tag) -> dict[str, Any]:

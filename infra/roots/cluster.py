@@ -33,6 +33,7 @@ from photoshare.infra.roots.embedded import (
     install_request_handling,
     open_event_store,
 )
+from photoshare.infra.crypto.keystores import open_personal_keys
 from photoshare.infra.kafka.client import ensure_topics, idempotent_producer
 from photoshare.infra.http.metrics import install_metrics
 from photoshare.infra.postgres.relay_positions import RelayPositions
@@ -48,7 +49,7 @@ from photoshare.readapi.routes.export import export_services
 from photoshare.readapi.services import ReadServices
 from photoshare.streams.live import LiveBroadcaster
 from photoshare.streams.partitioned import watermark
-from photoshare.streams.relay import Relay, wait_for_lock
+from photoshare.streams.relay import Relay, SealedLog, wait_for_lock
 from photoshare.writeapi import include_write_api
 
 log = logging.getLogger("photoshare.cluster")
@@ -275,7 +276,9 @@ def run_relay(settings: Settings, stop: threading.Event,
         if not wait_for_lock(positions.try_lock, stop, standing_by=ready):
             return
         producer = idempotent_producer(settings)
-        relay = Relay(commands, producer, positions, topic_prefix=settings.kafka_topic_prefix,
+        # Published sealed: Kafka keeps its topics forever and cannot erase a message.
+        relay = Relay(SealedLog(commands), producer, positions,
+                      topic_prefix=settings.kafka_topic_prefix,
                       batch_size=settings.relay_batch_size)
         log.info("relay active from position %d", relay.position)
         try:
@@ -297,4 +300,7 @@ def create_worker(settings: Settings) -> Any:
     ensure_topics(settings)
     stores = open_view_stores(settings)
     live = live_feed(settings)
-    return create_worker_app(settings, stores.applier(publish=live.publish))
+    # The workers open the sealed personal fields with the key table of the event
+    # database, keeping keys in memory for a few seconds only.
+    keys = open_personal_keys(settings, ttl_seconds=settings.worker_key_cache_seconds)
+    return create_worker_app(settings, stores.applier(publish=live.publish), keys=keys)

@@ -17,6 +17,7 @@ from photoshare.infra.media.blobs import BlobStore, FilesystemBlobStore
 from photoshare.infra.http.apidocs import install_api_docs
 from photoshare.infra.http.metrics import install_metrics
 from photoshare.infra.media.photo_ingest import ImageIngest
+from photoshare.infra.crypto.keystores import open_sealer
 from photoshare.infra.postgres.event_store import event_store_env
 from photoshare.infra.auth.revocation import TokenRevocations
 from photoshare.infra.roots.security import password_work, token_revocations, write_limits
@@ -72,14 +73,17 @@ def open_event_store(settings: Settings) -> PhotoShareCommands:
     profile, on its SQLite persistence in the data dir in the embedded one."""
     if settings.profile == "cluster":
         return PhotoShareCommands(env=event_store_env(settings.postgres_dsn,
-                                                      settings.postgres_schema))
+                                                      settings.postgres_schema),
+                                  sealer=open_sealer(settings))
     make_data_dir_private(settings)
     make_private_sqlite_file(settings.event_store_path)  # before SQLite opens it
+    # Personal fields are sealed with per-person keys kept in the same file (crypto-
+    # shredding: infra.crypto.sealing).
     return PhotoShareCommands(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(settings.event_store_path),
         "SQLITE_LOCK_TIMEOUT": "10",
-    })
+    }, sealer=open_sealer(settings))
 
 
 def make_data_dir_private(settings: Settings) -> None:

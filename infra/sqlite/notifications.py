@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS notification_deferred_reads (
 CREATE TABLE IF NOT EXISTS notification_deleted_photos (
     photo_id TEXT PRIMARY KEY
 ) WITHOUT ROWID;
+-- Recipients whose account was deleted: a late notification for one is stored hidden.
+CREATE TABLE IF NOT EXISTS notification_deleted_users (
+    user_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 """
 
 _COLUMNS = "notification_id, user_id, type, actor_id, photo_id, created_at, position"
@@ -65,10 +69,10 @@ class SqliteNotificationStore(NotificationStore):
         n = notification
         values = (n.notification_id, n.user_id, n.type, n.actor_id, n.photo_id, n.created_at,
                   n.position)
-        if n.photo_id is not None and self.db.execute(
+        if (n.photo_id is not None and self.db.execute(
                 "SELECT 1 FROM notification_deleted_photos WHERE photo_id = ?",
-                (n.photo_id,)).fetchone():
-            # Its photo's deletion came first: store it as removed, the row it would be had
+                (n.photo_id,)).fetchone()) or self._recipient_deleted(n.user_id):
+            # Its photo's (or its recipient's) deletion came first: store it as removed, the row it would be had
             # the events come in log order. A later action of the same id (a like again
             # after an unlike) still moves the row on, as it would have before the deletion.
             self.db.execute(
@@ -96,7 +100,20 @@ class SqliteNotificationStore(NotificationStore):
         self.db.execute("INSERT INTO notification_deleted_photos (photo_id) VALUES (?) "
                         "ON CONFLICT DO NOTHING", (photo_id,))
 
+    def forget_recipient(self, user_id: str) -> None:
+        self.db.execute("INSERT INTO notification_deleted_users (user_id) VALUES (?) "
+                        "ON CONFLICT DO NOTHING", (user_id,))
+        self.db.execute("UPDATE notifications SET removed = 1 WHERE user_id = ?", (user_id,))
+        self.db.execute("DELETE FROM notification_reads WHERE user_id = ?", (user_id,))
+        self.db.execute("DELETE FROM notification_deferred_reads WHERE user_id = ?", (user_id,))
+
+    def _recipient_deleted(self, user_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM notification_deleted_users WHERE user_id = ?",
+                               (user_id,)).fetchone() is not None
+
     def defer_read(self, user_id: str, notification_id: str) -> None:
+        if self._recipient_deleted(user_id):
+            return
         self.db.execute("INSERT INTO notification_deferred_reads (user_id, notification_id) "
                         "VALUES (?, ?) ON CONFLICT DO NOTHING", (user_id, notification_id))
 
@@ -117,6 +134,8 @@ class SqliteNotificationStore(NotificationStore):
         return row["position"] if row else None
 
     def advance_read_marker(self, user_id: str, position: int) -> None:
+        if self._recipient_deleted(user_id):
+            return
         self.db.execute(
             "INSERT INTO notification_reads (user_id, read_up_to) VALUES (?, ?) "
             "ON CONFLICT (user_id) DO UPDATE SET "

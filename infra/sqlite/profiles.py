@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS profiles (
     photos INTEGER NOT NULL DEFAULT 0,
     private INTEGER NOT NULL DEFAULT 0
 );
+-- Accounts deleted: a late redelivery of a registration (or of a count) adds nothing.
+CREATE TABLE IF NOT EXISTS profile_deleted_users (
+    user_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 -- Counts for a profile that has not arrived yet (a follow of a user can be delivered
 -- before the registration, from another Kafka partition); folded in by `add`.
 CREATE TABLE IF NOT EXISTS profile_early_counts (
@@ -49,6 +53,8 @@ class SqliteProfileStore(ProfileStore):
         self.db = connection
 
     def add(self, profile: Profile) -> None:
+        if self._deleted(profile.user_id):
+            return
         added = self.db.execute(
             "INSERT INTO profiles (user_id, username, username_key, display_name, bio, location,"
             " avatar_key) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING",
@@ -75,11 +81,21 @@ class SqliteProfileStore(ProfileStore):
         counted = self.db.execute(
             f"UPDATE profiles SET {counter} = max(0, {counter} + ?) WHERE user_id = ?",
             (delta, user_id)).rowcount
-        if not counted:
+        if not counted and not self._deleted(user_id):
             self.db.execute(
                 "INSERT INTO profile_early_counts (user_id, counter, delta) VALUES (?, ?, ?) "
                 "ON CONFLICT DO UPDATE SET delta = delta + excluded.delta",
                 (user_id, counter, delta))
+
+    def remove(self, user_id: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO profile_deleted_users VALUES (?)", (user_id,))
+        self.db.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,))
+        self.db.execute("DELETE FROM profile_early_counts WHERE user_id = ?", (user_id,))
+
+
+    def _deleted(self, user_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM profile_deleted_users WHERE user_id = ?",
+                               (user_id,)).fetchone() is not None
 
 
 def _profile(row: sqlite3.Row) -> Profile:

@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS search_photos (
     position INTEGER UNIQUE,
     deleted INTEGER NOT NULL DEFAULT 0
 );
+-- Users whose account was deleted: a late redelivery of a registration stays unindexed.
+CREATE TABLE IF NOT EXISTS search_deleted_users (
+    user_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS search_photos_fts USING fts5(
     caption, tags, tokenize = '{TOKENIZER}'
 );
@@ -147,6 +151,9 @@ class SqliteSearchStore(SearchStore):
             (position, " ".join(words(username)), handle(username), fold(display_name)))
 
     def add_user(self, user: UserDocument) -> None:
+        if self.db.execute("SELECT 1 FROM search_deleted_users WHERE user_id = ?",
+                           (user.user_id,)).fetchone():
+            return
         inserted = self.db.execute(
             "INSERT INTO search_users (user_id, username, username_key, display_name, position) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -186,6 +193,14 @@ class SqliteSearchStore(SearchStore):
             (photo_id,)).fetchone()
         if row is not None and row[0] is not None:
             self.db.execute("DELETE FROM search_photos_fts WHERE rowid = ?", (row[0],))
+
+
+    def remove_user(self, user_id: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO search_deleted_users VALUES (?)", (user_id,))
+        row = self.db.execute("DELETE FROM search_users WHERE user_id = ? RETURNING position",
+                              (user_id,)).fetchone()
+        if row is not None:
+            self.db.execute("DELETE FROM search_users_fts WHERE rowid = ?", (row[0],))
 
 
 # Per connection (temp schema): fts5vocab tables cannot be written, so they must stay out of

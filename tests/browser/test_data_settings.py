@@ -1,11 +1,8 @@
 """The settings of one's own profile in a real browser: "Download my data" saves the zip
 of GET /v1/users/me/export (the real endpoint), and "Delete account" asks for the password
-in a dialog and sends DELETE /v1/users/me with it.
-
-DELETE /v1/users/me is built on another branch (issue 15, item 6). Until it is merged,
-the dialog's answers are checked against the contract with answers given by the test
-(`page.route`); `test_deleting_the_account_for_real` runs it against the real endpoint and
-is skipped until then (MERGE: remove its skip mark)."""
+in a dialog and sends DELETE /v1/users/me with it: the dialog's answers to every status
+are checked with answers given by the test (`page.route`), and
+`test_deleting_the_account_for_real` runs it against the real endpoint."""
 
 from __future__ import annotations
 
@@ -178,8 +175,6 @@ def test_the_settings_fit_a_phone(new_page: Callable[..., Page], server: Server)
     assert PAGE_ERRORS == []
 
 
-@pytest.mark.skip(reason="MERGE: needs DELETE /v1/users/me (issue 15, item 6, another "
-                         "branch); remove this mark once it is merged")
 def test_deleting_the_account_for_real(new_page: Callable[..., Page], server: Server) -> None:
     eve = register(server.base, f"eve_{uuid4().hex[:6]}", "Eve Gone")
     page = new_page()

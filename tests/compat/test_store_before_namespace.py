@@ -47,6 +47,10 @@ def test_an_old_store_rebuilds_the_same_views_and_takes_new_commands(tmp_path: P
         assert {row[-1] for row in profiles} == {0}
         assert tables.pop("follow_requests") == []
         assert tables.pop("search_owners") == []
+        # Nor any account deletion.
+        for deleted in ("profile_deleted_users", "search_deleted_users",
+                        "notification_deleted_users"):
+            assert tables.pop(deleted, []) == []
         assert tables == expected["tables"]
         assert [row for row, _ in photos] == old_photos
         for row, (variant_sizes, placeholder, alt_text, alt_text_position,

@@ -48,7 +48,7 @@ from photoshare.readapi.services import ViewQueries
 from photoshare.streams.delivery import Delivery
 from photoshare.streams.partitioned import ClusterApplier, Delivered
 from photoshare.streams.runner import Binding
-from support.histories import envelopes, histories, uid
+from support.histories import ERASURE_KINDS, envelopes, histories, uid
 from support.partitions import deliveries
 
 pytestmark = pytest.mark.cluster
@@ -222,7 +222,7 @@ def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture,
                                  HealthCheck.large_base_example])
-@given(history=histories(max_users=4, max_steps=40), data=st.data(),
+@given(history=histories(max_users=4, max_steps=40, kinds=ERASURE_KINDS), data=st.data(),
        batch=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
 def test_cluster_views_answer_as_the_clean_pass_whatever_the_delivery(
         session: Any, client: redis.Redis, history: Any, data: Any, batch: int,

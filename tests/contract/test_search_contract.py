@@ -22,6 +22,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from photoshare.events import (
+    AccountDeleted,
     AccountPrivacyChanged,
     Envelope,
     Event,
@@ -157,6 +158,10 @@ def privacy(n: object, private: bool) -> tuple[Event, str]:
 
 def delete(n: object) -> tuple[Event, str]:
     return PhotoDeleted(photo_id=P(n), owner_id=U(0)), U(0)
+
+
+def erase(n: object) -> tuple[Event, str]:
+    return AccountDeleted(user_id=U(n)), U(n)
 
 
 def U(n: object) -> str:  # noqa: N802 - reads like the ids in the assertions
@@ -310,6 +315,19 @@ def test_a_redelivered_registration_does_not_undo_a_rename(view: Callable[..., V
     v.redeliver(1)
     v.redeliver(2, 2)
     assert v.users("new") == [U(1)] and v.users("old") == []
+
+
+def test_a_deleted_account_is_found_no_more_even_after_a_redelivery(
+        view: Callable[..., View]) -> None:
+    v = view([user(1, "ann", "Ann Gone"), user(2, "annie", "Annie Stays"), rename(1, "Ann X"),
+              erase(1)])
+    assert v.users("ann") == [U(2)]
+    assert v.users("gone") == v.users("x") == []
+    v.redeliver(1, 3)  # the registration and the rename, delivered again
+    assert v.users("ann") == [U(2)]
+    v.redeliver(4)  # the deletion again, and one of a user never indexed
+    v.deliver(envelopes([erase(9)]))
+    assert v.users("annie") == [U(2)]
 
 
 # --- photos ---------------------------------------------------------------------------------

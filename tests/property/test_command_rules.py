@@ -100,7 +100,8 @@ class CommandSequences(RuleBasedStateMachine):
         elif "@" not in email:
             expected = e.InvalidValueError
         command = m.RegisterUser(username, email, "hash", display_name="Someone")
-        user_id = self.run(command, None, expected, 3)
+        # UserRegistered, UsernameClaimed, EmailClaimed, PasswordSet
+        user_id = self.run(command, None, expected, 4)
         if expected is None:
             self.users[username.lower()] = user_id
             self.emails.add(email.lower())

@@ -16,7 +16,7 @@ from photoshare.events import Envelope, Event
 from photoshare.infra.sqlite.catalog import bindings
 from photoshare.projections.base import Projection
 from photoshare.streams.runner import Binding, ProjectionRunner
-from support.histories import ListLog, envelopes, histories
+from support.histories import ERASURE_KINDS, ListLog, envelopes, histories
 from support.views import PROFILE, VIEW_SETTINGS, clean_pass, fresh_views
 
 class ReplayingLog(ListLog):
@@ -53,7 +53,7 @@ class CrashOnce(Projection[Any]):
 
 
 @PROFILE
-@given(history=histories(), batch=st.integers(1, 7),
+@given(history=histories(kinds=ERASURE_KINDS), batch=st.integers(1, 7),
        overlaps=st.lists(st.integers(0, 5), max_size=5), data=st.data())
 def test_duplicates_crashes_and_restarts_give_the_clean_views(history, batch, overlaps,
                                                               data) -> None:
@@ -84,7 +84,7 @@ def test_duplicates_crashes_and_restarts_give_the_clean_views(history, batch, ov
 
 
 @PROFILE
-@given(history=histories(), cut=st.data())
+@given(history=histories(kinds=ERASURE_KINDS), cut=st.data())
 def test_rebuilding_from_event_zero_gives_the_same_views(history, cut) -> None:
     items = envelopes(history)
     views = fresh_views()

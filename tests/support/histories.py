@@ -15,6 +15,7 @@ from uuid import UUID, uuid5
 
 from hypothesis import strategies as st
 from photoshare.events import (
+    AccountDeleted,
     AccountPrivacyChanged,
     AvatarChanged,
     CommentAdded,
@@ -76,6 +77,9 @@ class _State:
 KINDS = ("follow", "follow", "unfollow", "post", "post", "delete", "like", "unlike", "comment",
          "uncomment", "profile", "avatar", "alt_text", "block", "unblock", "mute", "unmute",
          "private", "public", "approve", "decline")
+# With account deletions: the events DeleteAccount records (commands.erasure), then
+# AccountDeleted; the person does nothing afterwards.
+ERASURE_KINDS = (*KINDS, "delete_account")
 
 
 @st.composite
@@ -214,9 +218,52 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
             out.append((ProfileUpdated(user_id=actor, display_name=draw(st.sampled_from(
                 ["Zoë Renamed", "Plain Name", "Ann Other"])), bio="b", location="l", age=None),
                 actor))
+        elif kind == "delete_account" and len(state.users) > 2:
+            out.extend(_delete_account(state, actor))
         elif kind == "avatar":
             out.append((AvatarChanged(user_id=actor, original_key="o.jpg",
                                       variants={"avatar": f"{state.made}.jpg"}), actor))
+    return out
+
+
+def _delete_account(state: _State, user: str) -> list[tuple[Event, str]]:
+    out: list[tuple[Event, str]] = []
+    for photo, owner in sorted(state.photos.items()):
+        if owner == user:
+            del state.photos[photo]
+            state.likes = {(p, u) for p, u in state.likes if p != photo}
+            state.comments = {c: v for c, v in state.comments.items() if v[0] != photo}
+            out.append((PhotoDeleted(photo_id=photo, owner_id=user), user))
+    for comment_id, (photo, author) in sorted(state.comments.items()):
+        if author == user:
+            del state.comments[comment_id]
+            out.append((CommentDeleted(comment_id=comment_id, photo_id=photo, author_id=user,
+                                       deleted_by=user), user))
+    for photo, liker in sorted(state.likes):
+        if liker == user:
+            state.likes.discard((photo, liker))
+            out.append((PhotoUnliked(photo_id=photo, owner_id=state.photos[photo],
+                                     user_id=user), user))
+    for follower, followee in sorted(state.follows):
+        if user in (follower, followee):
+            state.follows.discard((follower, followee))
+            out.append((UserUnfollowed(follower_id=follower, followee_id=followee), user))
+    for follower, followee in sorted(state.pending):
+        if followee == user:
+            out.append((FollowRequestDeclined(follower_id=follower, followee_id=user), user))
+        elif follower == user:
+            out.append((FollowRequestCancelled(follower_id=user, followee_id=followee), user))
+    state.pending = {pair for pair in state.pending if user not in pair}
+    for blocker, blocked in sorted(state.blocks):
+        if user in (blocker, blocked):
+            out.append((UserUnblocked(blocker_id=blocker, blocked_id=blocked), user))
+    for muter, muted in sorted(state.mutes):
+        if user in (muter, muted):
+            out.append((UserUnmuted(muter_id=muter, muted_id=muted), user))
+    state.blocks = {pair for pair in state.blocks if user not in pair}
+    state.mutes = {pair for pair in state.mutes if user not in pair}
+    state.users.remove(user)
+    out.append((AccountDeleted(user_id=user), user))
     return out
 
 

@@ -11,6 +11,7 @@ from photoshare.events import Envelope
 # Which aggregate each event type belongs to, as the relay keys it (commands.aggregates).
 AGGREGATE_FIELDS = {
     "UserRegistered": ("user_id",), "ProfileUpdated": ("user_id",),
+    "AccountDeleted": ("user_id",),
     "AvatarChanged": ("user_id",), "NotificationsRead": ("user_id", "inbox"),
     "AccountPrivacyChanged": ("user_id",),
     # One FollowRequests aggregate per followee (commands/aggregates/requests.py).

@@ -1,0 +1,1 @@
+"""Encryption of personal data in the event log (crypto-shredding)."""
