@@ -37,6 +37,7 @@ from photoshare.projections.controls import (
 from photoshare.projections.graph import Edge
 from support.logged import at, new_id
 from support.partitions import deliveries
+from support.views import contract_views
 
 pytestmark = pytest.mark.cluster
 
@@ -111,18 +112,7 @@ def cassandra_views(cassandra_hosts: str) -> Iterator[CassandraViews]:
 @pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
                         pytest.param("cassandra", id="cassandra")])
 def make_views(request: pytest.FixtureRequest) -> Iterator[Callable[[], Views]]:
-    made: list[Views] = []
-
-    def make() -> Views:
-        if request.param == "cassandra":
-            return request.getfixturevalue("cassandra_views")
-        views = SqliteViews(Path(tempfile.mkdtemp(prefix="photoshare-contract-")) / "v.db")
-        made.append(views)
-        return views
-
-    yield make
-    for views in made:
-        views.close()
+    yield from contract_views(request.param, request, SqliteViews)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ must end with the view of the log applied once, in order.
 
 from __future__ import annotations
 
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -42,6 +41,7 @@ from photoshare.projections.follow_requests import (
     FollowRequestStore,
 )
 from support.logged import at, new_id
+from support.views import contract_views
 
 pytestmark = pytest.mark.cluster
 
@@ -116,18 +116,7 @@ def cassandra_views(cassandra_hosts: str) -> Iterator[CassandraViews]:
 
 @pytest.fixture(params=["sqlite", "cassandra"])
 def make_views(request: pytest.FixtureRequest) -> Iterator[Callable[[], Views]]:
-    made: list[Views] = []
-
-    def make() -> Views:
-        if request.param == "cassandra":
-            return request.getfixturevalue("cassandra_views")
-        views = SqliteViews(Path(tempfile.mkdtemp(prefix="photoshare-contract-")) / "v.db")
-        made.append(views)
-        return views
-
-    yield make
-    for views in made:
-        views.close()
+    yield from contract_views(request.param, request, SqliteViews)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ the log applied once, in order, under that delivery too.
 from __future__ import annotations
 
 import random
-import tempfile
 from abc import ABC, abstractmethod
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -74,6 +73,7 @@ from support.logged import (
     unfollow,
     unlike,
 )
+from support.views import contract_views
 
 pytestmark = pytest.mark.cluster
 
@@ -162,20 +162,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_views(backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[[], Views]]:
-    """Builds empty views on `backend` (each call: a fresh SQLite file; Cassandra
-    views are shared, and stay apart by their ids)."""
-    made: list[Views] = []
-
-    def make() -> Views:
-        if backend == "cassandra":
-            return request.getfixturevalue("cassandra_views")
-        views = SqliteViews(Path(tempfile.mkdtemp(prefix="photoshare-contract-")) / "v.db")
-        made.append(views)
-        return views
-
-    yield make
-    for views in made:
-        views.close()
+    """Builds empty views on `backend` (see `contract_views`)."""
+    yield from contract_views(backend, request, SqliteViews)
 
 
 @pytest.fixture

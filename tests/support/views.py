@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from hypothesis import HealthCheck, settings
 from photoshare.events import Envelope, event_from_data
@@ -17,6 +20,26 @@ VIEW_SETTINGS = Settings(timeline_cap=3, celebrity_threshold=2)
 
 def fresh_views() -> ViewDatabase:
     return open_views(Path(tempfile.mkdtemp(prefix="photoshare-views-")) / "views.sqlite3")
+
+
+def contract_views(backend: str, request: pytest.FixtureRequest,
+                   make_sqlite: Callable[[Path], Any],
+                   cassandra_fixture: str = "cassandra_views") -> Iterator[Callable[[], Any]]:
+    """A contract suite's `make_views` fixture body: each call builds empty views on
+    `backend` (SQLite: `make_sqlite` on a fresh file, closed at the end; Cassandra: the
+    module's shared `cassandra_fixture`, where fresh ids keep tests apart)."""
+    made: list[Any] = []
+
+    def make() -> Any:
+        if backend == "cassandra":
+            return request.getfixturevalue(cassandra_fixture)
+        views = make_sqlite(Path(tempfile.mkdtemp(prefix="photoshare-contract-")) / "v.db")
+        made.append(views)
+        return views
+
+    yield make
+    for views in made:
+        views.close()
 
 
 def clean_pass(items: list[Envelope]) -> dict[str, list[tuple[Any, ...]]]:
