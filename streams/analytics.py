@@ -107,18 +107,25 @@ def cluster_progress(settings: Settings) -> dict[str, Any]:
     total and per Kafka partition) and what the workers applied per partition."""
     from photoshare.infra.postgres.relay_positions import RelayPositions
     from photoshare.infra.roots.view_stores import open_view_stores
-    from photoshare.streams.partitioned import watermark
 
     relay = RelayPositions(settings.postgres_dsn)
     try:
-        published, partitions = relay.load()
+        stores = open_view_stores(settings)
+        try:
+            return progress_from(relay, stores)
+        finally:
+            stores.close()
     finally:
         relay.close()
-    stores = open_view_stores(settings)
-    try:
-        applied = stores.checkpoints()
-    finally:
-        stores.close()
+
+
+def progress_from(relay: Any, stores: Any) -> dict[str, Any]:
+    """`cluster_progress` through open connections: the relay's positions (a
+    `RelayPositions`) and the workers' checkpoints (a `ViewStores`)."""
+    from photoshare.streams.partitioned import watermark
+
+    published, partitions = relay.load()
+    applied = stores.checkpoints()
     rows = [{"partition": name, "published": last, "applied": applied.get(name, 0),
              "lag_events": max(0, last - applied.get(name, 0))}
             for name, last in sorted(partitions.items())]
@@ -295,21 +302,28 @@ def projection_status(settings: Settings) -> dict[str, Any]:
     positions = (dict.fromkeys(projection_names(settings), progress["position"])
                  if progress else projection_positions(settings))
     with open_log(settings) as log:
-        head = log.head_position()
-        head_time = _occurred_at(log, head) if head else None
-        times: dict[int, datetime | None] = {}
-        rows = []
-        for name, position in positions.items():
-            lag = max(head - position, 0)
-            seconds = 0.0
-            if lag and head_time is not None:
-                if position not in times:
-                    times[position] = _occurred_at(log, max(position, 1))
-                applied_time = times[position]
-                if applied_time is not None:
-                    seconds = max((head_time - applied_time).total_seconds(), 0.0)
-            rows.append({"name": name, "position": position, "lag_events": lag,
-                         "lag_seconds": round(seconds, 3)})
+        return status_from(log, positions, progress)
+
+
+def status_from(log: PhotoShareCommands, positions: dict[str, int],
+                progress: dict[str, Any] | None) -> dict[str, Any]:
+    """`projection_status` from an open log, the projections' positions and (cluster
+    profile) `cluster_progress`."""
+    head = log.head_position()
+    head_time = _occurred_at(log, head) if head else None
+    times: dict[int, datetime | None] = {}
+    rows = []
+    for name, position in positions.items():
+        lag = max(head - position, 0)
+        seconds = 0.0
+        if lag and head_time is not None:
+            if position not in times:
+                times[position] = _occurred_at(log, max(position, 1))
+            applied_time = times[position]
+            if applied_time is not None:
+                seconds = max((head_time - applied_time).total_seconds(), 0.0)
+        rows.append({"name": name, "position": position, "lag_events": lag,
+                     "lag_seconds": round(seconds, 3)})
     status: dict[str, Any] = {"head": head, "projections": rows,
                               "head_occurred_at": head_time.isoformat() if head_time else None}
     if progress:

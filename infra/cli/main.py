@@ -185,13 +185,36 @@ def _status_table(status: dict) -> str:
 def _projections_status(args: argparse.Namespace) -> int:
     import time
 
-    from photoshare.streams.analytics import add_rates, projection_status
+    from photoshare.streams.analytics import LogNotFoundError, add_rates
+    from photoshare.streams.status_sources import StatusSources
 
-    settings = _settings(args)
-    previous, then, shown = None, time.monotonic(), 0
+    # One set of connections for the whole watch; after a failed reading (a server
+    # restarted), a one-line message, and the next reading opens a new set.
+    sources = StatusSources(_settings(args))
+    previous, then, shown, failing = None, time.monotonic(), 0, False
     try:
         while True:
-            status = projection_status(settings)
+            try:
+                status = sources.status()
+            except LogNotFoundError as error:
+                if args.watch is None or shown == 0:
+                    return _failure(error)
+                status = None
+                _reading_failed(error, failing)
+            except Exception as error:  # noqa: BLE001 - a server or connection gone
+                if args.watch is None:
+                    return _fail(f"could not read the projections' status: "
+                                 f"{_one_line(error)}")
+                status = None
+                _reading_failed(error, failing)
+            if status is None:
+                sources.close()
+                failing = True
+                time.sleep(args.watch)
+                continue
+            if failing:
+                sys.stderr.write("photoshare: reconnected\n")
+                failing = False
             now = time.monotonic()
             if args.watch is not None:
                 status = add_rates(status, previous, now - then)
@@ -205,10 +228,23 @@ def _projections_status(args: argparse.Namespace) -> int:
                 return 0
             previous, then = status, now
             time.sleep(args.watch)
-    except FileNotFoundError as error:
-        return _failure(error)
     except KeyboardInterrupt:
         return 0
+    finally:
+        sources.close()
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _reading_failed(error: BaseException, again: bool) -> None:
+    """One line per outage, not one per attempt."""
+    if not again:
+        sys.stderr.write(f"photoshare: reading the status failed ({_one_line(error)}); "
+                         "reconnecting at each interval until the servers answer\n")
+        sys.stderr.flush()
 
 
 def _projections_rebuild(args: argparse.Namespace) -> int:
@@ -412,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="SECONDS", help="repeat every SECONDS (default 1) until "
                                                 "Ctrl-C, with events/s")
     status.add_argument("--iterations", type=int, default=0, help=argparse.SUPPRESS)
+    status.epilog = ("On the cluster profile the readings go through one set of connections "
+                     "(PostgreSQL, Redis, Cassandra) for the whole --watch; if a server "
+                     "restarts, one line says so and the next readings reconnect.")
     _data_dir_option(status)
     status.set_defaults(handler=_projections_status)
 

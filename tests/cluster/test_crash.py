@@ -1,7 +1,8 @@
-"""Crash tests of the cluster profile: kill -9 the relay, then a worker, at random moments
-during a load of a few thousand writes; restart them; then check that no event is missing
-from Kafka, that every view equals a rebuild from event zero, and that no notification
-is duplicated. Two workers share the partitions throughout. It runs with every view on
+"""Crash tests of the cluster profile: kill -9 the relay, then a worker, and a read API, at
+random moments during a load of a few thousand writes; restart them; then check that no
+event is missing from Kafka, that every view equals a rebuild from event zero, and that no
+notification is duplicated. Two workers share the partitions throughout; reads go on
+through two read APIs all along, and the one that was not killed never fails. It runs with every view on
 SQLite (one file every process shares), and again with every view on the cluster's
 stores (Cassandra, Redis, OpenSearch; no view file at all), which are compared with the
 rebuild through their query ports."""
@@ -130,6 +131,54 @@ class Load:
 
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(worker, seeds))
+
+
+class Reads:
+    """Reads through each read API, from one thread per API, while the load runs: every
+    answer must be a 200, and a read API may fail to answer only while it is down."""
+
+    PATHS = ("/v1/timeline", "/v1/notifications")
+
+    def __init__(self, load: Load, bases: dict[str, str], seed: int) -> None:
+        self.load, self.bases, self.random = load, bases, random.Random(seed)
+        self.down: set[str] = set()  # the read APIs killed and not yet healthy again
+        self.answers: dict[str, Counter[int]] = {name: Counter() for name in bases}
+        self.unexpected: list[tuple[str, str]] = []  # (API, what went wrong)
+        self.refused: Counter[str] = Counter()  # failures while down
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._read, args=(name, seed + n))
+                         for n, name in enumerate(bases)]
+
+    def _read(self, name: str, seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=self.bases[name], timeout=10) as client:
+            while not self._stop.is_set():
+                token = self.load.tokens[rng.choice(list(self.load.tokens))]
+                path = rng.choice(self.PATHS)
+                was_down = name in self.down
+                try:
+                    answer = client.get(path, headers={"Authorization": f"Bearer {token}"})
+                except httpx.TransportError as error:
+                    if was_down or name in self.down:
+                        self.refused[name] += 1
+                        self._stop.wait(0.05)  # polling a port nobody listens on yet
+                    else:
+                        self.unexpected.append((name, f"{path}: {error!r}"))
+                    continue
+                self.answers[name][answer.status_code] += 1
+                if answer.status_code != 200:
+                    self.unexpected.append((name, f"{path}: {answer.status_code} "
+                                                  f"{answer.text[:200]}"))
+
+    def __enter__(self) -> Reads:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
 
 
 def kill9(process: subprocess.Popen[bytes]) -> None:
@@ -265,35 +314,89 @@ def test_kill_relay_then_worker_during_load(tmp_path: Path, engines: Engines,
 
         writeapi = role("writeapi", "--port", str(port), log_name="writeapi.log")
         base = f"http://127.0.0.1:{port}"
+        read_ports = {"a": free_port(), "b": free_port()}
+        read_bases = {name: f"http://127.0.0.1:{p}" for name, p in read_ports.items()}
+        readapis = {name: role("readapi", "--port", str(p), log_name=f"readapi-{name}.log")
+                    for name, p in read_ports.items()}
         wait_healthy(base, writeapi, servers.log_dir / "writeapi.log")
+        for name, process in readapis.items():
+            wait_healthy(read_bases[name], process, servers.log_dir / f"readapi-{name}.log")
         relay = role("relay", log_name="relay.log")
         workers = [role("worker", log_name=f"worker-{n}.log") for n in (1, 2)]
+        crashed_read_api: list[bool] = []  # whether the load was still running then
+
+        def crash_read_api(reads: Reads) -> threading.Thread:
+            """kill -9 read API `a` and start it again on the same port (a fresh process,
+            with its own empty data dir); the returned thread waits until it is healthy.
+            (Started from this thread: a role dies with the thread that started it.)"""
+            crashed_read_api.append(loading.is_alive())
+            reads.down.add("a")
+            kill9(readapis["a"])
+            readapis["a"] = role("readapi", "--port", str(read_ports["a"]),
+                                 log_name="readapi-a2.log")
+
+            def healthy_again() -> None:
+                wait_healthy(read_bases["a"], readapis["a"],
+                             servers.log_dir / "readapi-a2.log")
+                reads.down.discard("a")
+                crashed_read_api.append(True)  # and healthy again
+
+            waiting = threading.Thread(target=healthy_again)
+            waiting.start()
+            return waiting
+
         try:
             load = Load(base, rng.randrange(2**32))
             load.register(USERS)
             loading = threading.Thread(target=load.run, args=(ACTIONS,))
-            loading.start()
+            with Reads(load, read_bases, rng.randrange(2**16)) as reads:
+                loading.start()
+                # The read API dies at a random one of three moments: before the relay's
+                # crash, between the relay's and the worker's, or after the worker's.
+                read_crash_slot = rng.randrange(3)
+                read_crash = None
 
-            time.sleep(rng.uniform(1.0, 4.0))
-            kill9(relay)  # mid-batch, most likely: it publishes continuously under load
-            time.sleep(rng.uniform(0.5, 2.0))
-            relay = role("relay", log_name="relay-b.log")
+                def maybe_crash_read_api(slot: int) -> None:
+                    nonlocal read_crash
+                    if slot == read_crash_slot:
+                        time.sleep(rng.uniform(0.2, 2.0))
+                        read_crash = crash_read_api(reads)
 
-            time.sleep(rng.uniform(3.0, 6.0))
-            kill9(workers[0])  # its partitions move to the other worker after the timeout
-            time.sleep(rng.uniform(0.5, 2.0))
-            workers[0] = role("worker", log_name="worker-1b.log")
+                maybe_crash_read_api(0)
+                time.sleep(rng.uniform(1.0, 4.0))
+                kill9(relay)  # mid-batch, most likely: it publishes continuously under load
+                time.sleep(rng.uniform(0.5, 2.0))
+                relay = role("relay", log_name="relay-b.log")
 
-            loading.join()
+                maybe_crash_read_api(1)
+                time.sleep(rng.uniform(3.0, 6.0))
+                kill9(workers[0])  # its partitions move to the other worker after the timeout
+                time.sleep(rng.uniform(0.5, 2.0))
+                workers[0] = role("worker", log_name="worker-1b.log")
+                maybe_crash_read_api(2)
+
+                loading.join()
+                assert read_crash is not None
+                read_crash.join(timeout=120)
+                assert not read_crash.is_alive()
+            assert crashed_read_api == [True, True]  # killed during the writes, restarted
             assert sum(load.statuses.values()) > ACTIONS * 0.9
             assert load.statuses[201] > ACTIONS * 0.1  # posts and comments, not just follows
             assert not [s for s in load.statuses if s >= 500], load.statuses
+            # Reads kept answering: through `b` always, through `a` except while it was down.
+            assert reads.unexpected == [], reads.unexpected[:10]
+            assert reads.answers["b"][200] > 50, reads.answers
+            assert reads.answers["a"][200] > 0, reads.answers
+            print("reads:", {name: dict(counts) for name, counts in reads.answers.items()},
+                  "refused while down:", dict(reads.refused))
             head = wait_until_projected(settings)
+            assert_read_apis_agree(load, read_bases, head)
         finally:
-            for process in [writeapi, relay, *workers]:
+            everything = [writeapi, relay, *workers, *readapis.values()]
+            for process in everything:
                 if process.poll() is None:
                     process.terminate()
-            for process in [writeapi, relay, *workers]:
+            for process in everything:
                 try:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
@@ -314,12 +417,31 @@ def test_kill_relay_then_worker_during_load(tmp_path: Path, engines: Engines,
         if view_engines:
             written = [path for directory in role_dirs if directory.exists()
                        for path in directory.rglob("*")]
-            assert len(role_dirs) == 6 and written == [], written
+            assert len(role_dirs) == 9 and written == [], written
             assert_engine_views_equal_rebuild(settings, rebuilt, commands)
         else:
             assert_sqlite_views_equal_rebuild(open_views(settings.views_path), rebuilt)
         rebuilt.close()
         commands.close()
+
+
+def assert_read_apis_agree(load: Load, bases: dict[str, str], head: int) -> None:
+    """Once everything is applied, the restarted read API and the other one give every
+    user the same timeline and notifications, fresh to `head`."""
+    clients = {name: httpx.Client(base_url=base, timeout=30) for name, base in bases.items()}
+    try:
+        for token in load.tokens.values():
+            headers = {"Authorization": f"Bearer {token}", "X-Min-Position": str(head)}
+            for path in Reads.PATHS:
+                answers = {name: client.get(path, params={"limit": 100}, headers=headers)
+                           for name, client in clients.items()}
+                for answer in answers.values():
+                    assert answer.status_code == 200, answer.text
+                    assert "X-Read-Stale" not in answer.headers, (path, answer.headers)
+                assert answers["a"].json() == answers["b"].json(), path
+    finally:
+        for client in clients.values():
+            client.close()
 
 
 def assert_sqlite_views_equal_rebuild(live: ViewDatabase, rebuilt: ViewDatabase) -> None:
