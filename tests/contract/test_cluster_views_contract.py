@@ -428,9 +428,6 @@ def posted(name: str, owner: str) -> tuple[PhotoPosted, str]:
                         height=1, variants={"large": f"{photo_id}.jpg"}), owner)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known race (bench/RESULTS.md, 2026-12-07): concurrent follows of one followee both "
-    "read its follower count before either counts, so the celebrity crossing is missed"))
 def test_the_celebrity_crossing_survives_two_follows_applied_at_once(
         session: Any, client: redis.Redis) -> None:
     """Two follows of bob, the second making him a celebrity, on two partitions of one
