@@ -17,6 +17,8 @@ in any interleaving, which the views converge under (see the stores' docstrings)
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Protocol
@@ -64,6 +66,32 @@ class Checkpoints(Protocol):
     def save(self, moved: dict[str, int]) -> None: ...
 
 
+def counted_account(envelope: Envelope) -> str | None:
+    """The account whose follower count the event's timeline handling reads and then
+    acts on (`projections.timelines`: a follow or unfollow may cross the celebrity
+    threshold; a post is fanned out or not). Two such events of one account applied at
+    the same moment would both read the count before either moved it, and miss a
+    crossing; the cluster applier applies them one at a time."""
+    if envelope.event_type in ("UserFollowed", "UserUnfollowed"):
+        return str(envelope.data.get("followee_id"))
+    if envelope.event_type == "PhotoPosted":
+        return str(envelope.data.get("owner_id"))
+    return None
+
+
+class _Serializer:
+    """One lock per key, for the batch: threads holding at most one at a time never
+    deadlock."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks[key]
+
+
 class ClusterApplier:
     """Applies deliveries to stores outside any shared transaction (module docstring).
 
@@ -72,15 +100,18 @@ class ClusterApplier:
     interleaving of partitions (their docstrings), and their writes are round trips to
     servers that are faster done side by side. `bindings`' store factories are called
     once per batch with no connection and the batch's outbox; the stores read each
-    thread's current event from `delivery`."""
+    thread's current event from `delivery`. Events of different partitions with the same
+    `serialize_by` key (by default `counted_account`) are applied one at a time."""
 
     def __init__(self, checkpoints: Checkpoints, bindings: Sequence[Binding],
                  delivery: Delivery, *,
                  publish: Callable[[Sequence[Notice]], None] | None = None,
                  flushes: Sequence[Callable[[], None]] = (),
                  discards: Sequence[Callable[[], None]] = (),
-                 threads: int = 8) -> None:
+                 threads: int = 8,
+                 serialize_by: Callable[[Envelope], str | None] = counted_account) -> None:
         self.checkpoints, self.bindings, self.delivery = checkpoints, list(bindings), delivery
+        self.serialize_by = serialize_by
         self.publish = publish
         self.flushes = list(flushes)      # batch-end writes, in order
         self.discards = list(discards)    # forget what a failed batch staged
@@ -96,7 +127,9 @@ class ClusterApplier:
             for partition, envelope in deliveries:
                 if envelope.position > done.get(partition, 0):  # else: a redelivery
                     by_partition.setdefault(partition, []).append(envelope)
-            futures = [self._pool.submit(self._apply_partition, partition, envelopes, stores)
+            serializer = _Serializer()
+            futures = [self._pool.submit(self._apply_partition, partition, envelopes, stores,
+                                         serializer)
                        for partition, envelopes in by_partition.items()]
             # All of them, also when one failed: none may still stage anything once the
             # batch is discarded.
@@ -116,7 +149,8 @@ class ClusterApplier:
         return sum(len(envelopes) for envelopes in by_partition.values())
 
     def _apply_partition(self, partition: str, envelopes: list[Envelope],
-                         stores: list[tuple[Any, Any]]) -> tuple[str, int]:
+                         stores: list[tuple[Any, Any]],
+                         serializer: _Serializer) -> tuple[str, int]:
         last = 0
         for envelope in envelopes:
             if envelope.position <= last:
@@ -124,8 +158,14 @@ class ClusterApplier:
             event = event_from_data(envelope.event_type, envelope.schema_version,
                                     envelope.data)
             self.delivery.at(partition, envelope.position)
-            for projection, store in stores:
-                projection.apply(event, envelope, store)
+            key = self.serialize_by(envelope)
+            if key is None:
+                for projection, store in stores:
+                    projection.apply(event, envelope, store)
+            else:
+                with serializer.lock(key):
+                    for projection, store in stores:
+                        projection.apply(event, envelope, store)
             last = envelope.position
         return partition, last
 

@@ -426,3 +426,35 @@ def posted(name: str, owner: str) -> tuple[PhotoPosted, str]:
     return (PhotoPosted(photo_id=photo_id, owner_id=owner, caption=name, hashtags=[],
                         tagged_user_ids=[], original_key="o.jpg", format="jpeg", width=1,
                         height=1, variants={"large": f"{photo_id}.jpg"}), owner)
+
+
+def test_the_celebrity_crossing_survives_two_follows_applied_at_once(
+        session: Any, client: redis.Redis) -> None:
+    """Two follows of bob, the second making him a celebrity, on two partitions of one
+    batch (their aggregates are the pairs, hashed independently), so the applier applies
+    them side by side: bob's next post must still be on every follower's home."""
+    diverged = []
+    for _ in range(8):  # a race: several tries
+        ann, bob, cy, dee = (uid("user", n) for n in range(4))
+        history = [(UserRegistered(user_id=user, username=name, display_name=name), user)
+                   for user, name in ((ann, "ann"), (bob, "bob"), (cy, "cy"), (dee, "dee"))]
+        history += [(UserFollowed(follower_id=ann, followee_id=bob), ann), posted("b1", bob),
+                    (UserFollowed(follower_id=cy, followee_id=bob), cy),
+                    (UserFollowed(follower_id=dee, followee_id=bob), dee),
+                    posted("b2", bob)]
+        suffix = f"-{uuid4().hex[:8]}"
+        items = [namespaced(envelope, suffix) for envelope in envelopes(history)]
+        world, _, queries = steady_world(session, client)
+        try:
+            world.deliver([("topic:0", envelope) for envelope in items[:6]])
+            world.deliver([("topic:1", items[6]), ("topic:2", items[7])])  # side by side
+            world.deliver([("topic:0", items[8])])
+            want = [uid("photo", "b2") + suffix, uid("photo", "b1") + suffix]
+            homes = {name: [e.photo_id for e in queries.timelines.home(user + suffix, None,
+                                                                         EVERYTHING)]
+                     for name, user in (("ann", ann), ("cy", cy), ("dee", dee))}
+            if any(home != want for home in homes.values()):
+                diverged.append(homes)
+        finally:
+            world.close()
+    assert diverged == []

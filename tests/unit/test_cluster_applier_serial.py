@@ -1,0 +1,87 @@
+"""The cluster applier applies the events that read an account's follower count and act
+on it (streams.partitioned.counted_account) one at a time per account, also when they
+come from different partitions of a batch; everything else still side by side. The
+stores' side is the cluster views contract
+(`test_the_celebrity_crossing_survives_two_follows_applied_at_once`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from photoshare.events import Envelope, UserFollowed, event_to_data
+from photoshare.streams.delivery import Delivery
+from photoshare.streams.partitioned import ClusterApplier, counted_account
+from photoshare.streams.runner import Binding
+
+
+def follow(position: int, follower: str, followee: str) -> Envelope:
+    event = UserFollowed(follower_id=follower, followee_id=followee)
+    return Envelope(event_id=f"e{position}", event_type=event.event_type(),
+                    schema_version=event.schema_version,
+                    aggregate_id=f"{follower}:{followee}", aggregate_version=1,
+                    position=position, occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+                    actor_id=follower, correlation_id="c", data=event_to_data(event))
+
+
+class Checkpoints:
+    def __init__(self) -> None:
+        self.saves: list[dict[str, int]] = []
+
+    def load(self) -> dict[str, int]:
+        return {}
+
+    def save(self, moved: dict[str, int]) -> None:
+        self.saves.append(dict(moved))
+
+
+class InFlight:
+    """Counts how many events are being applied at once, in all and per followee."""
+
+    name = "in-flight"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now: Counter[str] = Counter()
+        self.most: Counter[str] = Counter()
+
+    def apply(self, _event: Any, envelope: Envelope, _store: Any) -> None:
+        keys = ("all", envelope.data["followee_id"])
+        with self.lock:
+            for key in keys:
+                self.now[key] += 1
+                self.most[key] = max(self.most[key], self.now[key])
+        time.sleep(0.05)
+        with self.lock:
+            for key in keys:
+                self.now[key] -= 1
+
+
+def test_follows_of_one_account_are_applied_one_at_a_time_across_partitions() -> None:
+    projection, checkpoints = InFlight(), Checkpoints()
+    applier = ClusterApplier(checkpoints, [Binding(projection, lambda _c, _o: None)],
+                             Delivery(), threads=8)
+    batch = [("t:0", follow(1, "cy", "bob")), ("t:1", follow(2, "dee", "bob")),
+             ("t:2", follow(3, "eve", "bob")), ("t:3", follow(4, "ann", "fay")),
+             ("t:4", follow(5, "gus", "hal"))]
+    assert applier.apply(batch) == 5
+    assert projection.most["bob"] == 1
+    assert projection.most["all"] >= 2  # other accounts' events still side by side
+    assert checkpoints.saves == [{"t:0": 1, "t:1": 2, "t:2": 3, "t:3": 4, "t:4": 5}]
+
+
+def test_which_events_are_serialized() -> None:
+    assert counted_account(follow(1, "cy", "bob")) == "bob"
+    posted = Envelope(event_id="p", event_type="PhotoPosted", schema_version=1,
+                      aggregate_id="ph", aggregate_version=1, position=2,
+                      occurred_at=datetime(2026, 1, 1, tzinfo=UTC), actor_id="bob",
+                      correlation_id="c", data={"photo_id": "ph", "owner_id": "bob"})
+    assert counted_account(posted) == "bob"
+    liked = Envelope(event_id="l", event_type="PhotoLiked", schema_version=1,
+                     aggregate_id="ph:cy", aggregate_version=1, position=3,
+                     occurred_at=datetime(2026, 1, 1, tzinfo=UTC), actor_id="cy",
+                     correlation_id="c", data={"photo_id": "ph", "user_id": "cy"})
+    assert counted_account(liked) is None
