@@ -32,7 +32,6 @@ from photoshare.events import (
     event_from_data,
 )
 from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
-from photoshare.infra.cassandra.schema import connect, create_schema
 from photoshare.infra.redis.counters import RedisCounters
 from photoshare.infra.roots.redis_rebuild import rebuild_redis
 from photoshare.infra.roots.view_stores import (
@@ -50,6 +49,7 @@ from photoshare.streams.partitioned import ClusterApplier, Delivered
 from photoshare.streams.runner import Binding
 from support.histories import ERASURE_KINDS, envelopes, histories, uid
 from support.partitions import deliveries
+from support.views import fresh_keyspace
 
 pytestmark = pytest.mark.cluster
 
@@ -59,15 +59,8 @@ EVERYTHING = 1000
 
 @pytest.fixture(scope="module")
 def session(cassandra_hosts: str) -> Iterator[Any]:
-    keyspace = f"photoshare_test_{uuid4().hex[:12]}"
-    session = connect(cassandra_hosts)
-    try:
-        create_schema(session, keyspace, {"class": "SimpleStrategy", "replication_factor": 1})
-        session.set_keyspace(keyspace)
+    with fresh_keyspace(cassandra_hosts) as session:
         yield session
-    finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
-        session.cluster.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 import dataclasses
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +24,6 @@ from photoshare.events import (
     event_from_data,
 )
 from photoshare.infra.cassandra.controls import CassandraControlQueries, CassandraControlStore
-from photoshare.infra.cassandra.schema import connect, create_schema
 from photoshare.infra.sqlite import controls as sqlite_controls
 from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.projections.controls import (
@@ -37,7 +35,7 @@ from photoshare.projections.controls import (
 from photoshare.projections.graph import Edge
 from support.logged import at, new_id
 from support.partitions import deliveries
-from support.views import contract_views
+from support.views import contract_views, fresh_keyspace
 
 pytestmark = pytest.mark.cluster
 
@@ -98,15 +96,8 @@ class CassandraViews(Views):
 @pytest.fixture(scope="module")
 def cassandra_views(cassandra_hosts: str) -> Iterator[CassandraViews]:
     """Views on a test keyspace. Tests never collide in it: their ids are fresh UUIDs."""
-    keyspace = f"photoshare_test_{uuid4().hex[:12]}"
-    session = connect(cassandra_hosts)
-    try:
-        create_schema(session, keyspace, {"class": "SimpleStrategy", "replication_factor": 1})
-        session.set_keyspace(keyspace)
+    with fresh_keyspace(cassandra_hosts) as session:
         yield CassandraViews(session)
-    finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
-        session.cluster.shutdown()
 
 
 @pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),

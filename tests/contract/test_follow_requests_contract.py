@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +31,6 @@ from photoshare.infra.cassandra.follow_requests import (
     CassandraFollowRequestQueries,
     CassandraFollowRequestStore,
 )
-from photoshare.infra.cassandra.schema import connect, create_schema
 from photoshare.infra.sqlite import follow_requests as sqlite_requests
 from photoshare.infra.sqlite.viewdb import ViewDatabase
 from photoshare.projections.follow_requests import (
@@ -41,7 +39,7 @@ from photoshare.projections.follow_requests import (
     FollowRequestStore,
 )
 from support.logged import at, new_id
-from support.views import contract_views
+from support.views import contract_views, fresh_keyspace
 
 pytestmark = pytest.mark.cluster
 
@@ -103,15 +101,8 @@ class CassandraViews(Views):
 @pytest.fixture(scope="module")
 def cassandra_views(cassandra_hosts: str) -> Iterator[CassandraViews]:
     """Views on a test keyspace; tests stay apart by their fresh ids."""
-    keyspace = f"photoshare_test_{uuid4().hex[:12]}"
-    session = connect(cassandra_hosts)
-    try:
-        create_schema(session, keyspace, {"class": "SimpleStrategy", "replication_factor": 1})
-        session.set_keyspace(keyspace)
+    with fresh_keyspace(cassandra_hosts) as session:
         yield CassandraViews(session)
-    finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
-        session.cluster.shutdown()
 
 
 @pytest.fixture(params=["sqlite", "cassandra"])

@@ -73,7 +73,7 @@ from support.logged import (
     unfollow,
     unlike,
 )
-from support.views import contract_views
+from support.views import contract_views, fresh_keyspace
 
 pytestmark = pytest.mark.cluster
 
@@ -144,15 +144,8 @@ class CassandraViews(Views):
 @pytest.fixture(scope="module")
 def cassandra_views(cassandra_hosts: str) -> Iterator[CassandraViews]:
     """Views on a test keyspace. Tests never collide in it: their ids are fresh UUIDs."""
-    keyspace = f"photoshare_test_{uuid4().hex[:12]}"
-    session = connect(cassandra_hosts)  # `host:port`, parsed as the application does
-    try:
-        create_schema(session, keyspace, {"class": "SimpleStrategy", "replication_factor": 1})
-        session.set_keyspace(keyspace)
+    with fresh_keyspace(cassandra_hosts) as session:
         yield CassandraViews(session)
-    finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
-        session.cluster.shutdown()
 
 
 @pytest.fixture(params=[SQLITE, CASSANDRA])

@@ -42,7 +42,6 @@ from photoshare.infra.cassandra.notifications import (
     CassandraNotificationQueries,
     CassandraNotificationStore,
 )
-from photoshare.infra.cassandra.schema import connect, create_schema
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite import notifications as sqlite_notifications
 from photoshare.infra.sqlite.viewdb import ViewDatabase
@@ -70,6 +69,7 @@ from support.logged import (
     unlike,
 )
 from support.partitions import deliveries
+from support.views import fresh_keyspace
 
 pytestmark = pytest.mark.cluster
 
@@ -218,21 +218,13 @@ class CassandraViews(Views):
 @pytest.fixture(scope="module")
 def cassandra_keyspace(cassandra_hosts: str) -> Iterator[CassandraKeyspace]:
     """A test keyspace. Tests never collide in it: their ids are fresh UUIDs."""
-    keyspace = f"photoshare_test_{uuid4().hex[:12]}"
-    session = connect(cassandra_hosts)
-    try:
-        create_schema(session, keyspace, {"class": "SimpleStrategy", "replication_factor": 1})
-        session.set_keyspace(keyspace)
+    with fresh_keyspace(cassandra_hosts) as session:
         delivery = Delivery()
         crashing = CrashingSession(session)
         yield CassandraKeyspace(
             delivery=delivery, store=CassandraNotificationStore(session, delivery),
             crashing=crashing, crashing_store=CassandraNotificationStore(crashing, delivery),
             queries=CassandraNotificationQueries(session))
-    finally:
-        # Schema changes wait for the server's agreement: slow on a loaded machine.
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
-        session.cluster.shutdown()
 
 
 @pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),

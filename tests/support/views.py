@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,26 @@ VIEW_SETTINGS = Settings(timeline_cap=3, celebrity_threshold=2)
 
 def fresh_views() -> ViewDatabase:
     return open_views(Path(tempfile.mkdtemp(prefix="photoshare-views-")) / "views.sqlite3")
+
+
+@contextmanager
+def fresh_keyspace(cassandra_hosts: str) -> Iterator[Any]:
+    """A Cassandra session on a fresh keyspace `photoshare_test_<random>` with the whole
+    schema, dropped afterwards. Tests sharing it stay apart by their fresh ids."""
+    from uuid import uuid4
+
+    from photoshare.infra.cassandra.schema import connect, create_schema
+
+    keyspace = f"photoshare_test_{uuid4().hex[:12]}"
+    session = connect(cassandra_hosts)  # `host:port`, parsed as the application does
+    try:
+        create_schema(session, keyspace, {"class": "SimpleStrategy", "replication_factor": 1})
+        session.set_keyspace(keyspace)
+        yield session
+    finally:
+        # Schema changes wait for the server's agreement: slow on a loaded machine.
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+        session.cluster.shutdown()
 
 
 def contract_views(backend: str, request: pytest.FixtureRequest,
