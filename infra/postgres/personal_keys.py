@@ -16,6 +16,8 @@ import threading
 import psycopg
 from psycopg import sql
 
+from photoshare.infra.postgres.schema import create_table
+
 from photoshare.infra.crypto.sealing import new_key
 
 TABLE = "photoshare_personal_keys"
@@ -27,7 +29,7 @@ class PostgresPersonalKeys:
         self._table = sql.Identifier(schema, TABLE)
         self._lock = threading.Lock()
         self._connection = psycopg.connect(dsn, autocommit=True)
-        self._connection.execute(sql.SQL(
+        create_table(self._connection, sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (subject TEXT PRIMARY KEY, key BYTEA,"
             " created_at TIMESTAMPTZ NOT NULL DEFAULT now(), destroyed_at TIMESTAMPTZ)"
         ).format(self._table))

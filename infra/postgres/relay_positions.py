@@ -14,6 +14,8 @@ import zlib
 
 import psycopg
 
+from photoshare.infra.postgres.schema import create_table
+
 RELAY_NAME = "photoshare-relay"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS photoshare_relay (
@@ -30,7 +32,7 @@ class RelayPositions:
     def __init__(self, dsn: str, name: str = RELAY_NAME) -> None:
         self.dsn, self.name = dsn, name
         self._connection = psycopg.connect(dsn, autocommit=True)
-        self._connection.execute(_SCHEMA)
+        create_table(self._connection, _SCHEMA)
 
     def load(self) -> tuple[int, dict[str, int]]:
         """(position, {partition key: last position published there})."""
