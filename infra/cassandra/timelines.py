@@ -116,7 +116,8 @@ return 0
 """
 # KEYS: head, tlf. ARGV: cap, number of registers, then (owner, signed position) per
 # register, then (member, score, owner) per post. Moves the registers, adds the posts
-# of owners still followed (if the head still exists), trims to `cap`.
+# of owners still followed (if the head still exists), trims to `cap`. Answers whether
+# the head exists.
 _MERGE = _REGISTER_LUA + """
 local registers = tonumber(ARGV[2])
 for i = 3, 2 + registers * 2, 2 do register(KEYS[2], ARGV[i], tonumber(ARGV[i + 1])) end
@@ -125,7 +126,7 @@ for i = 3 + registers * 2, #ARGV, 3 do
   if followed(KEYS[2], ARGV[i + 2]) then redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i]) end
 end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(tonumber(ARGV[1]) + 1))
-return 0
+return 1
 """
 # KEYS: heads. ARGV: members..., then cap as the last. Removes the members from each
 # head; answers the 1-based indexes of heads that held `cap` posts and lost one.
@@ -249,12 +250,13 @@ class TimelineTables:
                       args=[owner_id, position if followed else -position])
 
     def merge_into_head(self, user_id: str, entries: Sequence[TimelineEntry], cap: int,
-                        registers: Sequence[tuple[str, int]] = ()) -> None:
+                        registers: Sequence[tuple[str, int]] = ()) -> bool:
+        """Whether the head exists (else nothing but the registers moved)."""
         args: list[Any] = [cap, len(registers)]
         args += [value for owner, signed in registers for value in (owner, signed)]
         args += [value for entry in entries
                  for value in (member(entry), entry.position, entry.owner_id)]
-        self.merge(keys=[self.head(user_id), self.follows(user_id)], args=args)
+        return bool(self.merge(keys=[self.head(user_id), self.follows(user_id)], args=args))
 
     def follower_ids(self, user_id: str) -> list[str]:
         return [row.follower_id for row in self.session.execute(self.followers, (user_id,))]
@@ -445,11 +447,11 @@ class CassandraTimelineStore(TimelineStore):
                            for user_id in receivers)
 
     def backfill(self, user_id: str, owner_id: str, cap: int) -> None:
-        key = self.t.head(user_id)
-        if not self.t.redis.exists(key):
+        # The merge answers whether the head exists (one round trip less than asking
+        # first); without one, it is built whole.
+        if not self.t.merge_into_head(user_id, self.t.newest_posts([owner_id], None, cap),
+                                      cap):
             self.t.rebuild_head(user_id, cap, self._staged_follows(user_id))
-            return
-        self.t.merge_into_head(user_id, self.t.newest_posts([owner_id], None, cap), cap)
 
     def _full_after(self, script: Any, users: Sequence[str], args: list[Any]) -> list[str]:
         full: list[str] = []
