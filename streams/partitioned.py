@@ -8,8 +8,9 @@ in any interleaving, which the views converge under (see the stores' docstrings)
 * `PartitionedApplier`: the SQLite views of one machine. Every view change is committed
   in one view transaction together with the checkpoints.
 * `ClusterApplier`: the cluster stores (Cassandra, Redis, OpenSearch), which share no
-  transaction. A batch's writes go first, then the batch-end flushes (OpenSearch's bulk
-  request), then the checkpoints (in the cluster profile, with the Redis counters in one
+  transaction. A batch's writes go first, then the batch-end flushes (the Cassandra
+  writes the stores staged in their write buffer, `infra/cassandra/write_buffer.py`;
+  OpenSearch's bulk request), then the checkpoints (in the cluster profile, with the Redis counters in one
   script), which therefore never pass a write that is not durable. A crash before the
   checkpoints applies the batch again on top of its own partial effects, which the
   stores make harmless (`streams.delivery`).
