@@ -101,6 +101,11 @@ class PhotoQueries(ABC):
     @abstractmethod
     def many(self, photo_ids: list[str]) -> dict[str, PhotoRecord]: ...
 
+    def card_states(self, photo_ids: list[str]) -> dict[str, tuple[int, int, str | None]]:
+        """What can change in the card of each of `photo_ids` that is there: (likes,
+        comments, alt text). A store with a cheaper read than `many` overrides this."""
+        return {pid: (r.likes, r.comments, r.alt_text) for pid, r in self.many(photo_ids).items()}
+
     @abstractmethod
     def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:
         """The owner's photos, newest first, positions below `before`."""

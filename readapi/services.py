@@ -121,6 +121,13 @@ class ReadServices:
     max_streams_per_user: int = 5  # open live streams per user in this process
     stream_slots: StreamSlots = field(default_factory=StreamSlots, compare=False, repr=False)
     stopping: Stopping = field(default_factory=Stopping, compare=False, repr=False)
+    # The fixed JSON of recently served photo cards (readapi/cards.py).
+    cards: Any = field(default_factory=lambda: _card_cache(), compare=False, repr=False)
 
     def media_url(self, key: str | None) -> str | None:
         return f"{self.media_url_prefix}/{key}" if key else None
+
+
+def _card_cache() -> Any:
+    from photoshare.readapi.cards import CardCache  # cards.py builds on this module
+    return CardCache()

@@ -185,6 +185,13 @@ class SqlitePhotoQueries(PhotoQueries):
                                f"({placeholders(photo_ids)})", list(photo_ids))
         return {row["photo_id"]: _photo(row) for row in rows}
 
+    def card_states(self, photo_ids: list[str]) -> dict[str, tuple[int, int, str | None]]:
+        if not photo_ids:
+            return {}
+        rows = self.db.execute(f"SELECT photo_id, likes, comments, alt_text FROM photos "
+                               f"WHERE photo_id IN ({placeholders(photo_ids)})", list(photo_ids))
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
     def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:
         return self.recent_by_owners([owner_id], before, limit)
 
