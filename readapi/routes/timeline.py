@@ -27,8 +27,8 @@ def timeline(viewer: CurrentUserId, views: Views, page_request: Page) -> dict[st
     once. The photos of people the caller blocks, is blocked by or mutes are left out
     (those already on it too)."""
     # One query for the viewer's blocks and mutes, one for the page's entries (more if
-    # some are filtered out), one for their photos, then the cards' people and the
-    # viewer's likes (`shapes.photos`).
+    # some are filtered out), one for what changes in their cards (counts, alt text),
+    # then the cards' people and the viewer's likes (`cards.page_cards`).
     q = views.queries()
     controls = blocking.controls_of(q, viewer)
     entries, after = blocking.fill_keyset(
@@ -37,7 +37,7 @@ def timeline(viewer: CurrentUserId, views: Views, page_request: Page) -> dict[st
         lambda entry: entry.position, page_request.position(), page_request.limit)
     # A photo the photos view does not have (a view that lags for a moment) is skipped,
     # but the cursor still continues after the last entry, so nothing is skipped twice.
-    # The cards come as ready JSON (readapi/cards.py).
+    # The cards come as ready JSON, their fixed parts cached (readapi/cards.py).
     cards = page_cards(views, views.cards, q, [e.photo_id for e in entries], viewer,
                        controls)
     return page(cards, {"p": after} if after is not None else None)
