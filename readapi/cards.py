@@ -6,14 +6,13 @@ the id, caption, location, hashtags, tagged people's ids, the time, the media UR
 sizes, the placeholder. No event changes those, so their JSON is the same for as long as
 the photo lives: `CardCache` keeps it per photo id, bounded, in this process (no
 invalidation is needed, and a deleted photo is never served from it: its live state is
-read on every page, below). What changes is read on every page, as before:
+read on every page, below). What changes is read on every page, in two reads:
 
-- the photo's like and comment counts and its alt text (`PhotoQueries.card_states`, a
-  narrow read that decodes no JSON column; a photo that is gone answers no state and
-  leaves the page);
-- the owner's and tagged people's names and avatars (the profiles view);
-- the viewer's likes, and their blocks (tagged people hidden from the viewer are left
-  out).
+- the photo's like and comment counts, its alt text and whether the viewer likes it
+  (`PhotoQueries.card_states`: on SQLite one narrow query that decodes no JSON column;
+  a photo that is gone answers no state and leaves the page);
+- the owner's and tagged people's names and avatars (the profiles view), less the
+  tagged people hidden from the viewer (their blocks, read before by the route).
 
 So the views stay as they are (nothing to rebuild, nothing for the projections to keep
 in step) and the same code serves the embedded and the cluster read API. The JSON is
@@ -103,8 +102,6 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
     for orjson: what `blocking.without_hidden_tags(controls, shapes.photos(...))` gives,
     encoded."""
     found: dict[str, CardParts] = {}
-    # (likes, comments, alt text) of each photo still there.
-    states: dict[str, tuple[int, int, str | None]] = {}
     missing = []
     for photo_id in photo_ids:
         parts = cache.get(photo_id)
@@ -112,24 +109,23 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
             missing.append(photo_id)
         else:
             found[photo_id] = parts
-    if found:
-        states.update(q.photos.card_states(list(found)))
-    if missing:  # one read of the whole rows, which carry their state too
+    if missing:  # made from their whole rows once, then kept
         for photo_id, record in q.photos.many(missing).items():
             parts = found[photo_id] = parts_of(services, record)
             cache.put(photo_id, parts)
-            states[photo_id] = (record.likes, record.comments, record.alt_text)
-    shown = [pid for pid in photo_ids if pid in states]
+    # Then one narrow read for every photo: what changes, and the viewer's like. A photo
+    # gone since (or not yet in the view) answers no state and is left out.
+    states = q.photos.card_states(photo_ids, viewer)
+    shown = [pid for pid in photo_ids if pid in states and pid in found]
     hidden = controls.hidden
     people = _summaries(services, q, (found[pid] for pid in shown), hidden)
-    liked = q.photos.liked_by(viewer, shown) if viewer and shown else set()
     cards = []
     for photo_id in shown:
         parts = found[photo_id]
-        likes, comments, alt_text = states[photo_id]
+        likes, comments, alt_text, liked = states[photo_id]
         tagged = b"[" + b",".join(people[u] for u in parts.tagged_user_ids
                                   if u not in hidden) + b"]"
-        end = (_LIKED[photo_id in liked] if viewer else b"}")
+        end = _LIKED[liked] if viewer else b"}"
         cards.append(orjson.Fragment(b"".join((
             parts.head, people[parts.owner_id], parts.middle, tagged, parts.tail,
             _dumps(alt_text), parts.size, b"%d" % likes, b',"comments":',
@@ -144,9 +140,16 @@ def _summaries(services: ReadServices, q: ViewQueries, cards: Iterable[CardParts
     for parts in cards:
         wanted.add(parts.owner_id)
         wanted.update(u for u in parts.tagged_user_ids if u not in hidden)
-    profiles = q.profiles.many(sorted(wanted))
-    return {uid: _dumps(shapes.user_summary(services, profiles.get(uid), uid))
-            for uid in wanted}
+    found = q.profiles.summaries(sorted(wanted))
+    media_url = services.media_url
+    summaries = {}
+    for uid in wanted:
+        username, display_name, avatar_key = found.get(uid, (None, None, None))
+        # shapes.user_summary's JSON (a profile not there yet: its fields null).
+        summaries[uid] = _dumps({"user_id": uid, "username": username,
+                                 "display_name": display_name,
+                                 "avatar_url": media_url(avatar_key)})
+    return summaries
 
 
 def encoded(cards: list[orjson.Fragment]) -> list[Any]:
