@@ -19,17 +19,20 @@ the endpoints' signatures.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import typing
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import orjson
 from annotated_types import MaxLen, MinLen
 from fastapi.params import Depends, Query
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -65,6 +68,27 @@ def offload(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return endpoint
 
 
+# At most this many offloaded endpoints run at once (the others wait their turn, without
+# a thread): with the pool's default of 40, 32 concurrent searches were 32 threads taking
+# the GIL from each other and from the event loop that serves every other request, and
+# the whole process slowed. Their queries are SQLite's or a server's, which run without
+# the GIL, so two threads keep two cores busy.
+OFFLOAD_THREADS = 2
+# One limiter per event loop (a limiter belongs to the loop it first waits on; tests run
+# one loop per app).
+_offload_limiters: weakref.WeakKeyDictionary[Any, anyio.CapacityLimiter] = \
+    weakref.WeakKeyDictionary()
+
+
+async def run_offloaded(endpoint: Callable[..., Any], **kwargs: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    limiter = _offload_limiters.get(loop)
+    if limiter is None:
+        limiter = _offload_limiters[loop] = anyio.CapacityLimiter(OFFLOAD_THREADS)
+    return await anyio.to_thread.run_sync(functools.partial(endpoint, **kwargs),
+                                          limiter=limiter)
+
+
 def _fast(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(endpoint):
         return endpoint
@@ -74,7 +98,7 @@ def _fast(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     async def run(*args: Any, **kwargs: Any) -> Any:  # FastAPI's own path: see ReadRoute
         headers = kwargs.pop(_SUB_RESPONSE).headers
         if threaded:
-            result = await run_in_threadpool(endpoint, *args, **kwargs)
+            result = await run_offloaded(functools.partial(endpoint, *args), **kwargs)
         else:
             result = endpoint(*args, **kwargs)
         if isinstance(result, Response):
@@ -253,7 +277,7 @@ class ReadRoute(APIRoute):
             if is_async:
                 result = await endpoint(**kwargs)
             elif threaded:
-                result = await run_in_threadpool(endpoint, **kwargs)
+                result = await run_offloaded(endpoint, **kwargs)
             else:
                 result = endpoint(**kwargs)
             if isinstance(result, Response):
