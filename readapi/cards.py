@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from photoshare.projections.controls import Controls
-from photoshare.projections.photos import PhotoRecord
+from photoshare.projections.photos import CardState, PhotoRecord
 from photoshare.readapi import shapes
 from photoshare.readapi.services import ReadServices, ViewQueries
 
@@ -109,13 +109,17 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
             missing.append(photo_id)
         else:
             found[photo_id] = parts
-    if missing:  # made from their whole rows once, then kept
-        for photo_id, record in q.photos.many(missing).items():
+    # One narrow read for the cached ones: what changes, and the viewer's like. A photo
+    # gone since answers no state and is left out.
+    states = q.photos.card_states(list(found), viewer) if found else {}
+    if missing:  # read whole once (their state with them), their fixed parts then kept
+        records = q.photos.many(missing)
+        liked = q.photos.liked_by(viewer, list(records)) if viewer and records else set()
+        for photo_id, record in records.items():
             parts = found[photo_id] = parts_of(services, record)
             cache.put(photo_id, parts)
-    # Then one narrow read for every photo: what changes, and the viewer's like. A photo
-    # gone since (or not yet in the view) answers no state and is left out.
-    states = q.photos.card_states(photo_ids, viewer)
+            states[photo_id] = CardState(record.likes, record.comments, record.alt_text,
+                                         photo_id in liked)
     shown = [pid for pid in photo_ids if pid in states and pid in found]
     hidden = controls.hidden
     people = _summaries(services, q, (found[pid] for pid in shown), hidden)
