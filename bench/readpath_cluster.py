@@ -81,7 +81,7 @@ def run_cluster(args: argparse.Namespace) -> None:
                     wait_healthy(before, processes[-1],
                                  servers.log_dir / "readapi-before.log")
                 work = readpath.targets(readpath.chosen(readpath.workload(
-                    user_ids, photo_ids, settings.secret_key, base,
+                    user_ids, photo_ids, settings.secret_key.get_secret_value(), base,
                     random.Random(args.seed)), args), base, before)
                 results = readpath.measure(work, bare_base, args)
             finally:
