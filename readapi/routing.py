@@ -68,23 +68,26 @@ def offload(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return endpoint
 
 
-# At most this many offloaded endpoints run at once (the others wait their turn, without
-# a thread): with the pool's default of 40, 32 concurrent searches were 32 threads taking
-# the GIL from each other and from the event loop that serves every other request, and
-# the whole process slowed. Their queries are SQLite's or a server's, which run without
-# the GIL, so two threads keep two cores busy.
+# At most this many offloaded endpoints run at once in a process on SQLite views (the
+# others wait their turn, without a thread): with the pool's default of 40, 32 concurrent
+# searches were 32 threads taking the GIL from each other and from the event loop that
+# serves every other request, and the whole process slowed. SQLite runs without the GIL,
+# so two threads keep two cores busy. The cluster read API, whose threads mostly wait for
+# OpenSearch and Cassandra, allows more (`ReadServices.offload_threads`).
 OFFLOAD_THREADS = 2
-# One limiter per event loop (a limiter belongs to the loop it first waits on; tests run
-# one loop per app).
-_offload_limiters: weakref.WeakKeyDictionary[Any, anyio.CapacityLimiter] = \
+# The limiters of each event loop, by size (a limiter belongs to the loop it first waits
+# on; tests run one loop per app).
+_offload_limiters: weakref.WeakKeyDictionary[Any, dict[int, anyio.CapacityLimiter]] = \
     weakref.WeakKeyDictionary()
 
 
-async def run_offloaded(endpoint: Callable[..., Any], **kwargs: Any) -> Any:
-    loop = asyncio.get_running_loop()
-    limiter = _offload_limiters.get(loop)
+async def run_offloaded(endpoint: Callable[..., Any], threads: int = OFFLOAD_THREADS,
+                        /, **kwargs: Any) -> Any:
+    """`endpoint(**kwargs)` in a worker thread, at most `threads` of them at once."""
+    limiters = _offload_limiters.setdefault(asyncio.get_running_loop(), {})
+    limiter = limiters.get(threads)
     if limiter is None:
-        limiter = _offload_limiters[loop] = anyio.CapacityLimiter(OFFLOAD_THREADS)
+        limiter = limiters[threads] = anyio.CapacityLimiter(threads)
     return await anyio.to_thread.run_sync(functools.partial(endpoint, **kwargs),
                                           limiter=limiter)
 
@@ -277,7 +280,8 @@ class ReadRoute(APIRoute):
             if is_async:
                 result = await endpoint(**kwargs)
             elif threaded:
-                result = await run_offloaded(endpoint, **kwargs)
+                result = await run_offloaded(
+                    endpoint, request.app.state.read.offload_threads, **kwargs)
             else:
                 result = endpoint(**kwargs)
             if isinstance(result, Response):

@@ -1,5 +1,6 @@
-"""Offloaded read endpoints (search) run in at most OFFLOAD_THREADS threads at once, so
-a burst of them cannot take the GIL from the event loop with dozens of threads."""
+"""Offloaded read endpoints (search) run in at most so many threads at once (two on
+SQLite views), so a burst of them cannot take the GIL from the event loop with dozens of
+threads."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import threading
 import time
 
 import anyio
+import pytest
 
 from photoshare.readapi import routing
 
 
-def test_offloaded_endpoints_run_at_most_two_at_once_and_all_answer() -> None:
+@pytest.mark.parametrize("threads", [routing.OFFLOAD_THREADS, 5])
+def test_offloaded_endpoints_run_at_most_so_many_at_once_and_all_answer(threads: int) -> None:
     running, most = 0, 0
     lock = threading.Lock()
 
@@ -29,7 +32,7 @@ def test_offloaded_endpoints_run_at_most_two_at_once_and_all_answer() -> None:
         answers: list[int] = []
 
         async def one(n: int) -> None:
-            answers.append(await routing.run_offloaded(endpoint, n=n))
+            answers.append(await routing.run_offloaded(endpoint, threads, n=n))
 
         async with anyio.create_task_group() as group:
             for n in range(12):
@@ -37,4 +40,4 @@ def test_offloaded_endpoints_run_at_most_two_at_once_and_all_answer() -> None:
         return answers
 
     assert sorted(anyio.run(burst)) == [n * 2 for n in range(12)]
-    assert most == routing.OFFLOAD_THREADS == 2
+    assert most == threads
