@@ -207,6 +207,10 @@ def walk(queries: ViewQueries, user_id: str, size: int) -> list[Any]:
 def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
                         photos: list[str]) -> None:
     assert got.profiles.many(users) == want.profiles.many(users)
+    # The narrow reads of the read API's cards (readapi/cards.py).
+    assert got.profiles.summaries(users) == want.profiles.summaries(users)
+    for liker in (None, *users[:3]):
+        assert got.photos.card_states(photos, liker) == want.photos.card_states(photos, liker)
     for user in users:
         assert got.timelines.home(user, None, EVERYTHING) == \
             want.timelines.home(user, None, EVERYTHING), user
