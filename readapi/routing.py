@@ -5,7 +5,8 @@ than the work: a thread-pool hop for a sync endpoint, solving the dependency gra
 validating and re-encoding the returned dict through pydantic. `ReadRoute` runs a sync
 endpoint inline on the event loop and writes its dict straight out as JSON (orjson). An
 endpoint whose queries can be slow (search ranks every match) is marked `@offload` and
-still runs in the thread pool.
+still runs in the thread pool, and so does every endpoint where the views are servers
+(`ReadServices.inline_reads`: the cluster's Cassandra round trips must not stall the loop).
 
 Its parameters are resolved by hand when they are all of the kinds the read routes use
 (path parameters, bounded text queries, and the dependencies `current_user_id`,
@@ -277,11 +278,13 @@ class ReadRoute(APIRoute):
                 return None
             headers: Headers = {}
             kwargs = {name: await resolve(request, headers) for name, resolve in resolvers}
+            services = getattr(request.app.state, "read", None)  # None: a bare test app
             if is_async:
                 result = await endpoint(**kwargs)
-            elif threaded:
+            elif threaded or (services is not None and not services.inline_reads):
                 result = await run_offloaded(
-                    endpoint, request.app.state.read.offload_threads, **kwargs)
+                    endpoint, services.offload_threads if services else OFFLOAD_THREADS,
+                    **kwargs)
             else:
                 result = endpoint(**kwargs)
             if isinstance(result, Response):

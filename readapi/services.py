@@ -122,6 +122,10 @@ class ReadServices:
     # How many slow endpoints (search) may run at once in worker threads (see
     # routing.run_offloaded): few where the views are SQLite, more where they are servers.
     offload_threads: int = 2
+    # Whether the hot reads run inline on the event loop: yes on SQLite (sub-millisecond,
+    # in-process); no where the views are servers, whose round trips would stall every
+    # other request of the process (`/healthz` included) while one page waits.
+    inline_reads: bool = True
     stream_slots: StreamSlots = field(default_factory=StreamSlots, compare=False, repr=False)
     stopping: Stopping = field(default_factory=Stopping, compare=False, repr=False)
     # The fixed JSON of recently served photo cards (readapi/cards.py).

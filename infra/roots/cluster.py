@@ -245,6 +245,7 @@ def create_read_app(settings: Settings) -> FastAPI:
         max_streams_per_user=settings.max_streams_per_user,
         # Searches on the cluster's stores mostly wait for OpenSearch: more at once.
         offload_threads=2 if stores.kind == "sqlite" else 16,
+        inline_reads=stores.kind == "sqlite",
     )
     app.state.progress = progress
     app.state.accounts = KnownAccounts(app.state.read)  # tokens of no account: 401
