@@ -138,6 +138,7 @@ class ClusterApplier:
             for flush in self.flushes:
                 flush()
             self.checkpoints.save(moved)
+            self._settle([envelope for _, envelope in deliveries], stores)
         except BaseException:
             # Whatever failed, the batch is applied again from its start: nothing it
             # staged may survive into that attempt.
@@ -147,6 +148,21 @@ class ClusterApplier:
         if outbox and self.publish:
             self.publish(outbox)
         return sum(len(envelopes) for envelopes in by_partition.values())
+
+    def _settle(self, delivered: list[Envelope], stores: list[tuple[Any, Any]]) -> None:
+        """Once the batch's counters are saved: the projections that decide from counts
+        a concurrent worker may have moved decide again from the committed ones
+        (`projections.timelines`, "The celebrity mark"). Over every delivered event,
+        redeliveries included: a worker that died between the checkpoints and this
+        step is delivered the batch again (it was not acknowledged), skips applying it,
+        and settles it here. Writes are stamped by the batch's newest position."""
+        if not delivered:
+            return
+        self.delivery.at("settle", max(envelope.position for envelope in delivered))
+        for projection, store in stores:
+            settle = getattr(projection, "settle", None)
+            if settle is not None:
+                settle(delivered, store)
 
     def _apply_partition(self, partition: str, envelopes: list[Envelope],
                          stores: list[tuple[Any, Any]],
