@@ -69,9 +69,11 @@ class Checkpoints(Protocol):
 def counted_account(envelope: Envelope) -> str | None:
     """The account whose follower count the event's timeline handling reads and then
     acts on (`projections.timelines`: a follow or unfollow may cross the celebrity
-    threshold; a post is fanned out or not). Two such events of one account applied at
-    the same moment would both read the count before either moved it, and miss a
-    crossing; the cluster applier applies them one at a time."""
+    threshold; a post is fanned out or not, by the account's mark). Two such events of
+    one account applied at the same moment would both read the count before either
+    moved it, and miss a crossing; the cluster applier applies them one at a time. That
+    holds within one worker; across workers, `TimelinesProjection.settle` decides the
+    crossings again after the batch's counters are saved."""
     if envelope.event_type in ("UserFollowed", "UserUnfollowed"):
         return str(envelope.data.get("followee_id"))
     if envelope.event_type == "PhotoPosted":
