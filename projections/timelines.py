@@ -111,11 +111,26 @@ class TimelineStore(ABC):
     def celebrities(self, user_ids: list[str]) -> set[str]:
         """Which of `user_ids` are marked celebrities (the last `mark_celebrity`)."""
 
+    def note_decision(self, follower_id: str, followee_id: str,
+                      celebrity: bool | None) -> None:
+        """Remember the flag a follow applied through this store (one batch's) gave its
+        edge: `settle` checks again only the edges whose flag differs from the mark, and
+        the pairs it has no decision for (None: an unfollow; a redelivery)."""
+        self.__dict__.setdefault("decided_follows", {})[(follower_id, followee_id)] = celebrity
+
+    def decisions(self) -> dict[tuple[str, str], bool | None]:
+        return dict(self.__dict__.get("decided_follows", {}))
+
     @abstractmethod
-    def settle_follow(self, follower_id: str, followee_id: str, celebrity: bool) -> bool:
-        """Make the pair's edge agree with its followee's mark `celebrity`: if it is
-        followed, flagged so; if not, counted as no celebrity follow. True if an edge that
-        is followed changed its flag (its materialized timeline must follow)."""
+    def follower_counts(self, user_ids: list[str]) -> dict[str, int]:
+        """`follower_count` of each of `user_ids`, in one go."""
+
+    @abstractmethod
+    def settle_follows(self, pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str]]:
+        """For each (follower, followee, the followee's mark): make the pair's edge agree
+        with the mark (if it is followed, flagged so; if not, counted as no celebrity
+        follow). The pairs whose followed edge changed its flag (their materialized
+        timelines must follow)."""
 
     @abstractmethod
     def followers(self, user_id: str) -> list[str]:
@@ -212,6 +227,7 @@ class TimelinesProjection(Projection[TimelineStore]):
         celebrity = self._celebrity(before + 1)
         if not store.add_follow(follower, followee, celebrity):
             return
+        store.note_decision(follower, followee, celebrity)
         if not celebrity:
             store.backfill(follower, followee, self.cap)
         elif not self._celebrity(before):
@@ -223,6 +239,7 @@ class TimelinesProjection(Projection[TimelineStore]):
         before = store.follower_count(followee)
         if not store.remove_follow(follower, followee):
             return
+        store.note_decision(follower, followee, None)
         if not self._celebrity(before):
             self._refill(store, store.remove_owner(followee, follower, self.cap))
         elif not self._celebrity(before - 1):
@@ -259,20 +276,26 @@ class TimelinesProjection(Projection[TimelineStore]):
         for _ in range(self.SETTLE_ROUNDS):
             fixed = 0
             marked = store.celebrities(accounts)
+            counts = store.follower_counts(accounts)
             for account in accounts:
-                celebrity = self._celebrity(store.follower_count(account))
+                celebrity = self._celebrity(counts[account])
                 if celebrity != (account in marked):
                     self._transition(store, account, celebrity)
+                    marked ^= {account}
                     fixed += 1
-            marked = store.celebrities(accounts)
-            for follower, followee in pairs:
-                celebrity = followee in marked
-                if store.settle_follow(follower, followee, celebrity):
-                    fixed += 1
-                    if celebrity:
-                        self._refill(store, store.remove_owner(followee, follower, self.cap))
-                    else:
-                        store.backfill(follower, followee, self.cap)
+            # An edge this batch flagged as the mark says was right when written: only a
+            # transition racing with it could have changed it, and a transition flags
+            # every edge to the mark it wrote (`mark_celebrity`).
+            decided = store.decisions()
+            flipped = store.settle_follows([
+                (follower, followee, followee in marked) for follower, followee in pairs
+                if decided.get((follower, followee)) != (followee in marked)])
+            for follower, followee in flipped:
+                fixed += 1
+                if followee in marked:
+                    self._refill(store, store.remove_owner(followee, follower, self.cap))
+                else:
+                    store.backfill(follower, followee, self.cap)
             fixes += fixed
             if not fixed:
                 break

@@ -409,28 +409,41 @@ class CassandraTimelineStore(TimelineStore):
         return {user_id for user_id, rows in zip(user_ids, found, strict=True)
                 if any(row.celebrity for row in rows)}
 
-    def settle_follow(self, follower_id: str, followee_id: str, celebrity: bool) -> bool:
+    def follower_counts(self, user_ids: list[str]) -> dict[str, int]:
+        return self.counters.many(FOLLOWERS, user_ids)
+
+    def settle_follows(self, pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str]]:
+        """All pairs read at once; writes only where an edge or its celebrity-follow row
+        disagrees with the mark, each one above the flag's last write (which a
+        transition or a follow wrote together with the row: `_flag_writes`,
+        `add_follow`)."""
+        if not pairs:
+            return []
         session = self.t.session
-        edge_rows, celebrity_rows = rows_of(execute_concurrent(session, [
-            (self.t.edge_flag, (follower_id, followee_id)),
-            (self.t.celebrity_follow, (follower_id, followee_id))]))
-        edge = next(iter(edge_rows), None)
-        listed = bool(celebrity_rows)
-        following = edge is not None and bool(edge.active)
-        flagged = following and bool(edge.celebrity)
-        if following and flagged == celebrity and listed == celebrity:
-            return False
-        if not following and not listed:
-            return False
-        # One above the flag's last write, which a transition or follow wrote together
-        # with the row (`_flag_writes`, `add_follow`).
-        at = max(self._at, ((edge.flagged_at or 0) if edge is not None else 0) + 1)
-        if following:
-            writes = self._flag_writes(follower_id, followee_id, celebrity, at)
-        else:  # unfollowed: no celebrity follow left behind by a transition
-            writes = [(self.t.drop_celebrity, (at, follower_id, followee_id))]
-        execute_concurrent(session, writes, raise_on_first_error=True)
-        return following and flagged != celebrity
+        reads = rows_of(execute_concurrent(session, [
+            statement for follower, followee, _ in pairs
+            for statement in ((self.t.edge_flag, (follower, followee)),
+                              (self.t.celebrity_follow, (follower, followee)))]))
+        writes: list[tuple[Any, tuple[Any, ...]]] = []
+        flipped: list[tuple[str, str]] = []
+        for index, (follower, followee, celebrity) in enumerate(pairs):
+            edge = next(iter(reads[2 * index]), None)
+            listed = bool(reads[2 * index + 1])
+            following = edge is not None and bool(edge.active)
+            flagged = following and bool(edge.celebrity)
+            if (following and flagged == celebrity and listed == celebrity) or (
+                    not following and not listed):
+                continue
+            at = max(self._at, ((edge.flagged_at or 0) if edge is not None else 0) + 1)
+            if following:
+                writes += self._flag_writes(follower, followee, celebrity, at)
+                if flagged != celebrity:
+                    flipped.append((follower, followee))
+            else:  # unfollowed: no celebrity follow left behind by a transition
+                writes.append((self.t.drop_celebrity, (at, follower, followee)))
+        if writes:
+            execute_concurrent(session, writes, raise_on_first_error=True)
+        return flipped
 
     def followers(self, user_id: str) -> list[str]:
         return sorted(self.t.follower_ids(user_id))

@@ -170,11 +170,15 @@ class SqliteTimelineStore(TimelineStore):
             "SELECT 1 FROM tl_follows WHERE followee_id = ? AND celebrity = 1 LIMIT 1",
             (user_id,)).fetchone()}
 
-    def settle_follow(self, follower_id: str, followee_id: str, celebrity: bool) -> bool:
-        return bool(self.db.execute(
-            "UPDATE tl_follows SET celebrity = ? WHERE follower_id = ? AND followee_id = ? "
-            "AND celebrity != ?", (int(celebrity), follower_id, followee_id, int(celebrity))
-        ).rowcount)
+    def follower_counts(self, user_ids: list[str]) -> dict[str, int]:
+        return {user_id: self.follower_count(user_id) for user_id in user_ids}
+
+    def settle_follows(self, pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str]]:
+        return [(follower, followee) for follower, followee, celebrity in pairs
+                if self.db.execute(
+                    "UPDATE tl_follows SET celebrity = ? WHERE follower_id = ? "
+                    "AND followee_id = ? AND celebrity != ?",
+                    (int(celebrity), follower, followee, int(celebrity))).rowcount]
 
     def followers(self, user_id: str) -> list[str]:
         return [row[0] for row in self.db.execute(
