@@ -42,13 +42,21 @@ transaction: its counters are staged until the batch's end, and two workers hold
 different partitions may apply two follows of one account at once; both then read the
 count before either counted, and neither sees the crossing. So the cluster applier,
 after a batch's counters are saved, hands the batch to `settle`, which decides again
-from the committed count, idempotently: for every account the batch counted, "mark it
-if its count says so, unmark it if not" (the same transition a crossing makes), then,
-for every follow and unfollow of the batch, "flag the edge as its followee's mark says"
-(an edge written from a stale count while another worker moved the mark). The last
-worker to save a change of an account's count settles it after that save, so it reads
-the final count: the outcome does not depend on how the workers interleaved. A
-settle that finds everything in order (nearly always) costs reads only.
+from the committed count, idempotently: for every account the batch followed or
+unfollowed, "mark it if its count says so, unmark it if not" (the same transition a
+crossing makes), then, for each of the batch's follows whose flag differs from the mark
+and each unfollow, "flag the edge as its followee's mark says" (an edge written from a
+stale count while another worker moved the mark). The last worker to save a change of
+an account's count settles it after that save, so it reads the final count: the outcome
+does not depend on how the workers interleaved. A settle that finds everything in order
+(nearly always) reads the batch's followees' marks and counts, and nothing else. A
+worker that dies between saving and settling is delivered the batch again (it was not
+acknowledged) and settles it then. What this leaves: a transition whose edge writes
+reach the store only after a concurrent follow's whole batch, save and settle are
+done (writes delayed that long) can leave that one edge flagged as before; the account's
+next follow or unfollow settles it again. A view built before marks existed has none:
+each account is marked at its next follow or unfollow (`projections rebuild timelines`
+marks them all).
 
 Posts made between the crossing and the marking. A post reads the mark after indexing
 itself; a transition writes the mark before it reads the posts index or the heads

@@ -21,7 +21,9 @@ that moment, that the owner is still followed. Redis runs scripts one at a time,
 either the fan-out comes first (and the unfollow's removal, after its register write,
 removes the post) or it sees the unfollow (and adds nothing).
 
-Cassandra writes carry `USING TIMESTAMP <position>` and the "add if absent" answers
+Cassandra writes carry `USING TIMESTAMP <position>` (except a celebrity transition's and
+a settle's re-flagging, stamped one above what they replace: `mark_celebrity`) and the
+"add if absent" answers
 are True again for the same event (`streams.delivery`): a worker that crashed half-way
 through an event, and applies it again, finishes it. Unfollows keep the pair's row as
 inactive (rather than deleting it) for the same reason.
