@@ -123,9 +123,12 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
 
 
 def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: Delivery,
-                     counters: Any, search_store: Any | None) -> list[Binding]:
+                     counters: Any, search_store: Any | None,
+                     buffer: Any | None = None) -> list[Binding]:
     """Every projection bound to its cluster store (search only with a `search_store`).
-    The stores read the current event from `delivery` and stage counts in `counters`."""
+    The stores read the current event from `delivery` and stage counts in `counters`,
+    and the Cassandra writes they can defer in `buffer` (a WriteBuffer the caller
+    flushes before it saves checkpoints; without one they write at once)."""
     from photoshare.infra.cassandra.controls import CassandraControlStore
     from photoshare.infra.cassandra.follow_requests import CassandraFollowRequestStore
     from photoshare.infra.cassandra.graph import CassandraGraphStore
@@ -145,11 +148,12 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
     from photoshare.projections.search import SearchProjection
     from photoshare.projections.timelines import TimelinesProjection
 
-    graph, photos = CassandraGraphStore(session), CassandraPhotoStore(session, delivery)
+    graph = CassandraGraphStore(session, buffer)
+    photos = CassandraPhotoStore(session, delivery)
     profiles = CassandraProfileStore(session, counters, delivery)
     timelines = CassandraTimelineStore(TimelineTables(session, client, settings.redis_prefix),
-                                       counters, delivery)
-    notifications = CassandraNotificationStore(session, delivery)
+                                       counters, delivery, buffer=buffer)
+    notifications = CassandraNotificationStore(session, delivery, buffer=buffer)
     controls = CassandraControlStore(session)
     requests = CassandraFollowRequestStore(session)
     bindings = [
@@ -210,6 +214,7 @@ def _cluster_stores(settings: Settings) -> ViewStores:
     from opensearchpy import OpenSearch
     from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
     from photoshare.infra.cassandra.schema import connect
+    from photoshare.infra.cassandra.write_buffer import WriteBuffer
     from photoshare.infra.opensearch.search import OpenSearchSearchStore, SearchIndices
     from photoshare.infra.redis.counters import RedisCounters
     from photoshare.streams.partitioned import ClusterApplier
@@ -232,14 +237,17 @@ def _cluster_stores(settings: Settings) -> ViewStores:
         search_store = OpenSearchSearchStore(
             search, SearchIndices.live(settings.opensearch_index_prefix),
             refresh=settings.opensearch_refresh_on_flush)
+        buffer = WriteBuffer(session)
         bindings = cluster_bindings(session, client, settings, delivery, counters,
-                                    search_store)
-        # Batch end: search (it may fail, and the batch is applied again), then, in the
-        # applier, the counters with the checkpoints in one script, then their copy.
+                                    search_store, buffer)
+        # Batch end: the Cassandra writes the stores staged, search (either may fail,
+        # and the batch is applied again), then, in the applier, the counters with the
+        # checkpoints in one script, then their copy.
         return ClusterApplier(ClusterCheckpoints(counters, kept, strict=True), bindings,
                               delivery, threads=settings.worker_threads,
-                              publish=publish, flushes=[search_store.flush],
-                              discards=[search_store.discard, counters.discard])
+                              publish=publish, flushes=[buffer.flush, search_store.flush],
+                              discards=[buffer.discard, search_store.discard,
+                                        counters.discard])
 
     return ViewStores(
         "cluster", queries=lambda: queries, checkpoints=checkpoints.load,
