@@ -63,7 +63,7 @@ class InFlight:
 def test_follows_of_one_account_are_applied_one_at_a_time_across_partitions() -> None:
     projection, checkpoints = InFlight(), Checkpoints()
     applier = ClusterApplier(checkpoints, [Binding(projection, lambda _c, _o: None)],
-                             Delivery(), threads=8)
+                             Delivery(), threads=8, serialized=[projection.name])
     batch = [("t:0", follow(1, "cy", "bob")), ("t:1", follow(2, "dee", "bob")),
              ("t:2", follow(3, "eve", "bob")), ("t:3", follow(4, "ann", "fay")),
              ("t:4", follow(5, "gus", "hal"))]
