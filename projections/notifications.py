@@ -7,8 +7,21 @@ like-again and restarts never make a second one. Undoing the cause removes it (u
 unlike, comment deleted, photo deleted). Nobody is notified of their own actions.
 
 The read marker comes from `NotificationsRead` events: the notification named there is
-resolved to its position for that user (an unknown id, or someone else's, marks nothing
-until such a notification arrives) and the user's marker only ever moves forward.
+resolved to its position for that user *as of the read's own log position*, i.e. the
+position of the latest event at or before the read that made that notification (an
+unknown id, someone else's, or one made only after the read, marks nothing until such a
+making arrives), and the user's marker only ever moves forward.
+
+Why "as of the read": one notification id is made again after its cause was undone
+(like, unlike, like again), so it has several positions over time, and the cluster
+profile may deliver the read after a later making of it (they travel on different Kafka
+partitions). So the view remembers every making of a notification (its positions) and
+every read naming one (the newest read position per user and id), and the marker is the
+highest position p such that some read at or after p names a notification made at p:
+a read applied after the makings finds the latest one at or before itself; a making
+applied after a read that names it moves the marker to its own position if the read
+came later in the log. Both remember before they look for the other (Dekker): a store
+without a transaction never lets the two miss each other.
 
 Events of different aggregates may arrive out of log order (the cluster profile's Kafka
 partitions keep order per aggregate only), so stores keep removed notifications hidden
@@ -101,24 +114,27 @@ class NotificationStore(ABC):
         by the events undoing their follows, likes, comments and photos.)"""
 
     @abstractmethod
-    def position_of(self, user_id: str, notification_id: str) -> int | None:
-        """The position of `user_id`'s notification `notification_id`, if it exists."""
+    def remember_made(self, notification: Notification) -> None:
+        """Remember that the recipient's notification was made at its position (stored,
+        hidden or already there alike): `position_of` resolves reads with it."""
+
+    @abstractmethod
+    def position_of(self, user_id: str, notification_id: str, at: int) -> int | None:
+        """The highest position at or below `at` at which `user_id`'s notification
+        `notification_id` was made (hidden since or not), or None."""
+
+    @abstractmethod
+    def remember_read(self, user_id: str, notification_id: str, at: int) -> None:
+        """Remember that a read at position `at` named the notification (the newest such
+        position per user and id is what counts)."""
+
+    @abstractmethod
+    def read_since(self, user_id: str, notification_id: str, position: int) -> bool:
+        """Whether a read at or after `position` named the notification."""
 
     @abstractmethod
     def advance_read_marker(self, user_id: str, position: int) -> None:
         """read_up_to = max(read_up_to, position)."""
-
-    @abstractmethod
-    def defer_read(self, user_id: str, notification_id: str) -> None:
-        """Remember a read marker naming a notification not stored yet."""
-
-    @abstractmethod
-    def has_deferred_read(self, user_id: str, notification_id: str) -> bool:
-        """Whether a read marker naming this notification is waiting for it."""
-
-    @abstractmethod
-    def forget_deferred_read(self, user_id: str, notification_id: str) -> None:
-        """Drop that waiting read marker (once the marker it stood for has moved)."""
 
 
 class NotificationQueries(ABC):
@@ -149,15 +165,14 @@ class NotificationsProjection(Projection[NotificationStore]):
             notification_id=notification_id(kind, *subject), user_id=recipient, type=kind,
             actor_id=actor, photo_id=photo_id, created_at=envelope.occurred_at.isoformat(),
             position=envelope.position)
+        # Remembered before looking for reads (Dekker with `_read`, module docstring).
+        store.remember_made(notification)
         if store.add(notification):
             store.announce(notification)
-        # Also when stored hidden (its photo's deletion came first): a read marker that
-        # named it, delivered before it, still reads up to it, as in log order. Marker
-        # first, then forget: a replay after a crash in between moves the marker again
-        # (a no-op) instead of losing it.
-        if store.has_deferred_read(recipient, notification.notification_id):
+        # Also when stored hidden (its photo's deletion came first): a read that named it,
+        # later in the log but delivered before it, still reads up to it, as in log order.
+        if store.read_since(recipient, notification.notification_id, notification.position):
             store.advance_read_marker(recipient, notification.position)
-            store.forget_deferred_read(recipient, notification.notification_id)
 
     @on(UserFollowed)
     def _followed(self, event: UserFollowed, envelope: Envelope,
@@ -232,11 +247,13 @@ class NotificationsProjection(Projection[NotificationStore]):
         store.forget_recipient(event.user_id)
 
     @on(NotificationsRead)
-    def _read(self, event: NotificationsRead, _: Envelope, store: NotificationStore) -> None:
-        position = store.position_of(event.user_id, event.up_to_notification_id)
+    def _read(self, event: NotificationsRead, envelope: Envelope,
+              store: NotificationStore) -> None:
+        # Remembered first, also when the notification is there: the cluster profile may
+        # deliver a making of it that came before this read later (they travel on
+        # different Kafka partitions), and that making then moves the marker.
+        store.remember_read(event.user_id, event.up_to_notification_id, envelope.position)
+        position = store.position_of(event.user_id, event.up_to_notification_id,
+                                     envelope.position)
         if position is not None:
             store.advance_read_marker(event.user_id, position)
-        else:
-            # The cluster profile may deliver the marker before the notification it names
-            # (they travel on different Kafka partitions): apply it when that arrives.
-            store.defer_read(event.user_id, event.up_to_notification_id)

@@ -29,11 +29,50 @@ shows them at once (no rebuild), a deletion (which leaves the post index) takes 
 off its owner's timeline, no unfollow or celebrity crossing can touch them (they act on
 other owners' rows), and a celebrity's own posts need no case of their own. The price is
 one more index range (SQLite) or partition read (Cassandra) per page.
+
+The celebrity mark. Whether an account is a celebrity is recorded once per account (its
+*mark*) and on each edge pointing at it (the edge's flag, which decides what is
+materialized for that follower). A follow or unfollow reads the follower count, decides
+whether it crosses the threshold, and moves the mark and every edge's flag when it does
+(`mark_celebrity`); a post reads the *mark* to decide whether it is fanned out.
+
+Applied one event at a time (SQLite: one transaction), the count read is exact and the
+mark always equals "more than the threshold". The cluster applier is not one
+transaction: its counters are staged until the batch's end, and two workers holding
+different partitions may apply two follows of one account at once; both then read the
+count before either counted, and neither sees the crossing. So the cluster applier,
+after a batch's counters are saved, hands the batch to `settle`, which decides again
+from the committed count, idempotently: for every account the batch followed or
+unfollowed, "mark it if its count says so, unmark it if not" (the same transition a
+crossing makes), then, for each of the batch's follows whose flag differs from the mark
+and each unfollow, "flag the edge as its followee's mark says" (an edge written from a
+stale count while another worker moved the mark). The last worker to save a change of
+an account's count settles it after that save, so it reads the final count: the outcome
+does not depend on how the workers interleaved. A settle that finds everything in order
+(nearly always) reads the batch's followees' marks and counts, and nothing else. A
+worker that dies between saving and settling is delivered the batch again (it was not
+acknowledged) and settles it then. What this leaves: a transition whose edge writes
+reach the store only after a concurrent follow's whole batch, save and settle are
+done (writes delayed that long) can leave that one edge flagged as before; the account's
+next follow or unfollow settles it again. A view built before marks existed has none:
+each account is marked at its next follow or unfollow (`projections rebuild timelines`
+marks them all).
+
+Posts made between the crossing and the marking. A post reads the mark after indexing
+itself; a transition writes the mark before it reads the posts index or the heads
+(Dekker: one of them sees the other). A post that still saw "not a celebrity" is fanned
+out, and a later marking removes the owner's posts from the heads; if the fan-out lands
+after that removal, the heads keep a post that reads also merge in from the post index,
+which changes no page (the top `cap` of a union is the top `cap` of the union of its
+parts' tops, and the post is in the merged part) and is gone at the next rebuild of that
+head. A post that saw "celebrity" is not fanned out; if the account is unmarked, the
+unmarking's back-fill reads the post index after the post indexed itself, and merges it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from photoshare.events import Envelope, PhotoDeleted, PhotoPosted, UserFollowed, UserUnfollowed
@@ -73,7 +112,33 @@ class TimelineStore(ABC):
 
     @abstractmethod
     def mark_celebrity(self, user_id: str, celebrity: bool) -> None:
-        """Re-flag every edge pointing at `user_id`."""
+        """Record the account's celebrity mark, then re-flag every edge pointing at
+        `user_id` (mark first: see "Posts made between the crossing and the marking")."""
+
+    @abstractmethod
+    def celebrities(self, user_ids: list[str]) -> set[str]:
+        """Which of `user_ids` are marked celebrities (the last `mark_celebrity`)."""
+
+    def note_decision(self, follower_id: str, followee_id: str,
+                      celebrity: bool | None) -> None:
+        """Remember the flag a follow applied through this store (one batch's) gave its
+        edge: `settle` checks again only the edges whose flag differs from the mark, and
+        the pairs it has no decision for (None: an unfollow; a redelivery)."""
+        self.__dict__.setdefault("decided_follows", {})[(follower_id, followee_id)] = celebrity
+
+    def decisions(self) -> dict[tuple[str, str], bool | None]:
+        return dict(self.__dict__.get("decided_follows", {}))
+
+    @abstractmethod
+    def follower_counts(self, user_ids: list[str]) -> dict[str, int]:
+        """`follower_count` of each of `user_ids`, in one go."""
+
+    @abstractmethod
+    def settle_follows(self, pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str]]:
+        """For each (follower, followee, the followee's mark): make the pair's edge agree
+        with the mark (if it is followed, flagged so; if not, counted as no celebrity
+        follow). The pairs whose followed edge changed its flag (their materialized
+        timelines must follow)."""
 
     @abstractmethod
     def followers(self, user_id: str) -> list[str]:
@@ -149,7 +214,8 @@ class TimelinesProjection(Projection[TimelineStore]):
         entry = TimelineEntry(event.photo_id, event.owner_id, envelope.position)
         if not store.add_post(entry):
             return
-        if not self._celebrity(store.follower_count(event.owner_id)):
+        # The mark, not the count: read after indexing the post (module docstring).
+        if event.owner_id not in store.celebrities([event.owner_id]):
             store.fan_out(entry, self.cap)
         # A celebrity's post stays in the post index only: reads merge it in.
 
@@ -169,13 +235,11 @@ class TimelinesProjection(Projection[TimelineStore]):
         celebrity = self._celebrity(before + 1)
         if not store.add_follow(follower, followee, celebrity):
             return
+        store.note_decision(follower, followee, celebrity)
         if not celebrity:
             store.backfill(follower, followee, self.cap)
         elif not self._celebrity(before):
-            # Just became a celebrity: its posts leave every materialized timeline (the
-            # read path merges them from now on), and those timelines are topped up.
-            store.mark_celebrity(followee, True)
-            self._refill(store, store.remove_owner(followee, None, self.cap))
+            self._transition(store, followee, True)
 
     @on(UserUnfollowed)
     def _unfollowed(self, event: UserUnfollowed, _: Envelope, store: TimelineStore) -> None:
@@ -183,11 +247,67 @@ class TimelinesProjection(Projection[TimelineStore]):
         before = store.follower_count(followee)
         if not store.remove_follow(follower, followee):
             return
+        store.note_decision(follower, followee, None)
         if not self._celebrity(before):
             self._refill(store, store.remove_owner(followee, follower, self.cap))
         elif not self._celebrity(before - 1):
-            # No longer a celebrity: materialize its posts for everyone still following.
-            store.mark_celebrity(followee, False)
-            for user_id in store.followers(followee):
-                store.backfill(user_id, followee, self.cap)
+            self._transition(store, followee, False)
         # A celebrity's posts were never in the follower's materialized timeline.
+
+    def _transition(self, store: TimelineStore, user_id: str, celebrity: bool) -> None:
+        store.mark_celebrity(user_id, celebrity)
+        if celebrity:
+            # Just became a celebrity: its posts leave every materialized timeline (the
+            # read path merges them from now on), and those timelines are topped up.
+            self._refill(store, store.remove_owner(user_id, None, self.cap))
+        else:
+            # No longer a celebrity: materialize its posts for everyone still following.
+            for follower in store.followers(user_id):
+                store.backfill(follower, user_id, self.cap)
+
+    # --- after a batch's counters are saved (cluster applier) ---------------------------
+
+    SETTLE_ROUNDS = 3
+
+    def settle(self, envelopes: Sequence[Envelope], store: TimelineStore) -> int:
+        """Decide the celebrity crossings of a batch again from the committed counts
+        (module docstring, "The celebrity mark"): idempotent, and a no-op when the
+        handlers decided right. Called once the batch's counters are saved, with the
+        batch's events. Checks again after fixing anything (another worker may have
+        moved the mark meanwhile), a few rounds at most. How many fixes it made."""
+        pairs = sorted({(str(e.data["follower_id"]), str(e.data["followee_id"]))
+                        for e in envelopes if e.event_type in _FOLLOW_TYPES})
+        pairs = [(follower, followee) for follower, followee in pairs
+                 if follower != followee]
+        accounts = sorted({followee for _, followee in pairs})
+        fixes = 0
+        for _ in range(self.SETTLE_ROUNDS):
+            fixed = 0
+            marked = store.celebrities(accounts)
+            counts = store.follower_counts(accounts)
+            for account in accounts:
+                celebrity = self._celebrity(counts[account])
+                if celebrity != (account in marked):
+                    self._transition(store, account, celebrity)
+                    marked ^= {account}
+                    fixed += 1
+            # An edge this batch flagged as the mark says was right when written: only a
+            # transition racing with it could have changed it, and a transition flags
+            # every edge to the mark it wrote (`mark_celebrity`).
+            decided = store.decisions()
+            flipped = store.settle_follows([
+                (follower, followee, followee in marked) for follower, followee in pairs
+                if decided.get((follower, followee)) != (followee in marked)])
+            for follower, followee in flipped:
+                fixed += 1
+                if followee in marked:
+                    self._refill(store, store.remove_owner(followee, follower, self.cap))
+                else:
+                    store.backfill(follower, followee, self.cap)
+            fixes += fixed
+            if not fixed:
+                break
+        return fixes
+
+
+_FOLLOW_TYPES = (UserFollowed.event_type(), UserUnfollowed.event_type())

@@ -70,9 +70,11 @@ class Checkpoints(Protocol):
 def counted_account(envelope: Envelope) -> str | None:
     """The account whose follower count the event's timeline handling reads and then
     acts on (`projections.timelines`: a follow or unfollow may cross the celebrity
-    threshold; a post is fanned out or not). Two such events of one account applied at
-    the same moment would both read the count before either moved it, and miss a
-    crossing; the cluster applier applies them one at a time."""
+    threshold; a post is fanned out or not, by the account's mark). Two such events of
+    one account applied at the same moment would both read the count before either
+    moved it, and miss a crossing; the cluster applier applies them one at a time. That
+    holds within one worker; across workers, `TimelinesProjection.settle` decides the
+    crossings again after the batch's counters are saved."""
     if envelope.event_type in ("UserFollowed", "UserUnfollowed"):
         return str(envelope.data.get("followee_id"))
     if envelope.event_type == "PhotoPosted":
@@ -143,6 +145,7 @@ class ClusterApplier:
             for flush in self.flushes:
                 flush()
             self.checkpoints.save(moved)
+            self._settle([envelope for _, envelope in deliveries], stores)
         except BaseException:
             # Whatever failed, the batch is applied again from its start: nothing it
             # staged may survive into that attempt.
@@ -152,6 +155,21 @@ class ClusterApplier:
         if outbox and self.publish:
             self.publish(outbox)
         return sum(len(envelopes) for envelopes in by_partition.values())
+
+    def _settle(self, delivered: list[Envelope], stores: list[tuple[Any, Any]]) -> None:
+        """Once the batch's counters are saved: the projections that decide from counts
+        a concurrent worker may have moved decide again from the committed ones
+        (`projections.timelines`, "The celebrity mark"). Over every delivered event,
+        redeliveries included: a worker that died between the checkpoints and this
+        step is delivered the batch again (it was not acknowledged), skips applying it,
+        and settles it here. Writes are stamped by the batch's newest position."""
+        if not delivered:
+            return
+        self.delivery.at("settle", max(envelope.position for envelope in delivered))
+        for projection, store in stores:
+            settle = getattr(projection, "settle", None)
+            if settle is not None:
+                settle(delivered, store)
 
     def _apply_partition(self, partition: str, envelopes: list[Envelope],
                          stores: list[tuple[Any, Any]],

@@ -17,8 +17,9 @@ on top of its own partial effects. Hence:
 - Photo deletions race with likes and comments of other aggregates, so the two write
   before they read (Dekker): `add` indexes the notification under its photo before it
   looks for the photo's deletion marker, and `remove_about_photo` writes the marker before
-  it reads that index; one of them always sees the other. A read marker deferred for a
-  notification not stored yet races the same way with its `add`, and is ordered the same.
+  it reads that index; one of them always sees the other. A read and a making of the
+  notification it names race the same way (`projections.notifications`): each writes its
+  own row (the read's position, the making's position) before it reads the other's.
 
 Writes of one event are ordered so that a crash between any two of them, followed by the
 event applied again, ends in the rows of one clean application (see each method).
@@ -82,12 +83,20 @@ TABLES_CQL = (
     """CREATE TABLE IF NOT EXISTS {keyspace}.notification_read_marks (
         user_id text, position bigint, PRIMARY KEY ((user_id), position))
         WITH CLUSTERING ORDER BY (position DESC)""",
-    # A read marker naming a notification not stored yet; `read_position` is the
-    # NotificationsRead event's, which its removal must shadow. Bound: one row per
-    # partition.
-    """CREATE TABLE IF NOT EXISTS {keyspace}.notification_deferred_reads (
+    # Every position a user's notification was made at (one id is made again after its
+    # cause was undone): a read resolves to the latest at or before itself. Partitioned
+    # by user, so an account deletion drops it whole. Bound: ~40 bytes per making the
+    # user ever received, as `notifications_by_user`.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.notification_makes (
+        user_id text, notification_id text, position bigint,
+        PRIMARY KEY ((user_id), notification_id, position))
+        WITH CLUSTERING ORDER BY (notification_id ASC, position DESC)""",
+    # The positions of the reads naming a user's notifications: a making delivered after
+    # a later read still moves the marker. Bound: ~40 bytes per read the user made.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.notification_reads_named (
         user_id text, notification_id text, read_position bigint,
-        PRIMARY KEY ((user_id, notification_id)))""",
+        PRIMARY KEY ((user_id), notification_id, read_position))
+        WITH CLUSTERING ORDER BY (notification_id ASC, read_position DESC)""",
 )
 
 _FIELDS = "user_id, type, actor_id, photo_id, created_at, position"
@@ -135,17 +144,24 @@ class CassandraNotificationStore(NotificationStore):
         self._mark_read = session.prepare(
             f"INSERT INTO {ks}.notification_read_marks (user_id, position) VALUES (?, ?) "
             "USING TIMESTAMP ?")
-        self._defer = session.prepare(
-            f"INSERT INTO {ks}.notification_deferred_reads (user_id, notification_id, "
+        self._made = session.prepare(
+            f"INSERT INTO {ks}.notification_makes (user_id, notification_id, position) "
+            "VALUES (?, ?, ?) USING TIMESTAMP ?")
+        self._made_by = session.prepare(
+            f"SELECT position FROM {ks}.notification_makes WHERE user_id = ? "
+            "AND notification_id = ? AND position <= ? LIMIT 1")
+        self._read_named = session.prepare(
+            f"INSERT INTO {ks}.notification_reads_named (user_id, notification_id, "
             "read_position) VALUES (?, ?, ?) USING TIMESTAMP ?")
-        self._deferred = session.prepare(
-            f"SELECT read_position FROM {ks}.notification_deferred_reads "
-            "WHERE user_id = ? AND notification_id = ?")
-        self._forget = session.prepare(
-            f"DELETE FROM {ks}.notification_deferred_reads USING TIMESTAMP ? "
-            "WHERE user_id = ? AND notification_id = ?")
+        self._read_since = session.prepare(
+            f"SELECT read_position FROM {ks}.notification_reads_named WHERE user_id = ? "
+            "AND notification_id = ? AND read_position >= ? LIMIT 1")
         self._forget_list = session.prepare(
             f"DELETE FROM {ks}.notifications_by_user USING TIMESTAMP ? WHERE user_id = ?")
+        self._forget_makes = session.prepare(
+            f"DELETE FROM {ks}.notification_makes USING TIMESTAMP ? WHERE user_id = ?")
+        self._forget_reads = session.prepare(
+            f"DELETE FROM {ks}.notification_reads_named USING TIMESTAMP ? WHERE user_id = ?")
         self._forget_marks = session.prepare(
             f"DELETE FROM {ks}.notification_read_marks USING TIMESTAMP ? WHERE user_id = ?")
 
@@ -236,51 +252,45 @@ class CassandraNotificationStore(NotificationStore):
     def forget_recipient(self, user_id: str) -> None:
         """Partition deletes at the deletion's position: every notification of the user
         and every read mark has an older one (nobody can act toward a deleted account),
-        so those delivered late are shadowed too. Their `notifications_by_id` rows stay
-        (ids only), unlisted."""
+        so those delivered late are shadowed too; the same for the makings and reads
+        remembered for their read marker. Their `notifications_by_id` rows stay (ids
+        only), unlisted."""
         stamp = self._stamp()
         self.session.execute(self._forget_list, (stamp, user_id))
         self.session.execute(self._forget_marks, (stamp, user_id))
+        self.session.execute(self._forget_makes, (stamp, user_id))
+        self.session.execute(self._forget_reads, (stamp, user_id))
 
-    def position_of(self, user_id: str, notification_id: str) -> int | None:
-        """Its position, hidden or not. Once it is there, a read deferred for it is
-        dropped here, since the caller moves the marker to this position next: one left
-        by an attempt of this read that crashed after deferring it, while the add it
-        waited for slipped in before the deferral (else a later add of the same id
-        would move the marker again). Dropped before the marker moves: a replay finds
-        the notification again and moves it."""
-        row = self.session.execute(self._row, (notification_id,)).one()
-        if row is None or row.user_id != user_id:
-            return None
-        self.forget_deferred_read(user_id, notification_id)
-        return row.position
+    def remember_made(self, notification: Notification) -> None:
+        """Before `add` looks for anything, and before the caller looks for reads
+        (Dekker with `remember_read`). Idempotent: a replay writes the same row."""
+        n = notification
+        self.session.execute(self._made, (n.user_id, n.notification_id, n.position,
+                                          self._stamp()))
+
+    def position_of(self, user_id: str, notification_id: str, at: int) -> int | None:
+        """The latest making at or below `at`; the id row's position counts too (it is a
+        making), which answers for notifications stored before makings were kept."""
+        made, rows = rows_of(execute_concurrent(self.session, [
+            (self._made_by, (user_id, notification_id, at)),
+            (self._row, (notification_id,))]))
+        found = [row.position for row in made]
+        found += [row.position for row in rows
+                  if row.user_id == user_id and row.position is not None
+                  and row.position <= at]
+        return max(found, default=None)
 
     def advance_read_marker(self, user_id: str, position: int) -> None:
         """One more candidate row: the marker is the highest, so it never moves back."""
         self.session.execute(self._mark_read, (user_id, position, self._stamp()))
 
-    def defer_read(self, user_id: str, notification_id: str) -> None:
-        """Remember it, then look again for the notification: its `add` on another worker
-        may have stored it and looked for deferred reads in between (Dekker: both write
-        before they read). If it is there now, the marker moves as if it had been there
-        before: forgotten first, then moved, since a replay of this read finds the
-        notification and moves the marker itself."""
-        stamp = self._stamp()
-        self.session.execute(self._defer, (user_id, notification_id, stamp, stamp))
-        position = self.position_of(user_id, notification_id)  # forgets it if there
-        if position is not None:
-            self.advance_read_marker(user_id, position)
+    def remember_read(self, user_id: str, notification_id: str, at: int) -> None:
+        """Before the caller resolves the read (Dekker with `remember_made`)."""
+        self.session.execute(self._read_named, (user_id, notification_id, at, self._stamp()))
 
-    def has_deferred_read(self, user_id: str, notification_id: str) -> bool:
-        return self.session.execute(self._deferred, (user_id, notification_id)).one() is not None
-
-    def forget_deferred_read(self, user_id: str, notification_id: str) -> None:
-        """Delete at the read's own timestamp at least (the delete wins a tie): the add
-        consuming it usually has an older position than the read that deferred it."""
-        row = self.session.execute(self._deferred, (user_id, notification_id)).one()
-        if row is not None:
-            self.session.execute(self._forget, (max(row.read_position, self._stamp()),
-                                                user_id, notification_id))
+    def read_since(self, user_id: str, notification_id: str, position: int) -> bool:
+        return self.session.execute(
+            self._read_since, (user_id, notification_id, position)).one() is not None
 
 
 class CassandraNotificationQueries(NotificationQueries):

@@ -21,7 +21,9 @@ that moment, that the owner is still followed. Redis runs scripts one at a time,
 either the fan-out comes first (and the unfollow's removal, after its register write,
 removes the post) or it sees the unfollow (and adds nothing).
 
-Cassandra writes carry `USING TIMESTAMP <position>` and the "add if absent" answers
+Cassandra writes carry `USING TIMESTAMP <position>` (except a celebrity transition's and
+a settle's re-flagging, stamped one above what they replace: `mark_celebrity`) and the
+"add if absent" answers
 are True again for the same event (`streams.delivery`): a worker that crashed half-way
 through an event, and applies it again, finishes it. Unfollows keep the pair's row as
 inactive (rather than deleting it) for the same reason.
@@ -75,6 +77,11 @@ TABLES_CQL = (
     # Bound: the accounts one user follows.
     """CREATE TABLE IF NOT EXISTS {keyspace}.tl_celebrity_follows (
         follower_id text, followee_id text, PRIMARY KEY ((follower_id), followee_id))""",
+    # Each account's celebrity mark (`projections.timelines`, "The celebrity mark"),
+    # written by every transition before it re-flags the edges. Bound: one row per
+    # partition.
+    """CREATE TABLE IF NOT EXISTS {keyspace}.tl_celebrities (
+        user_id text PRIMARY KEY, celebrity boolean)""",
     # A user's live posts, newest first. Bound: one user's photos (~60 bytes each).
     """CREATE TABLE IF NOT EXISTS {keyspace}.tl_posts (
         owner_id text, position bigint, photo_id text,
@@ -212,6 +219,18 @@ class TimelineTables:
             "AND followee_id = ?")
         self.celebrities = prepare(
             f"SELECT followee_id FROM {ks}.tl_celebrity_follows WHERE follower_id = ?")
+        self.celebrity_follow = prepare(
+            f"SELECT followee_id FROM {ks}.tl_celebrity_follows WHERE follower_id = ? "
+            "AND followee_id = ?")
+        self.edge_flag = prepare(
+            f"SELECT active, celebrity, writetime(celebrity) AS flagged_at "
+            f"FROM {ks}.tl_follows WHERE follower_id = ? AND followee_id = ?")
+        self.mark_row = prepare(
+            f"SELECT celebrity, writetime(celebrity) AS marked_at FROM {ks}.tl_celebrities "
+            "WHERE user_id = ?")
+        self.put_mark = prepare(
+            f"INSERT INTO {ks}.tl_celebrities (user_id, celebrity) VALUES (?, ?) "
+            "USING TIMESTAMP ?")
         self.post_row = prepare(
             f"SELECT owner_id, position, deleted FROM {ks}.tl_posts_by_photo "
             "WHERE photo_id = ?")
@@ -392,20 +411,91 @@ class CassandraTimelineStore(TimelineStore):
         return True
 
     def mark_celebrity(self, user_id: str, celebrity: bool) -> None:
-        session, position = self.t.session, self._at
-        followers = self.t.follower_ids(user_id)
-        execute_concurrent_with_args(session, self.t.flag_follow,
-                                     [(position, celebrity, f, user_id) for f in followers])
-        statement = self.t.put_celebrity if celebrity else self.t.drop_celebrity
-        args = ([(f, user_id, position) for f in followers] if celebrity
-                else [(position, f, user_id) for f in followers])
-        execute_concurrent_with_args(session, statement, args)
-        # Rows of these pairs staged earlier in the batch: recalled with the new flag
-        # (their staged writes are older, so Cassandra keeps this flag too).
-        for follower_id in followers:
-            staged = self.buffer.recall(("tl_follows", follower_id, user_id), None)
+        """The mark, then every edge. Transitions are decided by different workers (a
+        handler, or `settle` after a batch), not in log order, so their writes are
+        stamped to win over what they replace rather than with the event's position: the
+        mark one above its last write (a later transition wins), each edge one above its
+        flag's last write (a follow written from a stale count, at a newer position than
+        this event's, is overridden). A transition deciding from a count that has moved
+        since is undone by the settle of whoever moved it."""
+        session = self.t.session
+        row = session.execute(self.t.mark_row, (user_id,)).one()
+        stamp = max(self._at, (row.marked_at or 0) + 1 if row is not None else 0)
+        session.execute(self.t.put_mark, (user_id, celebrity, stamp))
+        followers = self.t.follower_ids(user_id)  # after the mark (Dekker with follows)
+        edges = rows_of(execute_concurrent_with_args(
+            session, self.t.edge_flag, [(f, user_id) for f in followers]))
+        writes: list[tuple[Any, tuple[Any, ...]]] = []
+        for follower, found in zip(followers, edges, strict=True):
+            # A pair this batch staged is not in Cassandra yet: the staged row stands for
+            # the edge, and is staged again with the new flag for the batch's later
+            # reads (its own write is older than the flag's, so Cassandra keeps the flag).
+            staged = self.buffer.recall(("tl_follows", follower, user_id), None)
             if staged is not None:
-                self._stage_pair(follower_id, staged._replace(celebrity=celebrity))
+                if not staged.active:
+                    continue
+                self._stage_pair(follower, staged._replace(celebrity=celebrity))
+                at = max(stamp, staged.position + 1)
+            else:
+                edge = next(iter(found), None)
+                if edge is None or not edge.active:
+                    continue  # unfollowed meanwhile: its unfollow dropped what it had
+                at = max(stamp, (edge.flagged_at or 0) + 1)
+            writes += self._flag_writes(follower, user_id, celebrity, at)
+        if writes:
+            execute_concurrent(session, writes, raise_on_first_error=True)
+
+    def _flag_writes(self, follower_id: str, followee_id: str, celebrity: bool,
+                     at: int) -> list[tuple[Any, tuple[Any, ...]]]:
+        """The edge's flag and its celebrity-follow row (what reads merge), both at `at`:
+        the flag's write time stands for the row's."""
+        row = ((self.t.put_celebrity, (follower_id, followee_id, at)) if celebrity
+               else (self.t.drop_celebrity, (at, follower_id, followee_id)))
+        return [(self.t.flag_follow, (at, celebrity, follower_id, followee_id)), row]
+
+    def celebrities(self, user_ids: list[str]) -> set[str]:
+        if not user_ids:
+            return set()
+        found = rows_of(execute_concurrent_with_args(
+            self.t.session, self.t.mark_row, [(user_id,) for user_id in user_ids]))
+        return {user_id for user_id, rows in zip(user_ids, found, strict=True)
+                if any(row.celebrity for row in rows)}
+
+    def follower_counts(self, user_ids: list[str]) -> dict[str, int]:
+        return self.counters.many(FOLLOWERS, user_ids)
+
+    def settle_follows(self, pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str]]:
+        """All pairs read at once; writes only where an edge or its celebrity-follow row
+        disagrees with the mark, each one above the flag's last write (which a
+        transition or a follow wrote together with the row: `_flag_writes`,
+        `add_follow`)."""
+        if not pairs:
+            return []
+        session = self.t.session
+        reads = rows_of(execute_concurrent(session, [
+            statement for follower, followee, _ in pairs
+            for statement in ((self.t.edge_flag, (follower, followee)),
+                              (self.t.celebrity_follow, (follower, followee)))]))
+        writes: list[tuple[Any, tuple[Any, ...]]] = []
+        flipped: list[tuple[str, str]] = []
+        for index, (follower, followee, celebrity) in enumerate(pairs):
+            edge = next(iter(reads[2 * index]), None)
+            listed = bool(reads[2 * index + 1])
+            following = edge is not None and bool(edge.active)
+            flagged = following and bool(edge.celebrity)
+            if (following and flagged == celebrity and listed == celebrity) or (
+                    not following and not listed):
+                continue
+            at = max(self._at, ((edge.flagged_at or 0) if edge is not None else 0) + 1)
+            if following:
+                writes += self._flag_writes(follower, followee, celebrity, at)
+                if flagged != celebrity:
+                    flipped.append((follower, followee))
+            else:  # unfollowed: no celebrity follow left behind by a transition
+                writes.append((self.t.drop_celebrity, (at, follower, followee)))
+        if writes:
+            execute_concurrent(session, writes, raise_on_first_error=True)
+        return flipped
 
     def followers(self, user_id: str) -> list[str]:
         return sorted(self.t.follower_ids(user_id))

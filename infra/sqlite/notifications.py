@@ -35,9 +35,19 @@ CREATE TABLE IF NOT EXISTS notification_reads (
     user_id TEXT PRIMARY KEY,
     read_up_to INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS notification_deferred_reads (
+-- Every position a notification was made at (a like, unlike, like again makes one id
+-- twice): a read resolves to the latest one at or before itself.
+CREATE TABLE IF NOT EXISTS notification_makes (
     user_id TEXT NOT NULL,
     notification_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (user_id, notification_id, position)
+) WITHOUT ROWID;
+-- The newest read naming each notification: a making delivered after it still counts.
+CREATE TABLE IF NOT EXISTS notification_reads_named (
+    user_id TEXT NOT NULL,
+    notification_id TEXT NOT NULL,
+    read_position INTEGER NOT NULL,
     PRIMARY KEY (user_id, notification_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS notification_deleted_photos (
@@ -105,33 +115,44 @@ class SqliteNotificationStore(NotificationStore):
                         "ON CONFLICT DO NOTHING", (user_id,))
         self.db.execute("UPDATE notifications SET removed = 1 WHERE user_id = ?", (user_id,))
         self.db.execute("DELETE FROM notification_reads WHERE user_id = ?", (user_id,))
-        self.db.execute("DELETE FROM notification_deferred_reads WHERE user_id = ?", (user_id,))
+        self.db.execute("DELETE FROM notification_reads_named WHERE user_id = ?", (user_id,))
+        self.db.execute("DELETE FROM notification_makes WHERE user_id = ?", (user_id,))
 
     def _recipient_deleted(self, user_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM notification_deleted_users WHERE user_id = ?",
                                (user_id,)).fetchone() is not None
 
-    def defer_read(self, user_id: str, notification_id: str) -> None:
+    def remember_made(self, notification: Notification) -> None:
+        if self._recipient_deleted(notification.user_id):
+            return  # what forget_recipient dropped stays dropped, whatever the order
+        self.db.execute(
+            "INSERT INTO notification_makes (user_id, notification_id, position) "
+            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (notification.user_id, notification.notification_id, notification.position))
+
+    def position_of(self, user_id: str, notification_id: str, at: int) -> int | None:
+        # The row's own position is one of its makings too: it also answers for
+        # notifications stored before the makings were remembered.
+        return self.db.execute(
+            "SELECT max(position) FROM (SELECT position FROM notification_makes "
+            "WHERE user_id = :user AND notification_id = :id AND position <= :at "
+            "UNION ALL SELECT position FROM notifications WHERE notification_id = :id "
+            "AND user_id = :user AND position <= :at)",
+            {"user": user_id, "id": notification_id, "at": at}).fetchone()[0]
+
+    def remember_read(self, user_id: str, notification_id: str, at: int) -> None:
         if self._recipient_deleted(user_id):
             return
-        self.db.execute("INSERT INTO notification_deferred_reads (user_id, notification_id) "
-                        "VALUES (?, ?) ON CONFLICT DO NOTHING", (user_id, notification_id))
-
-    def has_deferred_read(self, user_id: str, notification_id: str) -> bool:
-        return self.db.execute(
-            "SELECT 1 FROM notification_deferred_reads WHERE user_id = ? AND notification_id = ?",
-            (user_id, notification_id)).fetchone() is not None
-
-    def forget_deferred_read(self, user_id: str, notification_id: str) -> None:
         self.db.execute(
-            "DELETE FROM notification_deferred_reads WHERE user_id = ? AND notification_id = ?",
-            (user_id, notification_id))
+            "INSERT INTO notification_reads_named (user_id, notification_id, read_position) "
+            "VALUES (?, ?, ?) ON CONFLICT (user_id, notification_id) DO UPDATE SET "
+            "read_position = max(read_position, excluded.read_position)",
+            (user_id, notification_id, at))
 
-    def position_of(self, user_id: str, notification_id: str) -> int | None:
-        row = self.db.execute(
-            "SELECT position FROM notifications WHERE notification_id = ? AND user_id = ?",
-            (notification_id, user_id)).fetchone()
-        return row["position"] if row else None
+    def read_since(self, user_id: str, notification_id: str, position: int) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM notification_reads_named WHERE user_id = ? AND notification_id = ?"
+            " AND read_position >= ?", (user_id, notification_id, position)).fetchone() is not None
 
     def advance_read_marker(self, user_id: str, position: int) -> None:
         if self._recipient_deleted(user_id):

@@ -158,8 +158,27 @@ class SqliteTimelineStore(TimelineStore):
         return bool(deleted)
 
     def mark_celebrity(self, user_id: str, celebrity: bool) -> None:
+        # The mark is the edges' flag: one transaction keeps them all alike.
         self.db.execute("UPDATE tl_follows SET celebrity = ? WHERE followee_id = ?",
                         (int(celebrity), user_id))
+
+    def celebrities(self, user_ids: list[str]) -> set[str]:
+        # Events are applied one at a time in one transaction, so an account's edges are
+        # flagged alike, and flagged exactly while it has more followers than the
+        # threshold (so it has one): any flagged edge is the mark.
+        return {user_id for user_id in user_ids if self.db.execute(
+            "SELECT 1 FROM tl_follows WHERE followee_id = ? AND celebrity = 1 LIMIT 1",
+            (user_id,)).fetchone()}
+
+    def follower_counts(self, user_ids: list[str]) -> dict[str, int]:
+        return {user_id: self.follower_count(user_id) for user_id in user_ids}
+
+    def settle_follows(self, pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str]]:
+        return [(follower, followee) for follower, followee, celebrity in pairs
+                if self.db.execute(
+                    "UPDATE tl_follows SET celebrity = ? WHERE follower_id = ? "
+                    "AND followee_id = ? AND celebrity != ?",
+                    (int(celebrity), follower, followee, int(celebrity))).rowcount]
 
     def followers(self, user_id: str) -> list[str]:
         return [row[0] for row in self.db.execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -137,9 +138,14 @@ class CrashingBuffer(WriteBuffer):
 
 
 class ClusterWorld:
-    def __init__(self, session: Any, client: redis.Redis, crashes: random.Random) -> None:
-        self.settings = Settings(timeline_cap=CAP, celebrity_threshold=THRESHOLD,
-                                 redis_prefix=f"photoshare-test-{uuid4().hex[:8]}:")
+    """One worker's applier on the cluster stores; `settings` of another world: a second
+    worker on the same stores (its own counters, stores and applier, as a process)."""
+
+    def __init__(self, session: Any, client: redis.Redis, crashes: random.Random,
+                 settings_: Settings | None = None) -> None:
+        self.settings = settings_ or Settings(
+            timeline_cap=CAP, celebrity_threshold=THRESHOLD,
+            redis_prefix=f"photoshare-test-{uuid4().hex[:8]}:")
         self.client = client
         delivery = Delivery()
         counters = RedisCounters(client, self.settings.redis_prefix, delivery)
@@ -473,4 +479,80 @@ def test_the_celebrity_crossing_survives_two_follows_applied_at_once(
                 diverged.append(homes)
         finally:
             world.close()
+    assert diverged == []
+
+
+def test_the_celebrity_crossing_survives_two_follows_on_two_workers(
+        session: Any, client: redis.Redis, tmp_path: Path) -> None:
+    """Two workers (each its own applier, counters and stores on the same Cassandra and
+    Redis, as two processes holding different partitions) apply two follows of bob at
+    the same moment, the second making him a celebrity: neither sees the other's staged
+    count, so only the decision taken again from the committed count after the batch's
+    save (`TimelinesProjection.settle`) marks him. Then his next post, and an unfollow
+    pair on two workers taking him back under the threshold, must leave every view as
+    the log applied in order on SQLite."""
+    diverged = []
+    for attempt in range(10):  # a race: several tries (the old code lost most of them)
+        ann, bob, cy, dee, eve = (uid("user", n) for n in range(5))
+        names = ("ann", "bob", "cy", "dee", "eve")
+        history = [(UserRegistered(user_id=user, username=name, display_name=name), user)
+                   for user, name in zip((ann, bob, cy, dee, eve), names, strict=True)]
+        history += [(UserFollowed(follower_id=ann, followee_id=bob), ann), posted("b1", bob),
+                    (UserFollowed(follower_id=cy, followee_id=bob), cy),     # 7: worker 1
+                    (UserFollowed(follower_id=dee, followee_id=bob), dee),   # 8: worker 2
+                    posted("b2", bob),
+                    (UserFollowed(follower_id=eve, followee_id=bob), eve),
+                    (UserUnfollowed(follower_id=cy, followee_id=bob), cy),   # 11: worker 1
+                    (UserUnfollowed(follower_id=dee, followee_id=bob), dee),  # 12: worker 2
+                    posted("b3", bob)]
+        suffix = f"-{uuid4().hex[:8]}"
+        items = [namespaced(envelope, suffix) for envelope in envelopes(history)]
+        first = ClusterWorld(session, client, NeverCrash())  # type: ignore[arg-type]
+        second = ClusterWorld(session, client, NeverCrash(),  # type: ignore[arg-type]
+                              first.settings)
+        users = [user + suffix for user in (ann, bob, cy, dee, eve)]
+        photos = [e.data["photo_id"] for e in items if e.event_type == "PhotoPosted"]
+
+        def at_once(one: Envelope, other: Envelope) -> None:
+            start = threading.Barrier(2)
+            failed: list[BaseException] = []
+
+            def run(world: ClusterWorld, delivered: Delivered) -> None:
+                start.wait()
+                try:
+                    world.deliver([delivered])
+                except BaseException as error:  # noqa: BLE001 - reported below
+                    failed.append(error)
+
+            threads = [threading.Thread(target=run, args=(first, ("topic:1", one))),
+                       threading.Thread(target=run, args=(second, ("topic:2", other)))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert failed == []
+
+        try:
+            first.deliver([("topic:0", envelope) for envelope in items[:7]])
+            at_once(items[7], items[8])
+            first.deliver([("topic:0", items[9])])
+            want, views = clean_queries(items[:10], tmp_path / f"crossed-{attempt}")
+            try:  # bob is a celebrity: b2 is merged into every follower's home
+                assert_same_answers(first.queries, want, users, photos[:2])
+            except AssertionError as error:
+                diverged.append((attempt, "crossing", str(error)[:300]))
+            finally:
+                views.close()
+            first.deliver([("topic:0", items[10])])
+            at_once(items[11], items[12])
+            first.deliver([("topic:0", items[13])])
+            want, views = clean_queries(items, tmp_path / f"try-{attempt}")
+            try:
+                assert_same_answers(first.queries, want, users, photos)
+            except AssertionError as error:
+                diverged.append((attempt, "end", str(error)[:300]))
+            finally:
+                views.close()
+        finally:
+            first.close()
     assert diverged == []

@@ -63,7 +63,7 @@ class InFlight:
 def test_follows_of_one_account_are_applied_one_at_a_time_across_partitions() -> None:
     projection, checkpoints = InFlight(), Checkpoints()
     applier = ClusterApplier(checkpoints, [Binding(projection, lambda _c, _o: None)],
-                             Delivery(), threads=8)
+                             Delivery(), threads=8, serialized=[projection.name])
     batch = [("t:0", follow(1, "cy", "bob")), ("t:1", follow(2, "dee", "bob")),
              ("t:2", follow(3, "eve", "bob")), ("t:3", follow(4, "ann", "fay")),
              ("t:4", follow(5, "gus", "hal"))]
@@ -85,3 +85,48 @@ def test_which_events_are_serialized() -> None:
                      occurred_at=datetime(2026, 1, 1, tzinfo=UTC), actor_id="cy",
                      correlation_id="c", data={"photo_id": "ph", "user_id": "cy"})
     assert counted_account(liked) is None
+
+
+class Settling:
+    """Records when `settle` runs (after which checkpoint saves) and what it is given."""
+
+    name = "settling"
+
+    def __init__(self, checkpoints: Checkpoints) -> None:
+        self.checkpoints = checkpoints
+        self.settled: list[tuple[int, list[int], int]] = []
+
+    def apply(self, *_: Any) -> None:
+        pass
+
+    def settle(self, envelopes: list[Envelope], _store: Any) -> None:
+        self.settled.append((len(self.checkpoints.saves),
+                             sorted(e.position for e in envelopes), delivery.position))
+
+
+delivery = Delivery()
+
+
+class Remembering(Checkpoints):
+    def __init__(self) -> None:
+        super().__init__()
+        self.done: dict[str, int] = {}
+
+    def load(self) -> dict[str, int]:
+        return dict(self.done)
+
+    def save(self, moved: dict[str, int]) -> None:
+        super().save(moved)
+        self.done.update(moved)
+
+
+def test_settle_runs_after_the_save_over_every_delivered_event_redeliveries_included() -> None:
+    checkpoints = Remembering()
+    projection = Settling(checkpoints)
+    applier = ClusterApplier(checkpoints, [Binding(projection, lambda _c, _o: None)],
+                             delivery, threads=2)
+    applier.apply([("t:0", follow(1, "cy", "bob")), ("t:1", follow(2, "dee", "bob"))])
+    # The same batch again (a worker that died before acknowledging it): nothing is
+    # applied, and it is settled again.
+    assert applier.apply([("t:0", follow(1, "cy", "bob")), ("t:1", follow(2, "dee", "bob"))]) == 0
+    assert projection.settled == [(1, [1, 2], 2), (2, [1, 2], 2)]
