@@ -123,9 +123,12 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
 
 
 def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: Delivery,
-                     counters: Any, search_store: Any | None) -> list[Binding]:
+                     counters: Any, search_store: Any | None, *,
+                     before_search: Callable[[], None] = lambda: None) -> list[Binding]:
     """Every projection bound to its cluster store (search only with a `search_store`).
-    The stores read the current event from `delivery` and stage counts in `counters`."""
+    The stores read the current event from `delivery` and stage counts in `counters`.
+    `before_search` runs at the start of each batch, before anything is applied (it points
+    the search store at the live version, or raises while a rebuild switches it in)."""
     from photoshare.infra.cassandra.controls import CassandraControlStore
     from photoshare.infra.cassandra.follow_requests import CassandraFollowRequestStore
     from photoshare.infra.cassandra.graph import CassandraGraphStore
@@ -164,7 +167,11 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
         Binding(FollowRequestsProjection(), lambda _c, _o: requests),
     ]
     if search_store is not None:
-        bindings.append(Binding(SearchProjection(), lambda _c, _o: search_store))
+        def search_for_batch(_c: Any, _o: Any) -> Any:
+            before_search()
+            return search_store
+
+        bindings.append(Binding(SearchProjection(), search_for_batch))
     return bindings
 
 
@@ -211,6 +218,7 @@ def _cluster_stores(settings: Settings) -> ViewStores:
     from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
     from photoshare.infra.cassandra.schema import connect
     from photoshare.infra.opensearch.search import OpenSearchSearchStore, SearchIndices
+    from photoshare.infra.postgres.view_versions import LiveVersions
     from photoshare.infra.redis.counters import RedisCounters
     from photoshare.streams.partitioned import ClusterApplier
 
@@ -232,8 +240,19 @@ def _cluster_stores(settings: Settings) -> ViewStores:
         search_store = OpenSearchSearchStore(
             search, SearchIndices.live(settings.opensearch_index_prefix),
             refresh=settings.opensearch_refresh_on_flush)
+        # Search can be rebuilt beside the live version (streams/cluster_rebuild.py):
+        # each batch writes to the version live when it starts, and waits during a switch.
+        live_versions = LiveVersions(settings.postgres_dsn)
+        closers.append(live_versions.close)
+
+        def live_search() -> None:
+            version = live_versions.live("search")
+            prefix = settings.opensearch_index_prefix
+            search_store.indices = (SearchIndices.live(prefix) if version is None
+                                    else SearchIndices.versioned(prefix, version))
+
         bindings = cluster_bindings(session, client, settings, delivery, counters,
-                                    search_store)
+                                    search_store, before_search=live_search)
         # Batch end: search (it may fail, and the batch is applied again), then, in the
         # applier, the counters with the checkpoints in one script, then their copy.
         return ClusterApplier(ClusterCheckpoints(counters, kept, strict=True), bindings,
@@ -241,7 +260,7 @@ def _cluster_stores(settings: Settings) -> ViewStores:
                               publish=publish, flushes=[search_store.flush],
                               discards=[search_store.discard, counters.discard])
 
+    closers: list[Callable[[], None]] = [session.cluster.shutdown, client.close, search.close]
     return ViewStores(
         "cluster", queries=lambda: queries, checkpoints=checkpoints.load,
-        make_applier=make_applier,
-        closers=[session.cluster.shutdown, client.close, search.close])
+        make_applier=make_applier, closers=closers)
