@@ -151,6 +151,10 @@ def test_search_is_rebuilt_beside_the_live_one_while_writes_flow(tmp_path: Path,
         assert client.indices.get_alias(name=f"{prefix}users") == {
             f"{prefix}users-v2": {"aliases": {f"{prefix}users": {}}}}
         assert not client.indices.exists(index=f"{prefix}users-v1")
+        # A process starting now (`up`, `opensearch init`) finds version 2 live and does
+        # not make version 1 again.
+        assert create_indices(client, prefix).users == f"{prefix}users-v2"
+        assert not client.indices.exists(index=f"{prefix}users-v1")
 
         # Written after the switch: applied by the worker to the new version.
         after = Person(api, "after", "After Switch")
