@@ -24,8 +24,9 @@ How (the live-version row: infra/postgres/view_versions.py):
    The pause lasts the last catch-up: a second or so behind a busy log.
 3. Old version. Dropped `DROP_AFTER_SECONDS` after the switch (a worker batch that read
    the live version just before the switch may still be writing to it), or kept with
-   `keep_old`. If the rebuild fails while switching, `switching` is turned off again and
-   version n stays live; running the command again resumes.
+   `keep_old`. If the rebuild fails while switching, the aliases go back to version n,
+   `switching` is turned off again and version n stays live; running the command again
+   resumes.
 """
 
 from __future__ import annotations
@@ -197,13 +198,18 @@ def rebuild_cluster_view(settings: Settings, source: EventSource, name: str, *,
             time.sleep(wait)
             position = _catch_up(source, store, projection, position, batch_size, advanced)
         versions.set_switching(name, True)
+        aliased = False
         try:
             on_switching()
             position = _catch_up(source, store, projection, position, batch_size, advanced)
             search.switch(building)
+            aliased = True
             versions.switched(name, position)
         except BaseException:
-            versions.set_switching(name, False)  # version `live` stays live; resumable
+            # Version `live` stays live, for readers too; the same command resumes.
+            if aliased:
+                search.switch(live)
+            versions.set_switching(name, False)
             raise
         dropped: tuple[str, ...] = ()
         if not keep_old and live != building:

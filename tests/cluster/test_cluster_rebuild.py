@@ -193,3 +193,96 @@ def test_search_is_rebuilt_beside_the_live_one_while_writes_flow(tmp_path: Path,
         assert search_ids(api, later, "users", "later", later.position) == [later.user_id]
         same_as_a_rebuild_from_zero(servers, client, api, later, later.position, "b")
         client.close()
+
+
+def test_the_hand_over_loses_no_event_a_worker_applies_around_the_switch(
+        tmp_path: Path, engines: Engines) -> None:
+    """The worker's side of the switch, step by step, with the cluster applier fed from
+    the log by hand (no Kafka, so each step happens exactly when the test says): an event
+    the worker applies to the old version after the rebuild's first catch-up reaches the
+    new version too, and a batch that arrives during the switch waits, having written
+    nothing, and goes to the new version once it is live."""
+    from photoshare.commands import messages as m
+    from photoshare.infra.postgres.view_versions import ViewSwitching
+    from photoshare.infra.roots.embedded import open_event_store
+    from photoshare.infra.roots.supervisor import prepare
+    from photoshare.infra.roots.view_stores import open_view_stores
+    from photoshare.projections.search import words
+
+    def named(name: str) -> str:
+        return " ".join(words(name))
+
+    with cluster_servers(engines, tmp_path, view_engines=True, s3=False) as servers:
+        settings = servers.settings()
+        prepare(settings)
+        commands = open_event_store(settings)
+        stores = open_view_stores(settings)
+        applier = stores.applier()
+        client = OpenSearch(settings.opensearch_url)
+        prefix = settings.opensearch_index_prefix
+        ctx = m.CommandContext(actor_id=None, correlation_id="hand-over")
+        applied = 0
+
+        def register(name: str) -> str:
+            return str(commands.execute(m.RegisterUser(
+                username=name, email=f"{name}@h.example", password_hash="x",
+                display_name=name.title()), ctx).value)
+
+        def rename(user_id: str, name: str) -> None:
+            commands.execute(m.UpdateProfile(user_id=user_id,
+                                             changes={"display_name": name}), ctx)
+
+        def worker_batch() -> None:
+            """What a worker does with the events it has not applied yet."""
+            nonlocal applied
+            envelopes, last = commands.read_batch(applied, 1000)
+            applier.apply([("t:0", envelope) for envelope in envelopes])
+            applied = last
+
+        def user(index: str, user_id: str) -> Any:
+            """The display name indexed for the user (as its words)."""
+            client.indices.refresh(index=index)
+            return client.get(index=index, id=user_id)["_source"]["display_name_words"]
+
+        ann, bob = register("ann"), register("bob")
+        worker_batch()
+        caught_up = False
+        during: list[str] = []
+
+        def on_progress(step: Progress) -> None:
+            nonlocal caught_up
+            if step.position >= step.head and not caught_up:
+                caught_up = True
+                # After the rebuild's first catch-up, before the switch: the worker
+                # applies these to version 1 only.
+                rename(ann, "Ann Before Switch")
+                during.append(register("cid"))
+                worker_batch()
+                assert user(f"{prefix}users-v1", ann) == named("Ann Before Switch")
+
+        def on_switching() -> None:
+            # During the switch: the worker's next batch waits and writes nothing.
+            rename(bob, "Bob During Switch")
+            with pytest.raises(ViewSwitching):
+                worker_batch()
+            assert user(f"{prefix}users-v1", bob) == named("Bob")
+
+        with open_log(settings) as log:
+            rebuilt = rebuild_cluster_view(settings, log, "search", keep_old=True,
+                                           on_progress=on_progress,
+                                           on_switching=on_switching)
+        assert rebuilt.version == 2 and caught_up
+        worker_batch()   # tried again: now to version 2
+        rename(ann, "Ann After Switch")
+        worker_batch()
+        v2 = f"{prefix}users-v2"
+        assert user(v2, ann) == named("Ann After Switch")
+        assert user(v2, bob) == named("Bob During Switch")
+        assert user(v2, during[0]) == named("Cid")
+        assert user(f"{prefix}users-v1", ann) == named("Ann Before Switch")  # kept, not written
+        queries = OpenSearchSearchQueries(client, prefix)
+        assert queries.users("during switch", 0, 10) == [bob]
+        assert queries.users("after switch", 0, 10) == [ann]
+        client.close()
+        stores.close()
+        commands.close()
