@@ -21,7 +21,8 @@ How (the live-version row: infra/postgres/view_versions.py):
    `switching` was set reaches them after it, so none is applied to version n only. What
    they apply again (events the rebuild applied too) is harmless, as a batch applied
    again after a crash is (the store's writes are idempotent, infra/opensearch/search.py).
-   The pause lasts the last catch-up: a second or so behind a busy log.
+   The pause lasts the last catch-up, the refresh and the alias switch (0.76 s in
+   bench/RESULTS.md).
 3. Old version. Dropped `DROP_AFTER_SECONDS` after the switch (a worker batch that read
    the live version just before the switch may still be writing to it), or kept with
    `keep_old`. If the rebuild fails while switching, the aliases go back to version n,
