@@ -10,6 +10,14 @@ endpoint's requests/s over the bare app's in the same round at the same connecti
 the medians over rounds. Endpoints: GET /v1/timeline, GET /v1/photos/{id} (a photo page,
 signed in), GET /v1/users/{id} (a profile), GET /v1/search/users?q=..., GET /healthz.
 
+`--profile cluster` measures the cluster read API (`photoshare readapi`) on its own
+stores instead: it starts PostgreSQL, Kafka, Cassandra, Redis and OpenSearch on free
+ports as the tests do (tests/support/engines.py; `make engines` first), seeds a smaller
+power-law graph through the PostgreSQL event store (`--users`, `--follows`, `--posts`:
+the cluster worker applies a few hundred events/s on this machine), publishes it with
+the relay, lets one worker apply it to Cassandra, Redis and OpenSearch, then serves the
+read API next to the bare app as above.
+
 Run: `.venv/bin/python bench/readpath.py --data-dir /tmp/readpath-20k` (see --help);
 needs `wrk` (`apt-get install wrk`).
 """
@@ -79,9 +87,8 @@ def start_bare(port: int) -> subprocess.Popen:
     return seeding.wait_answering(process, f"http://127.0.0.1:{port}/", 60, "the bare app")
 
 
-def workload(settings: Settings, base: str, rng: random.Random
-             ) -> dict[str, tuple[list[str], list[str]]]:
-    """Each endpoint's paths and tokens, drawn from the seeded log."""
+def seeded_ids(settings: Settings) -> tuple[list[str], list[str]]:
+    """The user ids and photo ids of the seeded log, in log order."""
     store = open_event_store(settings)
     user_ids, photo_ids = [], []
     for envelope in store.iter_log():
@@ -90,7 +97,14 @@ def workload(settings: Settings, base: str, rng: random.Random
         elif envelope.event_type == "PhotoPosted":
             photo_ids.append(envelope.data["photo_id"])
     store.close()
-    issuer = TokenService(seeding.SECRET, ttl_seconds=3600)
+    return user_ids, photo_ids
+
+
+def workload(user_ids: list[str], photo_ids: list[str], secret: str, base: str,
+             rng: random.Random) -> dict[str, tuple[list[str], list[str]]]:
+    """Each endpoint's paths and tokens, drawn from the seeded users (`user{n}`, n in
+    log order) and photos."""
+    issuer = TokenService(secret, ttl_seconds=3600)
     readers = rng.sample(user_ids, min(2000, len(user_ids)))
     tokens = [issuer.issue(u).token for u in readers]
     names = [f"user{n}" for n in rng.sample(range(len(user_ids)), min(500, len(user_ids)))]
@@ -112,12 +126,95 @@ def workload(settings: Settings, base: str, rng: random.Random
     return work
 
 
+Work = dict[str, tuple[str, list[str], list[str]]]  # name -> (base URL, paths, tokens)
+
+
+def targets(work: dict[str, tuple[list[str], list[str]]], base: str,
+            before: str | None) -> Work:
+    """Each endpoint on `base`; with `before` (the same app from the code before a
+    change, on the same data), each endpoint there too, named "... (before)"."""
+    found: Work = {name: (base, paths, tokens) for name, (paths, tokens) in work.items()}
+    if before:
+        found.update({f"{name} (before)": (before, paths, tokens)
+                      for name, (paths, tokens) in work.items()})
+    return found
+
+
+def measure(work: Work, bare_base: str, args: argparse.Namespace) -> list[dict[str, object]]:
+    """Rounds of wrk runs: the bare app, each endpoint, the bare app again."""
+    results: list[dict[str, object]] = []
+    for name, (base, paths, tokens) in work.items():  # warm-up: caches, pages, JIT of wrk
+        wrk(base, paths, tokens, 32, 2)
+    wrk(bare_base, ["/"], [], 32, 2)
+    for round_no in range(1, args.rounds + 1):
+        for conns in connections_of(args):
+            # The bare app before and after the endpoints: their mean is the round's
+            # reference, so a drift in the machine's load during the round evens out.
+            before = wrk(bare_base, ["/"], [], conns, args.seconds)
+            measured = {name: wrk(base, paths, tokens, conns, args.seconds)
+                        for name, (base, paths, tokens) in work.items()}
+            after = wrk(bare_base, ["/"], [], conns, args.seconds)
+            reference = (before["rps"] + after["rps"]) / 2
+            results.append({"round": round_no, "connections": conns, "endpoint": BARE,
+                            "rps": reference, "p50": before["p50"],
+                            "p99": max(before["p99"], after["p99"]), "ratio": 1.0})
+            print(f"round {round_no}, {conns} connection(s): {BARE} "
+                  f"{reference:,.0f} req/s")
+            for name, figures in measured.items():
+                ratio = figures["rps"] / reference
+                results.append({"round": round_no, "connections": conns,
+                                "endpoint": name, **figures, "ratio": ratio})
+                print(f"  {name:<31} {figures['rps']:8,.0f} req/s  {ratio:5.3f}x  "
+                      f"p50 {figures['p50']:6.2f} ms  p99 {figures['p99']:6.2f} ms",
+                      flush=True)
+    return results
+
+
+def before_path(checkout: Path) -> str:
+    """A PYTHONPATH under which `import photoshare` finds the code in `checkout` (ahead
+    of the installed, editable package)."""
+    root = Path(tempfile.mkdtemp(prefix="photoshare-before-"))
+    (root / "photoshare").symlink_to(checkout.resolve())
+    return str(root)
+
+
+def chosen(work: dict[str, tuple[list[str], list[str]]], args: argparse.Namespace
+           ) -> dict[str, tuple[list[str], list[str]]]:
+    if not args.only:
+        return work
+    wanted = args.only.split(",")
+    return {k: v for k, v in work.items() if any(w in k for w in wanted)}
+
+
+def connections_of(args: argparse.Namespace) -> list[int]:
+    return [int(c) for c in args.connections.split(",")]
+
+
+def report(results: list[dict[str, object]], work: dict[str, object],
+           args: argparse.Namespace) -> None:
+    print("\nmedians over rounds (ratio = requests/s over the bare app's in the same round)")
+    print("| endpoint | connections | req/s | ratio to bare | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|---|")
+    for conns in connections_of(args):
+        for name in [BARE, *work]:
+            rows = [r for r in results if r["endpoint"] == name and r["connections"] == conns]
+            med = {k: statistics.median(float(r[k]) for r in rows)  # type: ignore[arg-type]
+                   for k in ("rps", "ratio", "p50", "p99")}
+            print(f"| {name} | {conns} | {med['rps']:,.0f} | {med['ratio']:.3f}x | "
+                  f"{med['p50']:.2f} | {med['p99']:.2f} |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=20_000)
-    parser.add_argument("--follows", type=int, default=400_000)
-    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--profile", choices=("embedded", "cluster"), default="embedded",
+                        help="which read API: the embedded app on SQLite (default) or the "
+                             "cluster's `photoshare readapi` on its own stores")
+    parser.add_argument("--users", type=int, help="default 20,000 (cluster: 2,000)")
+    parser.add_argument("--follows", type=int, help="default 400,000 (cluster: 20,000)")
+    parser.add_argument("--posts", type=int, help="default 10,000 (cluster: 1,000)")
     parser.add_argument("--seconds", type=float, default=6, help="per load run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", default="1,32")
@@ -127,9 +224,21 @@ def main() -> None:
                         "an already seeded dir is reused")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also serve the same data with the code in DIR (a checkout "
+                             "laid out as the `photoshare` package, e.g. `git archive` of "
+                             "the commit before a change) and measure it in the same rounds")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("needs wrk (apt-get install wrk)")
+    small = args.profile == "cluster"
+    args.users = args.users or (2_000 if small else 20_000)
+    args.follows = args.follows or (20_000 if small else 400_000)
+    args.posts = args.posts or (1_000 if small else 10_000)
+    if small:
+        from readpath_cluster import run_cluster  # bench/readpath_cluster.py
+        run_cluster(args)
+        return
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="photoshare-readpath-"))
     settings = Settings(data_dir=data_dir, secret_key=seeding.SECRET,
                         celebrity_threshold=args.celebrity_threshold)
@@ -143,56 +252,25 @@ def main() -> None:
         print(f"  runner applied {events:,} events in {seconds:.1f} s")
     app_port, bare_port = seeding.free_port(), seeding.free_port()
     server = seeding.start_server(data_dir, app_port, args.celebrity_threshold)
-    bare = start_bare(bare_port)
+    processes = [server, start_bare(bare_port)]
     base, bare_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
+    before = None
     results: list[dict[str, object]] = []
     try:
-        work = workload(settings, base, random.Random(args.seed))
-        if args.only:
-            wanted = args.only.split(",")
-            work = {k: v for k, v in work.items() if any(w in k for w in wanted)}
-        for name, (paths, tokens) in work.items():  # warm-up: caches, pages, JIT of wrk
-            wrk(base, paths, tokens, 32, 2)
-        wrk(bare_base, ["/"], [], 32, 2)
-        connections = [int(c) for c in args.connections.split(",")]
-        for round_no in range(1, args.rounds + 1):
-            for conns in connections:
-                # The bare app before and after the endpoints: their mean is the round's
-                # reference, so a drift in the machine's load during the round evens out.
-                before = wrk(bare_base, ["/"], [], conns, args.seconds)
-                measured = {name: wrk(base, paths, tokens, conns, args.seconds)
-                            for name, (paths, tokens) in work.items()}
-                after = wrk(bare_base, ["/"], [], conns, args.seconds)
-                reference = (before["rps"] + after["rps"]) / 2
-                results.append({"round": round_no, "connections": conns, "endpoint": BARE,
-                                "rps": reference, "p50": before["p50"],
-                                "p99": max(before["p99"], after["p99"]), "ratio": 1.0})
-                print(f"round {round_no}, {conns} connection(s): {BARE} "
-                      f"{reference:,.0f} req/s")
-                for name, figures in measured.items():
-                    ratio = figures["rps"] / reference
-                    results.append({"round": round_no, "connections": conns,
-                                    "endpoint": name, **figures, "ratio": ratio})
-                    print(f"  {name:<22} {figures['rps']:8,.0f} req/s  {ratio:5.3f}x  "
-                          f"p50 {figures['p50']:6.2f} ms  p99 {figures['p99']:6.2f} ms",
-                          flush=True)
+        if args.before:
+            before_port = seeding.free_port()
+            processes.append(seeding.start_server(data_dir, before_port,
+                                                  args.celebrity_threshold,
+                                                  pythonpath=before_path(args.before)))
+            before = f"http://127.0.0.1:{before_port}"
+        work = targets(chosen(workload(*seeded_ids(settings), seeding.SECRET, base,
+                                       random.Random(args.seed)), args), base, before)
+        results = measure(work, bare_base, args)
     finally:
-        for process in (server, bare):
+        for process in processes:
             process.terminate()
             process.wait(timeout=30)
-    print("\nmedians over rounds (ratio = requests/s over the bare app's in the same round)")
-    print(f"| endpoint | connections | req/s | ratio to bare | p50 ms | p99 ms |")
-    print("|---|---|---|---|---|---|")
-    for conns in connections:
-        for name in [BARE, *work]:
-            rows = [r for r in results if r["endpoint"] == name and r["connections"] == conns]
-            med = {k: statistics.median(float(r[k]) for r in rows)  # type: ignore[arg-type]
-                   for k in ("rps", "ratio", "p50", "p99")}
-            print(f"| {name} | {conns} | {med['rps']:,.0f} | {med['ratio']:.3f}x | "
-                  f"{med['p50']:.2f} | {med['p99']:.2f} |")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-
+    report(results, work, args)
 
 if __name__ == "__main__":
     main()

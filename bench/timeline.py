@@ -130,9 +130,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int, threshold: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, threshold: int,
+                 pythonpath: str | None = None) -> subprocess.Popen:
+    """`photoshare serve` on `data_dir`; with `pythonpath`, the photoshare found there."""
     env = {**os.environ, "PHOTOSHARE_SECRET_KEY": SECRET, "PHOTOSHARE_LOG_LEVEL": "WARNING",
            "PHOTOSHARE_CELEBRITY_THRESHOLD": str(threshold)}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     process = subprocess.Popen([str(Path(sys.executable).parent / "photoshare"), "serve",
                                 "--port", str(port), "--data-dir", str(data_dir)], env=env)
     # The runner catches up before serving.

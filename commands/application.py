@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import singledispatchmethod
+from functools import partial, singledispatchmethod
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -86,6 +86,13 @@ class _Decision:
     value: Any = None
     # Run once the events are saved (and only then): destroying a deleted account's key.
     after_save: Callable[[], None] | None = None
+    # Decided again once the events are saved, on fresh state: what else to save now.
+    # For rules between aggregates that no one aggregate guards (a follow and a block of
+    # the same pair are decided on different aggregates, so neither command's append
+    # conflicts with the other's): each side looks again after its own save, and at
+    # least one of two racing commands sees the other's events (the log orders the
+    # appends, and each look comes after its own append), so the pair is settled.
+    settle: Callable[[], Sequence[EventSourcedAggregate]] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,9 +136,21 @@ class PhotoShareCommands(Application):
                 continue  # someone else appended first: decide again on the new state
             if decision.after_save is not None:
                 decision.after_save()
+            if decision.settle is not None:
+                recordings = [*recordings, *self._save_settled(decision.settle)]
             if recordings:
                 return CommandResult(max(r.notification.id for r in recordings), decision.value)
             return CommandResult(self.head_position(), decision.value)
+        raise ConcurrentUpdateError("the resource changed concurrently; try again")
+
+    def _save_settled(self, settle: Callable[[], Sequence[EventSourcedAggregate]]) -> list[Any]:
+        """Save what `settle` decides, deciding again when another command got there
+        first (then it usually finds nothing left to do)."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return list(self.save(*settle()))
+            except IntegrityError:
+                continue
         raise ConcurrentUpdateError("the resource changed concurrently; try again")
 
     def check(self, command: Any, context: m.CommandContext) -> None:
@@ -251,14 +270,15 @@ class PhotoShareCommands(Application):
         follow = self._get(Follow, follow_id(follower.id, followee.id))
         if follow is not None and follow.active:
             return _Decision([])
+        settle = partial(self._end_pair_if_blocked, follower.id, followee.id, context)
         if followee.private:
             requests = self._get(FollowRequests, follow_requests_id(followee.id))
             if requests is None:
                 requests = FollowRequests.start(follower.id, followee.id, context)
             else:
                 requests.request(follower.id, context)
-            return _Decision([requests], "requested")
-        return _Decision([self._follow_from(follower.id, followee.id, context)])
+            return _Decision([requests], "requested", settle=settle)
+        return _Decision([self._follow_from(follower.id, followee.id, context)], settle=settle)
 
     @_decide.register
     def _unfollow(self, command: m.UnfollowUser, context: m.CommandContext) -> _Decision:
@@ -369,23 +389,40 @@ class PhotoShareCommands(Application):
             block = Block.start(blocker.id, blocked.id, context)
         else:
             block.block(context)  # already blocked: records nothing
-        to_save: list[EventSourcedAggregate] = [block]
-        for follower_id, followee_id in ((blocker.id, blocked.id), (blocked.id, blocker.id)):
+        return _Decision([block, *self._end_pair(blocker.id, blocked.id, context)],
+                         settle=partial(self._end_pair_if_blocked, blocker.id, blocked.id,
+                                        context))
+
+    def _end_pair(self, blocker_id: UUID, blocked_id: UUID,
+                  context: m.CommandContext) -> list[EventSourcedAggregate]:
+        """What a block ends between two people: their follows both ways, and pending
+        follow requests (the blocked person's request to the blocker is declined, the
+        blocker's to the blocked person withdrawn). Only what changed is returned."""
+        changed: list[EventSourcedAggregate] = []
+        for follower_id, followee_id in ((blocker_id, blocked_id), (blocked_id, blocker_id)):
             follow = self._get(Follow, follow_id(follower_id, followee_id))
-            if follow is not None:
-                follow.unfollow(context)  # records nothing unless it is active
-                to_save.append(follow)
-        # Pending follow requests between the two end too: the blocked person's request
-        # to the blocker is declined, the blocker's to the blocked person withdrawn.
-        for requester_id, owner_id in ((blocked.id, blocker.id), (blocker.id, blocked.id)):
+            if follow is not None and follow.active:
+                follow.unfollow(context)
+                changed.append(follow)
+        for requester_id, owner_id in ((blocked_id, blocker_id), (blocker_id, blocked_id)):
             requests = self._get(FollowRequests, follow_requests_id(owner_id))
             if requests is not None and requests.is_pending(requester_id):
-                if owner_id == blocker.id:
+                if owner_id == blocker_id:
                     requests.decline(requester_id, context)
                 else:
                     requests.withdraw(requester_id, context)
-                to_save.append(requests)
-        return _Decision(to_save)
+                changed.append(requests)
+        return changed
+
+    def _end_pair_if_blocked(self, one: UUID, other: UUID,
+                             context: m.CommandContext) -> list[EventSourcedAggregate]:
+        """After a follow, a follow request or a block of the pair is saved: if either
+        blocks the other now, what a block ends is ended (a follow that raced a block
+        does not outlive it)."""
+        for blocker_id, blocked_id in ((one, other), (other, one)):
+            if self._blocks(blocker_id, blocked_id):
+                return self._end_pair(blocker_id, blocked_id, context)
+        return []
 
     @_decide.register
     def _unblock(self, command: m.UnblockUser, context: m.CommandContext) -> _Decision:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from photoshare.events import (
     CommentAdded,
@@ -61,6 +62,15 @@ class CommentRecord:
     position: int
 
 
+class CardState(NamedTuple):
+    """What can change in a photo's card (the rest is fixed at its post)."""
+
+    likes: int
+    comments: int
+    alt_text: str | None
+    liked: bool  # by the reader asked about (False when none)
+
+
 class PhotoStore(ABC):
     """Write port. Likes and comments on a photo that is gone are ignored; counts move
     only when a like or comment row really appears or disappears."""
@@ -100,6 +110,16 @@ class PhotoQueries(ABC):
 
     @abstractmethod
     def many(self, photo_ids: list[str]) -> dict[str, PhotoRecord]: ...
+
+    def card_states(self, photo_ids: list[str],
+                    liker: str | None = None) -> dict[str, CardState]:
+        """What can change in the card of each of `photo_ids` that is there: its like and
+        comment counts, its alt text, and whether `liker` (if any) likes it. A store
+        with a cheaper read than `many` and `liked_by` overrides this."""
+        records = self.many(photo_ids)
+        liked = self.liked_by(liker, list(records)) if liker and records else set()
+        return {pid: CardState(r.likes, r.comments, r.alt_text, pid in liked)
+                for pid, r in records.items()}
 
     @abstractmethod
     def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:

@@ -5,7 +5,8 @@ than the work: a thread-pool hop for a sync endpoint, solving the dependency gra
 validating and re-encoding the returned dict through pydantic. `ReadRoute` runs a sync
 endpoint inline on the event loop and writes its dict straight out as JSON (orjson). An
 endpoint whose queries can be slow (search ranks every match) is marked `@offload` and
-still runs in the thread pool.
+still runs in the thread pool, and so does every endpoint where the views are servers
+(`ReadServices.inline_reads`: the cluster's Cassandra round trips must not stall the loop).
 
 Its parameters are resolved by hand when they are all of the kinds the read routes use
 (path parameters, bounded text queries, and the dependencies `current_user_id`,
@@ -19,17 +20,20 @@ the endpoints' signatures.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import typing
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import orjson
 from annotated_types import MaxLen, MinLen
 from fastapi.params import Depends, Query
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -65,6 +69,30 @@ def offload(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return endpoint
 
 
+# At most this many offloaded endpoints run at once in a process on SQLite views (the
+# others wait their turn, without a thread): with the pool's default of 40, 32 concurrent
+# searches were 32 threads taking the GIL from each other and from the event loop that
+# serves every other request, and the whole process slowed. SQLite runs without the GIL,
+# so two threads keep two cores busy. The cluster read API, whose threads mostly wait for
+# OpenSearch and Cassandra, allows more (`ReadServices.offload_threads`).
+OFFLOAD_THREADS = 2
+# The limiters of each event loop, by size (a limiter belongs to the loop it first waits
+# on; tests run one loop per app).
+_offload_limiters: weakref.WeakKeyDictionary[Any, dict[int, anyio.CapacityLimiter]] = \
+    weakref.WeakKeyDictionary()
+
+
+async def run_offloaded(endpoint: Callable[..., Any], threads: int = OFFLOAD_THREADS,
+                        /, **kwargs: Any) -> Any:
+    """`endpoint(**kwargs)` in a worker thread, at most `threads` of them at once."""
+    limiters = _offload_limiters.setdefault(asyncio.get_running_loop(), {})
+    limiter = limiters.get(threads)
+    if limiter is None:
+        limiter = limiters[threads] = anyio.CapacityLimiter(threads)
+    return await anyio.to_thread.run_sync(functools.partial(endpoint, **kwargs),
+                                          limiter=limiter)
+
+
 def _fast(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(endpoint):
         return endpoint
@@ -74,7 +102,7 @@ def _fast(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     async def run(*args: Any, **kwargs: Any) -> Any:  # FastAPI's own path: see ReadRoute
         headers = kwargs.pop(_SUB_RESPONSE).headers
         if threaded:
-            result = await run_in_threadpool(endpoint, *args, **kwargs)
+            result = await run_offloaded(functools.partial(endpoint, *args), **kwargs)
         else:
             result = endpoint(*args, **kwargs)
         if isinstance(result, Response):
@@ -250,10 +278,13 @@ class ReadRoute(APIRoute):
                 return None
             headers: Headers = {}
             kwargs = {name: await resolve(request, headers) for name, resolve in resolvers}
+            services = getattr(request.app.state, "read", None)  # None: a bare test app
             if is_async:
                 result = await endpoint(**kwargs)
-            elif threaded:
-                result = await run_in_threadpool(endpoint, **kwargs)
+            elif threaded or (services is not None and not services.inline_reads):
+                result = await run_offloaded(
+                    endpoint, services.offload_threads if services else OFFLOAD_THREADS,
+                    **kwargs)
             else:
                 result = endpoint(**kwargs)
             if isinstance(result, Response):

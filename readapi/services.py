@@ -119,8 +119,22 @@ class ReadServices:
     min_position_wait_seconds: float = 2.0
     sse_keepalive_seconds: float = 15.0
     max_streams_per_user: int = 5  # open live streams per user in this process
+    # How many slow endpoints (search) may run at once in worker threads (see
+    # routing.run_offloaded): few where the views are SQLite, more where they are servers.
+    offload_threads: int = 2
+    # Whether the hot reads run inline on the event loop: yes on SQLite (sub-millisecond,
+    # in-process); no where the views are servers, whose round trips would stall every
+    # other request of the process (`/healthz` included) while one page waits.
+    inline_reads: bool = True
     stream_slots: StreamSlots = field(default_factory=StreamSlots, compare=False, repr=False)
     stopping: Stopping = field(default_factory=Stopping, compare=False, repr=False)
+    # The fixed JSON of recently served photo cards (readapi/cards.py).
+    cards: Any = field(default_factory=lambda: _card_cache(), compare=False, repr=False)
 
     def media_url(self, key: str | None) -> str | None:
         return f"{self.media_url_prefix}/{key}" if key else None
+
+
+def _card_cache() -> Any:
+    from photoshare.readapi.cards import CardCache  # cards.py builds on this module
+    return CardCache()

@@ -14,6 +14,11 @@ context to make that safe:
   same position): a replay after a crash finishes what the first attempt started.
 - Redis counters are staged with (partition, position) and applied at the end of the
   batch by a script that skips what that partition's counter checkpoint has passed.
+- Cassandra writes that nothing later in the batch must find in Cassandra are staged
+  in the batch's write buffer (infra/cassandra/write_buffer.py) and flushed, all
+  awaited, before the checkpoints: the timestamps make their order of arrival
+  irrelevant, and a crash before the flush completes leaves the checkpoints where they
+  were, so the batch is applied again (and its writes written again).
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ in any interleaving, which the views converge under (see the stores' docstrings)
 * `PartitionedApplier`: the SQLite views of one machine. Every view change is committed
   in one view transaction together with the checkpoints.
 * `ClusterApplier`: the cluster stores (Cassandra, Redis, OpenSearch), which share no
-  transaction. A batch's writes go first, then the batch-end flushes (OpenSearch's bulk
-  request), then the checkpoints (in the cluster profile, with the Redis counters in one
+  transaction. A batch's writes go first, then the batch-end flushes (the Cassandra
+  writes the stores staged in their write buffer, `infra/cassandra/write_buffer.py`;
+  OpenSearch's bulk request), then the checkpoints (in the cluster profile, with the Redis counters in one
   script), which therefore never pass a write that is not durable. A crash before the
   checkpoints applies the batch again on top of its own partial effects, which the
   stores make harmless (`streams.delivery`).
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
@@ -101,7 +102,10 @@ class ClusterApplier:
     servers that are faster done side by side. `bindings`' store factories are called
     once per batch with no connection and the batch's outbox; the stores read each
     thread's current event from `delivery`. Events of different partitions with the same
-    `serialize_by` key (by default `counted_account`) are applied one at a time."""
+    `serialize_by` key (by default `counted_account`) are applied one at a time by the
+    projections named in `serialized` (by default the timelines, the one that reads the
+    count and acts on it); their other projections run side by side, so that one popular
+    account's follows do not wait for each other's graph and notification writes."""
 
     def __init__(self, checkpoints: Checkpoints, bindings: Sequence[Binding],
                  delivery: Delivery, *,
@@ -109,9 +113,10 @@ class ClusterApplier:
                  flushes: Sequence[Callable[[], None]] = (),
                  discards: Sequence[Callable[[], None]] = (),
                  threads: int = 8,
-                 serialize_by: Callable[[Envelope], str | None] = counted_account) -> None:
+                 serialize_by: Callable[[Envelope], str | None] = counted_account,
+                 serialized: Collection[str] = ("timelines",)) -> None:
         self.checkpoints, self.bindings, self.delivery = checkpoints, list(bindings), delivery
-        self.serialize_by = serialize_by
+        self.serialize_by, self.serialized = serialize_by, frozenset(serialized)
         self.publish = publish
         self.flushes = list(flushes)      # batch-end writes, in order
         self.discards = list(discards)    # forget what a failed batch staged
@@ -159,13 +164,12 @@ class ClusterApplier:
                                     envelope.data)
             self.delivery.at(partition, envelope.position)
             key = self.serialize_by(envelope)
-            if key is None:
-                for projection, store in stores:
-                    projection.apply(event, envelope, store)
-            else:
-                with serializer.lock(key):
-                    for projection, store in stores:
+            for projection, store in stores:
+                if key is not None and projection.name in self.serialized:
+                    with serializer.lock(key):
                         projection.apply(event, envelope, store)
+                else:
+                    projection.apply(event, envelope, store)
             last = envelope.position
         return partition, last
 

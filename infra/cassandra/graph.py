@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cassandra.cluster import Session
-from cassandra.concurrent import execute_concurrent
 from photoshare.infra.cassandra.schema import (
     FOLLOWERS,
     FOLLOWING,
@@ -11,6 +12,7 @@ from photoshare.infra.cassandra.schema import (
     Write,
     keyspace_of,
 )
+from photoshare.infra.cassandra.write_buffer import DirectWrites, WriteBuffer
 from photoshare.projections.graph import Edge, GraphQueries, GraphStore
 
 
@@ -22,10 +24,15 @@ class CassandraGraphStore(GraphStore):
     aggregate, hence in order; a redelivery replays them in order too, so reading
     before writing converges. Every write is timestamped with its event's position, so
     a worker still applying a stale batch of the pair's events (its partition moved on
-    to another worker in a rebalance) cannot undo what the newer events wrote."""
+    to another worker in a rebalance) cannot undo what the newer events wrote.
 
-    def __init__(self, session: Session) -> None:
+    In a worker, the writes are staged in the batch's `WriteBuffer` and the edge is
+    recalled from it first: a later event of the same batch on the same pair sees the
+    edge the earlier one staged (infra/cassandra/write_buffer.py)."""
+
+    def __init__(self, session: Session, buffer: WriteBuffer | None = None) -> None:
         self.session = session
+        self.buffer: WriteBuffer | DirectWrites = buffer or DirectWrites(session)
         self.followers = BucketedList(session, FOLLOWERS)
         self.following = BucketedList(session, FOLLOWING)
         ks = keyspace_of(session)
@@ -44,26 +51,35 @@ class CassandraGraphStore(GraphStore):
             return  # a redelivered older follow: the pair was followed again since
         writes = [*self.followers.writes_to_add(followee_id, position, follower_id, position),
                   *self.following.writes_to_add(follower_id, position, followee_id, position)]
+        once = [*self.followers.names_to_add(followee_id, position),
+                *self.following.names_to_add(follower_id, position)]
         edge = (self._put_edge, (follower_id, followee_id, position, position))
+        self.buffer.remember(("follow_edges", follower_id, followee_id), position, position)
         if current is not None and current != position:
             # The edge last: it is what locates the older rows this unlinks, if this
             # crashes first and the follow is applied again.
-            self._run(writes + self._unlink(follower_id, followee_id, current, position))
-            self._run([edge])
+            self.buffer.stage(writes + self._unlink(follower_id, followee_id, current, position),
+                              once=once)
+            self.buffer.stage([edge], last=True)
         else:
             # All at once: applied again after a crash part-way, the follow finds the
             # edge at its own position or missing, and writes everything again.
-            self._run([*writes, edge])
+            self.buffer.stage([*writes, edge], once=once)
 
     def unfollow(self, follower_id: str, followee_id: str, position: int) -> None:
         current = self._position(follower_id, followee_id)
         if current is None or current > position:
             return  # not followed, or followed again after this (stale) unfollow
         # The edge last: if this crashes first, the unfollow applied again finds it.
-        self._run(self._unlink(follower_id, followee_id, current, position))
-        self.session.execute(self._drop_edge, (position, follower_id, followee_id))
+        self.buffer.remember(("follow_edges", follower_id, followee_id), None, position)
+        self.buffer.stage(self._unlink(follower_id, followee_id, current, position))
+        self.buffer.stage([(self._drop_edge, (position, follower_id, followee_id))], last=True)
 
     def _position(self, follower_id: str, followee_id: str) -> int | None:
+        staged: Any = self.buffer.recall(("follow_edges", follower_id, followee_id),
+                                         _NOT_STAGED)
+        if staged is not _NOT_STAGED:
+            return staged  # type: ignore[no-any-return]
         row = self.session.execute(self._edge, (follower_id, followee_id)).one()
         return row.position if row else None
 
@@ -72,9 +88,8 @@ class CassandraGraphStore(GraphStore):
         return [*self.followers.writes_to_remove(followee_id, position, follower_id, at),
                 *self.following.writes_to_remove(follower_id, position, followee_id, at)]
 
-    def _run(self, writes: list[Write]) -> None:
-        # Different partitions: concurrent single-partition writes, not a batch.
-        execute_concurrent(self.session, writes)
+
+_NOT_STAGED = object()
 
 
 class CassandraGraphQueries(GraphQueries):

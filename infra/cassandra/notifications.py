@@ -39,6 +39,7 @@ from photoshare.infra.cassandra.schema import (
     rows_of,
     shard_of,
 )
+from photoshare.infra.cassandra.write_buffer import DirectWrites, WriteBuffer
 from photoshare.projections.notifications import (
     NOTICE_KIND,
     Notification,
@@ -99,8 +100,11 @@ class CassandraNotificationStore(NotificationStore):
     a copy announcing into that batch's outbox."""
 
     def __init__(self, session: Session, delivery: Delivery,
-                 outbox: Outbox | None = None) -> None:
+                 outbox: Outbox | None = None, buffer: WriteBuffer | None = None) -> None:
         self.session, self.delivery, self.outbox = session, delivery, outbox
+        # The list rows are staged in a worker's batch (nothing in the batch reads them);
+        # the id rows, read back and racing with other workers, are written at once.
+        self.buffer: WriteBuffer | DirectWrites = buffer or DirectWrites(session)
         ks = keyspace_of(session)
         self._row = session.prepare(
             f"SELECT {_FIELDS}, removed, writetime(removed) AS removed_at "
@@ -192,7 +196,7 @@ class CassandraNotificationStore(NotificationStore):
                 return False  # there already (another event's row)
             # Else hidden by an older event (added again), or written by this event.
         self.session.execute(self._put_row, (*values, False, stamp))
-        self.session.execute(self._list, (*values, stamp))
+        self.buffer.stage([(self._list, (*values, stamp))])
         return True
 
     def announce(self, notification: Notification) -> None:

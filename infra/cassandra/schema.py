@@ -318,6 +318,12 @@ class BucketedList:
         return [(self._mark_bucket, (self.spec.table, key, bucket, at)),
                 (self._insert, (key, bucket, position, item, at))]
 
+    def names_to_add(self, key: str, position: int) -> list[tuple[str, ...] | None]:
+        """Names of `writes_to_add`'s writes for a write buffer's `once`: the bucket's
+        mark is the same row for every item of the bucket (never removed, so any
+        event's write of it will do), the item's row is its own."""
+        return [("list_buckets", self.spec.table, key, str(bucket_of(position))), None]
+
     def writes_to_remove(self, key: str, position: int, item: str, at: int) -> list[Write]:
         """The delete of `item` at `position`, at timestamp `at`: it shadows writes of
         older events only, so a stale replay of one cannot bring the row back."""

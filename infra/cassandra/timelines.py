@@ -26,6 +26,15 @@ are True again for the same event (`streams.delivery`): a worker that crashed ha
 through an event, and applies it again, finishes it. Unfollows keep the pair's row as
 inactive (rather than deleting it) for the same reason.
 
+In a worker, the pair rows (`tl_follows`, `tl_celebrity_follows`) are staged in the
+batch's write buffer (infra/cassandra/write_buffer.py) and recalled from it: the pair
+read of a later event of the batch, and a head built within the batch, see them. The
+fan-out list (`tl_followers`) and the post index are written at once, as before: each
+is one half of a write-then-read pair with an event another worker may be applying
+(a follow's back-fill reads the post index after writing the fan-out list; a post's
+fan-out reads the list after writing the index), which only works when the write is
+durable before the read.
+
 Keys: heads `{prefix}tl:{user_id}`, members `owner_id/photo_id` scored by the post's log
 position, the sentinel `~` at score 0 (log positions start at 1); follow registers
 `{prefix}tlf:{user_id}`, a hash of owner_id -> signed position.
@@ -35,12 +44,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from photoshare.infra.cassandra.schema import NO_POSITION_LIMIT, keyspace_of, rows_of
+from photoshare.infra.cassandra.write_buffer import DirectWrites, WriteBuffer
 from photoshare.infra.redis.counters import RedisCounters
 from photoshare.projections.timelines import (
     TimelineEntry,
@@ -106,7 +116,8 @@ return 0
 """
 # KEYS: head, tlf. ARGV: cap, number of registers, then (owner, signed position) per
 # register, then (member, score, owner) per post. Moves the registers, adds the posts
-# of owners still followed (if the head still exists), trims to `cap`.
+# of owners still followed (if the head still exists), trims to `cap`. Answers whether
+# the head exists.
 _MERGE = _REGISTER_LUA + """
 local registers = tonumber(ARGV[2])
 for i = 3, 2 + registers * 2, 2 do register(KEYS[2], ARGV[i], tonumber(ARGV[i + 1])) end
@@ -115,7 +126,7 @@ for i = 3 + registers * 2, #ARGV, 3 do
   if followed(KEYS[2], ARGV[i + 2]) then redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i]) end
 end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(tonumber(ARGV[1]) + 1))
-return 0
+return 1
 """
 # KEYS: heads. ARGV: members..., then cap as the last. Removes the members from each
 # head; answers the 1-based indexes of heads that held `cap` posts and lost one.
@@ -171,8 +182,8 @@ class TimelineTables:
         ks = keyspace_of(session)
         prepare = session.prepare
         self.follow_row = prepare(
-            f"SELECT active, position FROM {ks}.tl_follows WHERE follower_id = ? "
-            "AND followee_id = ?")
+            f"SELECT followee_id, active, celebrity, position FROM {ks}.tl_follows "
+            "WHERE follower_id = ? AND followee_id = ?")
         self.put_follow = prepare(
             f"INSERT INTO {ks}.tl_follows (follower_id, followee_id, active, celebrity, "
             "position) VALUES (?, ?, true, ?, ?) USING TIMESTAMP ?")
@@ -239,12 +250,13 @@ class TimelineTables:
                       args=[owner_id, position if followed else -position])
 
     def merge_into_head(self, user_id: str, entries: Sequence[TimelineEntry], cap: int,
-                        registers: Sequence[tuple[str, int]] = ()) -> None:
+                        registers: Sequence[tuple[str, int]] = ()) -> bool:
+        """Whether the head exists (else nothing but the registers moved)."""
         args: list[Any] = [cap, len(registers)]
         args += [value for owner, signed in registers for value in (owner, signed)]
         args += [value for entry in entries
                  for value in (member(entry), entry.position, entry.owner_id)]
-        self.merge(keys=[self.head(user_id), self.follows(user_id)], args=args)
+        return bool(self.merge(keys=[self.head(user_id), self.follows(user_id)], args=args))
 
     def follower_ids(self, user_id: str) -> list[str]:
         return [row.follower_id for row in self.session.execute(self.followers, (user_id,))]
@@ -282,22 +294,38 @@ class TimelineTables:
         owners = [row.followee_id for row in rows if row.active and not row.celebrity]
         return self.newest_posts(owners, None, cap)
 
-    def rebuild_head(self, user_id: str, cap: int) -> None:
+    def rebuild_head(self, user_id: str, cap: int,
+                     staged: Iterable[Any] = ()) -> None:
         """Make the user's head complete: the sentinel first (fan-outs land from now
         on), then the follows and the newest posts from Cassandra, merged in by a
-        script that keeps only the posts of owners still followed, trimmed to `cap`."""
+        script that keeps only the posts of owners still followed, trimmed to `cap`.
+        `staged`: the user's tl_follows rows a worker's batch has staged and not yet
+        written, which replace Cassandra's rows of the same followees."""
         self.redis.zadd(self.head(user_id), {SENTINEL: 0})
         rows = list(self.session.execute(self.followees, (user_id,)))
+        if staged:
+            newer = {row.followee_id: row for row in staged}
+            rows = [*(row for row in rows if row.followee_id not in newer), *newer.values()]
         registers = [(row.followee_id, row.position if row.active else -row.position)
                      for row in rows if row.position]
         self.merge_into_head(user_id, self.materialized(user_id, cap, rows), cap, registers)
 
 
+class FollowRow(NamedTuple):
+    """A tl_follows row as a batch staged it (the columns the store reads)."""
+
+    followee_id: str
+    active: bool
+    celebrity: bool | None
+    position: int
+
+
 class CassandraTimelineStore(TimelineStore):
     def __init__(self, tables: TimelineTables, counters: RedisCounters, delivery: Delivery,
-                 outbox: Outbox | None = None) -> None:
+                 outbox: Outbox | None = None, buffer: WriteBuffer | None = None) -> None:
         self.t, self.counters, self.delivery = tables, counters, delivery
         self.outbox: Outbox = outbox if outbox is not None else []
+        self.buffer: WriteBuffer | DirectWrites = buffer or DirectWrites(tables.session)
 
     def bind(self, outbox: Outbox) -> CassandraTimelineStore:
         bound = copy.copy(self)
@@ -314,7 +342,16 @@ class CassandraTimelineStore(TimelineStore):
         return self.counters.get(FOLLOWERS, user_id)
 
     def _pair(self, follower_id: str, followee_id: str) -> Any:
+        staged = self.buffer.recall(("tl_follows", follower_id, followee_id), None)
+        if staged is not None:
+            return staged
         return self.t.session.execute(self.t.follow_row, (follower_id, followee_id)).one()
+
+    def _stage_pair(self, follower_id: str, row: FollowRow) -> None:
+        self.buffer.remember(("tl_follows", follower_id, row.followee_id), row, self._at)
+
+    def _staged_follows(self, user_id: str) -> list[Any]:
+        return list(self.buffer.recall_all(("tl_follows", user_id)).values())
 
     def add_follow(self, follower_id: str, followee_id: str, celebrity: bool) -> bool:
         row = self._pair(follower_id, followee_id)
@@ -322,15 +359,16 @@ class CassandraTimelineStore(TimelineStore):
                                 or (row.active and row.position != self._at)):
             return False  # followed already, or a stale replay (a newer event wrote it)
         session, at = self.t.session, self._at
-        # The fan-out list before the back-fill reads the post index: a post racing with
-        # this follow reads the list after adding itself to that index. (A crash part-way
-        # leaves the pair's row at this position or missing: applied again, all is
-        # written again.)
-        writes = [(self.t.put_follower, (followee_id, follower_id, at)),
-                  (self.t.put_follow, (follower_id, followee_id, celebrity, at, at))]
+        # The fan-out list at once, before the back-fill reads the post index: a post
+        # racing with this follow reads the list after adding itself to that index. The
+        # pair's rows are staged. (A crash part-way leaves the pair's row at this
+        # position or missing: applied again, all is written again.)
+        session.execute(self.t.put_follower, (followee_id, follower_id, at))
+        writes = [(self.t.put_follow, (follower_id, followee_id, celebrity, at, at))]
         if celebrity:
             writes.append((self.t.put_celebrity, (follower_id, followee_id, at)))
-        execute_concurrent(session, writes, raise_on_first_error=True)
+        self._stage_pair(follower_id, FollowRow(followee_id, True, celebrity, at))
+        self.buffer.stage(writes)
         self.t.set_register(follower_id, followee_id, at, followed=True)
         self.counters.add(FOLLOWERS, followee_id, +1)
         return True
@@ -341,10 +379,12 @@ class CassandraTimelineStore(TimelineStore):
                                                       and row.position != self._at):
             return False  # not followed, or a stale replay (a newer event wrote it)
         session, at = self.t.session, self._at
-        execute_concurrent(session, [
-            (self.t.drop_follower, (at, followee_id, follower_id)),
-            (self.t.drop_celebrity, (at, follower_id, followee_id)),
-            (self.t.end_follow, (at, at, follower_id, followee_id))], raise_on_first_error=True)
+        # The fan-out list at once (it is never staged, so never recalled); the pair's
+        # rows are staged.
+        session.execute(self.t.drop_follower, (at, followee_id, follower_id))
+        self._stage_pair(follower_id, FollowRow(followee_id, False, row.celebrity, at))
+        self.buffer.stage([(self.t.drop_celebrity, (at, follower_id, followee_id)),
+                           (self.t.end_follow, (at, at, follower_id, followee_id))])
         # Before the projection removes the owner's posts from the head: a fan-out
         # after this adds none (module docstring).
         self.t.set_register(follower_id, followee_id, at, followed=False)
@@ -360,6 +400,12 @@ class CassandraTimelineStore(TimelineStore):
         args = ([(f, user_id, position) for f in followers] if celebrity
                 else [(position, f, user_id) for f in followers])
         execute_concurrent_with_args(session, statement, args)
+        # Rows of these pairs staged earlier in the batch: recalled with the new flag
+        # (their staged writes are older, so Cassandra keeps this flag too).
+        for follower_id in followers:
+            staged = self.buffer.recall(("tl_follows", follower_id, user_id), None)
+            if staged is not None:
+                self._stage_pair(follower_id, staged._replace(celebrity=celebrity))
 
     def followers(self, user_id: str) -> list[str]:
         return sorted(self.t.follower_ids(user_id))
@@ -401,11 +447,11 @@ class CassandraTimelineStore(TimelineStore):
                            for user_id in receivers)
 
     def backfill(self, user_id: str, owner_id: str, cap: int) -> None:
-        key = self.t.head(user_id)
-        if not self.t.redis.exists(key):
-            self.t.rebuild_head(user_id, cap)
-            return
-        self.t.merge_into_head(user_id, self.t.newest_posts([owner_id], None, cap), cap)
+        # The merge answers whether the head exists (one round trip less than asking
+        # first); without one, it is built whole.
+        if not self.t.merge_into_head(user_id, self.t.newest_posts([owner_id], None, cap),
+                                      cap):
+            self.t.rebuild_head(user_id, cap, self._staged_follows(user_id))
 
     def _full_after(self, script: Any, users: Sequence[str], args: list[Any]) -> list[str]:
         full: list[str] = []
@@ -424,7 +470,7 @@ class CassandraTimelineStore(TimelineStore):
 
     def refill(self, user_id: str, cap: int) -> None:
         if self.t.redis.exists(self.t.head(user_id)):
-            self.t.rebuild_head(user_id, cap)
+            self.t.rebuild_head(user_id, cap, self._staged_follows(user_id))
 
 
 class CassandraTimelineQueries(TimelineQueries):

@@ -243,6 +243,9 @@ def create_read_app(settings: Settings) -> FastAPI:
         min_position_wait_seconds=settings.min_position_wait_seconds,
         sse_keepalive_seconds=settings.sse_keepalive_seconds,
         max_streams_per_user=settings.max_streams_per_user,
+        # Searches on the cluster's stores mostly wait for OpenSearch: more at once.
+        offload_threads=2 if stores.kind == "sqlite" else 16,
+        inline_reads=stores.kind == "sqlite",
     )
     app.state.progress = progress
     app.state.accounts = KnownAccounts(app.state.read)  # tokens of no account: 401

@@ -123,10 +123,13 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
 
 
 def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: Delivery,
-                     counters: Any, search_store: Any | None, *,
+                     counters: Any, search_store: Any | None,
+                     buffer: Any | None = None, *,
                      before_search: Callable[[], None] = lambda: None) -> list[Binding]:
     """Every projection bound to its cluster store (search only with a `search_store`).
-    The stores read the current event from `delivery` and stage counts in `counters`.
+    The stores read the current event from `delivery` and stage counts in `counters`,
+    and the Cassandra writes they can defer in `buffer` (a WriteBuffer the caller
+    flushes before it saves checkpoints; without one they write at once).
     `before_search` runs at the start of each batch, before anything is applied (it points
     the search store at the live version, or raises while a rebuild switches it in)."""
     from photoshare.infra.cassandra.controls import CassandraControlStore
@@ -148,11 +151,12 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
     from photoshare.projections.search import SearchProjection
     from photoshare.projections.timelines import TimelinesProjection
 
-    graph, photos = CassandraGraphStore(session), CassandraPhotoStore(session, delivery)
+    graph = CassandraGraphStore(session, buffer)
+    photos = CassandraPhotoStore(session, delivery)
     profiles = CassandraProfileStore(session, counters, delivery)
     timelines = CassandraTimelineStore(TimelineTables(session, client, settings.redis_prefix),
-                                       counters, delivery)
-    notifications = CassandraNotificationStore(session, delivery)
+                                       counters, delivery, buffer=buffer)
+    notifications = CassandraNotificationStore(session, delivery, buffer=buffer)
     controls = CassandraControlStore(session)
     requests = CassandraFollowRequestStore(session)
     bindings = [
@@ -217,6 +221,7 @@ def _cluster_stores(settings: Settings) -> ViewStores:
     from opensearchpy import OpenSearch
     from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
     from photoshare.infra.cassandra.schema import connect
+    from photoshare.infra.cassandra.write_buffer import WriteBuffer
     from photoshare.infra.opensearch.search import OpenSearchSearchStore, SearchIndices
     from photoshare.infra.postgres.view_versions import LiveVersions
     from photoshare.infra.redis.counters import RedisCounters
@@ -251,14 +256,17 @@ def _cluster_stores(settings: Settings) -> ViewStores:
             search_store.indices = (SearchIndices.live(prefix) if version is None
                                     else SearchIndices.versioned(prefix, version))
 
+        buffer = WriteBuffer(session)
         bindings = cluster_bindings(session, client, settings, delivery, counters,
-                                    search_store, before_search=live_search)
-        # Batch end: search (it may fail, and the batch is applied again), then, in the
-        # applier, the counters with the checkpoints in one script, then their copy.
+                                    search_store, buffer, before_search=live_search)
+        # Batch end: the Cassandra writes the stores staged, search (either may fail,
+        # and the batch is applied again), then, in the applier, the counters with the
+        # checkpoints in one script, then their copy.
         return ClusterApplier(ClusterCheckpoints(counters, kept, strict=True), bindings,
                               delivery, threads=settings.worker_threads,
-                              publish=publish, flushes=[search_store.flush],
-                              discards=[search_store.discard, counters.discard])
+                              publish=publish, flushes=[buffer.flush, search_store.flush],
+                              discards=[buffer.discard, search_store.discard,
+                                        counters.discard])
 
     closers: list[Callable[[], None]] = [session.cluster.shutdown, client.close, search.close]
     return ViewStores(

@@ -10,6 +10,7 @@ from photoshare.streams.runner import Binding
 
 from photoshare.infra.sqlite.util import from_json, placeholders, to_json
 from photoshare.projections.photos import (
+    CardState,
     CommentRecord,
     LikeRecord,
     PhotoQueries,
@@ -184,6 +185,17 @@ class SqlitePhotoQueries(PhotoQueries):
         rows = self.db.execute(f"SELECT {_SELECTED} FROM photos WHERE photo_id IN "
                                f"({placeholders(photo_ids)})", list(photo_ids))
         return {row["photo_id"]: _photo(row) for row in rows}
+
+    def card_states(self, photo_ids: list[str],
+                    liker: str | None = None) -> dict[str, CardState]:
+        # One narrow read: no JSON column, the liker's like by its primary key.
+        if not photo_ids:
+            return {}
+        rows = self.db.execute(
+            "SELECT photo_id, likes, comments, alt_text, EXISTS (SELECT 1 FROM photo_likes l "
+            "WHERE l.photo_id = p.photo_id AND l.user_id = ?) FROM photos p "
+            f"WHERE photo_id IN ({placeholders(photo_ids)})", (liker, *photo_ids))
+        return {row[0]: CardState(row[1], row[2], row[3], bool(row[4])) for row in rows}
 
     def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:
         return self.recent_by_owners([owner_id], before, limit)

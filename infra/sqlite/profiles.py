@@ -129,6 +129,14 @@ class SqliteProfileQueries(ProfileQueries):
             list(user_ids))
         return {row["user_id"]: _profile(row) for row in rows}
 
+    def summaries(self, user_ids: list[str]) -> dict[str, tuple[str, str, str | None]]:
+        if not user_ids:
+            return {}
+        rows = self.db.execute(
+            "SELECT user_id, username, display_name, avatar_key FROM profiles "
+            f"WHERE user_id IN ({placeholders(user_ids)})", list(user_ids))
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
 
 def migrate(connection: sqlite3.Connection) -> None:
     """Give a `profiles` table made before private accounts its `private` column (every

@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from photoshare.infra.http.web import CurrentUserId
-from photoshare.readapi import blocking, models, shapes
+from photoshare.readapi import blocking, models
+from photoshare.readapi.cards import page_cards
 from photoshare.readapi.deps import Views
 from photoshare.readapi.pagination import Page, page
 from photoshare.readapi.routing import ReadRoute
@@ -26,18 +27,17 @@ def timeline(viewer: CurrentUserId, views: Views, page_request: Page) -> dict[st
     once. The photos of people the caller blocks, is blocked by or mutes are left out
     (those already on it too)."""
     # One query for the viewer's blocks and mutes, one for the page's entries (more if
-    # some are filtered out), one for their photos, then the cards' people and the
-    # viewer's likes (`shapes.photos`).
+    # some are filtered out), one for what changes in their cards (counts, alt text),
+    # then the cards' people and the viewer's likes (`cards.page_cards`).
     q = views.queries()
     controls = blocking.controls_of(q, viewer)
     entries, after = blocking.fill_keyset(
         lambda before, n: q.timelines.home(viewer, before, n),
         lambda entry: blocking.is_heard(controls, entry.owner_id),
         lambda entry: entry.position, page_request.position(), page_request.limit)
-    records = q.photos.many([e.photo_id for e in entries])
     # A photo the photos view does not have (a view that lags for a moment) is skipped,
     # but the cursor still continues after the last entry, so nothing is skipped twice.
-    cards = shapes.photos(views, q, [records[e.photo_id] for e in entries
-                                     if e.photo_id in records], viewer)
-    return page(blocking.without_hidden_tags(controls, cards),
-                {"p": after} if after is not None else None)
+    # The cards come as ready JSON, their fixed parts cached (readapi/cards.py).
+    cards = page_cards(views, views.cards, q, [e.photo_id for e in entries], viewer,
+                       controls)
+    return page(cards, {"p": after} if after is not None else None)

@@ -32,6 +32,7 @@ from photoshare.events import (
     event_from_data,
 )
 from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
+from photoshare.infra.cassandra.write_buffer import WriteBuffer
 from photoshare.infra.redis.counters import RedisCounters
 from photoshare.infra.roots.redis_rebuild import rebuild_redis
 from photoshare.infra.roots.view_stores import (
@@ -120,6 +121,21 @@ class CrashingProjection:
             raise Crash("in the middle of an event")
 
 
+class CrashingBuffer(WriteBuffer):
+    """The real write buffer, whose flush a crash can stop part-way: some of the staged
+    writes are durable, the rest are lost with the worker."""
+
+    def __init__(self, session: Any, crashes: random.Random) -> None:
+        super().__init__(session, group_limit=3)
+        self.crashes = crashes
+
+    def _send(self, writes: list[Any]) -> None:
+        if self.crashes.random() < 0.1:
+            super()._send(writes[:self.crashes.randrange(len(writes) + 1)])
+            raise Crash("part-way through the flush of the staged writes")
+        super()._send(writes)
+
+
 class ClusterWorld:
     def __init__(self, session: Any, client: redis.Redis, crashes: random.Random) -> None:
         self.settings = Settings(timeline_cap=CAP, celebrity_threshold=THRESHOLD,
@@ -127,7 +143,9 @@ class ClusterWorld:
         self.client = client
         delivery = Delivery()
         counters = RedisCounters(client, self.settings.redis_prefix, delivery)
-        bindings = cluster_bindings(session, client, self.settings, delivery, counters, None)
+        buffer = CrashingBuffer(session, crashes)
+        bindings = cluster_bindings(session, client, self.settings, delivery, counters, None,
+                                    buffer)
         # A crash point after every projection but the last.
         crash = Binding(CrashingProjection(crashes), lambda _c, _o: None)  # type: ignore[arg-type]
         interleaved = [item for binding in bindings for item in (binding, crash)][:-1]
@@ -141,7 +159,8 @@ class ClusterWorld:
         checkpoints = ClusterCheckpoints(counters, self.kept, strict=True)
         self.applier = ClusterApplier(CrashingCheckpoints(checkpoints, crashes), interleaved,
                                       delivery, publish=self.published.extend,
-                                      flushes=[maybe_crash], discards=[counters.discard])
+                                      flushes=[maybe_crash, buffer.flush, maybe_crash],
+                                      discards=[buffer.discard, counters.discard])
         self.queries = cluster_queries(session, client, self.settings, None)
 
     def deliver(self, batch: list[Delivered]) -> int:
@@ -188,6 +207,10 @@ def walk(queries: ViewQueries, user_id: str, size: int) -> list[Any]:
 def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
                         photos: list[str]) -> None:
     assert got.profiles.many(users) == want.profiles.many(users)
+    # The narrow reads of the read API's cards (readapi/cards.py).
+    assert got.profiles.summaries(users) == want.profiles.summaries(users)
+    for liker in (None, *users[:3]):
+        assert got.photos.card_states(photos, liker) == want.photos.card_states(photos, liker)
     for user in users:
         assert got.timelines.home(user, None, EVERYTHING) == \
             want.timelines.home(user, None, EVERYTHING), user

@@ -487,6 +487,27 @@ def test_photo_events_delivered_again_change_nothing(views: Views) -> None:
     assert views.photos.photo(p2) is None
 
 
+def test_card_states_follow_likes_comments_alt_text_and_deletion(views: Views) -> None:
+    """What can change in a photo's card, and the reader's like, read without the rest
+    of the row (the read API caches the rest: readapi/cards.py)."""
+    ann, bob, p1, p2, c1 = (new_id() for _ in range(5))
+    views.deliver(at(1, post(p1, ann, alt_text="A dog")), at(2, post(p2, ann)))
+    assert views.photos.card_states([p1, new_id(), p2, p1]) == {
+        p1: (0, 0, "A dog", False), p2: (0, 0, None, False)}
+    assert views.photos.card_states([]) == {} == views.photos.card_states([], bob)
+    views.deliver(at(3, like(p1, ann, bob)), at(4, comment(c1, p1, ann, bob)),
+                  at(5, describe(p1, ann, "Two dogs")), at(6, like(p2, ann, bob)),
+                  at(7, unlike(p2, ann, bob)))
+    assert views.photos.card_states([p1, p2], bob) == {p1: (1, 1, "Two dogs", True),
+                                                       p2: (0, 0, None, False)}
+    assert views.photos.card_states([p1, p2], ann) == {p1: (1, 1, "Two dogs", False),
+                                                       p2: (0, 0, None, False)}
+    assert views.photos.card_states([p1, p2]) == {p1: (1, 1, "Two dogs", False),
+                                                  p2: (0, 0, None, False)}
+    views.deliver(at(8, delete(p1, ann)))
+    assert views.photos.card_states([p1, p2], bob) == {p2: (0, 0, None, False)}
+
+
 # --- photos: alt text --------------------------------------------------------------------
 
 
@@ -675,6 +696,11 @@ def check_views_match_the_reference(views: Views, log: list[Envelope]) -> None:
                                  3) == photos.written_by(user)
     assert views.photos.recent_by_owners(users[:3], None, 1000) == photos.newest(users[:3])
     assert views.photos.many(photo_ids) == {p: photos.record(p) for p in photos.photos}
+    # What the read API's cached cards read on every page (readapi/cards.py).
+    for liker in (None, *users[:3]):
+        assert views.photos.card_states(photo_ids, liker) == {
+            p: (photos.record(p).likes, photos.record(p).comments, photos.record(p).alt_text,
+                (p, liker) in photos.likes) for p in photos.photos}
     for photo_id in photo_ids:
         live = photo_id in photos.photos
         assert views.photos.photo(photo_id) == (photos.record(photo_id) if live else None)

@@ -1,0 +1,161 @@
+"""Photo cards served as ready JSON: what never changes in a card is encoded once and
+kept, and a page is spliced from those bytes and the few parts that do change.
+
+A card (API.md's photo shape, `shapes.photos`) is mostly what its `PhotoPosted` said:
+the id, caption, location, hashtags, tagged people's ids, the time, the media URLs and
+sizes, the placeholder. No event changes those, so their JSON is the same for as long as
+the photo lives: `CardCache` keeps it per photo id, bounded, in this process (no
+invalidation is needed, and a deleted photo is never served from it: its live state is
+read on every page, below). What changes is read on every page, in two reads:
+
+- the photo's like and comment counts, its alt text and whether the viewer likes it
+  (`PhotoQueries.card_states`: on SQLite one narrow query that decodes no JSON column;
+  a photo that is gone answers no state and leaves the page);
+- the owner's and tagged people's names and avatars (the profiles view), less the
+  tagged people hidden from the viewer (their blocks, read before by the route).
+
+So the views stay as they are (nothing to rebuild, nothing for the projections to keep
+in step) and the same code serves the embedded and the cluster read API. The JSON is
+the one `shapes.photos` makes, key for key and in the same order (a test compares them).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from photoshare.projections.controls import Controls
+from photoshare.projections.photos import CardState, PhotoRecord
+from photoshare.readapi import shapes
+from photoshare.readapi.services import ReadServices, ViewQueries
+
+_dumps = orjson.dumps
+# How many photos' fixed parts one process keeps (each a few hundred bytes): the recent
+# photos that timelines show, many times over.
+DEFAULT_CAPACITY = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class CardParts:
+    """The fixed JSON of one card, cut where the changing parts go in:
+    head + owner + middle + tagged + tail + alt_text + size + likes
+    + `,"comments":` + comments [+ `,"liked_by_me":...`] + `}`."""
+
+    owner_id: str
+    tagged_user_ids: tuple[str, ...]
+    head: bytes
+    middle: bytes
+    tail: bytes
+    size: bytes
+
+
+def parts_of(services: ReadServices, record: PhotoRecord) -> CardParts:
+    sized = shapes.variants(services, record)
+    urls = {name: variant["url"] for name, variant in sized.items()}
+    return CardParts(
+        owner_id=record.owner_id,
+        tagged_user_ids=tuple(record.tagged_user_ids),
+        head=b'{"photo_id":' + _dumps(record.photo_id) + b',"owner":',
+        middle=(b',"caption":' + _dumps(record.caption) + b',"location":'
+                + _dumps(record.location) + b',"hashtags":' + _dumps(record.hashtags)
+                + b',"tagged":'),
+        tail=(b',"created_at":' + _dumps(record.posted_at) + b',"urls":' + _dumps(urls)
+              + b',"variants":' + _dumps(sized) + b',"placeholder":'
+              + _dumps(record.placeholder) + b',"alt_text":'),
+        size=(b',"width":' + _dumps(record.width) + b',"height":' + _dumps(record.height)
+              + b',"likes":'))
+
+
+class CardCache:
+    """The fixed parts of recently served cards, by photo id, at most `capacity` of them
+    (the oldest made is dropped first). Safe to share between threads."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.capacity = capacity
+        self._parts: dict[str, CardParts] = {}
+        self._lock = threading.Lock()
+
+    def get(self, photo_id: str) -> CardParts | None:
+        return self._parts.get(photo_id)
+
+    def put(self, photo_id: str, parts: CardParts) -> None:
+        with self._lock:
+            if photo_id not in self._parts and len(self._parts) >= self.capacity:
+                del self._parts[next(iter(self._parts))]
+            self._parts[photo_id] = parts
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+
+_LIKED = (b',"liked_by_me":false}', b',"liked_by_me":true}')
+
+
+def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
+               photo_ids: list[str], viewer: str | None,
+               controls: Controls) -> list[orjson.Fragment]:
+    """The cards of `photo_ids` (in that order, those still there) as JSON fragments
+    for orjson: what `blocking.without_hidden_tags(controls, shapes.photos(...))` gives,
+    encoded."""
+    found: dict[str, CardParts] = {}
+    missing = []
+    for photo_id in photo_ids:
+        parts = cache.get(photo_id)
+        if parts is None:
+            missing.append(photo_id)
+        else:
+            found[photo_id] = parts
+    # One narrow read for the cached ones: what changes, and the viewer's like. A photo
+    # gone since answers no state and is left out.
+    states = q.photos.card_states(list(found), viewer) if found else {}
+    if missing:  # read whole once (their state with them), their fixed parts then kept
+        records = q.photos.many(missing)
+        liked = q.photos.liked_by(viewer, list(records)) if viewer and records else set()
+        for photo_id, record in records.items():
+            parts = found[photo_id] = parts_of(services, record)
+            cache.put(photo_id, parts)
+            states[photo_id] = CardState(record.likes, record.comments, record.alt_text,
+                                         photo_id in liked)
+    shown = [pid for pid in photo_ids if pid in states and pid in found]
+    hidden = controls.hidden
+    people = _summaries(services, q, (found[pid] for pid in shown), hidden)
+    cards = []
+    for photo_id in shown:
+        parts = found[photo_id]
+        likes, comments, alt_text, liked = states[photo_id]
+        tagged = b"[" + b",".join(people[u] for u in parts.tagged_user_ids
+                                  if u not in hidden) + b"]"
+        end = _LIKED[liked] if viewer else b"}"
+        cards.append(orjson.Fragment(b"".join((
+            parts.head, people[parts.owner_id], parts.middle, tagged, parts.tail,
+            _dumps(alt_text), parts.size, b"%d" % likes, b',"comments":',
+            b"%d" % comments, end))))
+    return cards
+
+
+def _summaries(services: ReadServices, q: ViewQueries, cards: Iterable[CardParts],
+               hidden: frozenset[str] | set[str]) -> dict[str, bytes]:
+    """Each person a page shows, as their summary's JSON (one profiles read)."""
+    wanted: set[str] = set()
+    for parts in cards:
+        wanted.add(parts.owner_id)
+        wanted.update(u for u in parts.tagged_user_ids if u not in hidden)
+    found = q.profiles.summaries(sorted(wanted))
+    media_url = services.media_url
+    summaries = {}
+    for uid in wanted:
+        username, display_name, avatar_key = found.get(uid, (None, None, None))
+        # shapes.user_summary's JSON (a profile not there yet: its fields null).
+        summaries[uid] = _dumps({"user_id": uid, "username": username,
+                                 "display_name": display_name,
+                                 "avatar_url": media_url(avatar_key)})
+    return summaries
+
+
+def encoded(cards: list[orjson.Fragment]) -> list[Any]:
+    """The cards as plain JSON values (for code that wants dicts, e.g. tests)."""
+    return [orjson.loads(card.contents) for card in cards]
