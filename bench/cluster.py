@@ -7,7 +7,9 @@ measured in the same run), and post-to-timeline latency through Kafka.
 as the tests do (tests/support/engines.py; `make engines` first), and needs
 `redis-benchmark` (Debian's redis-tools).
 Run: `.venv/bin/python bench/cluster.py [--views cluster|sqlite] [--users 300]
-[--follows 20000] [--posts 300]`.
+[--follows 20000] [--posts 300] [--rebuild-search]`. `--rebuild-search` also times
+`projections rebuild search` (streams/cluster_rebuild.py) over the same log, while the
+worker runs, next to the worker's rate.
 """
 
 from __future__ import annotations
@@ -84,6 +86,33 @@ def timeline_probe(settings: Settings, views: Any) -> Any:
         f"{settings.redis_prefix}tl:{user}", f"{owner}/{photo}") is not None
 
 
+def rebuild_search(settings: Settings, commands: Any, worker_rate: float) -> None:
+    """`projections rebuild search` over the whole log, the worker running beside it:
+    log positions read per second through the search projection into new indices, until
+    the first catch-up with the head (then the rebuild may wait for the workers' cached
+    answers to expire, streams/cluster_rebuild.py: not part of the rate)."""
+    from photoshare.streams.cluster_rebuild import rebuild_cluster_view
+
+    started = time.perf_counter()
+    progress: list[tuple[float, int]] = []
+    switching: list[float] = []
+
+    def advanced(step: Any) -> None:
+        if not switching:
+            progress.append((time.perf_counter(), step.position))
+
+    rebuilt = rebuild_cluster_view(settings, commands, "search", drop_after_seconds=0,
+                                   on_progress=advanced,
+                                   on_switching=lambda: switching.append(time.perf_counter()))
+    switched = time.perf_counter() - switching[0]
+    at, position = progress[-1]
+    rate = position / (at - started)
+    print(f"rebuild search (PostgreSQL log -> new OpenSearch indices, worker running): "
+          f"{position:,} events in {at - started:.2f} s = {rate:,.0f} events/s "
+          f"({rate / worker_rate:.2f}x the worker's all-view rate); switch to version "
+          f"{rebuilt.version} (workers waiting) {switched:.2f} s")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -96,6 +125,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=300)
     parser.add_argument("--views", choices=("cluster", "sqlite"), default="cluster")
     parser.add_argument("--partitions", type=int, default=8, help="per topic")
+    parser.add_argument("--rebuild-search", action="store_true",
+                        help="also time the cluster rebuild of the search view")
     args = parser.parse_args()
     rng = random.Random(7)
     tmp = Path(tempfile.mkdtemp(prefix="photoshare-bench-"))
@@ -168,6 +199,8 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
               f"{worker_seconds:.2f} s = {published / worker_seconds:,.0f} events/s "
               f"({published / worker_seconds / (published / relay_seconds):.2f}x the relay); "
               f"{rows:,} timeline rows fanned out = {rows / worker_seconds:,.0f} rows/s")
+        if args.rebuild_search:
+            rebuild_search(settings, commands, published / worker_seconds)
         zadd = redis_zadd_rate(settings.redis_url or '')
         print(f"redis-benchmark -P 16 -t zadd -r 200000: {zadd:,.0f} ops/s "
               f"(fan-out into the timelines is {rows / worker_seconds / zadd:.3f}x that)")

@@ -260,12 +260,7 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
                      f"{', '.join(blue_green.view_names())}")
     settings = _settings(args)
     if settings.profile == "cluster":
-        return _fail("`projections rebuild` rebuilds the embedded profile's SQLite views; "
-                     "on the cluster profile, rebuild from event zero beside the live "
-                     "views by running workers with a new PHOTOSHARE_WORKER_GROUP, "
-                     "PHOTOSHARE_CASSANDRA_KEYSPACE, _REDIS_PREFIX and "
-                     "_OPENSEARCH_INDEX_PREFIX, then point the read APIs at them "
-                     "(README, \"The cluster profile\")")
+        return _cluster_rebuild(args, settings, names)
     try:
         with open_log(settings) as log:
             for name in names:
@@ -278,6 +273,49 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
                     position = blue_green.rebuild(settings, log, name, on_progress=advance)
                 sys.stdout.write(f"{name}: rebuilt to position {position} and switched in\n")
     except LogNotFoundError as error:
+        return _failure(error)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: run the same command again to resume\n")
+        return 130
+    return 0
+
+
+def _cluster_rebuild(args: argparse.Namespace, settings: Settings, names: list[str]) -> int:
+    """`projections rebuild` on the cluster profile: streams/cluster_rebuild.py."""
+    from tqdm import tqdm
+
+    from photoshare.infra.postgres.view_versions import RebuildRunning
+    from photoshare.streams import cluster_rebuild
+    from photoshare.streams import rebuild as blue_green
+    from photoshare.streams.analytics import LogNotFoundError, open_log
+
+    if args.all:
+        names = list(cluster_rebuild.REBUILDABLE)
+    try:
+        for name in names:
+            cluster_rebuild.check_name(name, blue_green.view_names())
+    except cluster_rebuild.NotRebuildable as error:
+        return _fail(str(error))
+    try:
+        with open_log(settings) as log:
+            for name in names:
+                with tqdm(total=log.head_position(), desc=f"rebuild {name}", unit="ev",
+                          unit_scale=True, file=sys.stderr) as bar:
+                    def advance(progress: blue_green.Progress) -> None:
+                        bar.total = progress.head
+                        bar.update(progress.position - bar.n)
+
+                    def switching() -> None:
+                        bar.set_description(f"switch {name} (workers wait)")
+
+                    rebuilt = cluster_rebuild.rebuild_cluster_view(
+                        settings, log, name, keep_old=args.keep_old,
+                        on_progress=advance, on_switching=switching)
+                kept = ("old version kept" if args.keep_old or not rebuilt.dropped
+                        else "dropped " + ", ".join(rebuilt.dropped))
+                sys.stdout.write(f"{name}: version {rebuilt.version} rebuilt to position "
+                                 f"{rebuilt.position} and switched in; {kept}\n")
+    except (LogNotFoundError, RebuildRunning, cluster_rebuild.NotRebuildable) as error:
         return _failure(error)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: run the same command again to resume\n")
@@ -458,12 +496,24 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild", help="rebuild a view from event zero beside the live one, then switch",
         description="Rebuild a view from event zero into a new version beside the live one "
                     "(reads go on), catch up with the log head, switch it in atomically and "
-                    "drop the old rows. Interrupted, the same command resumes.")
+                    "drop the old rows. Interrupted, the same command resumes.",
+        epilog="Cluster profile: only `search` can be rebuilt this way (new OpenSearch "
+               "indices behind the aliases); the other views share the workers' "
+               "checkpoints, Redis counters and Cassandra keyspace and are refused (README, "
+               "\"The cluster profile\"). The workers wait during the switch (about as "
+               "long as the last catch-up takes); the old indices are dropped a few seconds "
+               "after it unless --keep-old. The progress is kept in PostgreSQL "
+               "(photoshare_view_versions): interrupted, the same command resumes.")
     which = rebuild.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", help="the view: profiles, graph, photos, "
                                                "timelines, search, notifications or "
-                                               "controls (blocks and mutes)")
-    which.add_argument("--all", action="store_true", help="rebuild every view")
+                                               "controls (blocks and mutes); on the "
+                                               "cluster profile: search")
+    which.add_argument("--all", action="store_true",
+                       help="rebuild every view (cluster profile: every one it can, search)")
+    rebuild.add_argument("--keep-old", action="store_true",
+                         help="cluster profile: keep the old version's indices after the "
+                              "switch (default: dropped)")
     _data_dir_option(rebuild)
     rebuild.set_defaults(handler=_projections_rebuild)
 

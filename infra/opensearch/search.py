@@ -221,12 +221,21 @@ def _index_settings(shards: int, replicas: int | None) -> dict[str, Any]:
     return settings
 
 
-def create_indices(client: OpenSearch, prefix: str, version: int = 1, *, shards: int = 1,
-                   replicas: int | None = None) -> SearchIndices:
+def create_indices(client: OpenSearch, prefix: str, version: int | None = None, *,
+                   shards: int = 1, replicas: int | None = None) -> SearchIndices:
     """Create version `version` of both indices (an index that exists is left as is) and
     point each live alias at it if that alias does not exist yet; a rebuild's new version
-    is therefore not live until `switch_alias`. Returns the versioned names."""
-    live, target = SearchIndices.live(prefix), SearchIndices.versioned(prefix, version)
+    is therefore not live until `switch_alias`. Returns the versioned names. Without a
+    `version` (what a starting process asks for): version 1 on a fresh cluster, else the
+    version the aliases point at (a rebuild may have replaced version 1), untouched but
+    for the fields added since it was made."""
+    live = SearchIndices.live(prefix)
+    if version is None:
+        version = 1
+        if client.indices.exists_alias(name=live.users):
+            (current,) = client.indices.get_alias(name=live.users)
+            version = int(current.rsplit("-v", 1)[1])
+    target = SearchIndices.versioned(prefix, version)
     for alias, index, mapping in ((live.users, target.users, USERS_MAPPING),
                                   (live.photos, target.photos, PHOTOS_MAPPING)):
         body: dict[str, Any] = {"settings": _index_settings(shards, replicas),

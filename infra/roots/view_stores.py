@@ -124,11 +124,14 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
 
 def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: Delivery,
                      counters: Any, search_store: Any | None,
-                     buffer: Any | None = None) -> list[Binding]:
+                     buffer: Any | None = None, *,
+                     before_search: Callable[[], None] = lambda: None) -> list[Binding]:
     """Every projection bound to its cluster store (search only with a `search_store`).
     The stores read the current event from `delivery` and stage counts in `counters`,
     and the Cassandra writes they can defer in `buffer` (a WriteBuffer the caller
-    flushes before it saves checkpoints; without one they write at once)."""
+    flushes before it saves checkpoints; without one they write at once).
+    `before_search` runs at the start of each batch, before anything is applied (it points
+    the search store at the live version, or raises while a rebuild switches it in)."""
     from photoshare.infra.cassandra.controls import CassandraControlStore
     from photoshare.infra.cassandra.follow_requests import CassandraFollowRequestStore
     from photoshare.infra.cassandra.graph import CassandraGraphStore
@@ -168,7 +171,11 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
         Binding(FollowRequestsProjection(), lambda _c, _o: requests),
     ]
     if search_store is not None:
-        bindings.append(Binding(SearchProjection(), lambda _c, _o: search_store))
+        def search_for_batch(_c: Any, _o: Any) -> Any:
+            before_search()
+            return search_store
+
+        bindings.append(Binding(SearchProjection(), search_for_batch))
     return bindings
 
 
@@ -216,6 +223,7 @@ def _cluster_stores(settings: Settings) -> ViewStores:
     from photoshare.infra.cassandra.schema import connect
     from photoshare.infra.cassandra.write_buffer import WriteBuffer
     from photoshare.infra.opensearch.search import OpenSearchSearchStore, SearchIndices
+    from photoshare.infra.postgres.view_versions import LiveVersions
     from photoshare.infra.redis.counters import RedisCounters
     from photoshare.streams.partitioned import ClusterApplier
 
@@ -237,9 +245,20 @@ def _cluster_stores(settings: Settings) -> ViewStores:
         search_store = OpenSearchSearchStore(
             search, SearchIndices.live(settings.opensearch_index_prefix),
             refresh=settings.opensearch_refresh_on_flush)
+        # Search can be rebuilt beside the live version (streams/cluster_rebuild.py):
+        # each batch writes to the version live when it starts, and waits during a switch.
+        live_versions = LiveVersions(settings.postgres_dsn)
+        closers.append(live_versions.close)
+
+        def live_search() -> None:
+            version = live_versions.live("search")
+            prefix = settings.opensearch_index_prefix
+            search_store.indices = (SearchIndices.live(prefix) if version is None
+                                    else SearchIndices.versioned(prefix, version))
+
         buffer = WriteBuffer(session)
         bindings = cluster_bindings(session, client, settings, delivery, counters,
-                                    search_store, buffer)
+                                    search_store, buffer, before_search=live_search)
         # Batch end: the Cassandra writes the stores staged, search (either may fail,
         # and the batch is applied again), then, in the applier, the counters with the
         # checkpoints in one script, then their copy.
@@ -249,7 +268,7 @@ def _cluster_stores(settings: Settings) -> ViewStores:
                               discards=[buffer.discard, search_store.discard,
                                         counters.discard])
 
+    closers: list[Callable[[], None]] = [session.cluster.shutdown, client.close, search.close]
     return ViewStores(
         "cluster", queries=lambda: queries, checkpoints=checkpoints.load,
-        make_applier=make_applier,
-        closers=[session.cluster.shutdown, client.close, search.close])
+        make_applier=make_applier, closers=closers)
