@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from photoshare.infra.cli.options import OPTIONS, SERVER, command
 from photoshare.infra.settings import Settings
@@ -248,8 +250,6 @@ def _reading_failed(error: BaseException, again: bool) -> None:
 
 
 def _projections_rebuild(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from photoshare.streams import rebuild as blue_green
     from photoshare.streams.analytics import LogNotFoundError, open_log
 
@@ -264,12 +264,7 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
     try:
         with open_log(settings) as log:
             for name in names:
-                with tqdm(total=log.head_position(), desc=f"rebuild {name}", unit="ev",
-                          unit_scale=True, file=sys.stderr) as bar:
-                    def advance(progress: blue_green.Progress) -> None:
-                        bar.total = progress.head
-                        bar.update(progress.position - bar.n)
-
+                with _rebuild_bar(name, log.head_position()) as (_bar, advance):
                     position = blue_green.rebuild(settings, log, name, on_progress=advance)
                 sys.stdout.write(f"{name}: rebuilt to position {position} and switched in\n")
     except LogNotFoundError as error:
@@ -280,10 +275,23 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cluster_rebuild(args: argparse.Namespace, settings: Settings, names: list[str]) -> int:
-    """`projections rebuild` on the cluster profile: streams/cluster_rebuild.py."""
+@contextlib.contextmanager
+def _rebuild_bar(name: str, head: int) -> Iterator[tuple[Any, Callable[[Any], None]]]:
+    """A progress bar on stderr for rebuilding `name`, and the `on_progress` that moves
+    it (a `streams.rebuild.Progress`: the log head may grow while it runs)."""
     from tqdm import tqdm
 
+    with tqdm(total=head, desc=f"rebuild {name}", unit="ev", unit_scale=True,
+              file=sys.stderr) as bar:
+        def advance(progress: Any) -> None:
+            bar.total = progress.head
+            bar.update(progress.position - bar.n)
+
+        yield bar, advance
+
+
+def _cluster_rebuild(args: argparse.Namespace, settings: Settings, names: list[str]) -> int:
+    """`projections rebuild` on the cluster profile: streams/cluster_rebuild.py."""
     from photoshare.infra.postgres.view_versions import RebuildRunning
     from photoshare.streams import cluster_rebuild
     from photoshare.streams import rebuild as blue_green
@@ -299,12 +307,7 @@ def _cluster_rebuild(args: argparse.Namespace, settings: Settings, names: list[s
     try:
         with open_log(settings) as log:
             for name in names:
-                with tqdm(total=log.head_position(), desc=f"rebuild {name}", unit="ev",
-                          unit_scale=True, file=sys.stderr) as bar:
-                    def advance(progress: blue_green.Progress) -> None:
-                        bar.total = progress.head
-                        bar.update(progress.position - bar.n)
-
+                with _rebuild_bar(name, log.head_position()) as (bar, advance):
                     def switching() -> None:
                         bar.set_description(f"switch {name} (workers wait)")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 import tempfile
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -51,25 +50,11 @@ from photoshare.streams.partitioned import ClusterApplier, Delivered
 from photoshare.streams.runner import Binding
 from support.histories import ERASURE_KINDS, envelopes, histories, uid
 from support.partitions import deliveries
-from support.views import fresh_keyspace
 
 pytestmark = pytest.mark.cluster
 
 CAP, THRESHOLD = 3, 2
 EVERYTHING = 1000
-
-
-@pytest.fixture(scope="module")
-def session(cassandra_hosts: str) -> Iterator[Any]:
-    with fresh_keyspace(cassandra_hosts) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 # --- one example's world --------------------------------------------------------------

@@ -5,7 +5,6 @@ what the batch staged; the second phase waits for the first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 from uuid import uuid4
@@ -27,22 +26,8 @@ from photoshare.infra.settings import Settings
 from photoshare.streams.delivery import Delivery
 from photoshare.streams.partitioned import ClusterApplier
 from support.histories import envelopes, uid
-from support.views import fresh_keyspace
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="module")
-def session(cassandra_hosts: str) -> Iterator[Any]:
-    with fresh_keyspace(cassandra_hosts) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 class Crash(Exception):
