@@ -58,6 +58,7 @@ class JSONBody(Response):
 
 
 _SUB_RESPONSE = "dependency_response"
+_REQUEST = "fast_path_request"  # the request, for where the endpoint runs
 # False: every read goes through FastAPI's own handling (the test that both answer alike
 # flips it; so can anyone who suspects the fast path).
 FAST_PATH = True
@@ -93,6 +94,17 @@ async def run_offloaded(endpoint: Callable[..., Any], threads: int = OFFLOAD_THR
                                           limiter=limiter)
 
 
+async def _call(endpoint: Callable[..., Any], threaded: bool, request: Request,
+                **kwargs: Any) -> Any:
+    """A sync endpoint's answer: in a worker thread when it is marked `@offload` or the
+    app's views are servers (`ReadServices.inline_reads` off), else inline."""
+    services = getattr(request.app.state, "read", None)  # None: a bare test app
+    if threaded or (services is not None and not services.inline_reads):
+        return await run_offloaded(
+            endpoint, services.offload_threads if services else OFFLOAD_THREADS, **kwargs)
+    return endpoint(**kwargs)
+
+
 def _fast(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(endpoint):
         return endpoint
@@ -101,21 +113,22 @@ def _fast(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)
     async def run(*args: Any, **kwargs: Any) -> Any:  # FastAPI's own path: see ReadRoute
         headers = kwargs.pop(_SUB_RESPONSE).headers
-        if threaded:
-            result = await run_offloaded(functools.partial(endpoint, *args), **kwargs)
-        else:
-            result = endpoint(*args, **kwargs)
+        request = kwargs.pop(_REQUEST)
+        result = await _call(functools.partial(endpoint, *args), threaded, request, **kwargs)
         if isinstance(result, Response):
             return result
         # Headers that dependencies set (X-Read-Position, ...) would be dropped by FastAPI
         # for a returned Response, so they are carried over here.
         return JSONBody(result, headers=dict(headers))
 
-    # Ask FastAPI for the response object that dependencies write headers to.
+    # Ask FastAPI for the response object that dependencies write headers to, and the
+    # request (neither shows in the OpenAPI).
     signature = inspect.signature(endpoint)
-    extra = inspect.Parameter(_SUB_RESPONSE, inspect.Parameter.KEYWORD_ONLY, annotation=Response)
+    extra = [inspect.Parameter(_SUB_RESPONSE, inspect.Parameter.KEYWORD_ONLY,
+                               annotation=Response),
+             inspect.Parameter(_REQUEST, inspect.Parameter.KEYWORD_ONLY, annotation=Request)]
     run.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*signature.parameters.values(), extra])
+        parameters=[*signature.parameters.values(), *extra])
     run.plain = endpoint  # type: ignore[attr-defined]
     return run
 
@@ -278,15 +291,10 @@ class ReadRoute(APIRoute):
                 return None
             headers: Headers = {}
             kwargs = {name: await resolve(request, headers) for name, resolve in resolvers}
-            services = getattr(request.app.state, "read", None)  # None: a bare test app
             if is_async:
                 result = await endpoint(**kwargs)
-            elif threaded or (services is not None and not services.inline_reads):
-                result = await run_offloaded(
-                    endpoint, services.offload_threads if services else OFFLOAD_THREADS,
-                    **kwargs)
             else:
-                result = endpoint(**kwargs)
+                result = await _call(endpoint, threaded, request, **kwargs)
             if isinstance(result, Response):
                 return result
             return JSONBody(result, headers=headers)

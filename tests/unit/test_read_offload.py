@@ -45,11 +45,15 @@ def test_offloaded_endpoints_run_at_most_so_many_at_once_and_all_answer(threads:
     assert most == threads
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "fastapi-path"])
 @pytest.mark.parametrize("inline", [True, False])
-def test_where_the_views_are_servers_a_slow_read_does_not_stall_the_others(inline: bool) -> None:
+def test_where_the_views_are_servers_a_slow_read_does_not_stall_the_others(
+        inline: bool, fast_path: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cluster read API (`inline_reads=False`): a page waiting on its stores runs in a
     thread, so the event loop answers another request meanwhile. Inline (SQLite), the
-    second request waits for the first: the reason reads are not inline on servers."""
+    second request waits for the first: the reason reads are not inline on servers. The
+    same on FastAPI's own path (a request out of the ordinary)."""
+    monkeypatch.setattr(routing, "FAST_PATH", fast_path)
     import httpx
     from fastapi import APIRouter, FastAPI
 
