@@ -72,8 +72,11 @@ class CardState(NamedTuple):
 
 
 class PhotoStore(ABC):
-    """Write port. Likes and comments on a photo that is gone are ignored; counts move
-    only when a like or comment row really appears or disappears."""
+    """Write port. Likes and comments on a photo that is gone are ignored. A live photo's
+    counts are its like and comment rows: a store may count the rows as they appear and
+    go, or count the events (+1 a like or comment, -1 an unlike or deletion), which agree
+    on every history the write side makes (one pair's likes and unlikes alternate, a
+    comment is deleted at most once)."""
 
     @abstractmethod
     def add_photo(self, photo: PhotoRecord) -> None: ...
@@ -101,7 +104,9 @@ class PhotoStore(ABC):
     def add_comment(self, comment: CommentRecord) -> None: ...
 
     @abstractmethod
-    def remove_comment(self, comment_id: str) -> None: ...
+    def remove_comment(self, comment_id: str, photo_id: str) -> None:
+        """The comment, from `photo_id` (the photo it was on, which a store that counts
+        per event needs even when the comment's rows are gone)."""
 
 
 class PhotoQueries(ABC):
@@ -191,4 +196,4 @@ class PhotosProjection(Projection[PhotoStore]):
 
     @on(CommentDeleted)
     def _uncommented(self, event: CommentDeleted, _: Envelope, store: PhotoStore) -> None:
-        store.remove_comment(event.comment_id)
+        store.remove_comment(event.comment_id, event.photo_id)

@@ -11,6 +11,15 @@ that lost its partition cannot undo newer writes. A like or comment racing with 
 since the photo is never shown again, neither is the row (callers ask about likes and
 comments of photos they found live, as the read API does).
 
+Like and comment counts are Redis counters (`infra.redis.counters`), moved by each like,
+unlike, comment and deletion of a comment exactly once, with the workers' checkpoints: a
+page of photos reads them in one round trip rather than counting rows. They are counted
+per event, not per row: the write side makes likes and unlikes of one pair alternate and
+deletes a comment at most once, so the two agree on every live photo, and a batch
+replayed after a crash (whose rows were written, whose counts were not) counts right.
+While Redis has lost its data the reads count the rows instead, and `photoshare
+projections rebuild-redis` counts them again from the rows.
+
 A person's likes and comments are also listed by person (`likes_by_user`,
 `comments_by_author`, for their data export): an unlike or a comment's deletion removes
 the person's row too; rows of a deleted photo stay and are skipped when read (the photo
@@ -19,11 +28,12 @@ is not live).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cassandra.cluster import Session
-from photoshare.events.upcasters import v1_variant_sizes
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
+from photoshare.events.upcasters import v1_variant_sizes
 from photoshare.infra.cassandra.schema import (
     ALL_SHARDS_CQL,
     COMMENTS_BY_AUTHOR,
@@ -35,6 +45,7 @@ from photoshare.infra.cassandra.schema import (
     rows_of,
     shard_of,
 )
+from photoshare.infra.redis.counters import RedisCounters
 from photoshare.projections.photos import (
     CommentRecord,
     LikeRecord,
@@ -47,13 +58,14 @@ from photoshare.streams.delivery import Delivery
 _DETAILS = ("owner_id, caption, location, hashtags, tagged_user_ids, variants, width, "
             "height, posted_at, position, variant_sizes, placeholder, alt_text, original_key")
 _COMMENT = "comment_id, photo_id, author_id, comment_text, created_at, position"
+LIKES, COMMENTS = "photos.likes", "photos.comments"  # the Redis counters' names
 
 
 class CassandraPhotoStore(PhotoStore):
     """Idempotent writes of the photos view; a deleted photo keeps a tombstone."""
 
-    def __init__(self, session: Session, delivery: Delivery) -> None:
-        self.session, self.delivery = session, delivery
+    def __init__(self, session: Session, delivery: Delivery, counters: RedisCounters) -> None:
+        self.session, self.delivery, self.counters = session, delivery, counters
         self.posts = BucketedList(session, PHOTOS_BY_OWNER)
         self.likes_by_user = BucketedList(session, LIKES_BY_USER)
         self.comments_by_author = BucketedList(session, COMMENTS_BY_AUTHOR)
@@ -134,6 +146,7 @@ class CassandraPhotoStore(PhotoStore):
         self.session.execute(self._tombstone, (at, photo_id))
 
     def like(self, photo_id: str, user_id: str, position: int) -> None:
+        self.counters.add(LIKES, photo_id, +1)
         if not self._deleted(photo_id):
             execute_concurrent(self.session, [
                 (self._like, (photo_id, shard_of(user_id), user_id, position, position)),
@@ -143,6 +156,7 @@ class CassandraPhotoStore(PhotoStore):
         # The liker's index row first, located by the like's row (a crash in between:
         # the redelivered unlike finds the like's row still there). At the unlike's
         # timestamp: a like again (newer) survives a stale unlike, in both tables.
+        self.counters.add(LIKES, photo_id, -1)
         row = self.session.execute(self._like_position,
                                    (photo_id, shard_of(user_id), user_id)).one()
         if row is not None:
@@ -151,6 +165,7 @@ class CassandraPhotoStore(PhotoStore):
         self.session.execute(self._unlike, (position, photo_id, shard_of(user_id), user_id))
 
     def add_comment(self, comment: CommentRecord) -> None:
+        self.counters.add(COMMENTS, comment.photo_id, +1)
         if self._deleted(comment.photo_id):
             return
         execute_concurrent(self.session, [
@@ -163,7 +178,10 @@ class CassandraPhotoStore(PhotoStore):
                                                    comment.comment_id, comment.position),
         ])
 
-    def remove_comment(self, comment_id: str) -> None:
+    def remove_comment(self, comment_id: str, photo_id: str) -> None:
+        # Counted whether or not the rows are still there: replayed after a crash that
+        # came after the rows went, the batch's count has not been saved yet.
+        self.counters.add(COMMENTS, photo_id, -1)
         row = self.session.execute(self._comment_location, (comment_id,)).one()
         if row is None:
             return
@@ -184,11 +202,13 @@ class CassandraPhotoStore(PhotoStore):
 
 
 class CassandraPhotoQueries(PhotoQueries):
-    """Reads of the photos view. Only live photos are shown, with counts of their
-    like and comment rows (COUNT(*) of each of the photo's shards, read concurrently)."""
+    """Reads of the photos view. Only live photos are shown, with their like and comment
+    counts from Redis; while Redis has lost its data (`lost` answers True), counted from
+    the rows instead (COUNT(*) of each of the photo's shards, read concurrently)."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, session: Session, counters: RedisCounters,
+                 lost: Callable[[], bool] = lambda: False) -> None:
+        self.session, self.counters, self.lost = session, counters, lost
         self.posts = BucketedList(session, PHOTOS_BY_OWNER)
         ks = keyspace_of(session)
         self._photo = session.prepare(
@@ -219,6 +239,22 @@ class CassandraPhotoQueries(PhotoQueries):
 
     def many(self, photo_ids: list[str]) -> dict[str, PhotoRecord]:
         live = self._live(photo_ids)
+        if not live:
+            return {}
+        if self.lost():
+            return self._counted_from_rows(live)
+        counts = self.counters.table((LIKES, COMMENTS), live)
+        return {photo_id: _photo(row, likes=counts[LIKES][photo_id],
+                                 comments=counts[COMMENTS][photo_id])
+                for photo_id, row in live.items()}
+
+    def counts_from_rows(self, photo_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """The likes and comments of each of the live `photo_ids`, counted from their rows
+        (what `rebuild-redis` puts back in the counters)."""
+        return {photo_id: (record.likes, record.comments) for photo_id, record
+                in self._counted_from_rows(self._live(photo_ids)).items()}
+
+    def _counted_from_rows(self, live: dict[str, Any]) -> dict[str, PhotoRecord]:
         # Per live photo: SHARDS like counts, then SHARDS comment counts, in that order.
         # COUNT(*) answers one row with one column.
         counts = [rows[0][0] for rows in rows_of(execute_concurrent(self.session, [

@@ -8,7 +8,8 @@ photos' rows) and the workers wait (they cannot count exactly once without the
 checkpoints). `photoshare projections rebuild-redis` then puts everything back:
 
 1. the counters, counted from the rows: followers, following and photos per profile
-   (the graph's and photos' lists), followers per timeline owner (`tl_followers`);
+   (the graph's and photos' lists), likes and comments per live photo, followers per
+   timeline owner (`tl_followers`);
 2. the home timeline of every user who follows someone;
 3. last, the checkpoints, from their Cassandra copy: the workers go on from there.
 
@@ -32,6 +33,7 @@ def rebuild_redis(session: Any, client: Any, prefix: str, cap: int, *,
                   ) -> dict[str, int]:
     """What `rebuild-redis` does (module docstring); how many of each it wrote."""
     from photoshare.infra.cassandra.checkpoints import CassandraCheckpoints
+    from photoshare.infra.cassandra.photos import COMMENTS, LIKES, CassandraPhotoQueries
     from photoshare.infra.cassandra.profiles import COUNTERS, counter_name
     from photoshare.infra.cassandra.schema import (
         FOLLOWERS,
@@ -57,6 +59,18 @@ def rebuild_redis(session: Any, client: Any, prefix: str, cap: int, *,
             pipe.set(counters.key(counter_name(counter), user), items.count(user))
         pipe.execute()
         progress("profiles", 1)
+    photo_ids = [row.photo_id for row in session.execute(
+        f"SELECT photo_id, owner_id, deleted FROM {ks}.photos")
+        if row.owner_id is not None and not row.deleted]
+    photos = CassandraPhotoQueries(session, counters)
+    for start in range(0, len(photo_ids), 50):
+        pipe = client.pipeline(transaction=False)
+        for photo_id, (likes, comments) in photos.counts_from_rows(
+                photo_ids[start:start + 50]).items():
+            pipe.set(counters.key(LIKES, photo_id), likes)
+            pipe.set(counters.key(COMMENTS, photo_id), comments)
+        pipe.execute()
+        progress("photos", len(photo_ids[start:start + 50]))
     followers = Counter(row.followee_id for row in
                         session.execute(f"SELECT followee_id FROM {ks}.tl_followers"))
     pipe = client.pipeline(transaction=False)
@@ -74,7 +88,8 @@ def rebuild_redis(session: Any, client: Any, prefix: str, cap: int, *,
             else CassandraCheckpoints(session, scope=checkpoints_scope)).load()
     if kept:
         client.hset(f"{prefix}checkpoints", mapping=kept)
-    log.info("Redis rebuilt: %d profiles, %d timeline owners, %d timelines, %d checkpoints",
-             len(users), len(followers), len(readers), len(kept))
-    return {"profiles": len(users), "timeline_owners": len(followers),
+    log.info("Redis rebuilt: %d profiles, %d photos, %d timeline owners, %d timelines, "
+             "%d checkpoints", len(users), len(photo_ids), len(followers), len(readers),
+             len(kept))
+    return {"profiles": len(users), "photos": len(photo_ids), "timeline_owners": len(followers),
             "timelines": len(readers), "checkpoints": len(kept)}

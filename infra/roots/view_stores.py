@@ -112,7 +112,8 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
         profiles=CassandraProfileQueries(
             session, RedisCounters(client, settings.redis_prefix, Delivery()), redis_lost),
         graph=CassandraGraphQueries(session),
-        photos=CassandraPhotoQueries(session),
+        photos=CassandraPhotoQueries(
+            session, RedisCounters(client, settings.redis_prefix, Delivery()), redis_lost),
         timelines=CassandraTimelineQueries(TimelineTables(session, client, settings.redis_prefix),
                                            settings.timeline_cap),
         search=(OpenSearchSearchQueries(search, settings.opensearch_index_prefix)
@@ -152,7 +153,7 @@ def cluster_bindings(session: Any, client: Any, settings: Settings, delivery: De
     from photoshare.projections.timelines import TimelinesProjection
 
     graph = CassandraGraphStore(session, buffer)
-    photos = CassandraPhotoStore(session, delivery)
+    photos = CassandraPhotoStore(session, delivery, counters)
     profiles = CassandraProfileStore(session, counters, delivery)
     timelines = CassandraTimelineStore(TimelineTables(session, client, settings.redis_prefix),
                                        counters, delivery, buffer=buffer)

@@ -152,7 +152,7 @@ class SqlitePhotoStore(PhotoStore):
         if inserted:
             self._count(comment.photo_id, "comments", +1)
 
-    def remove_comment(self, comment_id: str) -> None:
+    def remove_comment(self, comment_id: str, photo_id: str) -> None:
         row = self.db.execute("DELETE FROM photo_comments WHERE comment_id = ? RETURNING photo_id",
                               (comment_id,)).fetchone()
         if row:

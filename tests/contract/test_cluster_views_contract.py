@@ -23,9 +23,13 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from photoshare.events import (
+    CommentAdded,
+    CommentDeleted,
     Envelope,
     PhotoDeleted,
+    PhotoLiked,
     PhotoPosted,
+    PhotoUnliked,
     UserFollowed,
     UserRegistered,
     UserUnfollowed,
@@ -325,9 +329,14 @@ def test_reads_stay_right_when_redis_loses_its_data_and_a_rebuild_restores_it(
                 (UserFollowed(follower_id=ann, followee_id=cy), ann),
                 (UserFollowed(follower_id=bob, followee_id=cy), bob),
                 *[posted(f"p{n}", owner) for n, owner in enumerate([bob, cy, bob, cy])],
+                # p1's likes and comments: counted in Redis, from the rows while it is lost
+                liked("p1", cy, ann), liked("p1", cy, bob), liked("p1", cy, ann, unlike=True),
+                commented("c1", "p1", cy, ann), commented("c2", "p1", cy, bob),
+                commented("c1", "p1", cy, ann, delete=True), liked("p0", bob, cy),
                 (UserUnfollowed(follower_id=ann, followee_id=cy), ann),
                 (PhotoDeleted(photo_id=uid("photo", "p0"), owner_id=bob), bob)]
     later = [(UserFollowed(follower_id=cy, followee_id=bob), cy), posted("p9", bob),
+             liked("p1", cy, ann), commented("c3", "p9", bob, ann),
              (UserFollowed(follower_id=ann, followee_id=cy), ann)]
     suffix = f"-{uuid4().hex[:8]}"
     items = [namespaced(envelope, suffix) for envelope in envelopes(history + later)]
@@ -339,6 +348,8 @@ def test_reads_stay_right_when_redis_loses_its_data_and_a_rebuild_restores_it(
     try:
         world.deliver([("topic:0", envelope) for envelope in first])
         want, views = clean_queries(first, tmp_path / "first")
+        p1 = want.photos.photo(photos[1])
+        assert (p1.likes, p1.comments) == (1, 1)  # counts that a lost Redis would zero
         assert_same_answers(queries, want, users, photos)
 
         for key in client.scan_iter(match=f"{prefix}*"):  # Redis loses everything
@@ -426,6 +437,20 @@ def test_own_posts_are_on_the_home_timeline_in_every_store(
         expect(queries, after)  # from the rebuilt heads
     finally:
         world.close()
+
+
+def liked(photo: str, owner: str, user: str, unlike: bool = False) -> tuple[Any, str]:
+    kind = PhotoUnliked if unlike else PhotoLiked
+    return kind(photo_id=uid("photo", photo), owner_id=owner, user_id=user), user
+
+
+def commented(comment: str, photo: str, owner: str, author: str,
+              delete: bool = False) -> tuple[Any, str]:
+    if delete:
+        return CommentDeleted(comment_id=uid("comment", comment), photo_id=uid("photo", photo),
+                              author_id=author, deleted_by=author), author
+    return CommentAdded(comment_id=uid("comment", comment), photo_id=uid("photo", photo),
+                        photo_owner_id=owner, author_id=author, text=comment), author
 
 
 def posted(name: str, owner: str) -> tuple[PhotoPosted, str]:
