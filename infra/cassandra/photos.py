@@ -42,11 +42,13 @@ from photoshare.infra.cassandra.schema import (
     SHARDS,
     BucketedList,
     keyspace_of,
+    rows_in,
     rows_of,
     shard_of,
 )
 from photoshare.infra.redis.counters import RedisCounters
 from photoshare.projections.photos import (
+    CardState,
     CommentRecord,
     LikeRecord,
     PhotoQueries,
@@ -211,8 +213,11 @@ class CassandraPhotoQueries(PhotoQueries):
         self.session, self.counters, self.lost = session, counters, lost
         self.posts = BucketedList(session, PHOTOS_BY_OWNER)
         ks = keyspace_of(session)
-        self._photo = session.prepare(
-            f"SELECT photo_id, {_DETAILS}, deleted FROM {ks}.photos WHERE photo_id = ?")
+        self._photos = session.prepare(
+            f"SELECT photo_id, {_DETAILS}, deleted FROM {ks}.photos WHERE photo_id IN ?")
+        self._states = session.prepare(
+            f"SELECT photo_id, owner_id, alt_text, deleted FROM {ks}.photos "
+            "WHERE photo_id IN ?")
         # One shard (one partition) per count: an aggregate over `shard IN (...)` makes
         # the coordinator gather every partition itself, and Cassandra warns (server log
         # and client warning) on each such query.
@@ -220,8 +225,8 @@ class CassandraPhotoQueries(PhotoQueries):
             f"SELECT COUNT(*) FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ?")
         self._count_comments = session.prepare(
             f"SELECT COUNT(*) FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ?")
-        self._has_like = session.prepare(
-            f"SELECT user_id FROM {ks}.photo_likes WHERE photo_id = ? AND shard = ? "
+        self._likes_of = session.prepare(
+            f"SELECT photo_id FROM {ks}.photo_likes WHERE photo_id IN ? AND shard = ? "
             "AND user_id = ?")
         self._comments_after = session.prepare(
             f"SELECT {_COMMENT} FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ? "
@@ -288,11 +293,33 @@ class CassandraPhotoQueries(PhotoQueries):
         return found
 
     def liked_by(self, user_id: str, photo_ids: list[str]) -> set[str]:
-        candidates = list(dict.fromkeys(photo_ids))
-        results = rows_of(execute_concurrent_with_args(
-            self.session, self._has_like,
-            [(photo_id, shard_of(user_id), user_id) for photo_id in candidates]))
-        return {photo_id for photo_id, rows in zip(candidates, results) if rows}
+        [rows] = rows_in(self.session, [self._liked(user_id, photo_ids)])
+        return {row.photo_id for row in rows}
+
+    def card_states(self, photo_ids: list[str],
+                    liker: str | None = None) -> dict[str, CardState]:
+        # The live check and alt text of every photo and the liker's likes in one round
+        # trip (an IN query each), the counts in one more (Redis).
+        ids = list(dict.fromkeys(photo_ids))
+        if not ids:
+            return {}
+        reads = [(self._states, ids, ())] + ([self._liked(liker, ids)] if liker else [])
+        states, *likes = rows_in(self.session, reads)
+        live = {row.photo_id: row for row in states
+                if not row.deleted and row.owner_id is not None}
+        liked = {row.photo_id for row in likes[0]} if likes else set()
+        if self.lost():
+            counts = self.counts_from_rows(list(live))
+            return {pid: CardState(*counts[pid], row.alt_text, pid in liked)
+                    for pid, row in live.items() if pid in counts}
+        table = self.counters.table((LIKES, COMMENTS), live)
+        return {pid: CardState(table[LIKES][pid], table[COMMENTS][pid], row.alt_text,
+                               pid in liked)
+                for pid, row in live.items()}
+
+    def _liked(self, user_id: str, photo_ids: list[str]) -> tuple[Any, list[str], tuple[Any, ...]]:
+        """The read of which of `photo_ids` `user_id` likes (for `rows_in`)."""
+        return (self._likes_of, list(dict.fromkeys(photo_ids)), (shard_of(user_id), user_id))
 
     def comments(self, photo_id: str, after: int | None, limit: int) -> list[CommentRecord]:
         if limit <= 0:
@@ -349,12 +376,13 @@ class CassandraPhotoQueries(PhotoQueries):
                 for found in rows for row in found]
 
     def _live(self, photo_ids: list[str]) -> dict[str, Any]:
-        """The detail rows of those of `photo_ids` that are posted and not deleted."""
+        """The detail rows of those of `photo_ids` that are posted and not deleted, in the
+        order of `photo_ids`."""
         ids = list(dict.fromkeys(photo_ids))
-        results = rows_of(execute_concurrent_with_args(
-            self.session, self._photo, [(photo_id,) for photo_id in ids]))
-        return {photo_id: rows[0] for photo_id, rows in zip(ids, results)
-                if rows and not rows[0].deleted and rows[0].owner_id is not None}
+        [rows] = rows_in(self.session, [(self._photos, ids, ())])
+        found = {row.photo_id: row for row in rows
+                 if not row.deleted and row.owner_id is not None}
+        return {photo_id: found[photo_id] for photo_id in ids if photo_id in found}
 
 
 def _photo(row: Any, likes: int, comments: int) -> PhotoRecord:

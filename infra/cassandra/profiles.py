@@ -13,14 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from cassandra.cluster import Session
-from cassandra.concurrent import execute_concurrent_with_args
 from photoshare.infra.cassandra.schema import (
     FOLLOWERS,
     FOLLOWING,
     PHOTOS_BY_OWNER,
     BucketedList,
     keyspace_of,
-    rows_of,
+    rows_in,
 )
 from photoshare.infra.redis.counters import RedisCounters
 from photoshare.projections.profiles import Profile, ProfileQueries, ProfileStore
@@ -114,7 +113,11 @@ class CassandraProfileQueries(ProfileQueries):
                        "following": BucketedList(session, FOLLOWING),
                        "photos": BucketedList(session, PHOTOS_BY_OWNER)}
         ks = keyspace_of(session)
-        self._by_id = session.prepare(f"SELECT {_COLUMNS} FROM {ks}.profiles WHERE user_id = ?")
+        self._by_ids = session.prepare(
+            f"SELECT {_COLUMNS} FROM {ks}.profiles WHERE user_id IN ?")
+        self._summaries = session.prepare(
+            f"SELECT user_id, username, display_name, avatar_key FROM {ks}.profiles "
+            "WHERE user_id IN ?")
         self._by_name = session.prepare(
             f"SELECT user_id FROM {ks}.profiles_by_username WHERE username_key = ?")
 
@@ -129,20 +132,26 @@ class CassandraProfileQueries(ProfileQueries):
         ids = list(dict.fromkeys(user_ids))
         if not ids:
             return {}
-        results = rows_of(execute_concurrent_with_args(
-            self.session, self._by_id, [(user_id,) for user_id in ids]))
+        [found_rows] = rows_in(self.session, [(self._by_ids, ids, ())])
         # A row with no username is an edit that arrived before its registration.
-        rows = [rows[0] for rows in results if rows and rows[0].username is not None]
+        by_id = {row.user_id: row for row in found_rows if row.username is not None}
+        rows = [by_id[user_id] for user_id in ids if user_id in by_id]
         found = [row.user_id for row in rows]
         if self.lost():
             counts = {counter: {user: self._lists[counter].count(user) for user in found}
                       for counter in COUNTERS}
         else:
-            counts = {counter: self.counters.many(counter_name(counter), found)
-                      for counter in COUNTERS}
+            table = self.counters.table([counter_name(c) for c in COUNTERS], found)
+            counts = {counter: table[counter_name(counter)] for counter in COUNTERS}
         return {row.user_id: Profile(
             user_id=row.user_id, username=row.username, display_name=row.display_name or "",
             bio=row.bio or "", location=row.location or "", avatar_key=row.avatar_key,
             private=bool(row.private),
             **{counter: counts[counter][row.user_id] for counter in COUNTERS})
             for row in rows}
+
+    def summaries(self, user_ids: list[str]) -> dict[str, tuple[str, str, str | None]]:
+        ids = list(dict.fromkeys(user_ids))
+        [rows] = rows_in(self.session, [(self._summaries, ids, ())])
+        return {row.user_id: (row.username, row.display_name or "", row.avatar_key)
+                for row in rows if row.username is not None}
