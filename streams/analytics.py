@@ -119,9 +119,10 @@ def cluster_progress(settings: Settings) -> dict[str, Any]:
         relay.close()
 
 
-def progress_from(relay: Any, stores: Any) -> dict[str, Any]:
+def progress_from(relay: Any, stores: Any, versions: Any | None = None) -> dict[str, Any]:
     """`cluster_progress` through open connections: the relay's positions (a
-    `RelayPositions`) and the workers' checkpoints (a `ViewStores`)."""
+    `RelayPositions`), the workers' checkpoints (a `ViewStores`) and, given `versions`
+    (a `ViewVersions`), the views rebuilt beside their live version right now."""
     from photoshare.streams.partitioned import watermark
 
     published, partitions = relay.load()
@@ -129,8 +130,16 @@ def progress_from(relay: Any, stores: Any) -> dict[str, Any]:
     rows = [{"partition": name, "published": last, "applied": applied.get(name, 0),
              "lag_events": max(0, last - applied.get(name, 0))}
             for name, last in sorted(partitions.items())]
-    return {"published": published, "position": watermark(published, partitions, applied),
-            "view_stores": stores.kind, "partitions": rows}
+    progress = {"published": published,
+                "position": watermark(published, partitions, applied),
+                "view_stores": stores.kind, "partitions": rows}
+    if versions is not None:
+        progress["rebuilds"] = [
+            {"view": row.view, "live": row.live, "building": row.building,
+             "position": row.position, "switching": row.switching,
+             "running": versions.running(row.view)}
+            for row in versions.all() if row.building is not None]
+    return progress
 
 
 def projection_names(settings: Settings) -> list[str]:
@@ -329,6 +338,9 @@ def status_from(log: PhotoShareCommands, positions: dict[str, int],
     if progress:
         status["published"] = progress["published"]
         status["partitions"] = progress["partitions"]
+        if "rebuilds" in progress:
+            status["rebuilds"] = [{**row, "lag_events": max(head - row["position"], 0)}
+                                  for row in progress["rebuilds"]]
     return status
 
 

@@ -32,6 +32,7 @@ class StatusSources:
         self._log: Any = None
         self._relay: Any = None
         self._stores: Any = None
+        self._versions: Any = None
 
     def _open(self) -> None:
         stack = ExitStack()
@@ -39,13 +40,16 @@ class StatusSources:
             log = stack.enter_context(open_log(self.settings))  # LogNotFoundError if none
             if self.settings.profile == "cluster":
                 from photoshare.infra.postgres.relay_positions import RelayPositions
+                from photoshare.infra.postgres.view_versions import ViewVersions
                 from photoshare.infra.roots.view_stores import open_view_stores
 
                 relay = RelayPositions(self.settings.postgres_dsn)
                 stack.callback(relay.close)
+                versions = ViewVersions(self.settings.postgres_dsn)
+                stack.callback(versions.close)
                 stores = open_view_stores(self.settings)
                 stack.callback(stores.close)
-                self._relay, self._stores = relay, stores
+                self._relay, self._stores, self._versions = relay, stores, versions
         except BaseException:
             stack.close()
             raise
@@ -58,7 +62,7 @@ class StatusSources:
         if self._stack is None:
             self._open()
         if self.settings.profile == "cluster":
-            progress = progress_from(self._relay, self._stores)
+            progress = progress_from(self._relay, self._stores, self._versions)
             positions = dict.fromkeys(projection_names(self.settings), progress["position"])
         else:
             # The embedded views are a local SQLite file: reading it opens no server
@@ -70,7 +74,7 @@ class StatusSources:
         """Close every connection (never raises: a server that is gone may refuse a clean
         goodbye); the next `status()` opens a new set."""
         stack, self._stack = self._stack, None
-        self._log = self._relay = self._stores = None
+        self._log = self._relay = self._stores = self._versions = None
         if stack is not None:
             try:
                 stack.close()

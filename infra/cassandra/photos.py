@@ -228,9 +228,11 @@ class CassandraPhotoQueries(PhotoQueries):
         self._likes_of = session.prepare(
             f"SELECT photo_id FROM {ks}.photo_likes WHERE photo_id IN ? AND shard = ? "
             "AND user_id = ?")
+        # Every shard in one query: PER PARTITION LIMIT (a plain LIMIT would count the
+        # rows of all shards together, in shard order, not position order).
         self._comments_after = session.prepare(
-            f"SELECT {_COMMENT} FROM {ks}.photo_comments WHERE photo_id = ? AND shard = ? "
-            "AND position > ? LIMIT ?")
+            f"SELECT {_COMMENT} FROM {ks}.photo_comments WHERE photo_id = ? "
+            f"AND shard IN {ALL_SHARDS_CQL} AND position > ? PER PARTITION LIMIT ?")
         self.likes_index = BucketedList(session, LIKES_BY_USER)
         self.comments_index = BucketedList(session, COMMENTS_BY_AUTHOR)
         self._comment_location = session.prepare(
@@ -324,11 +326,8 @@ class CassandraPhotoQueries(PhotoQueries):
     def comments(self, photo_id: str, after: int | None, limit: int) -> list[CommentRecord]:
         if limit <= 0:
             return []
-        shards = rows_of(execute_concurrent_with_args(
-            self.session, self._comments_after,
-            [(photo_id, shard, after or 0, limit) for shard in range(SHARDS)]))
-        rows = sorted((row for shard in shards for row in shard),
-                      key=lambda row: (row.position, row.comment_id))[:limit]
+        found = self.session.execute(self._comments_after, (photo_id, after or 0, limit))
+        rows = sorted(found, key=lambda row: (row.position, row.comment_id))[:limit]
         return [CommentRecord(comment_id=row.comment_id, photo_id=row.photo_id,
                               author_id=row.author_id, text=row.comment_text,
                               created_at=row.created_at, position=row.position)

@@ -181,6 +181,13 @@ def _status_table(status: dict) -> str:
         lines.append(f"{'partition':<32}{'published':>10}{'applied':>10}{'lag':>10}")
         lines += [f"{row['partition']:<32}{row['published']:>10}{row['applied']:>10}"
                   f"{row['lag_events']:>10}" for row in status["partitions"]]
+    for row in status.get("rebuilds", []):
+        lines.append(f"rebuilding {row['view']}: version {row['building']} beside live "
+                     f"version {row['live']}, at position {row['position']} "
+                     f"(lag {row['lag_events']}), "
+                     + ("switching now" if row["switching"] else "running" if row["running"]
+                        else "stopped: `photoshare projections rebuild " + row["view"]
+                        + "` resumes it"))
     return "\n".join(lines) + "\n"
 
 

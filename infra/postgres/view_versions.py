@@ -68,6 +68,10 @@ def _connect(dsn: str) -> psycopg.Connection[Any]:
     return connection
 
 
+def _lock_key(view: str) -> int:
+    return zlib.crc32(f"photoshare-rebuild:{view}".encode())
+
+
 def _rows(connection: psycopg.Connection[Any]) -> dict[str, ViewVersion]:
     rows = connection.execute("SELECT view, live, building, position, switching "
                               "FROM photoshare_view_versions").fetchall()
@@ -124,10 +128,24 @@ class ViewVersions:
     def get(self, view: str) -> ViewVersion | None:
         return _rows(self._connection).get(view)
 
+    def running(self, view: str) -> bool:
+        """Whether a `projections rebuild` of the view holds its lock (in any session):
+        a row with `building` and no lock is a rebuild that stopped."""
+        # A bigint advisory key shows in pg_locks as its high and low 32 bits.
+        row = self._connection.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND "
+            "granted AND classid = 0 AND objid = %s AND objsubid = 1)",
+            (_lock_key(view),)).fetchone()
+        return bool(row and row[0])
+
+    def all(self) -> list[ViewVersion]:
+        """Every view ever rebuilt, by name (for `projections status`)."""
+        return sorted(_rows(self._connection).values(), key=lambda row: row.view)
+
     def lock(self, view: str) -> None:
         """One rebuild of a view at a time (held until `close`)."""
-        key = zlib.crc32(f"photoshare-rebuild:{view}".encode())
-        row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        row = self._connection.execute("SELECT pg_try_advisory_lock(%s)",
+                                       (_lock_key(view),)).fetchone()
         if not (row and row[0]):
             raise RebuildRunning(f"another `photoshare projections rebuild {view}` is running")
 

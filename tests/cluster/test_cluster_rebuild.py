@@ -7,6 +7,7 @@ cannot rebuild beside the live one are refused with a clear message."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from pathlib import Path
@@ -181,6 +182,18 @@ def test_search_is_rebuilt_beside_the_live_one_while_writes_flow(tmp_path: Path,
             versions.close()
         assert row is not None and row.live == 2 and row.building == 3
         assert row.position > 0 and not row.switching
+        # `projections status` shows the stopped rebuild, and how to go on with it.
+        shown = photoshare(servers, "projections", "status", "--json")
+        assert shown.returncode == 0, shown.stderr
+        rebuilds = json.loads(shown.stdout)["rebuilds"]
+        assert [(r["view"], r["live"], r["building"], r["position"], r["running"],
+                 r["switching"]) for r in rebuilds] == [
+            ("search", 2, 3, row.position, False, False)]
+        assert rebuilds[0]["lag_events"] > 0
+        table = photoshare(servers, "projections", "status").stdout
+        assert (f"rebuilding search: version 3 beside live version 2, at position "
+                f"{row.position}") in table and "stopped: `photoshare projections " \
+            "rebuild search` resumes it" in table, table
         later = Person(api, "later", "Later Still")  # while the rebuild is interrupted
         seen: list[int] = []
         with open_log(settings) as log:

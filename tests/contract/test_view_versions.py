@@ -44,14 +44,21 @@ def test_workers_see_a_switch_at_their_next_batch_and_the_new_version_after_it(
 
 def test_a_rebuild_resumes_where_it_got_to_and_runs_once_at_a_time(postgres_dsn: str) -> None:
     first, second = ViewVersions(postgres_dsn), ViewVersions(postgres_dsn)
+    status = ViewVersions(postgres_dsn)  # what `projections status` asks
     try:
+        assert not status.running("search")
         first.lock("search")
+        assert status.running("search") and not status.running("timelines")
         with pytest.raises(RebuildRunning):
             second.lock("search")
         first.start("search", 3)
         first.advance("search", 1234)
         first.close()   # interrupted: the lock goes with the connection
+        assert not status.running("search")
+        assert [(row.view, row.building, row.position) for row in status.all()] == [
+            ("search", 4, 1234)]
         second.lock("search")
+        assert status.running("search")
         resumed = second.start("search", 3)
         assert (resumed.live, resumed.building, resumed.position) == (3, 4, 1234)
         second.switched("search", 2000)
@@ -59,3 +66,4 @@ def test_a_rebuild_resumes_where_it_got_to_and_runs_once_at_a_time(postgres_dsn:
         assert (again.live, again.building, again.position) == (4, 5, 0)
     finally:
         second.close()
+        status.close()
