@@ -21,10 +21,15 @@ from typing import Any
 import faust
 from photoshare.events import decode_envelope
 from photoshare.infra.crypto.sealing import Sealer
+from photoshare.infra.postgres.view_versions import ViewSwitching
 from photoshare.infra.settings import Settings
 from photoshare.streams.topics import all_topics, partition_key
 
 log = logging.getLogger("photoshare.worker")
+
+# How often a batch held by a view's switch is tried again (the switch itself takes
+# about a second: bench/RESULTS.md).
+SWITCH_POLL_SECONDS = 0.2
 
 
 def _scratch_dir() -> str:
@@ -89,11 +94,20 @@ async def apply_batches(applier: Any, queue: asyncio.Queue[Any], batch_size: int
         while len(batch) < batch_size and not queue.empty():
             batch.append(queue.get_nowait())
         deliveries = await asyncio.to_thread(_decode_batch, batch, keys)
+        waiting_for_switch = False
         while True:
             try:
                 # View writes block; the event loop must keep heartbeating meanwhile.
                 await asyncio.to_thread(applier.apply, deliveries)
                 break
+            except ViewSwitching as switching:
+                # Expected, and brief (a rebuilt view is being switched in: the batch
+                # must not reach the old version alone): said once, tried again soon.
+                if not waiting_for_switch:
+                    log.info("holding a batch of %d events while %s", len(deliveries),
+                             switching)
+                    waiting_for_switch = True
+                await asyncio.sleep(SWITCH_POLL_SECONDS)
             except Exception as error:  # a store is down: never skip an event, try again
                 log.warning("cannot apply a batch of %d events (positions %d..%d), "
                             "retrying in a second: %s: %s", len(deliveries),
