@@ -7,9 +7,10 @@ or comment that comes first is kept and counts once the photo arrives. It only r
 writes for a photo with a tombstone, and photos are shown only when live (posted, not
 deleted). Every write is timestamped with the position of the event making it (read
 from `delivery`), so the newest event wins, and a stale batch applied late by a worker
-that lost its partition cannot undo newer writes. A like or comment racing with the deletion itself may leave a row behind;
-since the photo is never shown again, neither is the row (callers ask about likes and
-comments of photos they found live, as the read API does).
+that lost its partition cannot undo newer writes. A like or comment racing with the
+deletion itself may leave a row behind; since the photo is never shown again, neither is
+the row (callers ask about likes and comments of photos they found live, as the read API
+does).
 
 Like and comment counts are Redis counters (`infra.redis.counters`), moved by each like,
 unlike, comment and deletion of a comment exactly once, with the workers' checkpoints: a
@@ -307,8 +308,9 @@ class CassandraPhotoQueries(PhotoQueries):
             return {}
         reads = [(self._states, ids, ())] + ([self._liked(liker, ids)] if liker else [])
         states, *likes = rows_in(self.session, reads)
-        live = {row.photo_id: row for row in states
-                if not row.deleted and row.owner_id is not None}
+        found = {row.photo_id: row for row in states
+                 if not row.deleted and row.owner_id is not None}
+        live = {pid: found[pid] for pid in ids if pid in found}  # in the order asked
         liked = {row.photo_id for row in likes[0]} if likes else set()
         if self.lost():
             counts = self.counts_from_rows(list(live))

@@ -5,9 +5,10 @@ view in PostgreSQL, beside the events.
 builds version `building` of a view beside version `live`, recording how far it got
 (`position`) so an interrupted rebuild resumes. For the switch it sets `switching`: while
 it is set, the workers apply no batch at all (`LiveVersions.live` raises ViewSwitching and
-the worker tries the batch again shortly, `streams.worker.SWITCH_POLL_SECONDS`); the rebuild applies the last events to
-the new version, switches the readers, and records `live = building` with `switching`
-off, after which the workers apply to the new version.
+the worker tries the batch again shortly, `streams.worker.SWITCH_POLL_SECONDS`); the
+rebuild applies the last events to the new version, switches the readers, and records
+`live = building` with `switching` off, after which the workers apply to the new
+version.
 
 Why the workers read this row for every batch while a rebuild runs, and may keep it for
 `QUIET_SECONDS` otherwise: an event committed to the log after `switching` was set must

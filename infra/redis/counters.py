@@ -1,5 +1,6 @@
-"""Counters of the cluster views in Redis (followers, following, photos; a photo's likes and
-comments; a timeline owner's followers) and the workers' per-partition checkpoints, moved together so that each event counts exactly once.
+"""Counters of the cluster views in Redis (followers, following, photos; a photo's likes
+and comments; a timeline owner's followers) and the workers' per-partition checkpoints,
+moved together so that each event counts exactly once.
 
 Kafka delivers at least once and Redis shares no transaction with the other stores, so
 an increment simply replayed would count twice. Increments are therefore staged during
@@ -97,7 +98,8 @@ class RedisCounters:
         return {entity_id: max(0, int(value or 0) + self._pending.get(key, 0))
                 for entity_id, key, value in zip(ids, keys, values, strict=True)}
 
-    def table(self, names: Iterable[str], entity_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    def table(self, names: Iterable[str],
+              entity_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         """Several counters of several entities in one round trip: name -> id -> value,
         as `many` reads them (the likes and comments of a page of photos, say)."""
         names, ids = list(names), list(dict.fromkeys(entity_ids))

@@ -91,5 +91,6 @@ def rebuild_redis(session: Any, client: Any, prefix: str, cap: int, *,
     log.info("Redis rebuilt: %d profiles, %d photos, %d timeline owners, %d timelines, "
              "%d checkpoints", len(users), len(photo_ids), len(followers), len(readers),
              len(kept))
-    return {"profiles": len(users), "photos": len(photo_ids), "timeline_owners": len(followers),
-            "timelines": len(readers), "checkpoints": len(kept)}
+    return {"profiles": len(users), "photos": len(photo_ids),
+            "timeline_owners": len(followers), "timelines": len(readers),
+            "checkpoints": len(kept)}
