@@ -28,12 +28,11 @@ event applied again, ends in the rows of one clean application (see each method)
 from __future__ import annotations
 
 import copy
-import threading
 from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
-from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
+from cassandra.query import UNSET_VALUE
 from photoshare.infra.cassandra.schema import (
     NO_POSITION_LIMIT,
     SHARDS,
@@ -115,9 +114,6 @@ class CassandraNotificationStore(NotificationStore):
         # The list rows are staged in a worker's batch (nothing in the batch reads them);
         # the id rows, read back and racing with other workers, are written at once.
         self.buffer: WriteBuffer | DirectWrites = buffer or DirectWrites(session)
-        # The making `remember_made` defers to `add`'s first write, per applying thread
-        # (a worker applies its partitions side by side through one store).
-        self._deferred = threading.local()
         ks = keyspace_of(session)
         self._row = session.prepare(
             f"SELECT {_FIELDS}, removed, writetime(removed) AS removed_at "
@@ -187,15 +183,15 @@ class CassandraNotificationStore(NotificationStore):
         very event (a replay finishing what it started).
 
         Writes, in order: the photo index row (before looking for the photo's deletion:
-        Dekker with `remove_about_photo`), the id row, the list row; the making that
-        `remember_made` deferred goes with the first of them. Re-applied after a crash
-        after any of them, the answer is True again (the id row, if written, is this
-        event's) and the same rows are written again."""
+        Dekker with `remove_about_photo`), the id row, the list row. Re-applied after a
+        crash after any of them, the answer is True again (the id row, if written, is
+        this event's) and the same rows are written again."""
         n, stamp = notification, self._stamp()
         photo = UNSET_VALUE if n.photo_id is None else n.photo_id
         if n.photo_id is not None:
-            self._write((self._index, (n.photo_id, shard_of(n.notification_id),
-                                       n.notification_id, n.user_id, n.position, stamp)))
+            self.session.execute(self._index, (n.photo_id, shard_of(n.notification_id),
+                                               n.notification_id, n.user_id, n.position,
+                                               stamp))
             reads = rows_of(execute_concurrent(self.session, [
                 (self._row, (n.notification_id,)), (self._deleted, (n.photo_id,))]))
             row, deleted = next(iter(reads[0]), None), bool(reads[1])
@@ -207,33 +203,17 @@ class CassandraNotificationStore(NotificationStore):
             # Its photo's deletion came first: stored hidden, the row it would be had the
             # events come in log order. The timestamp moves position, actor and time on
             # only if this add is the newest one.
-            self._write((self._put_row, (*values, True, stamp)))
+            self.session.execute(self._put_row, (*values, True, stamp))
             return False
         if row is not None and row.user_id is not None:
             if row.removed and row.removed_at >= stamp:
-                self._write()  # a later event hid it: this is a stale replay
-                return False
+                return False  # a later event hid it: this is a stale replay
             if not row.removed and row.position != n.position:
-                self._write()  # there already (another event's row)
-                return False
+                return False  # there already (another event's row)
             # Else hidden by an older event (added again), or written by this event.
-        self._write((self._put_row, (*values, False, stamp)))
+        self.session.execute(self._put_row, (*values, False, stamp))
         self.buffer.stage([(self._list, (*values, stamp))])
         return True
-
-    def _write(self, *statements: tuple[Any, tuple[Any, ...]]) -> None:
-        """Write `statements` and the making `remember_made` deferred (if any), in one
-        request: both are durable when this returns."""
-        made = getattr(self._deferred, "made", None)
-        self._deferred.made = None
-        writes = [*statements, *([made] if made is not None else [])]
-        if len(writes) == 1:
-            self.session.execute(*writes[0])
-        elif writes:
-            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-            for statement, values in writes:
-                batch.add(statement, values)
-            self.session.execute(batch)
 
     def announce(self, notification: Notification) -> None:
         """Queue the live notice (dropped without an outbox: nobody listens)."""
@@ -282,14 +262,11 @@ class CassandraNotificationStore(NotificationStore):
         self.session.execute(self._forget_reads, (stamp, user_id))
 
     def remember_made(self, notification: Notification) -> None:
-        """Durable before the caller looks for reads (Dekker with `remember_read`): sent
-        with `add`'s first write (one request less per notification), or by `read_since`
-        at the latest. `add`'s own reads need not wait for it: the reads' side looks for
-        makings and id rows, never the other way round. Idempotent: a replay writes the
-        same row."""
+        """Before `add` looks for anything, and before the caller looks for reads
+        (Dekker with `remember_read`). Idempotent: a replay writes the same row."""
         n = notification
-        self._deferred.made = (self._made, (n.user_id, n.notification_id, n.position,
-                                            self._stamp()))
+        self.session.execute(self._made, (n.user_id, n.notification_id, n.position,
+                                          self._stamp()))
 
     def position_of(self, user_id: str, notification_id: str, at: int) -> int | None:
         """The latest making at or below `at`; the id row's position counts too (it is a
@@ -312,7 +289,6 @@ class CassandraNotificationStore(NotificationStore):
         self.session.execute(self._read_named, (user_id, notification_id, at, self._stamp()))
 
     def read_since(self, user_id: str, notification_id: str, position: int) -> bool:
-        self._write()  # a making still deferred first (Dekker: `remember_made`)
         return self.session.execute(
             self._read_since, (user_id, notification_id, position)).one() is not None
 
