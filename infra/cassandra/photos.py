@@ -247,32 +247,32 @@ class CassandraPhotoQueries(PhotoQueries):
 
     def many(self, photo_ids: list[str]) -> dict[str, PhotoRecord]:
         live = self._live(photo_ids)
-        if not live:
+        counts = self._counts(list(live))
+        return {photo_id: _photo(row, *counts[photo_id]) for photo_id, row in live.items()}
+
+    def _counts(self, photo_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(likes, comments) of each of `photo_ids` (photos found live): the Redis
+        counters in one MGET, or counted from the rows while Redis has lost its data."""
+        if not photo_ids:
             return {}
         if self.lost():
-            return self._counted_from_rows(live)
-        counts = self.counters.table((LIKES, COMMENTS), live)
-        return {photo_id: _photo(row, likes=counts[LIKES][photo_id],
-                                 comments=counts[COMMENTS][photo_id])
-                for photo_id, row in live.items()}
+            return self.counts_from_rows(photo_ids)
+        table = self.counters.table((LIKES, COMMENTS), photo_ids)
+        return {pid: (table[LIKES][pid], table[COMMENTS][pid]) for pid in photo_ids}
 
     def counts_from_rows(self, photo_ids: list[str]) -> dict[str, tuple[int, int]]:
-        """The likes and comments of each of the live `photo_ids`, counted from their rows
-        (what `rebuild-redis` puts back in the counters)."""
-        return {photo_id: (record.likes, record.comments) for photo_id, record
-                in self._counted_from_rows(self._live(photo_ids)).items()}
-
-    def _counted_from_rows(self, live: dict[str, Any]) -> dict[str, PhotoRecord]:
-        # Per live photo: SHARDS like counts, then SHARDS comment counts, in that order.
+        """(likes, comments) of each of `photo_ids`, counted from their rows (COUNT(*) of
+        each shard, all concurrently): what `rebuild-redis` puts back in the counters."""
+        # Per photo: SHARDS like counts, then SHARDS comment counts, in that order.
         # COUNT(*) answers one row with one column.
         counts = [rows[0][0] for rows in rows_of(execute_concurrent(self.session, [
-            (statement, (photo_id, shard)) for photo_id in live
+            (statement, (photo_id, shard)) for photo_id in photo_ids
             for statement in (self._count_likes, self._count_comments)
             for shard in range(SHARDS)]))]
-        likes_at = range(0, len(counts), 2 * SHARDS)  # where each photo's counts start
-        return {photo_id: _photo(row, likes=sum(counts[at:at + SHARDS]),
-                                 comments=sum(counts[at + SHARDS:at + 2 * SHARDS]))
-                for at, (photo_id, row) in zip(likes_at, live.items(), strict=True)}
+        return {photo_id: (sum(counts[at:at + SHARDS]),
+                           sum(counts[at + SHARDS:at + 2 * SHARDS]))
+                for at, photo_id in zip(range(0, len(counts), 2 * SHARDS), photo_ids,
+                                        strict=True)}
 
     def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:
         return self.recent_by_owners([owner_id], before, limit)
@@ -312,13 +312,8 @@ class CassandraPhotoQueries(PhotoQueries):
                  if not row.deleted and row.owner_id is not None}
         live = {pid: found[pid] for pid in ids if pid in found}  # in the order asked
         liked = {row.photo_id for row in likes[0]} if likes else set()
-        if self.lost():
-            counts = self.counts_from_rows(list(live))
-            return {pid: CardState(*counts[pid], row.alt_text, pid in liked)
-                    for pid, row in live.items() if pid in counts}
-        table = self.counters.table((LIKES, COMMENTS), live)
-        return {pid: CardState(table[LIKES][pid], table[COMMENTS][pid], row.alt_text,
-                               pid in liked)
+        counts = self._counts(list(live))
+        return {pid: CardState(*counts[pid], row.alt_text, pid in liked)
                 for pid, row in live.items()}
 
     def _liked(self, user_id: str, photo_ids: list[str]) -> tuple[Any, list[str], tuple[Any, ...]]:

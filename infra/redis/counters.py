@@ -90,13 +90,7 @@ class RedisCounters:
 
     def many(self, name: str, entity_ids: Iterable[str]) -> dict[str, int]:
         """Committed values plus this batch's staged deltas, never below 0."""
-        ids = list(dict.fromkeys(entity_ids))
-        if not ids:
-            return {}
-        keys = [self.key(name, entity_id) for entity_id in ids]
-        values = self.client.mget(keys)
-        return {entity_id: max(0, int(value or 0) + self._pending.get(key, 0))
-                for entity_id, key, value in zip(ids, keys, values, strict=True)}
+        return self.table([name], entity_ids)[name]
 
     def table(self, names: Iterable[str],
               entity_ids: Iterable[str]) -> dict[str, dict[str, int]]:

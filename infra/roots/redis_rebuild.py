@@ -64,13 +64,13 @@ def rebuild_redis(session: Any, client: Any, prefix: str, cap: int, *,
         if row.owner_id is not None and not row.deleted]
     photos = CassandraPhotoQueries(session, counters)
     for start in range(0, len(photo_ids), 50):
+        chunk = photo_ids[start:start + 50]
         pipe = client.pipeline(transaction=False)
-        for photo_id, (likes, comments) in photos.counts_from_rows(
-                photo_ids[start:start + 50]).items():
+        for photo_id, (likes, comments) in photos.counts_from_rows(chunk).items():
             pipe.set(counters.key(LIKES, photo_id), likes)
             pipe.set(counters.key(COMMENTS, photo_id), comments)
         pipe.execute()
-        progress("photos", len(photo_ids[start:start + 50]))
+        progress("photos", len(chunk))
     followers = Counter(row.followee_id for row in
                         session.execute(f"SELECT followee_id FROM {ks}.tl_followers"))
     pipe = client.pipeline(transaction=False)
