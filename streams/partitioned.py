@@ -8,10 +8,11 @@ in any interleaving, which the views converge under (see the stores' docstrings)
 * `PartitionedApplier`: the SQLite views of one machine. Every view change is committed
   in one view transaction together with the checkpoints.
 * `ClusterApplier`: the cluster stores (Cassandra, Redis, OpenSearch), which share no
-  transaction. A batch's writes go first, then the batch-end flushes (the Cassandra
-  writes the stores staged in their write buffer, `infra/cassandra/write_buffer.py`;
-  OpenSearch's bulk request), then the checkpoints (in the cluster profile, with the Redis counters in one
-  script), which therefore never pass a write that is not durable. A crash before the
+  transaction. A batch's writes go first (OpenSearch's bulk request among them, sent
+  while the other views apply), then the batch-end flushes (the Cassandra writes the
+  stores staged in their write buffer, `infra/cassandra/write_buffer.py`), then the
+  checkpoints (in the cluster profile, with the Redis counters in one script), which
+  therefore never pass a write that is not durable. A crash before the
   checkpoints applies the batch again on top of its own partial effects, which the
   stores make harmless (`streams.delivery`).
 """
@@ -107,7 +108,13 @@ class ClusterApplier:
     `serialize_by` key (by default `counted_account`) are applied one at a time by the
     projections named in `serialized` (by default the timelines, the one that reads the
     count and acts on it); their other projections run side by side, so that one popular
-    account's follows do not wait for each other's graph and notification writes."""
+    account's follows do not wait for each other's graph and notification writes.
+
+    `staged` names projections whose stores only stage writes (they read nothing), with
+    the flush that sends them (search: OpenSearch's bulk request and its refresh, the
+    longest wait of a small batch). They are applied to the whole batch first, each
+    partition's events in order, and their flush is sent while the other projections
+    apply; the batch-end `flushes` and the checkpoints still wait for it."""
 
     def __init__(self, checkpoints: Checkpoints, bindings: Sequence[Binding],
                  delivery: Delivery, *,
@@ -116,10 +123,12 @@ class ClusterApplier:
                  discards: Sequence[Callable[[], None]] = (),
                  threads: int = 8,
                  serialize_by: Callable[[Envelope], str | None] = counted_account,
-                 serialized: Collection[str] = ("timelines",)) -> None:
+                 serialized: Collection[str] = ("timelines",),
+                 staged: dict[str, Callable[[], None]] | None = None) -> None:
         self.checkpoints, self.bindings, self.delivery = checkpoints, list(bindings), delivery
         self.serialize_by, self.serialized = serialize_by, frozenset(serialized)
         self.publish = publish
+        self.staged = dict(staged or {})  # projection name -> the flush of its writes
         self.flushes = list(flushes)      # batch-end writes, in order
         self.discards = list(discards)    # forget what a failed batch staged
         self._pool = ThreadPoolExecutor(max_workers=threads,
@@ -130,18 +139,27 @@ class ClusterApplier:
         try:
             done = self.checkpoints.load()
             stores = [(b.projection, b.store(None, outbox)) for b in self.bindings]
-            by_partition: dict[str, list[Envelope]] = {}
-            for partition, envelope in deliveries:
-                if envelope.position > done.get(partition, 0):  # else: a redelivery
-                    by_partition.setdefault(partition, []).append(envelope)
+            by_partition = _new_events(deliveries, done)
+            staged = [(p, store) for p, store in stores if p.name in self.staged]
+            others = [(p, store) for p, store in stores if p.name not in self.staged]
+            sending = []
+            if staged:
+                for partition, events in by_partition.items():
+                    self._apply_events(partition, events, staged, None)
+                sending = [self._pool.submit(self.staged[p.name]) for p, _ in staged]
             serializer = _Serializer()
-            futures = [self._pool.submit(self._apply_partition, partition, envelopes, stores,
+            futures = [self._pool.submit(self._apply_events, partition, events, others,
                                          serializer)
-                       for partition, envelopes in by_partition.items()]
+                       for partition, events in by_partition.items()]
             # All of them, also when one failed: none may still stage anything once the
             # batch is discarded.
-            wait(futures)
-            moved = dict(future.result() for future in futures)
+            wait(futures + sending)
+            for sent in sending:
+                sent.result()
+            moved = {partition: events[-1][0].position
+                     for partition, events in by_partition.items()}
+            for future in futures:
+                future.result()
             for flush in self.flushes:
                 flush()
             self.checkpoints.save(moved)
@@ -154,7 +172,7 @@ class ClusterApplier:
             raise
         if outbox and self.publish:
             self.publish(outbox)
-        return sum(len(envelopes) for envelopes in by_partition.values())
+        return sum(len(events) for events in by_partition.values())
 
     def _settle(self, delivered: list[Envelope], stores: list[tuple[Any, Any]]) -> None:
         """Once the batch's counters are saved: the projections that decide from counts
@@ -171,25 +189,32 @@ class ClusterApplier:
             if settle is not None:
                 settle(delivered, store)
 
-    def _apply_partition(self, partition: str, envelopes: list[Envelope],
-                         stores: list[tuple[Any, Any]],
-                         serializer: _Serializer) -> tuple[str, int]:
-        last = 0
-        for envelope in envelopes:
-            if envelope.position <= last:
-                continue  # delivered twice within the batch
-            event = event_from_data(envelope.event_type, envelope.schema_version,
-                                    envelope.data)
+    def _apply_events(self, partition: str, events: list[tuple[Envelope, Any]],
+                      stores: list[tuple[Any, Any]], serializer: _Serializer | None) -> None:
+        for envelope, event in events:
             self.delivery.at(partition, envelope.position)
-            key = self.serialize_by(envelope)
+            key = self.serialize_by(envelope) if serializer is not None else None
             for projection, store in stores:
                 if key is not None and projection.name in self.serialized:
-                    with serializer.lock(key):
+                    with serializer.lock(key):  # type: ignore[union-attr]
                         projection.apply(event, envelope, store)
                 else:
                     projection.apply(event, envelope, store)
-            last = envelope.position
-        return partition, last
+
+
+def _new_events(deliveries: Sequence[Delivered],
+                done: dict[str, int]) -> dict[str, list[tuple[Envelope, Any]]]:
+    """Each partition's events past its checkpoint, in delivery order, decoded; an event
+    delivered twice within the batch counts once."""
+    by_partition: dict[str, list[tuple[Envelope, Any]]] = {}
+    for partition, envelope in deliveries:
+        events = by_partition.get(partition)
+        last = events[-1][0].position if events else done.get(partition, 0)
+        if envelope.position > last:  # else: a redelivery
+            event = event_from_data(envelope.event_type, envelope.schema_version,
+                                    envelope.data)
+            by_partition.setdefault(partition, []).append((envelope, event))
+    return by_partition
 
 
 def watermark(relay_position: int, published: dict[str, int], applied: dict[str, int]) -> int:

@@ -260,12 +260,14 @@ def _cluster_stores(settings: Settings) -> ViewStores:
         buffer = WriteBuffer(session)
         bindings = cluster_bindings(session, client, settings, delivery, counters,
                                     search_store, buffer, before_search=live_search)
-        # Batch end: the Cassandra writes the stores staged, search (either may fail,
-        # and the batch is applied again), then, in the applier, the counters with the
-        # checkpoints in one script, then their copy.
+        # Search's bulk request goes out while the other views apply (it reads nothing:
+        # `staged`); at the batch's end, the Cassandra writes the stores staged (either
+        # may fail, and the batch is applied again), then, in the applier, the counters
+        # with the checkpoints in one script, then their copy.
         return ClusterApplier(ClusterCheckpoints(counters, kept, strict=True), bindings,
                               delivery, threads=settings.worker_threads,
-                              publish=publish, flushes=[buffer.flush, search_store.flush],
+                              publish=publish, flushes=[buffer.flush],
+                              staged={"search": search_store.flush},
                               discards=[buffer.discard, search_store.discard,
                                         counters.discard])
 

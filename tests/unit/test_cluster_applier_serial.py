@@ -12,6 +12,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from photoshare.events import Envelope, UserFollowed, event_to_data
 from photoshare.streams.delivery import Delivery
 from photoshare.streams.partitioned import ClusterApplier, counted_account
@@ -130,3 +132,67 @@ def test_settle_runs_after_the_save_over_every_delivered_event_redeliveries_incl
     # applied, and it is settled again.
     assert applier.apply([("t:0", follow(1, "cy", "bob")), ("t:1", follow(2, "dee", "bob"))]) == 0
     assert projection.settled == [(1, [1, 2], 2), (2, [1, 2], 2)]
+
+
+class Staging:
+    """A write-only projection: records what it staged, and when its flush ran."""
+
+    name = "staging"
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def apply(self, _event: Any, envelope: Envelope, _store: Any) -> None:
+        self.log.append(f"staged {envelope.position}")
+
+
+class Slow:
+    name = "slow"
+
+    def __init__(self, log: list[str], flushing: threading.Event) -> None:
+        self.log, self.flushing = log, flushing
+
+    def apply(self, _event: Any, envelope: Envelope, _store: Any) -> None:
+        # The staged flush is already under way while this projection applies.
+        assert self.flushing.wait(5), "the staged flush did not start before the others"
+        self.log.append(f"applied {envelope.position}")
+
+
+def test_staged_projections_are_sent_while_the_others_apply_and_before_the_checkpoints() -> None:
+    log: list[str] = []
+    flushing = threading.Event()
+    checkpoints = Remembering()
+
+    def send() -> None:
+        flushing.set()
+        time.sleep(0.1)
+        log.append("sent")
+
+    applier = ClusterApplier(
+        checkpoints, [Binding(Slow(log, flushing), lambda _c, _o: None),
+                      Binding(Staging(log), lambda _c, _o: None)],
+        Delivery(), threads=4, staged={"staging": send},
+        flushes=[lambda: log.append("batch end")])
+    # Partition t:0 holds a redelivery within the batch (position 1 twice).
+    batch = [("t:0", follow(1, "cy", "bob")), ("t:1", follow(2, "dee", "eve")),
+             ("t:0", follow(1, "cy", "bob")), ("t:0", follow(3, "fay", "gus"))]
+    assert applier.apply(batch) == 3
+    assert log[:3] == ["staged 1", "staged 3", "staged 2"]  # each partition in order
+    assert sorted(log[3:6]) == ["applied 1", "applied 2", "applied 3"]
+    assert log[6:] == ["sent", "batch end"]
+    assert checkpoints.saves == [{"t:0": 3, "t:1": 2}]
+
+
+def test_a_failed_staged_flush_fails_the_batch_before_its_checkpoints() -> None:
+    checkpoints = Remembering()
+    discarded: list[str] = []
+
+    def send() -> None:
+        raise ConnectionError("search is down")
+
+    applier = ClusterApplier(
+        checkpoints, [Binding(Staging([]), lambda _c, _o: None)], Delivery(),
+        staged={"staging": send}, discards=[lambda: discarded.append("staged writes")])
+    with pytest.raises(ConnectionError):
+        applier.apply([("t:0", follow(1, "cy", "bob"))])
+    assert checkpoints.saves == [] and discarded == ["staged writes"]
