@@ -48,13 +48,18 @@ def timed_wait(appends: LogAppends, timeout: float) -> float:
     return time.monotonic() - started
 
 
-def test_an_append_wakes_the_waiter(commands: PhotoShareCommands, appends: LogAppends) -> None:
+def woken_by_an_append(commands: PhotoShareCommands, appends: LogAppends) -> bool:
+    """Whether a wait returns when another thread appends an event while it waits."""
     later = threading.Timer(0.3, register, (commands, 1))
     later.start()
     try:
-        assert timed_wait(appends, NEVER) < NEVER / 2
+        return timed_wait(appends, NEVER) < NEVER / 2
     finally:
         later.join()
+
+
+def test_an_append_wakes_the_waiter(commands: PhotoShareCommands, appends: LogAppends) -> None:
+    assert woken_by_an_append(commands, appends)
 
 
 def test_without_appends_it_waits_the_timeout(appends: LogAppends) -> None:
@@ -81,12 +86,7 @@ def test_a_broken_connection_falls_back_to_polling_and_listens_again(
     assert ended == [(True,)]
     appends.wait(0.2)  # finds the connection gone: no error, a plain wait
     appends.wait(0.2)  # listens again
-    later = threading.Timer(0.3, register, (commands, 1))
-    later.start()
-    try:
-        assert timed_wait(appends, NEVER) < NEVER / 2
-    finally:
-        later.join()
+    assert woken_by_an_append(commands, appends)
 
 
 def test_an_idle_relay_waits_for_appends_up_to_its_poll_interval() -> None:
