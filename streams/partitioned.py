@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 from photoshare.events import Envelope, event_from_data
@@ -142,7 +142,7 @@ class ClusterApplier:
             by_partition = _new_events(deliveries, done)
             staged = [(p, store) for p, store in stores if p.name in self.staged]
             others = [(p, store) for p, store in stores if p.name not in self.staged]
-            sending = []
+            sending: list[Future[None]] = []
             if staged:
                 for partition, events in by_partition.items():
                     self._apply_events(partition, events, staged, None)
