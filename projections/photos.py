@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -125,6 +126,14 @@ class PhotoQueries(ABC):
         liked = self.liked_by(liker, list(records)) if liker and records else set()
         return {pid: CardState(r.likes, r.comments, r.alt_text, pid in liked)
                 for pid, r in records.items()}
+
+    def start_card_states(self, photo_ids: list[str], liker: str | None = None
+                          ) -> Callable[[], dict[str, CardState]]:
+        """`card_states`, begun now and answered by the call it returns. A store whose
+        reads are round trips to a server sends them here, so that reads begun one after
+        another (a page's card states and its people) wait for their answers once. By
+        default the read runs when it is answered."""
+        return lambda: self.card_states(photo_ids, liker)
 
     @abstractmethod
     def by_owner(self, owner_id: str, before: int | None, limit: int) -> list[PhotoRecord]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from photoshare.events import (
@@ -73,6 +74,12 @@ class ProfileQueries(ABC):
         `many` overrides this."""
         return {uid: (p.username, p.display_name, p.avatar_key)
                 for uid, p in self.many(user_ids).items()}
+
+    def start_summaries(self, user_ids: list[str]
+                        ) -> Callable[[], dict[str, tuple[str, str, str | None]]]:
+        """`summaries`, begun now and answered by the call it returns (see
+        `PhotoQueries.start_card_states`). By default the read runs when answered."""
+        return lambda: self.summaries(user_ids)
 
 
 class ProfilesProjection(Projection[ProfileStore]):

@@ -14,6 +14,10 @@ read on every page, below). What changes is read on every page, in two reads:
 - the owner's and tagged people's names and avatars (the profiles view), less the
   tagged people hidden from the viewer (their blocks, read before by the route).
 
+When every card of a page is cached, both reads are begun before either is answered
+(`start_card_states`, `start_summaries`): the cluster's stores then wait once for both
+round trips; SQLite's run one after the other as before.
+
 So the views stay as they are (nothing to rebuild, nothing for the projections to keep
 in step) and the same code serves the embedded and the cluster read API. The JSON is
 the one `shapes.photos` makes, key for key and in the same order (a test compares them).
@@ -109,9 +113,15 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
             missing.append(photo_id)
         else:
             found[photo_id] = parts
+    hidden = controls.hidden
     # One narrow read for the cached ones: what changes, and the viewer's like. A photo
-    # gone since answers no state and is left out.
-    states = q.photos.card_states(list(found), viewer) if found else {}
+    # gone since answers no state and is left out. When every card is cached (the usual
+    # page), its people are known already, and their read goes out with it: on the
+    # cluster, one wait for both round trips instead of two.
+    answer_states = q.photos.start_card_states(list(found), viewer) if found else dict
+    wanted = set() if missing else _people(found.values(), hidden)
+    answer_people = None if missing else q.profiles.start_summaries(sorted(wanted))
+    states = answer_states()
     if missing:  # read whole once (their state with them), their fixed parts then kept
         records = q.photos.many(missing)
         liked = q.photos.liked_by(viewer, list(records)) if viewer and records else set()
@@ -121,8 +131,10 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
             states[photo_id] = CardState(record.likes, record.comments, record.alt_text,
                                          photo_id in liked)
     shown = [pid for pid in photo_ids if pid in states and pid in found]
-    hidden = controls.hidden
-    people = _summaries(services, q, (found[pid] for pid in shown), hidden)
+    if answer_people is None:
+        wanted = _people((found[pid] for pid in shown), hidden)
+        answer_people = q.profiles.start_summaries(sorted(wanted))
+    people = _summaries(services, answer_people(), wanted)
     cards = []
     for photo_id in shown:
         parts = found[photo_id]
@@ -137,14 +149,18 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
     return cards
 
 
-def _summaries(services: ReadServices, q: ViewQueries, cards: Iterable[CardParts],
-               hidden: frozenset[str] | set[str]) -> dict[str, bytes]:
-    """Each person a page shows, as their summary's JSON (one profiles read)."""
+def _people(cards: Iterable[CardParts], hidden: frozenset[str] | set[str]) -> set[str]:
+    """Each person the cards show: their owners and the tagged people not hidden."""
     wanted: set[str] = set()
     for parts in cards:
         wanted.add(parts.owner_id)
         wanted.update(u for u in parts.tagged_user_ids if u not in hidden)
-    found = q.profiles.summaries(sorted(wanted))
+    return wanted
+
+
+def _summaries(services: ReadServices, found: dict[str, tuple[str, str, str | None]],
+               wanted: Iterable[str]) -> dict[str, bytes]:
+    """Each of `wanted` as their summary's JSON, from the profiles read (`found`)."""
     media_url = services.media_url
     summaries = {}
     for uid in wanted:

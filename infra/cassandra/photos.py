@@ -44,6 +44,7 @@ from photoshare.infra.cassandra.schema import (
     BucketedList,
     keyspace_of,
     rows_in,
+    rows_in_started,
     rows_of,
     shard_of,
 )
@@ -301,20 +302,29 @@ class CassandraPhotoQueries(PhotoQueries):
 
     def card_states(self, photo_ids: list[str],
                     liker: str | None = None) -> dict[str, CardState]:
+        return self.start_card_states(photo_ids, liker)()
+
+    def start_card_states(self, photo_ids: list[str], liker: str | None = None
+                          ) -> Callable[[], dict[str, CardState]]:
         # The live check and alt text of every photo and the liker's likes in one round
-        # trip (an IN query each), the counts in one more (Redis).
+        # trip (an IN query each), sent now; the counts in one more (Redis) once the
+        # live photos are known.
         ids = list(dict.fromkeys(photo_ids))
         if not ids:
-            return {}
+            return dict
         reads = [(self._states, ids, ())] + ([self._liked(liker, ids)] if liker else [])
-        states, *likes = rows_in(self.session, reads)
-        found = {row.photo_id: row for row in states
-                 if not row.deleted and row.owner_id is not None}
-        live = {pid: found[pid] for pid in ids if pid in found}  # in the order asked
-        liked = {row.photo_id for row in likes[0]} if likes else set()
-        counts = self._counts(list(live))
-        return {pid: CardState(*counts[pid], row.alt_text, pid in liked)
-                for pid, row in live.items()}
+        pending = rows_in_started(self.session, reads)
+
+        def answer() -> dict[str, CardState]:
+            states, *likes = pending()
+            found = {row.photo_id: row for row in states
+                     if not row.deleted and row.owner_id is not None}
+            live = {pid: found[pid] for pid in ids if pid in found}  # in the order asked
+            liked = {row.photo_id for row in likes[0]} if likes else set()
+            counts = self._counts(list(live))
+            return {pid: CardState(*counts[pid], row.alt_text, pid in liked)
+                    for pid, row in live.items()}
+        return answer
 
     def _liked(self, user_id: str, photo_ids: list[str]) -> tuple[Any, list[str], tuple[Any, ...]]:
         """The read of which of `photo_ids` `user_id` likes (for `rows_in`)."""

@@ -20,6 +20,7 @@ from photoshare.infra.cassandra.schema import (
     BucketedList,
     keyspace_of,
     rows_in,
+    rows_in_started,
 )
 from photoshare.infra.redis.counters import RedisCounters
 from photoshare.projections.profiles import Profile, ProfileQueries, ProfileStore
@@ -151,7 +152,15 @@ class CassandraProfileQueries(ProfileQueries):
             for row in rows}
 
     def summaries(self, user_ids: list[str]) -> dict[str, tuple[str, str, str | None]]:
-        ids = list(dict.fromkeys(user_ids))
-        [rows] = rows_in(self.session, [(self._summaries, ids, ())])
-        return {row.user_id: (row.username, row.display_name or "", row.avatar_key)
-                for row in rows if row.username is not None}
+        return self.start_summaries(user_ids)()
+
+    def start_summaries(self, user_ids: list[str]
+                        ) -> Callable[[], dict[str, tuple[str, str, str | None]]]:
+        pending = rows_in_started(self.session,
+                                  [(self._summaries, list(dict.fromkeys(user_ids)), ())])
+
+        def answer() -> dict[str, tuple[str, str, str | None]]:
+            [rows] = pending()
+            return {row.user_id: (row.username, row.display_name or "", row.avatar_key)
+                    for row in rows if row.username is not None}
+        return answer

@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 import re
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -404,13 +404,24 @@ def rows_in(session: Any, reads: Iterable[tuple[Any, Sequence[Any], tuple[Any, .
     """The rows of each read `(statement, keys, rest)`, whose statement is `... WHERE key
     IN ? ...` with `rest` bound after the list, for every one of `keys` (`IN_CHUNK` keys
     a query); all the reads' queries run concurrently, one round trip in all."""
+    return rows_in_started(session, reads)()
+
+
+def rows_in_started(session: Any, reads: Iterable[tuple[Any, Sequence[Any], tuple[Any, ...]]]
+                    ) -> Callable[[], list[list[Any]]]:
+    """`rows_in`, sent now; the call it returns waits for the rows. What a query costs
+    this driver is mostly the wait for its answer (a thread woken each way: see
+    bench/RESULTS.md, "What a Cassandra query costs the Python driver"), paid once for
+    every query in flight when the wait begins: reads started one after another and then
+    answered wait once for all of them."""
     reads = list(reads)
-    plan = [(n, (statement, (list(keys[at:at + IN_CHUNK]), *rest)))
-            for n, (statement, keys, rest) in enumerate(reads)
-            for at in range(0, len(keys), IN_CHUNK)]
-    found: list[list[Any]] = [[] for _ in reads]
-    if plan:
-        results = rows_of(execute_concurrent(session, [query for _, query in plan]))
-        for (n, _), rows in zip(plan, results, strict=True):
-            found[n] += rows
-    return found
+    futures = [(n, session.execute_async(statement, (list(keys[at:at + IN_CHUNK]), *rest)))
+               for n, (statement, keys, rest) in enumerate(reads)
+               for at in range(0, len(keys), IN_CHUNK)]
+
+    def rows() -> list[list[Any]]:
+        found: list[list[Any]] = [[] for _ in reads]
+        for n, future in futures:
+            found[n] += future.result()
+        return found
+    return rows

@@ -206,6 +206,11 @@ def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
     assert got.profiles.summaries(users) == want.profiles.summaries(users)
     for liker in (None, *users[:3]):
         assert got.photos.card_states(photos, liker) == want.photos.card_states(photos, liker)
+    # Begun together and answered later, the people first (a page's two reads).
+    states, people = (got.photos.start_card_states(photos, users[0]),
+                      got.profiles.start_summaries(users))
+    assert people() == want.profiles.summaries(users)
+    assert states() == want.photos.card_states(photos, users[0])
     for user in users:
         assert got.timelines.home(user, None, EVERYTHING) == \
             want.timelines.home(user, None, EVERYTHING), user

@@ -545,6 +545,12 @@ def test_card_states_follow_likes_comments_alt_text_and_deletion(views: Views) -
                                                   p2: (0, 0, None, False)}
     views.deliver(at(8, delete(p1, ann)))
     assert views.photos.card_states([p1, p2], bob) == {p2: (0, 0, None, False)}
+    # Begun before they are answered (as a page begins its reads together), in any order.
+    first, empty, second = (views.photos.start_card_states([p1, p2], bob),
+                            views.photos.start_card_states([], bob),
+                            views.photos.start_card_states([p2, p1], ann))
+    assert second() == {p2: (0, 0, None, False)} == first()
+    assert empty() == {}
 
 
 # --- photos: alt text --------------------------------------------------------------------
