@@ -127,6 +127,11 @@ class PhotoQueries(ABC):
         return {pid: CardState(r.likes, r.comments, r.alt_text, pid in liked)
                 for pid, r in records.items()}
 
+    def start_liked_by(self, user_id: str, photo_ids: list[str]) -> Callable[[], set[str]]:
+        """`liked_by`, begun now and answered by the call it returns (see
+        `start_card_states`). By default the read runs when answered."""
+        return lambda: self.liked_by(user_id, photo_ids)
+
     def start_card_states(self, photo_ids: list[str], liker: str | None = None
                           ) -> Callable[[], dict[str, CardState]]:
         """`card_states`, begun now and answered by the call it returns. A store whose

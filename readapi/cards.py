@@ -161,15 +161,7 @@ def _people(cards: Iterable[CardParts], hidden: frozenset[str] | set[str]) -> se
 def _summaries(services: ReadServices, found: dict[str, tuple[str, str, str | None]],
                wanted: Iterable[str]) -> dict[str, bytes]:
     """Each of `wanted` as their summary's JSON, from the profiles read (`found`)."""
-    media_url = services.media_url
-    summaries = {}
-    for uid in wanted:
-        username, display_name, avatar_key = found.get(uid, (None, None, None))
-        # shapes.user_summary's JSON (a profile not there yet: its fields null).
-        summaries[uid] = _dumps({"user_id": uid, "username": username,
-                                 "display_name": display_name,
-                                 "avatar_url": media_url(avatar_key)})
-    return summaries
+    return {uid: _dumps(shapes.summary_of(services, uid, found.get(uid))) for uid in wanted}
 
 
 def encoded(cards: list[orjson.Fragment]) -> list[Any]:

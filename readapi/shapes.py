@@ -17,6 +17,16 @@ def user_summary(services: ReadServices, profile: Profile | None, user_id: str) 
             "avatar_url": services.media_url(profile.avatar_key)}
 
 
+def summary_of(services: ReadServices, user_id: str,
+               found: tuple[str, str, str | None] | None) -> dict[str, Any]:
+    """`user_summary` from `ProfileQueries.summaries`' narrow row (None: no profile)."""
+    if found is None:
+        return {"user_id": user_id, "username": None, "display_name": None, "avatar_url": None}
+    username, display_name, avatar_key = found
+    return {"user_id": user_id, "username": username, "display_name": display_name,
+            "avatar_url": services.media_url(avatar_key)}
+
+
 def user(services: ReadServices, profile: Profile) -> dict[str, Any]:
     return {**user_summary(services, profile, profile.user_id), "bio": profile.bio,
             "location": profile.location, "followers": profile.followers,
@@ -31,17 +41,20 @@ def users(services: ReadServices, q: ViewQueries, user_ids: list[str]) -> list[d
 
 def photos(services: ReadServices, q: ViewQueries, records: list[PhotoRecord],
            viewer: str | None) -> list[dict[str, Any]]:
-    """Photo cards: one query for every owner and tagged user, one for the viewer's likes.
-    A person's summary is made once per page (a feed repeats owners)."""
-    people = q.profiles.many(sorted({r.owner_id for r in records}
-                                    | {u for r in records for u in r.tagged_user_ids}))
-    liked = q.photos.liked_by(viewer, [r.photo_id for r in records]) if viewer else set()
+    """Photo cards: one narrow read of every owner and tagged user, one of the viewer's
+    likes, begun together (on the cluster, one wait for both). A person's summary is
+    made once per page (a feed repeats owners)."""
+    answer_people = q.profiles.start_summaries(
+        sorted({r.owner_id for r in records} | {u for r in records for u in r.tagged_user_ids}))
+    answer_liked = (q.photos.start_liked_by(viewer, [r.photo_id for r in records])
+                    if viewer else set)
+    people, liked = answer_people(), answer_liked()
     summaries: dict[str, dict[str, Any]] = {}
 
     def summary(user_id: str) -> dict[str, Any]:
         made = summaries.get(user_id)
         if made is None:
-            made = summaries[user_id] = user_summary(services, people.get(user_id), user_id)
+            made = summaries[user_id] = summary_of(services, user_id, people.get(user_id))
         return made
 
     media_url = services.media_url

@@ -297,8 +297,15 @@ class CassandraPhotoQueries(PhotoQueries):
         return found
 
     def liked_by(self, user_id: str, photo_ids: list[str]) -> set[str]:
-        [rows] = rows_in(self.session, [self._liked(user_id, photo_ids)])
-        return {row.photo_id for row in rows}
+        return self.start_liked_by(user_id, photo_ids)()
+
+    def start_liked_by(self, user_id: str, photo_ids: list[str]) -> Callable[[], set[str]]:
+        pending = rows_in_started(self.session, [self._liked(user_id, photo_ids)])
+
+        def answer() -> set[str]:
+            [rows] = pending()
+            return {row.photo_id for row in rows}
+        return answer
 
     def card_states(self, photo_ids: list[str],
                     liker: str | None = None) -> dict[str, CardState]:

@@ -539,6 +539,8 @@ def test_card_states_follow_likes_comments_alt_text_and_deletion(views: Views) -
                   at(7, unlike(p2, ann, bob)))
     assert views.photos.card_states([p1, p2], bob) == {p1: (1, 1, "Two dogs", True),
                                                        p2: (0, 0, None, False)}
+    assert views.photos.start_liked_by(bob, [p1, p2])() == {p1} \
+        == views.photos.liked_by(bob, [p1, p2])
     assert views.photos.card_states([p1, p2], ann) == {p1: (1, 1, "Two dogs", False),
                                                        p2: (0, 0, None, False)}
     assert views.photos.card_states([p1, p2]) == {p1: (1, 1, "Two dogs", False),
