@@ -33,6 +33,7 @@ at or below the marker.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from uuid import UUID, uuid5
@@ -132,6 +133,14 @@ class NotificationStore(ABC):
     def read_since(self, user_id: str, notification_id: str, position: int) -> bool:
         """Whether a read at or after `position` named the notification."""
 
+    def start_read_since(self, user_id: str, notification_id: str,
+                         position: int) -> Callable[[], bool]:
+        """`read_since`, begun now and answered by the call it returns: a store whose
+        reads are round trips sends it at once, so that it and the reads begun before
+        it is answered (`add`'s) wait for their answers together. By default the read
+        runs when it is answered."""
+        return lambda: self.read_since(user_id, notification_id, position)
+
     @abstractmethod
     def advance_read_marker(self, user_id: str, position: int) -> None:
         """read_up_to = max(read_up_to, position)."""
@@ -167,11 +176,15 @@ class NotificationsProjection(Projection[NotificationStore]):
             position=envelope.position)
         # Remembered before looking for reads (Dekker with `_read`, module docstring).
         store.remember_made(notification)
+        # Begun now (after the making, as Dekker wants), answered after `add`, so that
+        # on the cluster it waits together with `add`'s own reads.
+        named = store.start_read_since(recipient, notification.notification_id,
+                                       notification.position)
         if store.add(notification):
             store.announce(notification)
         # Also when stored hidden (its photo's deletion came first): a read that named it,
         # later in the log but delivered before it, still reads up to it, as in log order.
-        if store.read_since(recipient, notification.notification_id, notification.position):
+        if named():
             store.advance_read_marker(recipient, notification.position)
 
     @on(UserFollowed)

@@ -28,6 +28,7 @@ event applied again, ends in the rows of one clean application (see each method)
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from cassandra.cluster import Session
@@ -289,8 +290,13 @@ class CassandraNotificationStore(NotificationStore):
         self.session.execute(self._read_named, (user_id, notification_id, at, self._stamp()))
 
     def read_since(self, user_id: str, notification_id: str, position: int) -> bool:
-        return self.session.execute(
-            self._read_since, (user_id, notification_id, position)).one() is not None
+        return self.start_read_since(user_id, notification_id, position)()
+
+    def start_read_since(self, user_id: str, notification_id: str,
+                         position: int) -> Callable[[], bool]:
+        pending = self.session.execute_async(self._read_since,
+                                             (user_id, notification_id, position))
+        return lambda: pending.result().one() is not None
 
 
 class CassandraNotificationQueries(NotificationQueries):
