@@ -54,6 +54,12 @@ def idempotent_producer(settings: Settings) -> KafkaProducer:
         client_id="photoshare-relay",
         enable_idempotence=True,
         acks="all",
+        # One request in flight per broker: a request that fails and is retried can then
+        # never land after a later one. The workers skip an event at or below their
+        # partition's checkpoint as a redelivery, so a partition must hold the log's
+        # order; with five in flight, the crash test once lost the first four events
+        # sent to a fresh topic, which landed after the next ones of their partitions.
+        max_in_flight_requests_per_connection=1,
         linger_ms=2,
         compression_type=None,
     )
