@@ -119,8 +119,10 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
     # page), its people are known already, and their read goes out with it: on the
     # cluster, one wait for both round trips instead of two.
     answer_states = q.photos.start_card_states(list(found), viewer) if found else dict
-    wanted = set() if missing else _people(found.values(), hidden)
-    answer_people = None if missing else q.profiles.start_summaries(sorted(wanted))
+    answer_people = None
+    if not missing:
+        wanted = _people(found.values(), hidden)
+        answer_people = q.profiles.start_summaries(sorted(wanted))
     states = answer_states()
     if missing:  # read whole once (their state with them), their fixed parts then kept
         records = q.photos.many(missing)

@@ -10,16 +10,14 @@ from photoshare.readapi.services import ReadServices, ViewQueries
 
 
 def user_summary(services: ReadServices, profile: Profile | None, user_id: str) -> dict[str, Any]:
-    if profile is None:  # a view that lags another for a moment; never a 500
-        return {"user_id": user_id, "username": None, "display_name": None, "avatar_url": None}
-    return {"user_id": profile.user_id, "username": profile.username,
-            "display_name": profile.display_name,
-            "avatar_url": services.media_url(profile.avatar_key)}
+    return summary_of(services, user_id, None if profile is None else
+                      (profile.username, profile.display_name, profile.avatar_key))
 
 
 def summary_of(services: ReadServices, user_id: str,
                found: tuple[str, str, str | None] | None) -> dict[str, Any]:
-    """`user_summary` from `ProfileQueries.summaries`' narrow row (None: no profile)."""
+    """A person's summary from `ProfileQueries.summaries`' narrow row (None: no profile
+    yet, a view that lags another for a moment: its fields null, never a 500)."""
     if found is None:
         return {"user_id": user_id, "username": None, "display_name": None, "avatar_url": None}
     username, display_name, avatar_key = found

@@ -153,16 +153,13 @@ class ClusterApplier:
                        for partition, events in by_partition.items()]
             # All of them, also when one failed: none may still stage anything once the
             # batch is discarded.
-            wait(futures + sending)
-            for sent in sending:
-                sent.result()
-            moved = {partition: events[-1][0].position
-                     for partition, events in by_partition.items()}
-            for future in futures:
-                future.result()
+            wait(sending + futures)
+            for future in sending + futures:
+                future.result()  # raises what failed
             for flush in self.flushes:
                 flush()
-            self.checkpoints.save(moved)
+            self.checkpoints.save({partition: events[-1][0].position
+                                   for partition, events in by_partition.items()})
             self._settle([envelope for _, envelope in deliveries], stores)
         except BaseException:
             # Whatever failed, the batch is applied again from its start: nothing it
