@@ -207,12 +207,12 @@ class CassandraPhotoStore(PhotoStore):
 
 class CassandraPhotoQueries(PhotoQueries):
     """Reads of the photos view. Only live photos are shown, with their like and comment
-    counts from Redis; while Redis has lost its data (`lost` answers True), counted from
-    the rows instead (COUNT(*) of each of the photo's shards, read concurrently)."""
+    counts from Redis; while Redis has lost its data (found with the counters themselves:
+    `RedisCounters.saved_table`), counted from the rows instead (COUNT(*) of each of the
+    photo's shards, read concurrently)."""
 
-    def __init__(self, session: Session, counters: RedisCounters,
-                 lost: Callable[[], bool] = lambda: False) -> None:
-        self.session, self.counters, self.lost = session, counters, lost
+    def __init__(self, session: Session, counters: RedisCounters) -> None:
+        self.session, self.counters = session, counters
         self.posts = BucketedList(session, PHOTOS_BY_OWNER)
         ks = keyspace_of(session)
         self._photos = session.prepare(
@@ -256,9 +256,9 @@ class CassandraPhotoQueries(PhotoQueries):
         counters in one MGET, or counted from the rows while Redis has lost its data."""
         if not photo_ids:
             return {}
-        if self.lost():
+        table = self.counters.saved_table((LIKES, COMMENTS), photo_ids)
+        if table is None:
             return self.counts_from_rows(photo_ids)
-        table = self.counters.table((LIKES, COMMENTS), photo_ids)
         return {pid: (table[LIKES][pid], table[COMMENTS][pid]) for pid in photo_ids}
 
     def counts_from_rows(self, photo_ids: list[str]) -> dict[str, tuple[int, int]]:

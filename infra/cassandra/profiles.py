@@ -103,13 +103,12 @@ class CassandraProfileStore(ProfileStore):
 
 
 class CassandraProfileQueries(ProfileQueries):
-    """Profiles with their counts from Redis; while Redis has lost its data (`lost`
-    answers True), the counts are counted from the graph and photos views' rows in
-    Cassandra instead (slower, but right)."""
+    """Profiles with their counts from Redis; while Redis has lost its data (found with
+    the counters themselves: `RedisCounters.saved_table`), the counts are counted from
+    the graph and photos views' rows in Cassandra instead (slower, but right)."""
 
-    def __init__(self, session: Session, counters: RedisCounters,
-                 lost: Callable[[], bool] = lambda: False) -> None:
-        self.session, self.counters, self.lost = session, counters, lost
+    def __init__(self, session: Session, counters: RedisCounters) -> None:
+        self.session, self.counters = session, counters
         self._lists = {"followers": BucketedList(session, FOLLOWERS),
                        "following": BucketedList(session, FOLLOWING),
                        "photos": BucketedList(session, PHOTOS_BY_OWNER)}
@@ -138,11 +137,11 @@ class CassandraProfileQueries(ProfileQueries):
         by_id = {row.user_id: row for row in found_rows if row.username is not None}
         rows = [by_id[user_id] for user_id in ids if user_id in by_id]
         found = [row.user_id for row in rows]
-        if self.lost():
+        table = self.counters.saved_table([counter_name(c) for c in COUNTERS], found)
+        if table is None:  # Redis has lost its data: count the rows
             counts = {counter: {user: self._lists[counter].count(user) for user in found}
                       for counter in COUNTERS}
         else:
-            table = self.counters.table([counter_name(c) for c in COUNTERS], found)
             counts = {counter: table[counter_name(counter)] for counter in COUNTERS}
         return {row.user_id: Profile(
             user_id=row.user_id, username=row.username, display_name=row.display_name or "",

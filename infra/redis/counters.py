@@ -106,6 +106,27 @@ class RedisCounters:
                        for entity_id in ids}
                 for name in names}
 
+    def saved_table(self, names: Iterable[str],
+                    entity_ids: Iterable[str]) -> dict[str, dict[str, int]] | None:
+        """A reader's `table`: the saved counters, or None while Redis has lost its data
+        (no checkpoints beside them; the reader then counts from Cassandra's rows). The
+        counters and the checkpoints are read in one transaction, so a flush of Redis
+        between the two can never pass zeros off as counts; `rebuild-redis` writes the
+        checkpoints last, so while it runs the answer is None too."""
+        names, ids = list(names), list(dict.fromkeys(entity_ids))
+        if not names or not ids:
+            return {name: {} for name in names}
+        keys = [self.key(name, entity_id) for name in names for entity_id in ids]
+        pipe = self.client.pipeline(transaction=True)
+        pipe.mget(keys)
+        pipe.exists(self._checkpoints)
+        saved, kept = pipe.execute()
+        if not kept:
+            return None
+        values = iter(saved)
+        return {name: {entity_id: max(0, int(next(values) or 0)) for entity_id in ids}
+                for name in names}
+
     def load(self) -> dict[str, int]:
         """The per-partition checkpoints: the last position applied from each."""
         return {partition.decode(): int(position) for partition, position

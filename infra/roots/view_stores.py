@@ -90,11 +90,11 @@ def _sqlite_stores(settings: Settings) -> ViewStores:
 
 
 def cluster_queries(session: Any, client: Any, settings: Settings,
-                    search: Any | None,
-                    redis_lost: Callable[[], bool] = lambda: False) -> ViewQueries:
+                    search: Any | None) -> ViewQueries:
     """The query ports of every view on the cluster's servers (`search`: an OpenSearch
-    client, or None for a caller that needs no search; `redis_lost`: whether Redis has
-    lost its data, so counts come from Cassandra)."""
+    client, or None for a caller that needs no search). While Redis has lost its data,
+    the counts come from Cassandra's rows: each read finds that out with the counters
+    (`RedisCounters.saved_table`)."""
     from photoshare.infra.cassandra.controls import CassandraControlQueries
     from photoshare.infra.cassandra.follow_requests import CassandraFollowRequestQueries
     from photoshare.infra.cassandra.graph import CassandraGraphQueries
@@ -110,10 +110,10 @@ def cluster_queries(session: Any, client: Any, settings: Settings,
 
     return ViewQueries(
         profiles=CassandraProfileQueries(
-            session, RedisCounters(client, settings.redis_prefix, Delivery()), redis_lost),
+            session, RedisCounters(client, settings.redis_prefix, Delivery())),
         graph=CassandraGraphQueries(session),
         photos=CassandraPhotoQueries(
-            session, RedisCounters(client, settings.redis_prefix, Delivery()), redis_lost),
+            session, RedisCounters(client, settings.redis_prefix, Delivery())),
         timelines=CassandraTimelineQueries(TimelineTables(session, client, settings.redis_prefix),
                                            settings.timeline_cap),
         search=(OpenSearchSearchQueries(search, settings.opensearch_index_prefix)
@@ -233,12 +233,10 @@ def _cluster_stores(settings: Settings) -> ViewStores:
     client = redis.Redis.from_url(settings.redis_url or "", socket_timeout=10)
     search = OpenSearch(settings.opensearch_url)
     kept = CassandraCheckpoints(session)
-    # The read side's: polled all the time for the watermark, which keeps `redis_lost`
-    # fresh for the queries.
+    # The read side's, polled for the watermark.
     checkpoints = ClusterCheckpoints(RedisCounters(client, settings.redis_prefix, Delivery()),
                                      kept)
-    queries = cluster_queries(session, client, settings, search,
-                              redis_lost=lambda: checkpoints.redis_lost)
+    queries = cluster_queries(session, client, settings, search)
 
     def make_applier(publish: Callable[[Sequence[Notice]], None] | None) -> ClusterApplier:
         delivery = Delivery()
