@@ -16,6 +16,7 @@ already materialized timeline rows and notifications follow a new mute at once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -61,6 +62,13 @@ class ControlQueries(ABC):
     @abstractmethod
     def of(self, user_id: str) -> Controls:
         """`user_id`'s blocks (both ways) and mutes."""
+
+    def start_of(self, user_id: str) -> Callable[[], Controls]:
+        """`of`, begun now and answered by the call it returns: a store whose reads are
+        round trips sends it at once, so that it waits together with the reads made
+        before it is answered (a page's entries). By default the read runs when
+        answered."""
+        return lambda: self.of(user_id)
 
     @abstractmethod
     def listed(self, kind: Kind, user_id: str, before: int | None, limit: int) -> list[Edge]:

@@ -42,6 +42,22 @@ def controls_of(q: ViewQueries, viewer: str | None) -> Controls:
     return q.controls.of(viewer) if viewer else NO_CONTROLS
 
 
+def start_controls(q: ViewQueries, viewer: str | None) -> Callable[[], Controls]:
+    """`controls_of`, begun now (`ControlQueries.start_of`): the call it returns answers
+    them, the first time from the read, then from memory. A route begins them before
+    its first read of the other views, so that both wait together on the cluster."""
+    if not viewer:
+        return lambda: NO_CONTROLS
+    pending = q.controls.start_of(viewer)
+    answered: list[Controls] = []
+
+    def answer() -> Controls:
+        if not answered:
+            answered.append(pending())
+        return answered[0]
+    return answer
+
+
 def user_not_found() -> ApiError:
     return ApiError(404, "user_not_found", "no such user")
 

@@ -7,6 +7,8 @@ wins whatever the delivery order, and a redelivered older event changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 
@@ -75,14 +77,19 @@ class CassandraControlQueries(ControlQueries):
             "AND kind = ?")
 
     def of(self, user_id: str) -> Controls:
-        mine, blockers = execute_concurrent(
-            self.session, [(self._mine, (user_id,)), (self._blockers, (user_id,))],
-            raise_on_first_error=True)
-        rows = list(mine.result_or_exc)
-        return Controls(
-            blocking=frozenset(r.other_id for r in rows if r.kind == "block"),
-            blocked_by=frozenset(r.blocker_id for r in blockers.result_or_exc),
-            muting=frozenset(r.other_id for r in rows if r.kind == "mute"))
+        return self.start_of(user_id)()
+
+    def start_of(self, user_id: str) -> Callable[[], Controls]:
+        mine = self.session.execute_async(self._mine, (user_id,))
+        blockers = self.session.execute_async(self._blockers, (user_id,))
+
+        def answer() -> Controls:
+            rows = list(mine.result())
+            return Controls(
+                blocking=frozenset(r.other_id for r in rows if r.kind == "block"),
+                blocked_by=frozenset(r.blocker_id for r in blockers.result()),
+                muting=frozenset(r.other_id for r in rows if r.kind == "mute"))
+        return answer
 
     def listed(self, kind: Kind, user_id: str, before: int | None, limit: int) -> list[Edge]:
         # Clustered by other_id, so ordered by position here: the partition is one

@@ -23,13 +23,13 @@ def _visible(q: ViewQueries, photo_id: str, viewer: str | None) -> tuple[PhotoRe
     404 as if it did not exist when its owner and the viewer block each other (either
     way), else 403 `private_account` when its owner is private and the viewer neither
     the owner nor an approved follower."""
+    controls = blocking.start_controls(q, viewer)  # waits with the photo's read
     record = q.photos.photo(photo_id)
     if record is None:
         raise ApiError(404, "photo_not_found", "no such photo")
-    controls = blocking.controls_of(q, viewer)
-    blocking.check_photo(controls, record.owner_id)
+    blocking.check_photo(controls(), record.owner_id)
     visibility.require_photo_visible(q, viewer, record)
-    return record, controls
+    return record, controls()
 
 
 @router.get("/v1/photos/{photo_id}", responses={**models.PHOTO, **models.PRIVATE})

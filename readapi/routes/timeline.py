@@ -26,18 +26,19 @@ def timeline(viewer: CurrentUserId, views: Views, page_request: Page) -> dict[st
     unfollow. Send the `X-Event-Position` of a post as `X-Min-Position` to see it at
     once. The photos of people the caller blocks, is blocked by or mutes are left out
     (those already on it too)."""
-    # One query for the viewer's blocks and mutes, one for the page's entries (more if
-    # some are filtered out), one for what changes in their cards (counts, alt text),
-    # then the cards' people and the viewer's likes (`cards.page_cards`).
+    # The viewer's blocks and mutes, begun before the read of the page's entries (more
+    # reads if some are filtered out), so that on the cluster both wait together; then
+    # what changes in their cards (counts, alt text), the cards' people and the viewer's
+    # likes (`cards.page_cards`).
     q = views.queries()
-    controls = blocking.controls_of(q, viewer)
+    controls = blocking.start_controls(q, viewer)
     entries, after = blocking.fill_keyset(
         lambda before, n: q.timelines.home(viewer, before, n),
-        lambda entry: blocking.is_heard(controls, entry.owner_id),
+        lambda entry: blocking.is_heard(controls(), entry.owner_id),
         lambda entry: entry.position, page_request.position(), page_request.limit)
     # A photo the photos view does not have (a view that lags for a moment) is skipped,
     # but the cursor still continues after the last entry, so nothing is skipped twice.
     # The cards come as ready JSON, their fixed parts cached (readapi/cards.py).
     cards = page_cards(views, views.cards, q, [e.photo_id for e in entries], viewer,
-                       controls)
+                       controls())
     return page(cards, {"p": after} if after is not None else None)

@@ -97,11 +97,11 @@ def _visible_owner(q: ViewQueries, user_id: str, viewer: str | None) -> Controls
     """The viewer's controls, once the owner's content is theirs to see: 404 if the
     owner does not exist or they block each other, 403 `private_account` if the owner
     is private and the viewer neither the owner nor an approved follower."""
+    controls = blocking.start_controls(q, viewer)  # waits with the owner's read
     owner = _existing(q, user_id)
-    controls = blocking.controls_of(q, viewer)
-    blocking.check_content(controls, user_id)
+    blocking.check_content(controls(), user_id)
     visibility.require_visible(q, viewer, owner)
-    return controls
+    return controls()
 
 
 def _people_page(views: ReadServices, user_id: str, page_request: PageRequest,

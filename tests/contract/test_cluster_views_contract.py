@@ -225,6 +225,9 @@ def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
             want.follow_requests.pending(user, None, EVERYTHING), user
         assert got.photos.liked_by(user, photos) == want.photos.liked_by(user, photos)
         assert got.controls.of(user) == want.controls.of(user), user
+        begun = got.controls.start_of(user)  # answered after another read went out
+        assert got.timelines.home(user, None, 5) == want.timelines.home(user, None, 5)
+        assert begun() == want.controls.of(user), user
         for kind in ("block", "mute"):
             assert got.controls.listed(kind, user, None, EVERYTHING) == \
                 want.controls.listed(kind, user, None, EVERYTHING), (kind, user)

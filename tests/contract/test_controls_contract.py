@@ -119,6 +119,10 @@ def test_blocks_show_from_both_sides_and_mutes_from_the_muters(views: Views) -> 
     assert views.queries.of(bob) == Controls(blocked_by=frozenset({ann}))
     assert views.queries.of(cy) == Controls(blocking=frozenset({ann}))
     assert views.queries.of(new_id()) == Controls()
+    # Begun together, answered in the other order: the same sets.
+    begun = [views.queries.start_of(person) for person in (ann, bob, cy)]
+    assert [answer() for answer in reversed(begun)] == \
+        [views.queries.of(person) for person in (cy, bob, ann)]
 
 
 def test_lists_are_newest_first_below_before(views: Views) -> None:
