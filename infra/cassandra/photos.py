@@ -314,10 +314,8 @@ class CassandraPhotoQueries(PhotoQueries):
     def start_card_states(self, photo_ids: list[str], liker: str | None = None
                           ) -> Callable[[], dict[str, CardState]]:
         # The live check and alt text of every photo and the liker's likes in one round
-        # trip (an IN query each), sent now; when answered, the counts of every photo
-        # asked (Redis, one MGET) are read while Cassandra's answers come in. Only while
-        # Redis has lost its data do the counts wait for the live photos (counted from
-        # their rows).
+        # trip (an IN query each), sent now; the counts in one more (Redis) once the
+        # live photos are known.
         ids = list(dict.fromkeys(photo_ids))
         if not ids:
             return dict
@@ -325,16 +323,12 @@ class CassandraPhotoQueries(PhotoQueries):
         pending = rows_in_started(self.session, reads)
 
         def answer() -> dict[str, CardState]:
-            table = self.counters.saved_table((LIKES, COMMENTS), ids)
             states, *likes = pending()
             found = {row.photo_id: row for row in states
                      if not row.deleted and row.owner_id is not None}
             live = {pid: found[pid] for pid in ids if pid in found}  # in the order asked
             liked = {row.photo_id for row in likes[0]} if likes else set()
-            if table is not None:
-                counts = {pid: (table[LIKES][pid], table[COMMENTS][pid]) for pid in live}
-            else:
-                counts = self.counts_from_rows(list(live)) if live else {}
+            counts = self._counts(list(live))
             return {pid: CardState(*counts[pid], row.alt_text, pid in liked)
                     for pid, row in live.items()}
         return answer
