@@ -237,16 +237,24 @@ class CassandraNotificationStore(NotificationStore):
 
     def remove_about_photo(self, photo_id: str) -> None:
         """The deletion marker first (Dekker with `add`), then every notification indexed
-        under the photo is hidden and unlisted at the deletion's position, above any add
-        about the photo. A crash anywhere: the replay writes the same rows again."""
+        under the photo is hidden and unlisted, for good: nothing about a deleted photo
+        is ever shown again. Usually the deletion is the newest event about the photo;
+        but a like or comment can be saved just after it (its own aggregate, decided on
+        the photo as it was a moment before) and, from another partition, be applied
+        before it. So each row is hidden at the deletion's position or at the row's own,
+        whichever is higher: at a tie, Cassandra keeps the deletion of the list row (a
+        tombstone wins) and `removed = true` (the greater value wins). A crash anywhere:
+        the replay writes the same rows again."""
         stamp = self._stamp()
         self.session.execute(self._mark_deleted, (photo_id, stamp))
         shards = rows_of(execute_concurrent_with_args(
             self.session, self._about_photo, [(photo_id, shard) for shard in range(SHARDS)]))
         writes: list[tuple[Any, tuple[Any, ...]]] = []
         for row in (row for shard in shards for row in shard):
-            writes += [(self._hide, (stamp, row.notification_id)),
-                       (self._unlist, (stamp, row.user_id, row.position, row.notification_id))]
+            hidden_at = max(stamp, row.position)
+            writes += [(self._hide, (hidden_at, row.notification_id)),
+                       (self._unlist, (hidden_at, row.user_id, row.position,
+                                       row.notification_id))]
         if writes:
             execute_concurrent(self.session, writes)
 

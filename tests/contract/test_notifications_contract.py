@@ -364,6 +364,21 @@ def test_a_like_delivered_after_its_photos_deletion_stays_hidden(views: Views) -
     assert views.queries.by_id(ann, notification_id("like", p1, bob)) is None
 
 
+def test_a_like_and_a_comment_saved_just_after_the_deletion_and_applied_before_it(
+        views: Views) -> None:
+    """The write side may save a like or a comment just after the photo's deletion (each
+    is its own aggregate, decided on the photo as it was a moment before); from another
+    partition, they are applied before the deletion. As in log order, nothing about the
+    deleted photo shows: not the late ones, not the earlier tag."""
+    ann, bob, cy, dee, p1, c1 = (new_id() for _ in range(6))
+    views.deliver(at(1, post(p1, ann, cy)), at(3, like(p1, ann, bob)),
+                  at(4, comment(c1, p1, ann, dee)), at(2, delete(p1, ann)))
+
+    assert kinds(views, ann) == [] and kinds(views, cy) == []
+    assert views.queries.by_id(ann, notification_id("like", p1, bob)) is None
+    assert views.queries.by_id(ann, notification_id("comment", c1)) is None
+
+
 def test_a_like_again_overtaken_by_the_deletion_ends_hidden_at_its_position(
         views: Views) -> None:
     """Like, unlike, like again, delete: the deletion overtakes the second like. A read
@@ -538,7 +553,7 @@ PROPERTY = settings(max_examples=25, deadline=None, derandomize=True, database=N
 # undo-and-redo weighted up: that is where late and repeated events hurt.
 SMALL_HISTORIES = histories(max_users=3, max_steps=40, kinds=(
     "follow", "unfollow", "post", "like", "unlike", "like", "unlike", "comment", "uncomment",
-    "delete"))
+    "delete", "late"))
 
 History = list[tuple[Event, str]]
 

@@ -1,7 +1,8 @@
 """Valid event histories for property tests of projections, and an in-memory log.
 
 `histories()` draws a sequence of public events that the command side could have
-produced (no self-follows, no double likes, nothing on deleted photos, ...), already
+produced (no self-follows, no double likes, nothing on deleted photos but what the
+"late" kind draws: a like or comment saved just after the deletion, ...), already
 wrapped in envelopes with consecutive positions. `ListLog` serves them to a
 ProjectionRunner the way the event store would.
 """
@@ -64,6 +65,8 @@ class _State:
     mutes: set[tuple[str, str]] = field(default_factory=set)   # (muter, muted)
     private: set[str] = field(default_factory=set)
     pending: set[tuple[str, str]] = field(default_factory=set)  # (follower, followee)
+    # deleted photo -> (owner, who liked it by then or late): for "late" steps
+    deleted: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
     made: int = 0
 
     def blocked_between(self, one: str, other: str) -> bool:
@@ -163,6 +166,7 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
                                             alt_text=draw(st.sampled_from(ALT_TEXTS))), actor))
         elif kind == "delete" and photo and state.photos[photo] == actor:
             del state.photos[photo]
+            state.deleted[photo] = (actor, {u for p, u in state.likes if p == photo})
             state.likes = {(p, u) for p, u in state.likes if p != photo}
             state.comments = {c: v for c, v in state.comments.items() if v[0] != photo}
             out.append((PhotoDeleted(photo_id=photo, owner_id=actor), actor))
@@ -171,6 +175,22 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
             state.likes.add((photo, actor))
             out.append((PhotoLiked(photo_id=photo, owner_id=state.photos[photo],
                                    user_id=actor), actor))
+        elif kind == "late" and state.deleted:
+            # The write side's race: a like or comment decided on the photo as it was a
+            # moment before its deletion was saved, and saved just after it (each is its
+            # own aggregate, so the two appends do not conflict).
+            late = draw(st.sampled_from(sorted(state.deleted)))
+            owner, likers = state.deleted[late]
+            if not state.blocked_between(actor, owner):
+                if actor not in likers:
+                    likers.add(actor)
+                    out.append((PhotoLiked(photo_id=late, owner_id=owner, user_id=actor),
+                                actor))
+                else:
+                    out.append((CommentAdded(comment_id=state.next_id("comment"),
+                                             photo_id=late, photo_owner_id=owner,
+                                             author_id=actor,
+                                             text=draw(st.sampled_from(WORDS))), actor))
         elif kind == "unlike" and photo and (photo, actor) in state.likes:
             state.likes.discard((photo, actor))
             out.append((PhotoUnliked(photo_id=photo, owner_id=state.photos[photo],
