@@ -151,7 +151,8 @@ class PhotoQueries(ABC):
 
     @abstractmethod
     def liked_by(self, user_id: str, photo_ids: list[str]) -> set[str]:
-        """Which of `photo_ids` `user_id` likes."""
+        """Which of `photo_ids` `user_id` likes. Asked of live photos (the cluster store
+        may keep a like saved just after its photo's deletion)."""
 
     @abstractmethod
     def comments(self, photo_id: str, after: int | None, limit: int) -> list[CommentRecord]:

@@ -270,6 +270,7 @@ def assert_engine_views_equal_rebuild(settings: Settings, rebuilt: ViewDatabase,
     names = [row[0] for row in reader.execute("SELECT username FROM profiles")]
     photos = [row[0] for row in reader.execute(
         "SELECT photo_id FROM photos UNION SELECT photo_id FROM photo_tombstones")]
+    live = [row[0] for row in reader.execute("SELECT photo_id FROM photos")]
     assert users and photos
     try:
         assert actual.profiles.many(users) == expected.profiles.many(users)
@@ -280,7 +281,10 @@ def assert_engine_views_equal_rebuild(settings: Settings, rebuilt: ViewDatabase,
                 assert got == want, (side, user, sorted(set(want) - set(got), key=str),
                                      sorted(set(got) - set(want), key=str),
                                      follow_history(commands, user))
-            assert actual.photos.liked_by(user, photos) == expected.photos.liked_by(user, photos)
+            # Of live photos: a like saved just after its photo's deletion and applied
+            # before it may leave a row the read API never asks about (the store's
+            # docstring, infra/cassandra/photos.py).
+            assert actual.photos.liked_by(user, live) == expected.photos.liked_by(user, live)
             assert actual.photos.by_owner(user, None, EVERYTHING) == \
                 expected.photos.by_owner(user, None, EVERYTHING), user
             got = actual.timelines.home(user, None, EVERYTHING)

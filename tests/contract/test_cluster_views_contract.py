@@ -223,7 +223,11 @@ def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
         assert got.notifications.read_up_to(user) == want.notifications.read_up_to(user)
         assert got.follow_requests.pending(user, None, EVERYTHING) == \
             want.follow_requests.pending(user, None, EVERYTHING), user
-        assert got.photos.liked_by(user, photos) == want.photos.liked_by(user, photos)
+        # Of live photos: a like saved just after its photo's deletion and applied
+        # before it may leave a row the read API never asks about (the store's
+        # docstring, infra/cassandra/photos.py).
+        live = list(want.photos.many(photos))
+        assert got.photos.liked_by(user, live) == want.photos.liked_by(user, live)
         assert got.controls.of(user) == want.controls.of(user), user
         begun = got.controls.start_of(user)  # answered after another read went out
         assert got.timelines.home(user, None, 5) == want.timelines.home(user, None, 5)

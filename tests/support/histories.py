@@ -79,7 +79,7 @@ class _State:
 
 KINDS = ("follow", "follow", "unfollow", "post", "post", "delete", "like", "unlike", "comment",
          "uncomment", "profile", "avatar", "alt_text", "block", "unblock", "mute", "unmute",
-         "private", "public", "approve", "decline")
+         "private", "public", "approve", "decline", "late")
 # With account deletions: the events DeleteAccount records (commands.erasure), then
 # AccountDeleted; the person does nothing afterwards.
 ERASURE_KINDS = (*KINDS, "delete_account")
