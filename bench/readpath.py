@@ -8,7 +8,8 @@ round after round, loads the bare app and each endpoint in turn: a ratio is an
 endpoint's requests/s over the bare app's in the same round at the same connections
 (the machine is shared and noisy, so only same-run ratios count). Prints each round and
 the medians over rounds. Endpoints: GET /v1/timeline, GET /v1/photos/{id} (a photo page,
-signed in), GET /v1/users/{id} (a profile), GET /v1/search/users?q=..., GET /healthz.
+signed in), GET /v1/users/{id} (a profile, anonymous and signed in), GET
+/v1/search/users?q=..., GET /healthz.
 
 `--profile cluster` measures the cluster read API (`photoshare readapi`) on its own
 stores instead: it starts PostgreSQL, Kafka, Cassandra, Redis and OpenSearch on free
@@ -114,6 +115,8 @@ def workload(user_ids: list[str], photo_ids: list[str], secret: str, base: str,
         "GET /v1/photos/{id}": ([f"/v1/photos/{p}" for p in rng.sample(
             photo_ids, min(2000, len(photo_ids)))], tokens),
         "GET /v1/users/{id}": ([f"/v1/users/{u}" for u in readers], []),
+        # With the viewer's relationship to them, and their blocks and mutes.
+        "GET /v1/users/{id} signed in": ([f"/v1/users/{u}" for u in readers], tokens),
         "GET /v1/search/users": (searches, []),
         "GET /healthz": (["/healthz"], []),
     }

@@ -11,6 +11,7 @@ partition; the guard is for redelivery and replays.)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from photoshare.events import (
@@ -57,6 +58,11 @@ class FollowRequestQueries(ABC):
     @abstractmethod
     def is_pending(self, followee_id: str, follower_id: str) -> bool:
         """Whether `follower_id` has a pending request to `followee_id`."""
+
+    def start_is_pending(self, followee_id: str, follower_id: str) -> Callable[[], bool]:
+        """`is_pending`, begun now and answered by the call it returns (as
+        `GraphQueries.start_follows`). By default the read runs when answered."""
+        return lambda: self.is_pending(followee_id, follower_id)
 
 
 class FollowRequestsProjection(Projection[FollowRequestStore]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from photoshare.events import Envelope, UserFollowed, UserUnfollowed
@@ -39,6 +40,12 @@ class GraphQueries(ABC):
     @abstractmethod
     def follows(self, follower_id: str, followee_id: str) -> bool:
         """Whether `follower_id` follows `followee_id` now."""
+
+    def start_follows(self, follower_id: str, followee_id: str) -> Callable[[], bool]:
+        """`follows`, begun now and answered by the call it returns: a store whose reads
+        are round trips sends it at once, so that the reads begun before it is answered
+        wait together. By default the read runs when answered."""
+        return lambda: self.follows(follower_id, followee_id)
 
 
 class GraphProjection(Projection[GraphStore]):

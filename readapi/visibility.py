@@ -11,6 +11,7 @@ account's posts there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from photoshare.infra.http.web import ApiError
@@ -52,11 +53,20 @@ def require_photo_visible(q: ViewQueries, viewer: str | None, record: PhotoRecor
 def relationship(q: ViewQueries, viewer: str, target_id: str) -> dict[str, Any]:
     """`target_id` as seen from `viewer`: whether the viewer follows them, has a pending
     request to follow them, and is followed by them (all false for oneself)."""
+    return start_relationship(q, viewer, target_id)()
+
+
+def start_relationship(q: ViewQueries, viewer: str,
+                       target_id: str) -> Callable[[], dict[str, Any]]:
+    """`relationship`, its three reads begun now (on the cluster they wait together, and
+    with whatever else is begun before it is answered)."""
     if viewer == target_id:
-        return {"following": False, "requested": False, "followed_by": False}
-    return {"following": q.graph.follows(viewer, target_id),
-            "requested": q.follow_requests.is_pending(target_id, viewer),
-            "followed_by": q.graph.follows(target_id, viewer)}
+        return lambda: {"following": False, "requested": False, "followed_by": False}
+    following = q.graph.start_follows(viewer, target_id)
+    requested = q.follow_requests.start_is_pending(target_id, viewer)
+    followed_by = q.graph.start_follows(target_id, viewer)
+    return lambda: {"following": following(), "requested": requested(),
+                    "followed_by": followed_by()}
 
 
 def search_audience(q: ViewQueries, viewer: str | None) -> Audience:

@@ -12,6 +12,8 @@ read before an end's writes sees what the earlier events wrote.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cassandra.cluster import Session
 from photoshare.infra.cassandra.schema import keyspace_of
 from photoshare.projections.follow_requests import (
@@ -92,4 +94,8 @@ class CassandraFollowRequestQueries(FollowRequestQueries):
                 for row in rows]
 
     def is_pending(self, followee_id: str, follower_id: str) -> bool:
-        return self.session.execute(self._pair, (followee_id, follower_id)).one() is not None
+        return self.start_is_pending(followee_id, follower_id)()
+
+    def start_is_pending(self, followee_id: str, follower_id: str) -> Callable[[], bool]:
+        pending = self.session.execute_async(self._pair, (followee_id, follower_id))
+        return lambda: pending.result().one() is not None

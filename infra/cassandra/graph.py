@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cassandra.cluster import Session
@@ -112,5 +113,9 @@ class CassandraGraphQueries(GraphQueries):
                 for other, position in self._following.newest(user_id, before, limit)]
 
     def follows(self, follower_id: str, followee_id: str) -> bool:
+        return self.start_follows(follower_id, followee_id)()
+
+    def start_follows(self, follower_id: str, followee_id: str) -> Callable[[], bool]:
         # follow_edges holds exactly the pairs that follow now (see CassandraGraphStore).
-        return self.session.execute(self._edge, (follower_id, followee_id)).one() is not None
+        pending = self.session.execute_async(self._edge, (follower_id, followee_id))
+        return lambda: pending.result().one() is not None

@@ -33,18 +33,32 @@ def _existing(q: ViewQueries, user_id: str) -> Profile:
     return profile
 
 
-def _profile(views: ReadServices, q: ViewQueries, profile: Profile,
-             viewer: str | None) -> dict[str, Any]:
-    """The profile as `viewer` may see it: 404 for someone its owner blocks; with the
+def _start_relationship(q: ViewQueries, viewer: str | None,
+                        user_id: str) -> Callable[[], dict[str, Any]] | None:
+    """The signed-in viewer's `relationship` to `user_id` (None for an anonymous viewer
+    or oneself): its reads and the viewer's blocks and mutes begun now, so that on the
+    cluster they all wait together (and with the profile's read, when begun before it).
+    Answering raises 404 for someone `user_id` blocks."""
+    if viewer is None or viewer == user_id:
+        return None
+    controls = blocking.start_controls(q, viewer)
+    relationship = visibility.start_relationship(q, viewer, user_id)
+
+    def answer() -> dict[str, Any]:
+        blocking.check_profile(controls(), user_id)
+        return {**relationship(), "blocking": user_id in controls().blocking,
+                "muting": user_id in controls().muting}
+    return answer
+
+
+def _profile(views: ReadServices, profile: Profile,
+             relationship: Callable[[], dict[str, Any]] | None) -> dict[str, Any]:
+    """The profile as its viewer may see it: 404 for someone its owner blocks; with the
     viewer's `relationship` to its owner when signed in (and not the owner)."""
-    if viewer is None or viewer == profile.user_id:
+    if relationship is None:
         return shapes.user(views, profile)
-    controls = blocking.controls_of(q, viewer)
-    blocking.check_profile(controls, profile.user_id)
-    return {**shapes.user(views, profile),
-            "relationship": {**visibility.relationship(q, viewer, profile.user_id),
-                             "blocking": profile.user_id in controls.blocking,
-                             "muting": profile.user_id in controls.muting}}
+    seen = relationship()
+    return {**shapes.user(views, profile), "relationship": seen}
 
 
 @router.get("/v1/users/by-username/{username}", responses=models.PROFILE)
@@ -55,7 +69,7 @@ def user_by_username(username: str, views: Views, viewer: Viewer) -> dict[str, A
     profile = q.profiles.by_username(username)
     if profile is None:
         raise ApiError(404, "user_not_found", "no such user")
-    return _profile(views, q, profile, viewer)
+    return _profile(views, profile, _start_relationship(q, viewer, profile.user_id))
 
 
 @router.get("/v1/users/me", responses=models.PROFILE)
@@ -81,7 +95,8 @@ def user(user_id: str, views: Views, viewer: Viewer) -> dict[str, Any]:
     """A profile (the header is visible to all, a private account's too, but 404 for
     someone its owner blocks), with `relationship` for a signed-in viewer."""
     q = views.queries()
-    return _profile(views, q, _existing(q, user_id), viewer)
+    relationship = _start_relationship(q, viewer, user_id)  # waits with the profile's read
+    return _profile(views, _existing(q, user_id), relationship)
 
 
 @router.get("/v1/users/{user_id}/photos", responses={**models.PHOTO_PAGE, **models.PRIVATE})

@@ -211,6 +211,13 @@ def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
                       got.profiles.start_summaries(users))
     assert people() == want.profiles.summaries(users)
     assert states() == want.photos.card_states(photos, users[0])
+    # A profile's relationship reads, begun together and answered the other way round.
+    pairs = [(one, other) for one in users[:3] for other in users[:3]]
+    begun = [(got.graph.start_follows(one, other),
+              got.follow_requests.start_is_pending(one, other)) for one, other in pairs]
+    assert [(follows(), pending()) for follows, pending in reversed(begun)] == \
+        [(want.graph.follows(one, other), want.follow_requests.is_pending(one, other))
+         for one, other in reversed(pairs)]
     for user in users:
         assert got.timelines.home(user, None, EVERYTHING) == \
             want.timelines.home(user, None, EVERYTHING), user
