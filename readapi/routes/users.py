@@ -45,9 +45,10 @@ def _start_relationship(q: ViewQueries, viewer: str | None,
     relationship = visibility.start_relationship(q, viewer, user_id)
 
     def answer() -> dict[str, Any]:
-        blocking.check_profile(controls(), user_id)
-        return {**relationship(), "blocking": user_id in controls().blocking,
-                "muting": user_id in controls().muting}
+        mine = controls()  # the viewer's
+        blocking.check_profile(mine, user_id)
+        return {**relationship(), "blocking": user_id in mine.blocking,
+                "muting": user_id in mine.muting}
     return answer
 
 
@@ -57,8 +58,7 @@ def _profile(views: ReadServices, profile: Profile,
     viewer's `relationship` to its owner when signed in (and not the owner)."""
     if relationship is None:
         return shapes.user(views, profile)
-    seen = relationship()
-    return {**shapes.user(views, profile), "relationship": seen}
+    return {**shapes.user(views, profile), "relationship": relationship()}
 
 
 @router.get("/v1/users/by-username/{username}", responses=models.PROFILE)
