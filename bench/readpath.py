@@ -9,7 +9,7 @@ endpoint's requests/s over the bare app's in the same round at the same connecti
 (the machine is shared and noisy, so only same-run ratios count). Prints each round and
 the medians over rounds. Endpoints: GET /v1/timeline, GET /v1/photos/{id} (a photo page,
 signed in), GET /v1/users/{id} (a profile, anonymous and signed in), GET
-/v1/search/users?q=..., GET /healthz.
+/v1/search/users?q=..., GET /v1/notifications, GET /healthz.
 
 `--profile cluster` measures the cluster read API (`photoshare readapi`) on its own
 stores instead: it starts PostgreSQL, Kafka, Cassandra, Redis and OpenSearch on free
@@ -118,6 +118,7 @@ def workload(user_ids: list[str], photo_ids: list[str], secret: str, base: str,
         # With the viewer's relationship to them, and their blocks and mutes.
         "GET /v1/users/{id} signed in": ([f"/v1/users/{u}" for u in readers], tokens),
         "GET /v1/search/users": (searches, []),
+        "GET /v1/notifications": (["/v1/notifications"], tokens),
         "GET /healthz": (["/healthz"], []),
     }
     with httpx.Client(base_url=base, timeout=10) as client:  # every path answers 200

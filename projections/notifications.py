@@ -160,6 +160,12 @@ class NotificationQueries(ABC):
     def read_up_to(self, user_id: str) -> int:
         """The user's read marker: notifications at or below it are read (0: none)."""
 
+    def start_read_up_to(self, user_id: str) -> Callable[[], int]:
+        """`read_up_to`, begun now and answered by the call it returns: a store whose
+        reads are round trips sends it at once, so that the reads begun before it is
+        answered wait together. By default the read runs when answered."""
+        return lambda: self.read_up_to(user_id)
+
 
 class NotificationsProjection(Projection[NotificationStore]):
     name = "notifications"

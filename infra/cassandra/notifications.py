@@ -334,8 +334,15 @@ class CassandraNotificationQueries(NotificationQueries):
         return _notification(row)
 
     def read_up_to(self, user_id: str) -> int:
-        row = self.session.execute(self._marker, (user_id,)).one()
-        return row.position if row else 0
+        return self.start_read_up_to(user_id)()
+
+    def start_read_up_to(self, user_id: str) -> Callable[[], int]:
+        pending = self.session.execute_async(self._marker, (user_id,))
+
+        def answer() -> int:
+            row = pending.result().one()
+            return row.position if row else 0
+        return answer
 
 
 def _notification(row: Any) -> Notification:

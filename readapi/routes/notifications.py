@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -38,26 +38,28 @@ NOTIFICATION_KIND = "notification"
 
 
 def _items(services: ReadServices, q: ViewQueries, records: list[Notification],
-           read_up_to: int) -> list[dict[str, Any]]:
-    """List items: one profile query for every actor on the page, one photo query for
-    every photo they concern (its thumbnail rides along, so a client needs no call per
-    photo)."""
-    actors = q.profiles.many(sorted({r.actor_id for r in records}))
+           read_up_to: Callable[[], int]) -> list[dict[str, Any]]:
+    """List items: one read of the actors' summaries on the page and one of the photos
+    they concern (its thumbnail rides along, so a client needs no call per photo), the
+    first begun before the second (on the cluster they wait together); `read_up_to`
+    answers the reader's read marker."""
+    actors = q.profiles.start_summaries(sorted({r.actor_id for r in records}))
     photos = q.photos.many(sorted({r.photo_id for r in records if r.photo_id is not None}))
+    summaries, marker = actors(), read_up_to()
     items = []
     for record in records:
         item: dict[str, Any] = {
             "notification_id": record.notification_id,
             "type": record.type,
-            "actor": shapes.user_summary(services, actors.get(record.actor_id),
-                                         record.actor_id),
+            "actor": shapes.summary_of(services, record.actor_id,
+                                       summaries.get(record.actor_id)),
         }
         if record.photo_id is not None:
             item["photo_id"] = record.photo_id
             photo = photos.get(record.photo_id)
             item["photo"] = shapes.photo_thumbnail(services, photo) if photo else None
         item["created_at"] = record.created_at
-        item["read"] = record.position <= read_up_to
+        item["read"] = record.position <= marker
         items.append(item)
     return items
 
@@ -70,12 +72,15 @@ def notifications(views: Views, viewer: CurrentUserId, page: Page) -> dict[str, 
     order the cluster's partitions delivered the events in (and unmuting shows them
     again)."""
     q = views.queries()
-    controls = blocking.controls_of(q, viewer)
+    # The viewer's blocks and mutes and read marker begun first: on the cluster they
+    # wait together with the page's notifications.
+    controls = blocking.start_controls(q, viewer)
+    read_up_to = q.notifications.start_read_up_to(viewer)
     records, after = blocking.fill_keyset(
         lambda before, n: q.notifications.for_user(viewer, before, n),
-        lambda record: blocking.is_heard(controls, record.actor_id),
+        lambda record: blocking.is_heard(controls(), record.actor_id),
         lambda record: record.position, page.position(), page.limit)
-    items = _items(views, q, records, q.notifications.read_up_to(viewer))
+    items = _items(views, q, records, read_up_to)
     return pages.page(items, {"p": after} if after is not None else None)
 
 
@@ -98,7 +103,8 @@ def _notification_item(services: ReadServices, data: dict[str, Any]) -> dict[str
     """A notification notice as a list item (runs on a worker thread: it reads views)."""
     record = Notification(**{name: data[name] for name in Notification.__dataclass_fields__})
     q = services.queries()
-    return _items(services, q, [record], q.notifications.read_up_to(record.user_id))[0]
+    return _items(services, q, [record],
+                  q.notifications.start_read_up_to(record.user_id))[0]
 
 
 def _event_id(data: dict[str, Any]) -> str | None:

@@ -228,6 +228,10 @@ def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
         assert got.notifications.for_user(user, None, EVERYTHING) == \
             want.notifications.for_user(user, None, EVERYTHING), user
         assert got.notifications.read_up_to(user) == want.notifications.read_up_to(user)
+        marker = got.notifications.start_read_up_to(user)  # answered after another read
+        assert got.notifications.for_user(user, None, 3) == \
+            want.notifications.for_user(user, None, 3)
+        assert marker() == want.notifications.read_up_to(user)
         assert got.follow_requests.pending(user, None, EVERYTHING) == \
             want.follow_requests.pending(user, None, EVERYTHING), user
         # Of live photos: a like saved just after its photo's deletion and applied
