@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from photoshare.commands import messages as m  # noqa: E402
 from photoshare.infra.roots.embedded import open_event_store  # noqa: E402
 from photoshare.infra.kafka.client import ensure_topics, idempotent_producer  # noqa: E402
+from photoshare.infra.postgres.log_appends import LogAppends  # noqa: E402
 from photoshare.infra.postgres.relay_positions import RelayPositions  # noqa: E402
 from photoshare.infra.roots.supervisor import prepare  # noqa: E402
 from photoshare.infra.roots.view_stores import open_view_stores  # noqa: E402
@@ -207,8 +208,10 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
 
         # Post-to-timeline latency through relay, Kafka and the worker.
         stop = threading.Event()
+        appends = LogAppends(settings.postgres_dsn or "", commands.recorder.channel_name)
         pumping = threading.Thread(target=relay.run, args=(stop,),
-                                   kwargs={"poll_seconds": settings.relay_poll_seconds})
+                                   kwargs={"poll_seconds": settings.relay_poll_seconds,
+                                           "wait_for_appends": appends.wait})
         pumping.start()
         poster, reader = users[-1], users[-2]
         commands.execute(m.FollowUser(follower_id=reader, followee_id=poster), ctx)
@@ -223,6 +226,7 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
             latencies.append((time.perf_counter() - sent) * 1000)
         stop.set()
         pumping.join()
+        appends.close()
         print(f"post-to-timeline through Kafka ({args.posts} posts): p50 "
               f"{statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
               f"max {max(latencies):.1f} ms")

@@ -93,10 +93,14 @@ class Relay:
         return len(sent) or 1  # a batch of internal events only still moved the position
 
     def run(self, stop: threading.Event, *, poll_seconds: float = 0.02,
-            ready: Callable[[], None] | None = None) -> None:
+            ready: Callable[[], None] | None = None,
+            wait_for_appends: Callable[[float], None] | None = None) -> None:
         """Publish until `stop` is set; back off and retry the same batch on errors.
         `ready` is called once, after the first batch went through (or found nothing to
-        publish): the log and the broker both answered."""
+        publish): the log and the broker both answered. When caught up, it looks again
+        after `poll_seconds`, or as soon as `wait_for_appends(poll_seconds)` returns
+        (the event store announcing an append: infra/postgres/log_appends.py)."""
+        idle = wait_for_appends or stop.wait
         while not stop.is_set():
             try:
                 moved = self.publish_batch()
@@ -108,7 +112,7 @@ class Relay:
                 ready()
                 ready = None
             if not moved:
-                stop.wait(poll_seconds)
+                idle(poll_seconds)
 
 
 def wait_for_lock(try_lock: Callable[[], bool], stop: threading.Event,

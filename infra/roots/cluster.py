@@ -36,6 +36,7 @@ from photoshare.infra.roots.embedded import (
 from photoshare.infra.crypto.keystores import open_personal_keys
 from photoshare.infra.kafka.client import ensure_topics, idempotent_producer
 from photoshare.infra.http.metrics import install_metrics
+from photoshare.infra.postgres.log_appends import LogAppends
 from photoshare.infra.postgres.relay_positions import RelayPositions
 from photoshare.infra.settings import Settings
 from photoshare.infra.auth.tokens import TokenService
@@ -284,13 +285,25 @@ def run_relay(settings: Settings, stop: threading.Event,
                       topic_prefix=settings.kafka_topic_prefix,
                       batch_size=settings.relay_batch_size)
         log.info("relay active from position %d", relay.position)
+        appends = _log_appends(settings, commands)
         try:
-            relay.run(stop, poll_seconds=settings.relay_poll_seconds, ready=ready)
+            relay.run(stop, poll_seconds=settings.relay_poll_seconds, ready=ready,
+                      wait_for_appends=appends.wait if appends else None)
         finally:
+            if appends:
+                appends.close()
             producer.close(timeout=2)  # all acknowledged already: 2 s if the broker is gone
     finally:
         commands.close()
         positions.close()
+
+
+def _log_appends(settings: Settings, commands: Any) -> LogAppends | None:
+    """The event store's announcements of appends, where it is PostgreSQL's."""
+    channel = getattr(commands.recorder, "channel_name", None)
+    if not settings.postgres_dsn or not isinstance(channel, str):
+        return None
+    return LogAppends(settings.postgres_dsn, channel)
 
 
 def create_worker(settings: Settings) -> Any:
