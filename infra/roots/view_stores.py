@@ -188,7 +188,8 @@ class ClusterCheckpoints:
     """The cluster applier's checkpoints: Redis's, which move atomically with the
     counters (infra/redis/counters.py), then a durable copy in Cassandra. After Redis
     lost its data, the copy keeps the watermark where it was, `redis_lost` turns True
-    (reads then count from Cassandra), and a worker's (`strict`) load refuses until
+    (reads count from Cassandra meanwhile, finding the loss themselves:
+    `RedisCounters.saved_table`), and a worker's (`strict`) load refuses until
     `photoshare projections rebuild-redis` has put Redis back (infra/roots/redis_rebuild.py):
     without the counters' checkpoints it could not count each event once."""
 
