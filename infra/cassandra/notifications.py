@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
@@ -103,6 +103,16 @@ TABLES_CQL = (
 _FIELDS = "user_id, type, actor_id, photo_id, created_at, position"
 
 
+class IdRow(NamedTuple):
+    """A `notifications_by_id` row as a worker's batch left it (the columns the store
+    reads back), recalled from the write buffer by the batch's later events."""
+
+    user_id: str
+    position: int
+    removed: bool
+    removed_at: int  # writetime(removed)
+
+
 class CassandraNotificationStore(NotificationStore):
     """Idempotent, order-insensitive writes of the notifications view (module docstring).
 
@@ -112,8 +122,8 @@ class CassandraNotificationStore(NotificationStore):
     def __init__(self, session: Session, delivery: Delivery,
                  outbox: Outbox | None = None, buffer: WriteBuffer | None = None) -> None:
         self.session, self.delivery, self.outbox = session, delivery, outbox
-        # The list rows are staged in a worker's batch (nothing in the batch reads them);
-        # the id rows, read back and racing with other workers, are written at once.
+        # In a worker's batch, an add's id row and list row are staged (`add`), and the
+        # id row is recalled from the buffer by the batch's later events.
         self.buffer: WriteBuffer | DirectWrites = buffer or DirectWrites(session)
         ks = keyspace_of(session)
         self._row = session.prepare(
@@ -184,9 +194,13 @@ class CassandraNotificationStore(NotificationStore):
         very event (a replay finishing what it started).
 
         Writes, in order: the photo index row (before looking for the photo's deletion:
-        Dekker with `remove_about_photo`), the id row, the list row. Re-applied after a
-        crash after any of them, the answer is True again (the id row, if written, is
-        this event's) and the same rows are written again."""
+        Dekker with `remove_about_photo`), then the id row, then the list row. In a
+        worker's batch the last two are staged, the list row in the second phase, so
+        a listed notification always has its id row (a read marks it by id). Re-applied
+        after a crash after any of them, the answer is True again (the id row, if
+        written, is this event's) and the same rows are written again. The id row
+        racing with a photo's deletion on another worker may land before or after
+        the deletion's hiding of it: the timestamps decide, not the order."""
         n, stamp = notification, self._stamp()
         photo = UNSET_VALUE if n.photo_id is None else n.photo_id
         if n.photo_id is not None:
@@ -195,16 +209,18 @@ class CassandraNotificationStore(NotificationStore):
                                                stamp))
             reads = rows_of(execute_concurrent(self.session, [
                 (self._row, (n.notification_id,)), (self._deleted, (n.photo_id,))]))
-            row, deleted = next(iter(reads[0]), None), bool(reads[1])
+            row = self.buffer.recall(("notifications_by_id", n.notification_id),
+                                     next(iter(reads[0]), None))
+            deleted = bool(reads[1])
         else:
-            row, deleted = self.session.execute(self._row, (n.notification_id,)).one(), False
+            row, deleted = self._row_of(n.notification_id), False
         values = (n.notification_id, n.user_id, n.type, n.actor_id, photo, n.created_at,
                   n.position)
         if deleted:
             # Its photo's deletion came first: stored hidden, the row it would be had the
             # events come in log order. The timestamp moves position, actor and time on
             # only if this add is the newest one.
-            self.session.execute(self._put_row, (*values, True, stamp))
+            self._stage_row(values, removed=True)
             return False
         if row is not None and row.user_id is not None:
             if row.removed and row.removed_at >= stamp:
@@ -212,9 +228,27 @@ class CassandraNotificationStore(NotificationStore):
             if not row.removed and row.position != n.position:
                 return False  # there already (another event's row)
             # Else hidden by an older event (added again), or written by this event.
-        self.session.execute(self._put_row, (*values, False, stamp))
-        self.buffer.stage([(self._list, (*values, stamp))])
+        self._stage_row(values, removed=False)
+        self.buffer.stage([(self._list, (*values, stamp))], last=True)
         return True
+
+    def _stage_row(self, values: tuple[Any, ...], *, removed: bool) -> None:
+        """Stage the id row (`values` as `_put_row` takes them, less `removed`), and
+        keep what it makes of the row for the batch's later reads of it."""
+        stamp = self._stamp()
+        self.buffer.stage([(self._put_row, (*values, removed, stamp))])
+        notification_id, user_id, _, _, _, _, position = values
+        self._remember_row(notification_id, IdRow(user_id, position, removed, stamp))
+
+    def _remember_row(self, notification_id: str, row: IdRow) -> None:
+        self.buffer.remember(("notifications_by_id", notification_id), row, self._stamp())
+
+    def _row_of(self, notification_id: str) -> Any:
+        """The id row as this batch left it, else as Cassandra holds it."""
+        staged = self.buffer.recall(("notifications_by_id", notification_id), None)
+        if staged is not None:
+            return staged
+        return self.session.execute(self._row, (notification_id,)).one()
 
     def announce(self, notification: Notification) -> None:
         """Queue the live notice (dropped without an outbox: nobody listens)."""
@@ -228,12 +262,13 @@ class CassandraNotificationStore(NotificationStore):
         add this removal undoes (or, replayed late, a newer one whose rows its older
         timestamp cannot touch). Both writes are idempotent: a crash redoes them."""
         stamp = self._stamp()
-        row = self.session.execute(self._row, (notification_id,)).one()
+        row = self._row_of(notification_id)
         if row is None or row.user_id is None:
             return  # never stored (a self-action's undo): nothing to hide
         execute_concurrent(self.session, [
             (self._hide, (stamp, notification_id)),
             (self._unlist, (stamp, row.user_id, row.position, notification_id))])
+        self._remember_row(notification_id, IdRow(row.user_id, row.position, True, stamp))
 
     def remove_about_photo(self, photo_id: str) -> None:
         """The deletion marker first (Dekker with `add`), then every notification indexed
@@ -283,6 +318,8 @@ class CassandraNotificationStore(NotificationStore):
         made, rows = rows_of(execute_concurrent(self.session, [
             (self._made_by, (user_id, notification_id, at)),
             (self._row, (notification_id,))]))
+        staged = self.buffer.recall(("notifications_by_id", notification_id), None)
+        rows = [*rows, *([staged] if staged is not None else [])]
         found = [row.position for row in made]
         found += [row.position for row in rows
                   if row.user_id == user_id and row.position is not None

@@ -115,9 +115,9 @@ def test_a_crash_between_staging_and_flush_leaves_checkpoints_and_views_unmoved(
 def test_events_of_one_batch_see_what_earlier_ones_staged(
         session: Any, client: redis.Redis) -> None:
     """Follow, unfollow and follow again of one pair, and a second follower, in one
-    batch: each step reads the pair's edge and timeline row staged by the step before
-    (from Cassandra, all three would find the pair never followed, and the last follow
-    would leave the first's list rows behind)."""
+    batch: each step reads the pair's edge, timeline row and notification staged by the
+    step before (from Cassandra, all three would find the pair never followed, and the
+    last follow would leave the first's list rows behind)."""
     worker = Worker(session, client)
     try:
         ann, bob, cy = (uid("user", n) for n in range(3))
@@ -135,6 +135,13 @@ def test_events_of_one_batch_see_what_earlier_ones_staged(
         assert [edge.user_id for edge in worker.queries.graph.following(ann, None, 10)] == [bob]
         profile = worker.queries.profiles.many([bob])[bob]
         assert profile is not None and profile.followers == 2
+        # The notifications' id rows are staged too: the unfollow hides the first
+        # follow's, and the follow again is notified anew.
+        notified = worker.queries.notifications.for_user(bob, None, 10)
+        assert [(n.actor_id, n.position) for n in notified] == \
+            [(cy, items[6].position), (ann, items[5].position)]
+        follow_id = notified[1].notification_id
+        assert worker.queries.notifications.by_id(bob, follow_id) == notified[1]
     finally:
         worker.close()
 
