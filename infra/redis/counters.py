@@ -100,11 +100,10 @@ class RedisCounters:
         if not names or not ids:
             return {name: {} for name in names}
         keys = [self.key(name, entity_id) for name in names for entity_id in ids]
-        values = iter(self.client.mget(keys))
-        return {name: {entity_id: max(0, int(next(values) or 0)
-                                      + self._pending.get(self.key(name, entity_id), 0))
-                       for entity_id in ids}
-                for name in names}
+        values = self.client.mget(keys)
+        pending = self._pending
+        return _by_name(names, ids, [int(value or 0) + pending.get(key, 0)
+                                     for key, value in zip(keys, values, strict=True)])
 
     def saved_table(self, names: Iterable[str],
                     entity_ids: Iterable[str]) -> dict[str, dict[str, int]] | None:
@@ -123,9 +122,7 @@ class RedisCounters:
         saved, kept = pipe.execute()
         if not kept:
             return None
-        values = iter(saved)
-        return {name: {entity_id: max(0, int(next(values) or 0)) for entity_id in ids}
-                for name in names}
+        return _by_name(names, ids, [int(value or 0) for value in saved])
 
     def load(self) -> dict[str, int]:
         """The per-partition checkpoints: the last position applied from each."""
@@ -149,3 +146,11 @@ class RedisCounters:
         """Forget what is staged (a batch that failed is applied again from the start)."""
         self._staged.clear()
         self._pending.clear()
+
+
+def _by_name(names: list[str], ids: list[str], counts: list[int]) -> dict[str, dict[str, int]]:
+    """`counts` (one per name and id, names outer) as name -> id -> count, never below 0
+    (deltas of different partitions are saved in any order, so a count may dip below 0
+    for a moment)."""
+    values = iter(counts)
+    return {name: {entity_id: max(0, next(values)) for entity_id in ids} for name in names}
