@@ -2,6 +2,11 @@
 (next to Redis's pipelined ZADD rate from `redis-benchmark -P 16 -t zadd -r 200000`,
 measured in the same run), and post-to-timeline latency through Kafka.
 
+Fan-out is given twice: the timeline rows the worker added over its whole run on the
+mixed workload (mostly follows, so bound by the follows' rate), and one post's fan-out
+alone (`--fan-out-followers` heads, the store's own code as the worker runs it for a
+post: the followers read from Cassandra, then the heads' script in chunks).
+
 `--views cluster` (the default) applies the views to Cassandra, Redis and OpenSearch,
 `--views sqlite` to the one-machine SQLite file. Starts its own servers on free ports,
 as the tests do (tests/support/engines.py; `make engines` first), and needs
@@ -34,6 +39,15 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from photoshare.commands import messages as m  # noqa: E402
+from photoshare.infra.cassandra.schema import connect  # noqa: E402
+from photoshare.infra.cassandra.timelines import (  # noqa: E402
+    SENTINEL,
+    CassandraTimelineStore,
+    TimelineTables,
+)
+from photoshare.infra.redis.counters import RedisCounters  # noqa: E402
+from photoshare.projections.timelines import TimelineEntry  # noqa: E402
+from photoshare.streams.delivery import Delivery  # noqa: E402
 from photoshare.infra.roots.embedded import open_event_store  # noqa: E402
 from photoshare.infra.kafka.client import ensure_topics, idempotent_producer  # noqa: E402
 from photoshare.infra.postgres.log_appends import LogAppends  # noqa: E402
@@ -57,6 +71,46 @@ def redis_zadd_rate(url: str) -> float:
                           "-q", "-t", "zadd", "-n", "200000", "-P", "16", "-r", "200000"],
                          capture_output=True, text=True, check=True).stdout
     return float(re.findall(r"([\d.]+) requests per second", out)[-1])
+
+
+def fan_out_rate(settings: Settings, followers: int, posts: int) -> tuple[float, float]:
+    """Rows/s of one post's fan-out to `followers` heads (median and best of `posts`
+    posts), through `CassandraTimelineStore.fan_out` on the run's Cassandra and Redis:
+    the followers' list as the worker's follows left it in Cassandra, and each follower
+    with a head and a follow register in Redis, as the worker leaves them."""
+    from cassandra.concurrent import execute_concurrent_with_args
+
+    session = connect(settings.cassandra_hosts or "", settings.cassandra_keyspace)
+    client = redis.Redis.from_url(settings.redis_url or "")
+    try:
+        tables = TimelineTables(session, client, settings.redis_prefix)
+        delivery = Delivery()
+        store = CassandraTimelineStore(
+            tables, RedisCounters(client, settings.redis_prefix, delivery), delivery)
+        owner = "fan-out-owner"
+        receivers = [f"fan-out-follower-{n}" for n in range(followers)]
+        execute_concurrent_with_args(session, tables.put_follower,
+                                     [(owner, user, 1) for user in receivers],
+                                     concurrency=64, raise_on_first_error=True)
+        pipe = client.pipeline(transaction=False)
+        for user in receivers:
+            pipe.zadd(tables.head(user), {SENTINEL: 0})
+            pipe.hset(tables.follows(user), owner, 1)
+        pipe.execute()
+        rates = []
+        for n in range(posts):
+            position = 2 + n
+            delivery.at("bench:0", position)
+            started = time.perf_counter()
+            store.fan_out(TimelineEntry(f"fan-out-photo-{n}", owner, position),
+                          settings.timeline_cap)
+            rates.append(followers / (time.perf_counter() - started))
+        assert client.zcard(tables.head(receivers[-1])) == 1 + min(posts,
+                                                                    settings.timeline_cap)
+        return statistics.median(rates), max(rates)
+    finally:
+        session.cluster.shutdown()
+        client.close()
 
 
 def timeline_rows(settings: Settings, views: Any) -> Any:
@@ -126,6 +180,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=300)
     parser.add_argument("--views", choices=("cluster", "sqlite"), default="cluster")
     parser.add_argument("--partitions", type=int, default=8, help="per topic")
+    parser.add_argument("--fan-out-followers", type=int, default=20000,
+                        help="heads one post is fanned out to, timed alone")
     parser.add_argument("--rebuild-search", action="store_true",
                         help="also time the cluster rebuild of the search view")
     args = parser.parse_args()
@@ -204,7 +260,13 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
             rebuild_search(settings, commands, published / worker_seconds)
         zadd = redis_zadd_rate(settings.redis_url or '')
         print(f"redis-benchmark -P 16 -t zadd -r 200000: {zadd:,.0f} ops/s "
-              f"(fan-out into the timelines is {rows / worker_seconds / zadd:.3f}x that)")
+              f"(fan-out into the timelines over the worker's run is "
+              f"{rows / worker_seconds / zadd:.3f}x that)")
+        if views.kind == "cluster":
+            median, best = fan_out_rate(settings, args.fan_out_followers, posts=10)
+            print(f"one post's fan-out to {args.fan_out_followers:,} heads "
+                  f"(CassandraTimelineStore.fan_out, 10 posts): median {median:,.0f} rows/s "
+                  f"= {median / zadd:.2f}x redis-benchmark's ZADD rate, best {best:,.0f}")
 
         # Post-to-timeline latency through relay, Kafka and the worker.
         stop = threading.Event()

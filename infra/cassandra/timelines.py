@@ -45,7 +45,7 @@ position, the sentinel `~` at score 0 (log positions start at 1); follow registe
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import redis
@@ -111,12 +111,16 @@ end
 _REGISTER = _REGISTER_LUA + "register(KEYS[1], ARGV[1], tonumber(ARGV[2])) return 0"
 # KEYS: (head, tlf) per receiver. ARGV: member, score, cap, owner. Adds the post to each
 # head that exists and still follows the owner, trimmed to `cap` posts (the sentinel,
-# at rank 0, stays).
+# at rank 0, stays) when the post made it longer (most heads are below the cap: the
+# trim's call costs a tenth of a fan-out, measured).
 _FAN_OUT = _REGISTER_LUA + """
+local longest = tonumber(ARGV[3]) + 1
 for i = 1, #KEYS, 2 do
   if redis.call('EXISTS', KEYS[i]) == 1 and followed(KEYS[i + 1], ARGV[4]) then
-    redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
-    redis.call('ZREMRANGEBYRANK', KEYS[i], 1, -(tonumber(ARGV[3]) + 1))
+    if redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) == 1
+        and redis.call('ZCARD', KEYS[i]) > longest then
+      redis.call('ZREMRANGEBYRANK', KEYS[i], 1, -longest)
+    end
   end
 end
 return 0
@@ -279,6 +283,22 @@ class TimelineTables:
 
     def follower_ids(self, user_id: str) -> list[str]:
         return [row.follower_id for row in self.session.execute(self.followers, (user_id,))]
+
+    def follower_pages(self, user_id: str) -> Iterator[list[str]]:
+        """The user's followers, a page of the driver's at a time (5,000), the next page
+        fetched while the caller works on this one: a popular account's fan-out then
+        writes the heads of one page while Cassandra reads the next."""
+        future = self.session.execute_async(self.followers, (user_id,))
+        result = future.result()
+        while True:
+            rows = result.current_rows
+            more = future.has_more_pages
+            if more:
+                future.start_fetching_next_page()
+            yield [row.follower_id for row in rows]
+            if not more:
+                return
+            result = future.result()
 
     def newest_posts(self, owner_ids: Sequence[str], before: int | None,
                      limit: int) -> list[TimelineEntry]:
@@ -526,11 +546,13 @@ class CassandraTimelineStore(TimelineStore):
     # --- heads ------------------------------------------------------------------------
 
     def fan_out(self, entry: TimelineEntry, cap: int) -> None:
-        receivers = self.t.follower_ids(entry.owner_id)
-        for chunk in _chunks(receivers):
-            self.t.fan_out(keys=[key for user in chunk
-                                 for key in (self.t.head(user), self.t.follows(user))],
-                           args=[member(entry), entry.position, cap, entry.owner_id])
+        receivers: list[str] = []
+        for page in self.t.follower_pages(entry.owner_id):
+            for chunk in _chunks(page):
+                self.t.fan_out(keys=[key for user in chunk
+                                     for key in (self.t.head(user), self.t.follows(user))],
+                               args=[member(entry), entry.position, cap, entry.owner_id])
+            receivers += page
         data = {"photo_id": entry.photo_id, "owner_id": entry.owner_id,
                 "position": entry.position}
         self.outbox.extend(Notice(user_id=user_id, kind="timeline", data=dict(data))
