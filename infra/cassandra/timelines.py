@@ -111,14 +111,16 @@ end
 _REGISTER = _REGISTER_LUA + "register(KEYS[1], ARGV[1], tonumber(ARGV[2])) return 0"
 # KEYS: (head, tlf) per receiver. ARGV: member, score, cap, owner. Adds the post to each
 # head that exists and still follows the owner, trimmed to `cap` posts (the sentinel,
-# at rank 0, stays) when the post made it longer (most heads are below the cap: the
-# trim's call costs a tenth of a fan-out, measured).
+# at rank 0, stays) when the post made it longer than that. Three calls a head, the
+# fewest that do it: a head's length says whether it exists (it holds the sentinel
+# from the start, and Redis keeps no empty set), and most heads are below the cap, so
+# the trim is rarely called (1.2x the rows/s of EXISTS, ZADD, trim, measured alone).
 _FAN_OUT = _REGISTER_LUA + """
 local longest = tonumber(ARGV[3]) + 1
 for i = 1, #KEYS, 2 do
-  if redis.call('EXISTS', KEYS[i]) == 1 and followed(KEYS[i + 1], ARGV[4]) then
-    if redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) == 1
-        and redis.call('ZCARD', KEYS[i]) > longest then
+  local length = redis.call('ZCARD', KEYS[i])
+  if length > 0 and followed(KEYS[i + 1], ARGV[4]) then
+    if redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) == 1 and length >= longest then
       redis.call('ZREMRANGEBYRANK', KEYS[i], 1, -longest)
     end
   end
