@@ -247,7 +247,9 @@ def assert_same_answers(got: ViewQueries, want: ViewQueries, users: list[str],
             assert got.controls.listed(kind, user, None, EVERYTHING) == \
                 want.controls.listed(kind, user, None, EVERYTHING), (kind, user)
     assert got.photos.many(photos) == want.photos.many(photos)
-    for photo in photos:
+    # Of live photos only, as the read API asks (a comment racing with its photo's
+    # deletion may leave a row behind: infra/cassandra/photos.py).
+    for photo in want.photos.many(photos):
         assert got.photos.comments(photo, None, EVERYTHING) == \
             want.photos.comments(photo, None, EVERYTHING), photo
 
