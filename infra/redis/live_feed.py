@@ -33,6 +33,15 @@ from photoshare.streams.runner import Notice
 
 log = logging.getLogger("photoshare.live")
 
+# One message to many channels, in the order given. ARGV: the message, then the channels.
+_PUBLISH_TO_MANY = """
+for i = 2, #ARGV do redis.call('PUBLISH', ARGV[i], ARGV[1]) end
+return 0
+"""
+# Channels per call of that script: Redis runs a script alone, so one call should not
+# hold it long (a thousand PUBLISHes to channels nobody listens on: ~1 ms).
+CHANNELS_PER_CALL = 1000
+
 
 @dataclass(frozen=True)
 class _End:
@@ -59,6 +68,7 @@ class RedisLiveFeed:
         self._timeout = timeout_seconds
         self._publisher = redis.Redis.from_url(redis_url, socket_timeout=timeout_seconds,
                                                socket_connect_timeout=timeout_seconds)
+        self._publish_to_many = self._publisher.register_script(_PUBLISH_TO_MANY)
         self._subscribers: dict[str, set[asyncio.Queue[Notice | _End]]] = defaultdict(set)
         # Subscriber connections are named so that operators can tell them apart in
         # CLIENT LIST (a name may not hold spaces).
@@ -68,15 +78,25 @@ class RedisLiveFeed:
         """Nothing to do: kept so the composition root can treat both feeds alike."""
 
     def publish(self, notices: Sequence[Notice]) -> None:
-        """Send notices to their users' channels in one round trip; callable from any
-        thread. A Redis failure is logged, not raised: the views the notices describe
-        are already committed, and failing the caller would only stall the projection
-        for notices nobody is promised."""
+        """Send notices to their users' channels in one round trip, in their order;
+        callable from any thread. A run of notices that say the same thing (a post's
+        fan-out tells each follower the same, sharing one `data`) is encoded once and
+        sent by one script call per thousand channels instead of a PUBLISH each (a
+        post to 20,000 followers: ~150 ms of Python less). A Redis failure is logged,
+        not raised: the views the notices describe are already committed, and failing
+        the caller would only stall the projection for notices nobody is promised."""
         if not notices:
             return
         pipe = self._publisher.pipeline(transaction=False)
-        for notice in notices:
-            pipe.publish(self.channel(notice.user_id), _encode(notice))
+        for run in _runs(notices):
+            message = _encode(run[0])
+            if len(run) == 1:
+                pipe.publish(self.channel(run[0].user_id), message)
+                continue
+            channels = [self.channel(notice.user_id) for notice in run]
+            for start in range(0, len(channels), CHANNELS_PER_CALL):
+                self._publish_to_many(
+                    args=[message, *channels[start:start + CHANNELS_PER_CALL]], client=pipe)
         try:
             pipe.execute()
         except redis.RedisError:
@@ -164,6 +184,18 @@ class RedisLiveFeed:
             queues.discard(queue)
             if not queues:
                 del self._subscribers[user_id]
+
+
+def _runs(notices: Sequence[Notice]) -> list[list[Notice]]:
+    """`notices` cut into runs of consecutive ones of the same kind and the very same
+    `data` object (so the same message), in order."""
+    runs: list[list[Notice]] = []
+    for notice in notices:
+        if runs and notice.data is runs[-1][0].data and notice.kind == runs[-1][0].kind:
+            runs[-1].append(notice)
+        else:
+            runs.append([notice])
+    return runs
 
 
 def _encode(notice: Notice) -> str:

@@ -226,7 +226,9 @@ class SqliteTimelineStore(TimelineStore):
                             [(cap, user_id) for user_id, _ in overfull])
         data = {"photo_id": entry.photo_id, "owner_id": entry.owner_id,
                 "position": entry.position}
-        self.outbox.extend(Notice(user_id=user_id, kind="timeline", data=dict(data))
+        # One `data` shared by the post's notices (nothing changes a notice's data):
+        # the Redis live feed sends such a run as one message to many channels.
+        self.outbox.extend(Notice(user_id=user_id, kind="timeline", data=data)
                            for user_id in receivers)
 
     def _grow(self, user_id: str, added: int, cap: int) -> None:

@@ -166,6 +166,31 @@ async def test_every_subscriber_of_a_user_gets_each_notice(
     assert (await received(laptop, 2))[:2] == [notice(ann, 1), notice(ann, 2)]
 
 
+async def test_a_posts_notices_to_many_users_reach_each_subscriber_once_in_order(
+        feed: Feed, listen: Callable[..., Listener]) -> None:
+    """A post's fan-out: 2,500 followers' notices sharing one `data` (the Redis feed
+    sends such a run as one message to many channels, a thousand at a time), between
+    other notices of the same users."""
+    tag = uuid4().hex[:8]
+    followers = [f"follower-{n:04d}-{tag}" for n in range(2500)]
+    watched = [followers[0], followers[999], followers[1000], followers[-1]]
+    listeners = {user: listen(feed, user) for user in watched}
+    for user in watched:
+        await subscribed(feed, user)
+    post = {"photo_id": "photo-7", "owner_id": "owner", "position": 7}
+    notices = [notice(followers[1000], 6, kind="notification"),
+               *(Notice(user_id=user, kind="timeline", data=post) for user in followers),
+               notice(followers[1000], 8, kind="notification"),
+               Notice(user_id=followers[0], kind="timeline", data=post)]
+    await publish_from_a_thread(feed, notices)
+    want = {user: [n for n in notices if n.user_id == user] for user in watched}
+    for user, listener in listeners.items():
+        assert (await received(listener, len(want[user])))[:len(want[user])] == want[user]
+    await asyncio.sleep(0.2)  # nothing more arrives (no notice twice)
+    assert {user: len(listener.received) for user, listener in listeners.items()} == \
+        {user: len(want[user]) for user in watched}
+
+
 async def _cancel_the_read(listener: Listener) -> None:
     # How the SSE route stops: it cancels the task awaiting the next notice.
     listener.task.cancel()
