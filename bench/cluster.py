@@ -46,6 +46,7 @@ from photoshare.infra.cassandra.timelines import (  # noqa: E402
     TimelineTables,
 )
 from photoshare.infra.redis.counters import RedisCounters  # noqa: E402
+from photoshare.infra.redis.live_feed import RedisLiveFeed  # noqa: E402
 from photoshare.projections.timelines import TimelineEntry  # noqa: E402
 from photoshare.streams.delivery import Delivery  # noqa: E402
 from photoshare.infra.roots.embedded import open_event_store  # noqa: E402
@@ -74,21 +75,24 @@ def redis_zadd_rate(url: str) -> float:
 
 
 def fan_out_rate(settings: Settings, followers: int, posts: int,
-                 warm_up: int = 3) -> tuple[float, float]:
+                 warm_up: int = 3) -> tuple[float, float, float]:
     """Rows/s of one post's fan-out to `followers` heads (median and best of `posts`
     posts, after `warm_up` more), through `CassandraTimelineStore.fan_out` on the run's
-    Cassandra and Redis:
-    the followers' list as the worker's follows left it in Cassandra, and each follower
-    with a head and a follow register in Redis, as the worker leaves them."""
+    Cassandra and Redis: the followers' list as the worker's follows left it in
+    Cassandra, and each follower with a head and a follow register in Redis, as the
+    worker leaves them. Third: the median with the post's live notices published too
+    (`RedisLiveFeed.publish`, as the worker does after the batch)."""
     from cassandra.concurrent import execute_concurrent_with_args
 
     session = connect(settings.cassandra_hosts or "", settings.cassandra_keyspace)
     client = redis.Redis.from_url(settings.redis_url or "")
+    feed = RedisLiveFeed(settings.redis_url or "", prefix=settings.redis_prefix)
     try:
         tables = TimelineTables(session, client, settings.redis_prefix)
         delivery = Delivery()
+        outbox: list[Any] = []
         store = CassandraTimelineStore(
-            tables, RedisCounters(client, settings.redis_prefix, delivery), delivery)
+            tables, RedisCounters(client, settings.redis_prefix, delivery), delivery, outbox)
         owner = "fan-out-owner"
         receivers = [f"fan-out-follower-{n}" for n in range(followers)]
         execute_concurrent_with_args(session, tables.put_follower,
@@ -99,18 +103,24 @@ def fan_out_rate(settings: Settings, followers: int, posts: int,
             pipe.zadd(tables.head(user), {SENTINEL: 0})
             pipe.hset(tables.follows(user), owner, 1)
         pipe.execute()
-        rates = []
+        rates, with_notices = [], []
         for n in range(warm_up + posts):
             position = 2 + n
             delivery.at("bench:0", position)
             started = time.perf_counter()
             store.fan_out(TimelineEntry(f"fan-out-photo-{n}", owner, position),
                           settings.timeline_cap)
-            rates.append(followers / (time.perf_counter() - started))
+            heads_done = time.perf_counter()
+            feed.publish(outbox)
+            outbox.clear()
+            rates.append(followers / (heads_done - started))
+            with_notices.append(followers / (time.perf_counter() - started))
         assert client.zcard(tables.head(receivers[-1])) == 1 + min(warm_up + posts,
                                                                     settings.timeline_cap)
-        return statistics.median(rates[warm_up:]), max(rates[warm_up:])
+        return (statistics.median(rates[warm_up:]), max(rates[warm_up:]),
+                statistics.median(with_notices[warm_up:]))
     finally:
+        feed.close()
         session.cluster.shutdown()
         client.close()
 
@@ -265,11 +275,14 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
               f"(fan-out into the timelines over the worker's run is "
               f"{rows / worker_seconds / zadd:.3f}x that)")
         if views.kind == "cluster":
-            median, best = fan_out_rate(settings, args.fan_out_followers, posts=20)
+            median, best, with_notices = fan_out_rate(settings, args.fan_out_followers,
+                                                      posts=20)
             print(f"one post's fan-out to {args.fan_out_followers:,} heads "
                   f"(CassandraTimelineStore.fan_out, 20 posts after 3): median "
-                  f"{median:,.0f} rows/s "
-                  f"= {median / zadd:.2f}x redis-benchmark's ZADD rate, best {best:,.0f}")
+                  f"{median:,.0f} rows/s = {median / zadd:.2f}x redis-benchmark's ZADD "
+                  f"rate, best {best:,.0f}; with each follower's live notice published "
+                  f"(RedisLiveFeed.publish) {with_notices:,.0f} rows/s = "
+                  f"{with_notices / zadd:.2f}x")
 
         # Post-to-timeline latency through relay, Kafka and the worker.
         stop = threading.Event()
