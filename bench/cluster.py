@@ -51,8 +51,8 @@ from photoshare.projections.timelines import TimelineEntry  # noqa: E402
 from photoshare.streams.delivery import Delivery  # noqa: E402
 from photoshare.infra.roots.embedded import open_event_store  # noqa: E402
 from photoshare.infra.kafka.client import ensure_topics, idempotent_producer  # noqa: E402
-from photoshare.infra.postgres.log_appends import LogAppends  # noqa: E402
 from photoshare.infra.postgres.relay_positions import RelayPositions  # noqa: E402
+from photoshare.infra.roots.cluster import log_appends_for  # noqa: E402
 from photoshare.infra.roots.supervisor import prepare  # noqa: E402
 from photoshare.infra.roots.view_stores import open_view_stores  # noqa: E402
 from photoshare.infra.settings import Settings  # noqa: E402
@@ -286,7 +286,8 @@ def run(args: argparse.Namespace, rng: random.Random, engines: Engines, tmp: Pat
 
         # Post-to-timeline latency through relay, Kafka and the worker.
         stop = threading.Event()
-        appends = LogAppends(settings.postgres_dsn or "", commands.recorder.channel_name)
+        appends = log_appends_for(settings, commands)
+        assert appends is not None  # the bench's event store is PostgreSQL's
         pumping = threading.Thread(target=relay.run, args=(stop,),
                                    kwargs={"poll_seconds": settings.relay_poll_seconds,
                                            "wait_for_appends": appends.wait})

@@ -285,7 +285,7 @@ def run_relay(settings: Settings, stop: threading.Event,
                       topic_prefix=settings.kafka_topic_prefix,
                       batch_size=settings.relay_batch_size)
         log.info("relay active from position %d", relay.position)
-        appends = _log_appends(settings, commands)
+        appends = log_appends_for(settings, commands)
         try:
             relay.run(stop, poll_seconds=settings.relay_poll_seconds, ready=ready,
                       wait_for_appends=appends.wait if appends else None)
@@ -298,8 +298,9 @@ def run_relay(settings: Settings, stop: threading.Event,
         positions.close()
 
 
-def _log_appends(settings: Settings, commands: Any) -> LogAppends | None:
-    """The event store's announcements of appends, where it is PostgreSQL's."""
+def log_appends_for(settings: Settings, commands: Any) -> LogAppends | None:
+    """The event store's announcements of appends, where it is PostgreSQL's (the relay
+    waits on them: infra/postgres/log_appends.py)."""
     channel = getattr(commands.recorder, "channel_name", None)
     if not settings.postgres_dsn or not isinstance(channel, str):
         return None
