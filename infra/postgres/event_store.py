@@ -30,6 +30,16 @@ def event_store_env(dsn: str, schema: str = "public") -> dict[str, str]:
     }
 
 
+def create_event_store_tables(dsn: str, schema: str = "public") -> None:
+    """Create the event store's tables and types (`eventsourcing` makes them when an
+    application opens, if missing). Done once before the roles start: two roles opening
+    a new database at the same moment can both try to create them, and PostgreSQL then
+    refuses the second (`duplicate key ... pg_type_typname_nsp_index`)."""
+    from photoshare.commands import PhotoShareCommands
+
+    PhotoShareCommands(env=event_store_env(dsn, schema)).close()
+
+
 def ensure_database(dsn: str) -> bool:
     """Create the DSN's database if it does not exist (on one machine, `photoshare up`
     and the tests start from nothing); True if it was created."""
