@@ -122,12 +122,20 @@ class ProjectionRunner:
 
 
 class BackgroundRunner:
-    """Runs a ProjectionRunner on the event loop's thread pool: woken by writes, and
-    polling as a safety net for writes made by other processes."""
+    """Runs a ProjectionRunner on the event loop's thread pool: woken by writes (and by a
+    read that waits for a position), and polling as a safety net for writes made by other
+    processes (an operator's command, a rebuild switching a view).
 
-    def __init__(self, runner: ProjectionRunner, *, poll_seconds: float = 0.05) -> None:
+    The poll starts every `poll_seconds` and, while passes find nothing new, slows down,
+    doubling up to `idle_poll_seconds`; a wake or a pass that moved starts it over. An
+    idle server's polls took the GIL from requests twenty times a second (a twentieth
+    of a `/healthz` request's throughput, bench/RESULTS.md)."""
+
+    def __init__(self, runner: ProjectionRunner, *, poll_seconds: float = 0.05,
+                 idle_poll_seconds: float = 1.0) -> None:
         self.runner = runner
         self.poll_seconds = poll_seconds
+        self.idle_poll_seconds = max(idle_poll_seconds, poll_seconds)
         self._wake: asyncio.Event | None = None
         self._advanced: asyncio.Condition | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -175,11 +183,13 @@ class BackgroundRunner:
 
     async def _run(self) -> None:
         assert self._wake is not None and self._advanced is not None
+        wait = self.poll_seconds
         while not self._stopping:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
+                wait = self.poll_seconds  # woken: writes are coming
             except TimeoutError:
-                pass
+                wait = min(wait * 2, self.idle_poll_seconds)
             self._wake.clear()
             if self._stopping:
                 return
@@ -191,5 +201,6 @@ class BackgroundRunner:
                 await asyncio.sleep(1)
                 continue
             if moved:
+                wait = self.poll_seconds
                 async with self._advanced:
                     self._advanced.notify_all()
