@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from photoshare.events import (
+    AccountDeleted,
     CommentAdded,
     Envelope,
     Event,
@@ -55,6 +56,7 @@ from photoshare.streams.partitioned import PartitionedApplier
 from photoshare.streams.runner import Notice
 from support.histories import START, envelopes, histories, uid
 from support.logged import (
+    account_deleted,
     at,
     comment,
     delete,
@@ -412,6 +414,26 @@ def test_a_stale_redelivery_after_undo_and_redo_changes_nothing(views: Views) ->
     assert views.queries.by_id(ann, notification_id("like", p2, cy)) is None
 
 
+
+@pytest.mark.parametrize("order", ["deletion first", "late ones first"])
+def test_what_was_saved_just_after_the_recipients_deletion_stays_hidden(
+        views: Views, order: str) -> None:
+    """A follow or a tag can be saved just after the recipient's account deletion (each
+    its own aggregate, decided a moment before it), and from another partition be
+    applied before or after it. As in log order, the deleted account keeps nothing:
+    not the earlier notification, not the late ones, and no read marker."""
+    ann, bob, cy, dee, p1 = (new_id() for _ in range(5))
+    earlier = [at(1, follow(bob, ann)), at(2, read(ann, notification_id("follow", bob, ann)))]
+    deletion = [at(3, account_deleted(ann))]
+    late = [at(4, follow(cy, ann)), at(5, post(p1, dee, ann))]
+    views.deliver(*earlier, *(deletion + late if order == "deletion first" else late + deletion))
+
+    assert kinds(views, ann) == []
+    for nid in (notification_id("follow", bob, ann), notification_id("follow", cy, ann),
+                notification_id("tag", p1, ann)):
+        assert views.queries.by_id(ann, nid) is None
+    assert views.queries.read_up_to(ann) == 0
+
 # --- the read marker --------------------------------------------------------------------
 
 
@@ -553,7 +575,7 @@ PROPERTY = settings(max_examples=25, deadline=None, derandomize=True, database=N
 # undo-and-redo weighted up: that is where late and repeated events hurt.
 SMALL_HISTORIES = histories(max_users=3, max_steps=40, kinds=(
     "follow", "unfollow", "post", "like", "unlike", "like", "unlike", "comment", "uncomment",
-    "delete", "late"))
+    "delete", "late", "delete_account", "late_account", "late_account"))
 
 History = list[tuple[Event, str]]
 
@@ -610,14 +632,17 @@ def with_reads(draw: Callable[[Any], Any], history: History) -> History:
     out = list(history)
     for _ in range(draw(st.integers(0, 6))):
         index = draw(st.integers(len(users), len(out)))
+        # A deleted account reads nothing (the write side refuses it).
+        gone = {event.user_id for event, _ in out[:index] if isinstance(event, AccountDeleted)}
+        readers = [user for user in users if user not in gone]
         known = [(recipient, nid) for event, _ in out[:index]
-                 for recipient, nid, _ in notified(event)]
+                 for recipient, nid, _ in notified(event) if recipient not in gone]
         choice = draw(st.integers(0, 9))
         if known and choice < 8:
             recipient, nid = draw(st.sampled_from(known))
-            reader = recipient if choice < 7 else draw(st.sampled_from(users))
+            reader = recipient if choice < 7 else draw(st.sampled_from(readers))
         else:
-            reader, nid = draw(st.sampled_from(users)), uid("nothing", choice)
+            reader, nid = draw(st.sampled_from(readers)), uid("nothing", choice)
         out.insert(index, (read(reader, nid), reader))
     return out
 

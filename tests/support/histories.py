@@ -67,6 +67,7 @@ class _State:
     pending: set[tuple[str, str]] = field(default_factory=set)  # (follower, followee)
     # deleted photo -> (owner, who liked it by then or late): for "late" steps
     deleted: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
+    deleted_users: list[str] = field(default_factory=list)  # for "late_account" steps
     made: int = 0
 
     def blocked_between(self, one: str, other: str) -> bool:
@@ -81,7 +82,9 @@ KINDS = ("follow", "follow", "unfollow", "post", "post", "delete", "like", "unli
          "uncomment", "profile", "avatar", "alt_text", "block", "unblock", "mute", "unmute",
          "private", "public", "approve", "decline", "late")
 # With account deletions: the events DeleteAccount records (commands.erasure), then
-# AccountDeleted; the person does nothing afterwards.
+# AccountDeleted; the person does nothing afterwards. "late_account" draws the write
+# side's race with a deletion: a follow of the deleted account, or a photo tagging it,
+# decided a moment before the deletion and saved just after it.
 ERASURE_KINDS = (*KINDS, "delete_account")
 
 
@@ -240,6 +243,22 @@ def histories(draw: st.DrawFn, max_users: int = 6, max_steps: int = 60,
                 actor))
         elif kind == "delete_account" and len(state.users) > 2:
             out.extend(_delete_account(state, actor))
+        elif kind == "late_account" and state.deleted_users:
+            # Each is its own aggregate (a follow, a photo), so its append does not
+            # conflict with the deletion's. Nothing later undoes it: the follow is not
+            # kept in `state` (no unfollow is drawn for it).
+            gone = draw(st.sampled_from(state.deleted_users))
+            if draw(st.booleans()):
+                out.append((UserFollowed(follower_id=actor, followee_id=gone), actor))
+            else:
+                photo_id = state.next_id("photo")
+                state.photos[photo_id] = actor
+                out.append((PhotoPosted(photo_id=photo_id, owner_id=actor, caption="",
+                                        hashtags=[], tagged_user_ids=[gone],
+                                        original_key="o.jpg", format="jpeg", width=10,
+                                        height=10, variants={"large": f"{photo_id}.jpg"},
+                                        variant_sizes={}, placeholder=None,
+                                        alt_text=None), actor))
         elif kind == "avatar":
             out.append((AvatarChanged(user_id=actor, original_key="o.jpg",
                                       variants={"avatar": f"{state.made}.jpg"}), actor))
@@ -283,6 +302,7 @@ def _delete_account(state: _State, user: str) -> list[tuple[Event, str]]:
     state.blocks = {pair for pair in state.blocks if user not in pair}
     state.mutes = {pair for pair in state.mutes if user not in pair}
     state.users.remove(user)
+    state.deleted_users.append(user)
     out.append((AccountDeleted(user_id=user), user))
     return out
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 from photoshare.events import (
+    AccountDeleted,
     CommentAdded,
     CommentDeleted,
     Envelope,
@@ -82,6 +83,10 @@ def comment(comment_id: str, photo_id: str, owner: str, author: str,
 def uncomment(comment_id: str, photo_id: str, author: str) -> CommentDeleted:
     return CommentDeleted(comment_id=comment_id, photo_id=photo_id, author_id=author,
                           deleted_by=author)
+
+
+def account_deleted(user: str) -> AccountDeleted:
+    return AccountDeleted(user_id=user)
 
 
 def read(user: str, up_to: str) -> NotificationsRead:
