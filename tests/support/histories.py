@@ -85,7 +85,7 @@ KINDS = ("follow", "follow", "unfollow", "post", "post", "delete", "like", "unli
 # AccountDeleted; the person does nothing afterwards. "late_account" draws the write
 # side's race with a deletion: a follow of the deleted account, or a photo tagging it,
 # decided a moment before the deletion and saved just after it.
-ERASURE_KINDS = (*KINDS, "delete_account")
+ERASURE_KINDS = (*KINDS, "delete_account", "late_account")
 
 
 @st.composite
