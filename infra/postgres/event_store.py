@@ -7,6 +7,8 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg import sql
 
+from photoshare.infra.postgres.schema import schema_lock
+
 
 def event_store_env(dsn: str, schema: str = "public") -> dict[str, str]:
     """`eventsourcing` settings for the database named by a `postgresql://` DSN."""
@@ -32,12 +34,11 @@ def event_store_env(dsn: str, schema: str = "public") -> dict[str, str]:
 
 def create_event_store_tables(dsn: str, schema: str = "public") -> None:
     """Create the event store's tables and types (`eventsourcing` makes them when an
-    application opens, if missing). Done once before the roles start: two roles opening
-    a new database at the same moment can both try to create them, and PostgreSQL then
-    refuses the second (`duplicate key ... pg_type_typname_nsp_index`)."""
+    application opens, if missing): what `prepare` does before the roles start."""
     from photoshare.commands import PhotoShareCommands
 
-    PhotoShareCommands(env=event_store_env(dsn, schema)).close()
+    with schema_lock(dsn):
+        PhotoShareCommands(env=event_store_env(dsn, schema)).close()
 
 
 def ensure_database(dsn: str) -> bool:

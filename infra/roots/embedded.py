@@ -19,6 +19,7 @@ from photoshare.infra.http.metrics import install_metrics
 from photoshare.infra.media.photo_ingest import ImageIngest
 from photoshare.infra.crypto.keystores import open_sealer
 from photoshare.infra.postgres.event_store import event_store_env
+from photoshare.infra.postgres.schema import schema_lock
 from photoshare.infra.auth.revocation import TokenRevocations
 from photoshare.infra.roots.security import password_work, token_revocations, write_limits
 from photoshare.infra.settings import Settings
@@ -72,9 +73,14 @@ def open_event_store(settings: Settings) -> PhotoShareCommands:
     """The command application: on `eventsourcing`'s PostgreSQL persistence in the cluster
     profile, on its SQLite persistence in the data dir in the embedded one."""
     if settings.profile == "cluster":
-        return PhotoShareCommands(env=event_store_env(settings.postgres_dsn,
-                                                      settings.postgres_schema),
-                                  sealer=open_sealer(settings))
+        sealer = open_sealer(settings)  # makes its own table: outside the lock below
+        # `eventsourcing` makes the tables if missing; two roles opening a new database
+        # at once both tried, and PostgreSQL refused one (`duplicate key ...
+        # pg_type_typname_nsp_index`, or `tuple concurrently updated`): one at a time.
+        with schema_lock(settings.postgres_dsn):
+            return PhotoShareCommands(env=event_store_env(settings.postgres_dsn,
+                                                          settings.postgres_schema),
+                                      sealer=sealer)
     make_data_dir_private(settings)
     make_private_sqlite_file(settings.event_store_path)  # before SQLite opens it
     # Personal fields are sealed with per-person keys kept in the same file (crypto-
