@@ -26,8 +26,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     app = Starlette(routes=[Route("/", hello)])
+    # As `photoshare serve` runs by default: no proxy headers trusted (uvicorn's own
+    # default would add its proxy-headers middleware to every request of this app only).
     run_api(app, host="127.0.0.1", port=args.port, name="",  # type: ignore[arg-type]
-            graceful_seconds=1)
+            graceful_seconds=1, proxy_headers=False)
 
 
 if __name__ == "__main__":
