@@ -19,10 +19,11 @@ on top of its own partial effects. Hence:
   looks for the photo's deletion marker, and `remove_about_photo` writes the marker before
   it reads that index; one of them always sees the other. A read and a making of the
   notification it names race the same way (`projections.notifications`): each writes its
-  own row (the read's position, the making's position) before it reads the other's. So do
-  an account's deletion and a follow or tag of that account saved just after it: the
-  making row (`remember_made`) is written before `add` looks for the recipient's
-  deletion marker, and `forget_recipient` writes the marker before it reads the makings.
+  own row (the read's position, the making's position) before it reads the other's.
+
+- An account's deletion deletes the user's partitions for good (`forget_recipient`):
+  a follow or a tag of the person can be saved just after the deletion and be written
+  before or after it, and no later write may bring a row of theirs back.
 
 Writes of one event are ordered so that a crash between any two of them, followed by the
 event applied again, ends in the rows of one clean application (see each method).
@@ -38,6 +39,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from cassandra.query import UNSET_VALUE
 from photoshare.infra.cassandra.schema import (
+    FOREVER,
     NO_POSITION_LIMIT,
     SHARDS,
     keyspace_of,
@@ -81,10 +83,6 @@ TABLES_CQL = (
     # Bound: one row per partition.
     """CREATE TABLE IF NOT EXISTS {keyspace}.notification_deleted_photos (
         photo_id text PRIMARY KEY)""",
-    # Recipients whose account was deleted, so that a late notification for one is
-    # stored hidden. Bound: one row per partition.
-    """CREATE TABLE IF NOT EXISTS {keyspace}.notification_deleted_users (
-        user_id text PRIMARY KEY)""",
     # Candidates for a user's read marker, highest first: read_up_to is the first row, so
     # concurrent moves need no read-modify-write. Bound: one ~20-byte row per position
     # the user ever marked (a few reads a day: well under 1 MB in years).
@@ -174,17 +172,6 @@ class CassandraNotificationStore(NotificationStore):
         self._read_since = session.prepare(
             f"SELECT read_position FROM {ks}.notification_reads_named WHERE user_id = ? "
             "AND notification_id = ? AND read_position >= ? LIMIT 1")
-        self._mark_recipient_deleted = session.prepare(
-            f"INSERT INTO {ks}.notification_deleted_users (user_id) VALUES (?) "
-            "USING TIMESTAMP ?")
-        self._recipient_deleted = session.prepare(
-            f"SELECT user_id FROM {ks}.notification_deleted_users WHERE user_id = ?")
-        self._makings = session.prepare(
-            f"SELECT notification_id, position FROM {ks}.notification_makes "
-            "WHERE user_id = ?")
-        self._unmake = session.prepare(
-            f"DELETE FROM {ks}.notification_makes USING TIMESTAMP ? WHERE user_id = ? "
-            "AND notification_id = ? AND position = ?")
         self._forget_list = session.prepare(
             f"DELETE FROM {ks}.notifications_by_user USING TIMESTAMP ? WHERE user_id = ?")
         self._forget_makes = session.prepare(
@@ -212,9 +199,7 @@ class CassandraNotificationStore(NotificationStore):
         very event (a replay finishing what it started).
 
         Writes, in order: the photo index row (before looking for the photo's deletion:
-        Dekker with `remove_about_photo`; the caller wrote the making before, for the
-        recipient's deletion: Dekker with `forget_recipient`), then the id row, then the
-        list row. In a
+        Dekker with `remove_about_photo`), then the id row, then the list row. In a
         worker's batch the last two are staged, the list row in the second phase, so
         a listed notification always has its id row (a read marks it by id). Re-applied
         after a crash after any of them, the answer is True again (the id row, if
@@ -223,30 +208,24 @@ class CassandraNotificationStore(NotificationStore):
         the deletion's hiding of it: the timestamps decide, not the order."""
         n, stamp = notification, self._stamp()
         photo = UNSET_VALUE if n.photo_id is None else n.photo_id
-        key = ("notifications_by_id", n.notification_id)
-        staged = self.buffer.recall(key, None)
-        reads = [(self._recipient_deleted, (n.user_id,))]
-        if staged is None:
-            reads.append((self._row, (n.notification_id,)))
         if n.photo_id is not None:
             self.session.execute(self._index, (n.photo_id, shard_of(n.notification_id),
                                                n.notification_id, n.user_id, n.position,
                                                stamp))
-            reads.append((self._deleted, (n.photo_id,)))
-        answers = rows_of(execute_concurrent(self.session, reads))
-        recipient_deleted = bool(answers[0])
-        row = staged if staged is not None else next(iter(answers[1]), None)
-        photo_deleted = n.photo_id is not None and bool(answers[-1])
+            reads = rows_of(execute_concurrent(self.session, [
+                (self._row, (n.notification_id,)), (self._deleted, (n.photo_id,))]))
+            row = self.buffer.recall(("notifications_by_id", n.notification_id),
+                                     next(iter(reads[0]), None))
+            deleted = bool(reads[1])
+        else:
+            row, deleted = self._row_of(n.notification_id), False
         values = (n.notification_id, n.user_id, n.type, n.actor_id, photo, n.created_at,
                   n.position)
-        if photo_deleted or recipient_deleted:
-            # Its photo's (or its recipient's) deletion came first: stored hidden, the row
-            # it would be had the events come in log order. The timestamp moves position,
-            # actor and time on only if this add is the newest one.
+        if deleted:
+            # Its photo's deletion came first: stored hidden, the row it would be had the
+            # events come in log order. The timestamp moves position, actor and time on
+            # only if this add is the newest one.
             self._stage_row(values, removed=True)
-            if recipient_deleted:  # and the deleted account keeps no making either
-                self.buffer.stage([(self._unmake, (stamp, n.user_id, n.notification_id,
-                                                   n.position))])
             return False
         if row is not None and row.user_id is not None:
             if row.removed and row.removed_at >= stamp:
@@ -320,35 +299,17 @@ class CassandraNotificationStore(NotificationStore):
             execute_concurrent(self.session, writes)
 
     def forget_recipient(self, user_id: str) -> None:
-        """The deletion marker first (Dekker with `add`, whose caller writes the making
-        before `add` looks for the marker), then every making of the user is read and
-        its notification hidden, then partition deletes at the deletion's position drop
-        the list, the makings and the reads and marks kept for the read marker.
-
-        Most of the user's notifications are older than the deletion, so the partition
-        deletes shadow them, delivered late or not. But a follow or a tag can be saved
-        just after the deletion (its own aggregate, decided a moment before) and written
-        before or after it: such a making, and its list row, are deleted at their own
-        position (at a tie Cassandra keeps the tombstone), and `add` stores any that
-        comes after the marker hidden. The id rows are hidden, as `remove` does, so
-        `by_id` answers nothing (notifications stored before makings were kept have
-        none to find; their list rows go with the partition). A crash anywhere: the
-        replay finds the makings again (the partition deletes come last) and writes the
-        same rows."""
-        stamp = self._stamp()
-        self.session.execute(self._mark_recipient_deleted, (user_id, stamp))
-        writes: list[tuple[Any, tuple[Any, ...]]] = []
-        for making in self.session.execute(self._makings, (user_id,)):
-            at = max(stamp, making.position)
-            writes.append((self._hide, (at, making.notification_id)))
-            if making.position > stamp:  # saved after the deletion: not shadowed by it
-                writes += [(self._unlist, (at, user_id, making.position,
-                                           making.notification_id)),
-                           (self._unmake, (at, user_id, making.notification_id,
-                                           making.position))]
-        if writes:
-            execute_concurrent(self.session, writes)
-        execute_concurrent(self.session, [(forget, (stamp, user_id)) for forget in (
+        """Delete the user's list, read marks, makings and reads for good: partition
+        deletes at a timestamp above every event's (`FOREVER`; a user id is never used
+        again). Most of what they hold is older than the deletion, but a follow or a tag
+        can be saved just after it (its own aggregate, decided a moment before), and
+        applied before or after it: its rows there are shadowed too, whatever the order,
+        at no cost to `add`. Its `notifications_by_id` row stays, listed nowhere, which
+        `by_id` checks. (Cassandra purges a tombstone `gc_grace_seconds` after it was
+        written, 10 days by default: a write of that partition delivered later than that
+        would show again.) Idempotent: a replay deletes again."""
+        self._stamp()  # only while an event is being applied
+        execute_concurrent(self.session, [(forget, (FOREVER, user_id)) for forget in (
             self._forget_list, self._forget_marks, self._forget_makes, self._forget_reads)])
 
     def remember_made(self, notification: Notification) -> None:
@@ -400,6 +361,9 @@ class CassandraNotificationQueries(NotificationQueries):
         self._row = session.prepare(
             f"SELECT notification_id, {_FIELDS}, removed FROM {ks}.notifications_by_id "
             "WHERE notification_id = ?")
+        self._listed = session.prepare(
+            f"SELECT notification_id FROM {ks}.notifications_by_user WHERE user_id = ? "
+            "AND position = ? AND notification_id = ?")
         self._marker = session.prepare(
             f"SELECT position FROM {ks}.notification_read_marks WHERE user_id = ? LIMIT 1")
 
@@ -413,6 +377,11 @@ class CassandraNotificationQueries(NotificationQueries):
     def by_id(self, user_id: str, notification_id: str) -> Notification | None:
         row = self.session.execute(self._row, (notification_id,)).one()
         if row is None or row.user_id != user_id or row.removed:
+            return None
+        # Only a listed one is the user's: one saved just after their account's deletion
+        # has its id row, and its list row was deleted for good (`forget_recipient`).
+        if self.session.execute(self._listed, (user_id, row.position,
+                                               notification_id)).one() is None:
             return None
         return _notification(row)
 

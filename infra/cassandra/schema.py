@@ -46,6 +46,9 @@ BUCKET_SPAN = 2**22
 SHARDS = 8
 ALL_SHARDS_CQL = "(" + ", ".join(str(shard) for shard in range(SHARDS)) + ")"
 NO_POSITION_LIMIT = 2**62  # above any log position: "before" when a query has none
+# A write timestamp above every event's (writes carry their event's position): a deletion
+# at it shadows every write of the row or partition, earlier or later in the log.
+FOREVER = NO_POSITION_LIMIT
 BUCKETS_PER_FETCH = 64
 
 KEYSPACE_CQL = "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}"
