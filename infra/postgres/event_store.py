@@ -7,8 +7,6 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-from photoshare.infra.postgres.schema import schema_lock
-
 
 def event_store_env(dsn: str, schema: str = "public") -> dict[str, str]:
     """`eventsourcing` settings for the database named by a `postgresql://` DSN."""
@@ -30,15 +28,6 @@ def event_store_env(dsn: str, schema: str = "public") -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "10",
         "POSTGRES_PRE_PING": "y",
     }
-
-
-def create_event_store_tables(dsn: str, schema: str = "public") -> None:
-    """Create the event store's tables and types (`eventsourcing` makes them when an
-    application opens, if missing): what `prepare` does before the roles start."""
-    from photoshare.commands import PhotoShareCommands
-
-    with schema_lock(dsn):
-        PhotoShareCommands(env=event_store_env(dsn, schema)).close()
 
 
 def ensure_database(dsn: str) -> bool:

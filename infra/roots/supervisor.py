@@ -254,19 +254,16 @@ class Supervisor:
 
 
 def prepare(settings: Settings) -> None:
-    """What the roles need before they start: the database and the event store's tables,
-    the topics, the Cassandra keyspace and OpenSearch indices when those serve views. Each step is
-    safe to repeat; each waits up to a minute for its server, which may still be starting."""
+    """What the roles need before they start: the database, the topics, the Cassandra
+    keyspace and OpenSearch indices when those serve views (each role makes the event
+    store's tables if missing, one at a time: `infra.roots.embedded.open_event_store`).
+    Each step is safe to repeat; each waits up to a minute for its server, which may
+    still be starting."""
     from photoshare.infra.kafka.client import ensure_topics
-    from photoshare.infra.postgres.event_store import (
-        create_event_store_tables,
-        ensure_database,
-    )
+    from photoshare.infra.postgres.event_store import ensure_database
 
     if _retrying(lambda: ensure_database(settings.postgres_dsn)):
         log.info("created the PostgreSQL database for the event store")
-    _retrying(lambda: create_event_store_tables(settings.postgres_dsn,
-                                                settings.postgres_schema))
     _retrying(lambda: ensure_topics(settings))
     if settings.cassandra_hosts:
         from photoshare.infra.cassandra.schema import init_cassandra

@@ -1,7 +1,7 @@
-"""The event store's tables: made by `prepare` before the roles start, and by any role
-that opens a new database, one process at a time (`infra.postgres.schema.schema_lock`):
-roles opening a new database at the same moment both tried to create them, and
-PostgreSQL refused one (a relay died that way in a CI run)."""
+"""The event store's tables: made by any role that opens a new database, one process at
+a time (`infra.postgres.schema.schema_lock`): roles opening a new database at the same
+moment both tried to create them, and PostgreSQL refused one (a relay died that way in
+a CI run)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import time
 
 import psycopg
 
-from photoshare.infra.postgres.event_store import create_event_store_tables
+from photoshare.infra.roots.embedded import open_event_store
+from photoshare.infra.settings import Settings
 
 
 def tables(dsn: str) -> set[str]:
@@ -20,15 +21,15 @@ def tables(dsn: str) -> set[str]:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
 
 
-def test_the_tables_are_made_once_and_making_them_again_changes_nothing(
+def test_the_tables_are_made_once_and_opening_again_changes_nothing(
         postgres_dsn: str) -> None:
+    settings = Settings(profile="cluster", postgres_dsn=postgres_dsn, secret_key="k" * 40)
     assert tables(postgres_dsn) == set()
-    create_event_store_tables(postgres_dsn)
+    open_event_store(settings).close()
     made = tables(postgres_dsn)
     assert "photoshare_events" in made, made  # `eventsourcing`: <application>_events
-    create_event_store_tables(postgres_dsn)  # a second `prepare`: no error
+    open_event_store(settings).close()  # a role restarting: no error
     assert tables(postgres_dsn) == made
-
 
 
 # Each process imports first, then opens the store at the same moment as the others.
