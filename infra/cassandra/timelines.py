@@ -51,7 +51,12 @@ from typing import Any, NamedTuple
 import redis
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
-from photoshare.infra.cassandra.schema import NO_POSITION_LIMIT, keyspace_of, rows_of
+from photoshare.infra.cassandra.schema import (
+    NO_POSITION_LIMIT,
+    TUPLE_ROWS,
+    keyspace_of,
+    rows_of,
+)
 from photoshare.infra.cassandra.write_buffer import DirectWrites, WriteBuffer
 from photoshare.infra.redis.counters import RedisCounters
 from photoshare.projections.timelines import (
@@ -96,6 +101,9 @@ TABLES_CQL = (
 SENTINEL = "~"
 FOLLOWERS = "timelines.followers"
 _CHUNK = 500  # heads per Redis script call
+# Followers per page of their read: 10,000 rows of one short column (~0.5 MB); fewer
+# round trips than the driver's 5,000 (135,000 against 126,000 rows/s of fan-out).
+FOLLOWER_PAGE = 10_000
 
 # A follow register moves to a newer position only (sign: followed or not).
 _REGISTER_LUA = """
@@ -109,19 +117,26 @@ end
 """
 # KEYS: tlf. ARGV: owner, signed position.
 _REGISTER = _REGISTER_LUA + "register(KEYS[1], ARGV[1], tonumber(ARGV[2])) return 0"
-# KEYS: (head, tlf) per receiver. ARGV: member, score, cap, owner. Adds the post to each
-# head that exists and still follows the owner, trimmed to `cap` posts (the sentinel,
-# at rank 0, stays) when the post made it longer than that. Three calls a head, the
-# fewest that do it: a head's length says whether it exists (it holds the sentinel
-# from the start, and Redis keeps no empty set), and most heads are below the cap, so
-# the trim is rarely called (1.2x the rows/s of EXISTS, ZADD, trim, measured alone).
+# KEYS: the first receiver's head (only so that a cluster-aware client sends the script
+# where the heads are). ARGV: member, score, cap, owner, the heads' key prefix, the
+# registers' key prefix, then the receivers' user ids. Adds the post to each head that
+# exists and still follows the owner, trimmed to `cap` posts (the sentinel, at rank 0,
+# stays) when the post made it longer than that. Three calls a head, the fewest that do
+# it: a head's length says whether it exists (it holds the sentinel from the start, and
+# Redis keeps no empty set), and most heads are below the cap, so the trim is rarely
+# called (1.2x the rows/s of EXISTS, ZADD, trim, measured alone). The keys are made
+# here from the ids: two key arguments a receiver, each built and packed by redis-py,
+# were a fifth of a popular account's fan-out (143,000 -> 171,000 rows/s without them).
+# Like the counters' script, it needs the heads on one Redis (or one shard, with hash
+# tags in the prefix).
 _FAN_OUT = _REGISTER_LUA + """
 local longest = tonumber(ARGV[3]) + 1
-for i = 1, #KEYS, 2 do
-  local length = redis.call('ZCARD', KEYS[i])
-  if length > 0 and followed(KEYS[i + 1], ARGV[4]) then
-    if redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) == 1 and length >= longest then
-      redis.call('ZREMRANGEBYRANK', KEYS[i], 1, -longest)
+for i = 7, #ARGV do
+  local head = ARGV[5] .. ARGV[i]
+  local length = redis.call('ZCARD', head)
+  if length > 0 and followed(ARGV[6] .. ARGV[i], ARGV[4]) then
+    if redis.call('ZADD', head, ARGV[2], ARGV[1]) == 1 and length >= longest then
+      redis.call('ZREMRANGEBYRANK', head, 1, -longest)
     end
   end
 end
@@ -217,6 +232,7 @@ class TimelineTables:
             "AND follower_id = ?")
         self.followers = prepare(
             f"SELECT follower_id FROM {ks}.tl_followers WHERE followee_id = ?")
+        self.followers.fetch_size = FOLLOWER_PAGE
         self.put_celebrity = prepare(
             f"INSERT INTO {ks}.tl_celebrity_follows (follower_id, followee_id) VALUES (?, ?) "
             "USING TIMESTAMP ?")
@@ -284,20 +300,22 @@ class TimelineTables:
         return bool(self.merge(keys=[self.head(user_id), self.follows(user_id)], args=args))
 
     def follower_ids(self, user_id: str) -> list[str]:
-        return [row.follower_id for row in self.session.execute(self.followers, (user_id,))]
+        return [follower for page in self.follower_pages(user_id) for follower in page]
 
     def follower_pages(self, user_id: str) -> Iterator[list[str]]:
-        """The user's followers, a page of the driver's at a time (5,000), the next page
-        fetched while the caller works on this one: a popular account's fan-out then
-        writes the heads of one page while Cassandra reads the next."""
-        future = self.session.execute_async(self.followers, (user_id,))
+        """The user's followers, a page of the driver's at a time (`FOLLOWER_PAGE`), the
+        next page fetched while the caller works on this one: a popular account's fan-out
+        then writes the heads of one page while Cassandra reads the next. Rows as tuples
+        (`TUPLE_ROWS`)."""
+        future = self.session.execute_async(self.followers, (user_id,),
+                                            execution_profile=TUPLE_ROWS)
         result = future.result()
         while True:
             rows = result.current_rows
             more = future.has_more_pages
             if more:
                 future.start_fetching_next_page()
-            yield [row.follower_id for row in rows]
+            yield [row[0] for row in rows]
             if not more:
                 return
             result = future.result()
@@ -551,9 +569,9 @@ class CassandraTimelineStore(TimelineStore):
         receivers: list[str] = []
         for page in self.t.follower_pages(entry.owner_id):
             for chunk in _chunks(page):
-                self.t.fan_out(keys=[key for user in chunk
-                                     for key in (self.t.head(user), self.t.follows(user))],
-                               args=[member(entry), entry.position, cap, entry.owner_id])
+                self.t.fan_out(keys=[self.t.head(chunk[0])],
+                               args=[member(entry), entry.position, cap, entry.owner_id,
+                                     self.t.head(""), self.t.follows(""), *chunk])
             receivers += page
         data = {"photo_id": entry.photo_id, "owner_id": entry.owner_id,
                 "position": entry.position}
