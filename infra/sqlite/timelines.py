@@ -71,12 +71,18 @@ _NO_LIMIT = 2**62
 # partial index of celebrity edges can serve.)
 _FOLLOWEES_POSTS = """
 SELECT p.photo_id AS photo_id, p.owner_id AS owner_id, p.position AS position
-FROM tl_follows AS f JOIN tl_posts AS p ON p.owner_id = f.followee_id
+FROM tl_follows AS f {edges} JOIN tl_posts AS p ON p.owner_id = f.followee_id
 WHERE f.follower_id = :user AND f.celebrity = {celebrity} AND p.position < :before
   AND p.position >= coalesce((SELECT q.position FROM tl_posts AS q
                               WHERE q.owner_id = f.followee_id AND q.position < :before
                               ORDER BY q.position DESC LIMIT 1 OFFSET :n - 1), 0)
 """
+
+# The celebrity edges through their partial index, named: SQLite's planner, with no
+# statistics to tell the two apart, takes the primary key (follower_id, followee_id)
+# instead and reads every one of the user's follows to find the few celebrities (a page
+# of a user following 5,000 accounts: 530 µs of SQL, 83 µs through the index).
+_CELEBRITY_EDGES = "INDEXED BY tl_follows_celebrities"
 
 # A page: the materialized rows, the user's celebrity followees' posts and the user's own
 # posts below `:before`, merged newest first, deduplicated (UNION), limited to what
@@ -90,7 +96,8 @@ SELECT photo_id, owner_id, position FROM (
                    WHERE user_id = :user AND position < :before
                    ORDER BY position DESC LIMIT :n)
     UNION
-    SELECT * FROM ({_FOLLOWEES_POSTS.format(celebrity=1)} ORDER BY p.position DESC LIMIT :n)
+    SELECT * FROM ({_FOLLOWEES_POSTS.format(celebrity=1, edges=_CELEBRITY_EDGES)}
+                   ORDER BY p.position DESC LIMIT :n)
     UNION
     SELECT * FROM (SELECT photo_id, owner_id, position FROM tl_posts
                    WHERE owner_id = :user AND position < :before
@@ -100,7 +107,8 @@ ORDER BY position DESC
 LIMIT max(0, min(:n, :cap
     - (SELECT count(*) FROM (SELECT 1 FROM timeline
                              WHERE user_id = :user AND position >= :before LIMIT :cap))
-    - (SELECT count(*) FROM (SELECT 1 FROM tl_follows AS f JOIN tl_posts AS p
+    - (SELECT count(*) FROM (SELECT 1 FROM tl_follows AS f {_CELEBRITY_EDGES}
+                                 JOIN tl_posts AS p
                                  ON p.owner_id = f.followee_id
                              WHERE f.follower_id = :user AND f.celebrity = 1
                                AND p.position >= :before LIMIT :cap))
@@ -110,7 +118,8 @@ LIMIT max(0, min(:n, :cap
 
 _REFILL = f"""
 INSERT OR IGNORE INTO timeline (user_id, position, photo_id, owner_id)
-SELECT :user, position, photo_id, owner_id FROM ({_FOLLOWEES_POSTS.format(celebrity=0)})
+SELECT :user, position, photo_id, owner_id
+FROM ({_FOLLOWEES_POSTS.format(celebrity=0, edges="")})
 ORDER BY position DESC LIMIT :n
 """
 

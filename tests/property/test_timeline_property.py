@@ -263,7 +263,9 @@ def test_a_deep_or_forged_cursor_gets_what_is_left_of_the_cap(tmp_path: Path) ->
 
 
 def test_a_page_uses_the_indexes(tmp_path: Path) -> None:
-    """The hot read and the refill never scan a whole view table."""
+    """The hot read and the refill never scan a whole view table, and a page finds the
+    user's celebrity followees through the partial index of celebrity edges, never by
+    reading all of the user's follows (both the merged posts and the cap's count)."""
     db = ViewDatabase(tmp_path / "views.sqlite3", [timelines.SCHEMA])
     reader: sqlite3.Connection = db.reader()
     params = {"user": "u", "before": 10, "n": 3, "cap": 5}
@@ -271,6 +273,11 @@ def test_a_page_uses_the_indexes(tmp_path: Path) -> None:
         plan = [row[-1] for row in reader.execute("EXPLAIN QUERY PLAN " + sql, params)]
         assert not [line for line in plan
                     if re.match(r"SCAN (timeline|tl_\w+|f|p|q)\b", line)], plan
+    page = [row[-1] for row in reader.execute("EXPLAIN QUERY PLAN " + timelines._MERGED_PAGE,
+                                              params)]
+    edges = [line for line in page if line.startswith("SEARCH f ")]
+    assert len(edges) == 2 and all("USING INDEX tl_follows_celebrities" in line
+                                   for line in edges), page
     db.close()
 
 
