@@ -83,9 +83,16 @@ CREATE TABLE IF NOT EXISTS search_owners (
 """
 
 # The photos a private owner's privacy hides from an audience: `?` is the JSON list of
-# the owners whose private photos it may see (Audience.may_see_private).
+# the owners whose private photos it may see (Audience.may_see_private). Two spellings of
+# one rule, for the two directions a query runs in: from the private owners to their
+# photos (the type-ahead's hidden tags), and from matched photos to their owner's flag
+# (photo search: one primary-key probe a match, where the first spelling would read
+# every private owner's row for each search).
 _HIDDEN_FROM_AUDIENCE = (
     "p.owner_id IN (SELECT owner_id FROM search_owners WHERE private = 1) "
+    "AND p.owner_id NOT IN (SELECT value FROM json_each(?))")
+_MATCH_HIDDEN_FROM_AUDIENCE = (
+    "EXISTS (SELECT 1 FROM search_owners o WHERE o.owner_id = p.owner_id AND o.private = 1) "
     "AND p.owner_id NOT IN (SELECT value FROM json_each(?))")
 
 # bm25 column weights (higher counts more): username, handle, display name; caption, tags.
@@ -244,7 +251,7 @@ class SqliteSearchQueries(SearchQueries):
             "SELECT p.photo_id FROM search_photos_fts f "
             "JOIN search_photos p ON p.position = f.rowid "
             f"WHERE search_photos_fts MATCH ? AND p.deleted = 0 "
-            f"AND NOT ({_HIDDEN_FROM_AUDIENCE}) "
+            f"AND NOT ({_MATCH_HIDDEN_FROM_AUDIENCE}) "
             f"ORDER BY bm25(search_photos_fts, {_PHOTO_WEIGHTS}), p.position DESC, "
             "p.photo_id LIMIT ? OFFSET ?",
             (match, to_json(audience.may_see_private()), *_window(offset, limit)))

@@ -476,3 +476,22 @@ def test_duplicate_delivery_converges_to_one_clean_pass(history: list[tuple[Even
         for views in opened:
             views.close()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_photo_search_reads_each_matchs_owner_flag_by_its_key(tmp_path: Path) -> None:
+    """Whether a matched photo's owner is private is one primary-key probe of that
+    owner's row, never a read of every private owner's row for each search (with many
+    private accounts that read was most of a search's time)."""
+    db = ViewDatabase(tmp_path / "views.sqlite3", [search.SCHEMA])
+    reader = db.reader()
+    statements: list[str] = []
+    reader.set_trace_callback(statements.append)
+    try:
+        search.queries(reader, Settings(data_dir=tmp_path)).photos("sunset", 0, 20)
+    finally:
+        reader.set_trace_callback(None)
+    [query] = [sql for sql in statements if "search_photos_fts MATCH" in sql]
+    plan = [row[-1] for row in reader.execute("EXPLAIN QUERY PLAN " + query)]
+    assert not [line for line in plan if line.startswith("SCAN search_owners")], plan
+    assert [line for line in plan if line.startswith("SEARCH o USING PRIMARY KEY")], plan
+    db.close()
