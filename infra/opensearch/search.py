@@ -38,7 +38,10 @@ so no user input is ever parsed as query syntax. Per term (terms are ANDed):
   matches a user search); a photo search or the type-ahead first looks up the private
   accounts (up to MAX_PRIVATE_OWNERS of them) and excludes the photos of those the
   audience may not see (`must_not` on `owner_id`), so pages stay full and a change of
-  privacy applies at once, with no re-indexing.
+  privacy applies at once, with no re-indexing. With more private accounts than that, a
+  photo search also looks up the privacy of each match's owner, reading the matches from
+  the first (slower, never showing a hidden photo); the type-ahead's counts may then
+  include the tags of the others' photos.
 Searches use `dfs_query_then_fetch` so that scores, and thus "newest first among equals",
 do not depend on which shard holds a document (free when an index has one shard).
 
@@ -498,24 +501,64 @@ class OpenSearchSearchQueries(SearchQueries):
         query = photos_query(q)
         if query is None or _window(offset, limit) is None:
             return []
-        return self._ids(self.indices.photos, _hiding(query, self._hidden_owners(audience)),
-                         PHOTOS_ORDER, offset, limit)
+        hidden, complete = self._hidden_owners(audience)
+        if complete:
+            return self._ids(self.indices.photos, _hiding(query, hidden), PHOTOS_ORDER,
+                             offset, limit)
+        return self._visible_photos(_hiding(query, hidden), offset, limit, audience)
+
+    def _visible_photos(self, query: dict[str, Any], offset: int, limit: int,
+                        audience: Audience) -> list[str]:
+        """The photos `offset`.. of `query` that `audience` may see, when there are more
+        private accounts than one search excludes by id: the matches are read from the
+        first, in windows, and each new owner's privacy document is looked up (one
+        `mget` a window), so a private account past the first `MAX_PRIVATE_OWNERS` is
+        never shown to a stranger. Slower (it reads every match before `offset`), but
+        only with that many private accounts, and within the result window."""
+        allowed = set(audience.may_see_private())
+        private: dict[str, bool] = {}
+        shown: list[str] = []
+        start, wanted = 0, offset + limit
+        while len(shown) < wanted and start < MAX_RESULT_WINDOW:
+            size = min(max(2 * (wanted - len(shown)), 100), MAX_RESULT_WINDOW - start)
+            body = {"query": query, "sort": PHOTOS_ORDER, "from": start, "size": size,
+                    "_source": ["owner_id"], "track_total_hits": False}
+            hits = self.client.search(index=self.indices.photos, body=body,
+                                      search_type="dfs_query_then_fetch")["hits"]["hits"]
+            owners = sorted({hit["_source"]["owner_id"] for hit in hits}
+                            - allowed - private.keys())
+            if owners:
+                docs = self.client.mget(index=self.indices.users, body={
+                    "ids": [PRIVACY_ID_PREFIX + owner for owner in owners]})["docs"]
+                private.update((owner, bool(doc.get("found")
+                                            and doc["_source"].get("private")))
+                               for owner, doc in zip(owners, docs, strict=True))
+            shown += [hit["_id"] for hit in hits
+                      if not private.get(hit["_source"]["owner_id"], False)]
+            if len(hits) < size:
+                break
+            start += size
+        return shown[offset:wanted]
 
     def hashtags(self, q: str, limit: int, audience: Audience = ANYONE) -> list[HashtagCount]:
         if hashtags_body(q, limit) is None:
             return []
-        body = hashtags_body(q, limit, self._hidden_owners(audience))
+        # Past `MAX_PRIVATE_OWNERS` private accounts, the others' tags still count (the
+        # numbers, never their photos: `photos` checks each match's owner then).
+        body = hashtags_body(q, limit, self._hidden_owners(audience)[0])
         assert body is not None
         found = self.client.search(index=self.indices.photos, body=body)
         return [HashtagCount(bucket["key"], bucket["doc_count"])
                 for bucket in found["aggregations"]["tags"]["buckets"]]
 
-    def _hidden_owners(self, audience: Audience) -> list[str]:
-        """The private accounts whose photos `audience` may not find."""
+    def _hidden_owners(self, audience: Audience) -> tuple[list[str], bool]:
+        """The private accounts whose photos `audience` may not find, at most the first
+        `MAX_PRIVATE_OWNERS` private accounts' worth; and whether that was all of them."""
         body = {"query": {"term": {"private": True}}, "size": MAX_PRIVATE_OWNERS,
                 "_source": ["user_id"], "track_total_hits": False,
                 "sort": [{"position": "asc"}]}
-        found = self.client.search(index=self.indices.users, body=body)
+        hits = self.client.search(index=self.indices.users, body=body)["hits"]["hits"]
         allowed = set(audience.may_see_private())
-        owners = (hit["_source"]["user_id"] for hit in found["hits"]["hits"])
-        return [owner for owner in owners if owner not in allowed]
+        owners = (hit["_source"]["user_id"] for hit in hits)
+        return ([owner for owner in owners if owner not in allowed],
+                len(hits) < MAX_PRIVATE_OWNERS)

@@ -39,6 +39,7 @@ from photoshare.infra.opensearch.search import (
     create_indices,
     switch_alias,
 )
+from photoshare.infra.opensearch import search as opensearch_search
 from photoshare.infra.settings import Settings
 from photoshare.infra.sqlite import search as sqlite_search
 from photoshare.infra.sqlite.viewdb import ViewDatabase
@@ -473,6 +474,27 @@ def test_a_photo_posted_after_going_private_is_hidden_too(view: Callable[..., Vi
     v = view([*PRIVATE, owned_photo(73, 7, "sunset four")])
     assert v.photos("sunset") == [P(81)]
     assert P(73) in v.photos("sunset", audience=FOLLOWER)
+
+
+def test_more_private_accounts_than_a_search_excludes_by_id_stay_hidden(
+        view: Callable[..., View], monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenSearch excludes the first `MAX_PRIVATE_OWNERS` private accounts in the query;
+    past them, a photo search checks each match's owner: still never shown to a stranger,
+    and pages still follow each other (here the bound is one account, Pat)."""
+    monkeypatch.setattr(opensearch_search, "MAX_PRIVATE_OWNERS", 1)
+    v = view([*PRIVATE, user(6, "quinn", "Quinn Quiet"), owned_photo(61, 6, "sunset five"),
+              privacy(6, True)])
+    assert v.photos("sunset", audience=STRANGER) == [P(81)]
+    assert v.photos("sunset") == [P(81)]
+    assert v.photos("sunset", limit=1) == [P(81)]
+    assert v.photos("sunset", offset=1) == []
+    assert set(v.photos("sunset", audience=FOLLOWER)) == {P(71), P(81), P(72)}
+    of_quinn = Audience(viewer_id=U(9), followed=frozenset({U(6)}))
+    seen = v.photos("sunset", audience=of_quinn)
+    assert set(seen) == {P(61), P(81)}
+    assert [v.photos("sunset", offset=n, limit=1, audience=of_quinn) for n in range(3)] \
+        == [[seen[0]], [seen[1]], []]
+    assert set(v.photos("sunset", audience=Audience(viewer_id=U(6)))) == {P(61), P(81)}
 
 
 # --- hashtags: the type-ahead ----------------------------------------------------------------
