@@ -37,7 +37,6 @@ import argparse
 import json
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,9 +82,8 @@ ORDER BY position DESC LIMIT 20
 
 
 def percentiles(micros: list[float]) -> str:
-    ordered = sorted(micros)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return f"p50 {statistics.median(ordered):,.0f} µs, p99 {p99:,.0f} µs"
+    return (f"p50 {seeding.percentile(micros, 0.5):,.0f} µs, "
+            f"p99 {seeding.percentile(micros, 0.99):,.0f} µs")
 
 
 def peer_python(venv: Path) -> Path:
@@ -224,10 +222,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(data_dir=args.data_dir, secret_key=seeding.SECRET,
                         celebrity_threshold=args.celebrity_threshold)
-    if not settings.event_store_path.exists():
-        print(f"seeding {args.users:,} users, {args.follows:,} follows, {args.posts:,} posts")
-        seeding.seed(settings, args.users, args.follows, args.posts, args.seed)
-        seeding.build_views(settings)
+    seeding.seed_unless_seeded(settings, args.users, args.follows, args.posts, args.seed)
     python = peer_python(args.peer_venv)
     edges, posts, celebrities = load_graph(settings)
     rng = random.Random(args.seed)
@@ -248,17 +243,18 @@ def main() -> None:
     try:
         ours = photoshare_reads(settings, readers)
         print(f"photoshare store (SQLite views), home page: {percentiles(ours)}", flush=True)
+        our_p50 = seeding.percentile(ours, 0.5)
         dsn = f"{engines.address('postgres')}/photoshare_bench_{uuid4().hex[:8]}"
         ensure_database(dsn)
         pulled = postgres_reads(dsn, edges, posts, readers)
         print(f"PostgreSQL pull query: {percentiles(pulled)} "
-              f"({statistics.median(pulled) / statistics.median(ours):.1f}x photoshare's p50)",
+              f"({seeding.percentile(pulled, 0.5) / our_p50:.1f}x photoshare's p50)",
               flush=True)
         redis_port = urlsplit(engines.address("redis")).port or 6379
         started = time.perf_counter()
         peer = stream_framework(python, redis_port, edges, posts, timed, readers)
         print(f"stream-framework 1.4 (Redis), feed[:20]: {percentiles(peer['read_us'])} "
-              f"({statistics.median(peer['read_us']) / statistics.median(ours):.1f}x "
+              f"({seeding.percentile(peer['read_us'], 0.5) / our_p50:.1f}x "
               f"photoshare's p50); its load took {time.perf_counter() - started:.0f} s",
               flush=True)
         their_rate = peer["fan_out_rows"] / peer["fan_out_seconds"]

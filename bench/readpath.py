@@ -247,13 +247,7 @@ def main() -> None:
     settings = Settings(data_dir=data_dir, secret_key=seeding.SECRET,
                         celebrity_threshold=args.celebrity_threshold)
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; data in {data_dir}")
-    if not settings.event_store_path.exists():
-        print(f"seeding {args.users:,} users, {args.follows:,} follows, {args.posts:,} posts")
-        _, events, seconds = seeding.seed(settings, args.users, args.follows, args.posts,
-                                          args.seed)
-        print(f"  wrote {events:,} events in {seconds:.1f} s")
-        events, seconds = seeding.build_views(settings)
-        print(f"  runner applied {events:,} events in {seconds:.1f} s")
+    seeding.seed_unless_seeded(settings, args.users, args.follows, args.posts, args.seed)
     app_port, bare_port = seeding.free_port(), seeding.free_port()
     server = seeding.start_server(data_dir, app_port, args.celebrity_threshold)
     processes = [server, start_bare(bare_port)]
