@@ -6,16 +6,38 @@ A declined request leaves the stranger where they were."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from uuid import uuid4
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from support.browser import PAGE_ERRORS, WAIT, image_bytes, log_in_as, post_photo, register, shot
+from support.browser import (
+    PAGE_ERRORS,
+    WAIT,
+    Person,
+    image_bytes,
+    log_in_as,
+    post_photo,
+    register,
+    shot,
+)
 from support.serve import Server
 
 pytestmark = pytest.mark.e2e
+
+
+def wait_for_requests(base: str, owner: Person, count: int) -> None:
+    """Until the read API lists `count` pending follow requests for `owner`."""
+    deadline = time.monotonic() + WAIT / 1000
+    with httpx.Client(base_url=base, timeout=30, headers=owner.auth) as client:
+        while True:
+            listed = client.get("/v1/users/me/follow-requests").raise_for_status().json()
+            if len(listed["items"]) >= count or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
 
 def test_private_switch_requests_and_the_private_panel(
@@ -60,7 +82,11 @@ def test_private_switch_requests_and_the_private_panel(
     expect(anyone.get_by_role("button", name="Requested", exact=True)).to_be_visible(
         timeout=WAIT)
 
-    # The owner answers on the Follow requests page, reached from the settings.
+    # The owner answers on the Follow requests page, reached from the settings. It lists
+    # what the views hold when it opens, and the second request was saved by another
+    # person a moment ago: the page is opened once the views have both (a CI run once
+    # opened it just before, and the list showed one).
+    wait_for_requests(server.base, owner, 2)
     page.get_by_role("link", name="Follow requests").click()
     expect(page.get_by_role("heading", name="Follow requests")).to_be_visible(timeout=WAIT)
     rows = page.locator("#request-list li.request")
