@@ -2,7 +2,9 @@
 
 A viewer's blocks (both ways) and mutes come from the controls view
 (projections/controls.py) once per request, and are applied to what the other views
-answer. Filtering at read time, against sets that converge whatever the delivery order,
+answer. Of the people who block the viewer, a read loads at most `BLOCKERS_LOADED`; past
+that, a page asks about its own people (`learn_people`, `Controls.learn`), so that a
+person many block pays for their page, not for all of them. Filtering at read time, against sets that converge whatever the delivery order,
 is deterministic under partitioned interleaved delivery, and makes a new block or mute
 act at once on rows already materialized (timelines, notifications).
 
@@ -58,35 +60,45 @@ def start_controls(q: ViewQueries, viewer: str | None) -> Callable[[], Controls]
     return answer
 
 
+def learn_people(controls: Callable[[], Controls],
+                 person: Callable[[T], str | None]) -> Callable[[list[T]], None]:
+    """For `fill_keyset` / `fill_offset`'s `people`: the blocks of a batch's people found
+    out in one read, when the viewer's blockers are too many to have been read whole
+    (`Controls.learn`). `controls` is a route's `start_controls` answer."""
+    def learn(rows: list[T]) -> None:
+        controls().learn(who for row in rows if (who := person(row)) is not None)
+    return learn
+
+
 def user_not_found() -> ApiError:
     return ApiError(404, "user_not_found", "no such user")
 
 
 def check_profile(controls: Controls, user_id: str) -> None:
     """A blocked person does not find the blocker's profile."""
-    if user_id in controls.blocked_by:
+    if controls.is_blocked_by(user_id):
         raise user_not_found()
 
 
 def check_content(controls: Controls, owner_id: str) -> None:
     """Nobody blocked either way sees the other's photos, comments or lists."""
-    if owner_id in controls.hidden:
+    if controls.hides(owner_id):
         raise user_not_found()
 
 
 def check_photo(controls: Controls, owner_id: str) -> None:
-    if owner_id in controls.hidden:
+    if controls.hides(owner_id):
         raise ApiError(404, "photo_not_found", "no such photo")
 
 
 def shows_person(controls: Controls, user_id: str) -> bool:
-    return user_id not in controls.hidden
+    return not controls.hides(user_id)
 
 
 def is_heard(controls: Controls, user_id: str) -> bool:
     """Whether `user_id`'s posts may be in the viewer's home timeline and their activity
     raise notifications for the viewer: not blocked either way, not muted."""
-    return user_id not in controls.hidden and user_id not in controls.muting
+    return user_id not in controls.muting and not controls.hides(user_id)
 
 
 def shows_notice(controls: Controls, kind: str, data: dict[str, Any]) -> bool:
@@ -98,22 +110,27 @@ def shows_notice(controls: Controls, kind: str, data: dict[str, Any]) -> bool:
 
 def without_hidden_tags(controls: Controls, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Photo cards with the people hidden from the viewer taken out of `tagged`."""
-    if controls.hidden:
+    if controls.hides_anyone:
+        controls.learn(t["user_id"] for card in cards for t in card["tagged"])
         for card in cards:
-            card["tagged"] = [t for t in card["tagged"] if t["user_id"] not in controls.hidden]
+            card["tagged"] = [t for t in card["tagged"] if not controls.hides(t["user_id"])]
     return cards
 
 
 def fill_keyset(fetch: Callable[[int | None, int], list[T]], keep: Callable[[T], bool],
                 position: Callable[[T], int], start: int | None,
-                limit: int) -> tuple[list[T], int | None]:
+                limit: int, *, people: Callable[[list[T]], None] | None = None,
+                ) -> tuple[list[T], int | None]:
     """A keyset page of the rows `keep` accepts: `fetch(cursor, n)` reads up to n rows
     after `cursor` in the list's order. Returns up to `limit` rows and the position the
-    next page continues from (None: the list is exhausted)."""
+    next page continues from (None: the list is exhausted). `people`, if given, is
+    called with each batch read before `keep` judges its rows (`learn_people`)."""
     kept: list[T] = []
     cursor = start
     for _ in range(MAX_FILL_ROUNDS):
         batch = fetch(cursor, limit + 1)
+        if people is not None:
+            people(batch)
         for row in batch:
             if keep(row):
                 kept.append(row)
@@ -126,13 +143,16 @@ def fill_keyset(fetch: Callable[[int | None, int], list[T]], keep: Callable[[T],
 
 
 def fill_offset(fetch: Callable[[int, int], list[T]], keep: Callable[[T], bool], offset: int,
-                limit: int) -> tuple[list[T], int | None]:
+                limit: int, *, people: Callable[[list[T]], None] | None = None,
+                ) -> tuple[list[T], int | None]:
     """`fill_keyset` for ranked lists paged by offset (search): the rows `keep` accepts,
     up to `limit`, and the offset the next page starts at (None: no more)."""
     kept: list[T] = []
     at = offset
     for _ in range(MAX_FILL_ROUNDS):
         batch = fetch(at, limit + 1)
+        if people is not None:
+            people(batch)
         for index, row in enumerate(batch):
             if keep(row):
                 kept.append(row)

@@ -26,7 +26,7 @@ the one `shapes.photos` makes, key for key and in the same order (a test compare
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +113,6 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
             missing.append(photo_id)
         else:
             found[photo_id] = parts
-    hidden = controls.hidden
     # One narrow read for the cached ones: what changes, and the viewer's like. A photo
     # gone since answers no state and is left out. When every card is cached (the usual
     # page), its people are known already, and their read goes out with it: on the
@@ -121,7 +120,7 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
     answer_states = q.photos.start_card_states(list(found), viewer) if found else dict
     answer_people = None
     if not missing:
-        wanted = _people(found.values(), hidden)
+        wanted = _people(found.values(), controls)
         answer_people = q.profiles.start_summaries(sorted(wanted))
     states = answer_states()
     if missing:  # read whole once (their state with them), their fixed parts then kept
@@ -134,7 +133,7 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
                                          photo_id in liked)
     shown = [pid for pid in photo_ids if pid in states and pid in found]
     if answer_people is None:
-        wanted = _people((found[pid] for pid in shown), hidden)
+        wanted = _people([found[pid] for pid in shown], controls)
         answer_people = q.profiles.start_summaries(sorted(wanted))
     people = _summaries(services, answer_people(), wanted)
     cards = []
@@ -142,7 +141,7 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
         parts = found[photo_id]
         likes, comments, alt_text, liked = states[photo_id]
         tagged = b"[" + b",".join(people[u] for u in parts.tagged_user_ids
-                                  if u not in hidden) + b"]"
+                                  if not controls.hides(u)) + b"]"
         end = _LIKED[liked] if viewer else b"}"
         cards.append(orjson.Fragment(b"".join((
             parts.head, people[parts.owner_id], parts.middle, tagged, parts.tail,
@@ -151,13 +150,15 @@ def page_cards(services: ReadServices, cache: CardCache, q: ViewQueries,
     return cards
 
 
-def _people(cards: Iterable[CardParts], hidden: frozenset[str] | set[str]) -> set[str]:
-    """Each person the cards show: their owners and the tagged people not hidden."""
-    wanted: set[str] = set()
-    for parts in cards:
-        wanted.add(parts.owner_id)
-        wanted.update(u for u in parts.tagged_user_ids if u not in hidden)
-    return wanted
+def _people(cards: Collection[CardParts], controls: Controls) -> set[str]:
+    """Each person the cards show: their owners and the tagged people not hidden from
+    the viewer."""
+    wanted = {parts.owner_id for parts in cards}
+    tagged = {u for parts in cards for u in parts.tagged_user_ids}
+    if controls.hides_anyone:
+        controls.learn(tagged)
+        tagged = {u for u in tagged if not controls.hides(u)}
+    return wanted | tagged
 
 
 def _summaries(services: ReadServices, found: dict[str, tuple[str, str, str | None]],

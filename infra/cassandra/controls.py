@@ -7,13 +7,21 @@ wins whatever the delivery order, and a redelivered older event changes nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 
 from photoshare.infra.cassandra.schema import NO_POSITION_LIMIT, keyspace_of
-from photoshare.projections.controls import Controls, ControlQueries, ControlStore, Kind
+from photoshare.projections.controls import (
+    Controls,
+    ControlQueries,
+    ControlStore,
+    Kind,
+    blockers_limit,
+    controls_read,
+)
 from photoshare.projections.graph import Edge
 
 TABLES_CQL = (
@@ -23,7 +31,8 @@ TABLES_CQL = (
     """CREATE TABLE IF NOT EXISTS {keyspace}.controls_by_user (
         user_id text, kind text, other_id text, position bigint,
         PRIMARY KEY ((user_id), kind, other_id))""",
-    # Who blocks user_id: so that the blocked person's reads leave the blocker out.
+    # Who blocks user_id: so that the blocked person's reads leave the blocker out. Read
+    # up to BLOCKERS_LOADED rows at a time, past that by the ids of a page's people.
     # Bound: one row per person blocking the user.
     """CREATE TABLE IF NOT EXISTS {keyspace}.blockers_by_user (
         user_id text, blocker_id text,
@@ -71,7 +80,10 @@ class CassandraControlQueries(ControlQueries):
         self._mine = session.prepare(
             f"SELECT kind, other_id, position FROM {ks}.controls_by_user WHERE user_id = ?")
         self._blockers = session.prepare(
-            f"SELECT blocker_id FROM {ks}.blockers_by_user WHERE user_id = ?")
+            f"SELECT blocker_id FROM {ks}.blockers_by_user WHERE user_id = ? LIMIT ?")
+        self._blockers_among = session.prepare(
+            f"SELECT blocker_id FROM {ks}.blockers_by_user WHERE user_id = ? "
+            "AND blocker_id IN ?")
         self._of_kind = session.prepare(
             f"SELECT other_id, position FROM {ks}.controls_by_user WHERE user_id = ? "
             "AND kind = ?")
@@ -81,15 +93,22 @@ class CassandraControlQueries(ControlQueries):
 
     def start_of(self, user_id: str) -> Callable[[], Controls]:
         mine = self.session.execute_async(self._mine, (user_id,))
-        blockers = self.session.execute_async(self._blockers, (user_id,))
+        blockers = self.session.execute_async(self._blockers, (user_id, blockers_limit()))
 
         def answer() -> Controls:
             rows = list(mine.result())
-            return Controls(
-                blocking=frozenset(r.other_id for r in rows if r.kind == "block"),
-                blocked_by=frozenset(r.blocker_id for r in blockers.result()),
-                muting=frozenset(r.other_id for r in rows if r.kind == "mute"))
+            return controls_read((r.other_id for r in rows if r.kind == "block"),
+                                 (r.other_id for r in rows if r.kind == "mute"),
+                                 [r.blocker_id for r in blockers.result()],
+                                 functools.partial(self.blockers_among, user_id))
         return answer
+
+    def blockers_among(self, user_id: str, candidates: list[str]) -> set[str]:
+        if not candidates:
+            return set()
+        # One partition, its rows named by clustering key: one request for a page.
+        return {row.blocker_id for row in self.session.execute(
+            self._blockers_among, (user_id, candidates))}
 
     def listed(self, kind: Kind, user_id: str, before: int | None, limit: int) -> list[Edge]:
         # Clustered by other_id, so ordered by position here: the partition is one

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 
 from photoshare.infra.settings import Settings
+from photoshare.infra.sqlite.util import placeholders
 from photoshare.projections.controls import (
     Controls,
     ControlQueries,
     ControlsProjection,
     ControlStore,
     Kind,
+    blockers_limit,
+    controls_read,
 )
 from photoshare.projections.graph import Edge
 from photoshare.streams.runner import Binding
@@ -56,10 +60,20 @@ class SqliteControlQueries(ControlQueries):
                 "SELECT kind, other_id FROM people_controls WHERE user_id = ? AND kind IN "
                 "('block', 'mute') AND active = 1", (user_id,)):
             mine[row[0]].add(row[1])
-        blockers = {row[0] for row in self.db.execute(
+        blockers = [row[0] for row in self.db.execute(
             "SELECT user_id FROM people_controls WHERE other_id = ? AND kind = 'block' "
-            "AND active = 1", (user_id,))}
-        return Controls(frozenset(mine["block"]), frozenset(blockers), frozenset(mine["mute"]))
+            "AND active = 1 LIMIT ?", (user_id, blockers_limit()))]
+        return controls_read(mine["block"], mine["mute"], blockers,
+                             functools.partial(self.blockers_among, user_id))
+
+    def blockers_among(self, user_id: str, candidates: list[str]) -> set[str]:
+        if not candidates:
+            return set()
+        # Primary-key probes, (kind, blocker, blocked) each; a page's people at a time.
+        return {row[0] for row in self.db.execute(
+            "SELECT user_id FROM people_controls WHERE kind = 'block' AND user_id IN "
+            f"({placeholders(candidates)}) AND other_id = ? AND active = 1",
+            (*candidates, user_id))}
 
     def listed(self, kind: Kind, user_id: str, before: int | None, limit: int) -> list[Edge]:
         rows = self.db.execute(

@@ -79,7 +79,8 @@ def notifications(views: Views, viewer: CurrentUserId, page: Page) -> dict[str, 
     records, after = blocking.fill_keyset(
         lambda before, n: q.notifications.for_user(viewer, before, n),
         lambda record: blocking.is_heard(controls(), record.actor_id),
-        lambda record: record.position, page.position(), page.limit)
+        lambda record: record.position, page.position(), page.limit,
+        people=blocking.learn_people(controls, lambda record: record.actor_id))
     items = _items(views, q, records, read_up_to)
     return pages.page(items, {"p": after} if after is not None else None)
 

@@ -50,7 +50,8 @@ def comments(photo_id: str, views: Views, page_request: Page, viewer: Viewer) ->
     records, after = blocking.fill_keyset(
         lambda start, n: q.photos.comments(photo_id, start, n),
         lambda comment: blocking.shows_person(controls, comment.author_id),
-        lambda comment: comment.position, page_request.position(), page_request.limit)
+        lambda comment: comment.position, page_request.position(), page_request.limit,
+        people=blocking.learn_people(lambda: controls, lambda comment: comment.author_id))
     authors = q.profiles.many(sorted({r.author_id for r in records}))
     items = [{"comment_id": r.comment_id,
               "author": shapes.user_summary(views, authors.get(r.author_id), r.author_id),

@@ -66,7 +66,8 @@ def search_users(q: SearchText, views: Views, page_request: Page,
     controls = blocking.controls_of(queries, viewer)
     user_ids, at = blocking.fill_offset(
         lambda start, n: queries.search.users(q, start, n),
-        lambda uid: blocking.shows_person(controls, uid), offset, limit)
+        lambda uid: blocking.shows_person(controls, uid), offset, limit,
+        people=blocking.learn_people(lambda: controls, lambda uid: uid))
     profiles = queries.profiles.many(user_ids)
     items = [shapes.user_summary(views, profiles[uid], uid)
              for uid in user_ids if uid in profiles]
@@ -86,7 +87,7 @@ def search_photos(q: SearchText, views: Views, page_request: Page,
     queries = views.queries()
     audience = visibility.search_audience(queries, viewer)
     controls = blocking.controls_of(queries, viewer)
-    if controls.hidden:
+    if controls.hides_anyone:
         # The owner is in the photos view, not in the search hit: the photos are looked
         # up batch by batch while the page fills.
         def fetch(start: int, n: int) -> list[PhotoRecord | None]:
@@ -95,7 +96,8 @@ def search_photos(q: SearchText, views: Views, page_request: Page,
             return [found.get(pid) for pid in ids]
         rows, at = blocking.fill_offset(
             fetch, lambda r: r is None or blocking.shows_person(controls, r.owner_id),
-            offset, limit)
+            offset, limit, people=blocking.learn_people(
+                lambda: controls, lambda r: r.owner_id if r is not None else None))
         present = [r for r in rows if r is not None]
         cards = blocking.without_hidden_tags(controls,
                                              shapes.photos(views, queries, present, viewer))

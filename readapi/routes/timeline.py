@@ -35,7 +35,8 @@ def timeline(viewer: CurrentUserId, views: Views, page_request: Page) -> dict[st
     entries, after = blocking.fill_keyset(
         lambda before, n: q.timelines.home(viewer, before, n),
         lambda entry: blocking.is_heard(controls(), entry.owner_id),
-        lambda entry: entry.position, page_request.position(), page_request.limit)
+        lambda entry: entry.position, page_request.position(), page_request.limit,
+        people=blocking.learn_people(controls, lambda entry: entry.owner_id))
     # A photo the photos view does not have (a view that lags for a moment) is skipped,
     # but the cursor still continues after the last entry, so nothing is skipped twice.
     # The cards come as ready JSON, their fixed parts cached (readapi/cards.py).

@@ -125,13 +125,14 @@ def _people_page(views: ReadServices, user_id: str, page_request: PageRequest,
     q = views.queries()
     controls = _visible_owner(q, user_id, viewer)
     fetch = lambda before, n: side(q.graph)(user_id, before, n)  # noqa: E731
-    if not controls.hidden:
+    if not controls.hides_anyone:
         edges = fetch(page_request.position(), page_request.limit + 1)
         return keyset_page(shapes.users(views, q, [e.user_id for e in edges]),
                            [e.position for e in edges], page_request.limit)
     edges, after = blocking.fill_keyset(
         fetch, lambda edge: blocking.shows_person(controls, edge.user_id),
-        lambda edge: edge.position, page_request.position(), page_request.limit)
+        lambda edge: edge.position, page_request.position(), page_request.limit,
+        people=blocking.learn_people(lambda: controls, lambda edge: edge.user_id))
     return page(shapes.users(views, q, [e.user_id for e in edges]),
                 {"p": after} if after is not None else None)
 

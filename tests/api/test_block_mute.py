@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from photoshare.projections import controls as controls_module
 from support.embedded import Account, head, image_bytes, register
 
 SMALL = image_bytes(size=(64, 48))
@@ -148,8 +149,16 @@ def test_blocking_removes_follows_both_ways_and_refuses_acts(client: TestClient)
 # --- block: the read side ----------------------------------------------------------------
 
 
-def test_the_blocked_person_gets_404_and_finds_nothing(client: TestClient) -> None:
+@pytest.mark.parametrize("loaded", [None, 0], ids=["blockers-read-whole", "past-the-bound"])
+def test_the_blocked_person_gets_404_and_finds_nothing(
+        client: TestClient, loaded: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     ann, bob, cy = (register(client, f"blk_{n}_{id(client) % 9999}") for n in ("ann", "bob", "cy"))
+    if loaded is not None:
+        # Bob is blocked by more people than a read loads (here: none of them), so each
+        # read asks about the people it shows (Controls.learn).
+        monkeypatch.setattr(controls_module, "BLOCKERS_LOADED", loaded)
+        for other in (register(client) for _ in range(2)):
+            block(client, other, bob)
     ok(follow(client, bob, cy))
     photo = post(client, ann, "sunny #beachday", tagged=cy.username)
     on_cy = post(client, cy, "cy's #beachday", tagged=ann.username)

@@ -32,6 +32,7 @@ from photoshare.projections.controls import (
     ControlsProjection,
     ControlStore,
 )
+from photoshare.projections import controls as controls_module
 from photoshare.projections.graph import Edge
 from support.logged import at, new_id
 from support.partitions import deliveries
@@ -123,6 +124,28 @@ def test_blocks_show_from_both_sides_and_mutes_from_the_muters(views: Views) -> 
     begun = [views.queries.start_of(person) for person in (ann, bob, cy)]
     assert [answer() for answer in reversed(begun)] == \
         [views.queries.of(person) for person in (cy, bob, ann)]
+
+
+def test_a_person_blocked_by_more_than_a_read_loads_is_asked_about_the_rest(
+        views: Views, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(controls_module, "BLOCKERS_LOADED", 2)
+    me, friend, *blockers = (new_id() for _ in range(7))
+    gone = blockers.pop()  # blocked me, then unblocked
+    views.deliver(*(at(1 + n, block(b, me)) for n, b in enumerate(blockers)),
+                  at(10, block(gone, me)), at(11, unblock(gone, me)), at(12, block(me, friend)))
+    mine = views.queries.of(me)
+    assert not mine.complete and len(mine.blocked_by) == 3  # the bound and one more
+    assert mine.blocked_by < set(blockers) and mine.hides_anyone
+    assert views.queries.blockers_among(me, [friend, gone, *blockers]) == set(blockers)
+    assert views.queries.blockers_among(me, []) == set()
+    mine.learn([gone, *blockers])
+    assert [mine.is_blocked_by(p) for p in (*blockers, gone, friend)] == \
+        [True, True, True, True, False, False]
+    assert mine.hides(friend) and not mine.hides(gone)
+    # Within the bound, the read is whole and asks nothing.
+    monkeypatch.setattr(controls_module, "BLOCKERS_LOADED", 4)
+    assert views.queries.of(me) == Controls(blocking=frozenset({friend}),
+                                            blocked_by=frozenset(blockers))
 
 
 def test_lists_are_newest_first_below_before(views: Views) -> None:

@@ -34,9 +34,51 @@ def test_a_notice_without_a_person_is_let_through() -> None:
 
 
 def test_the_hidden_are_blocked_either_way_and_muting_hides_only_from_feeds() -> None:
-    assert ME.hidden == {"blocked", "blocker"}
+    assert [p for p in ("blocked", "blocker", "muted", "friend") if ME.hides(p)] == \
+        ["blocked", "blocker"]
     assert blocking.shows_person(ME, "muted") and not blocking.shows_person(ME, "blocker")
     assert not blocking.is_heard(ME, "muted") and blocking.is_heard(ME, "friend")
+
+
+def _some_blockers(asked: list[list[str]]) -> Controls:
+    """Controls whose blocked_by holds one of the three who block "me" (as a store's read
+    past BLOCKERS_LOADED gives them); `asked` records each question about the others."""
+    def ask(ids: list[str]) -> set[str]:
+        asked.append(ids)
+        return {"b2", "b3"} & set(ids)
+    return Controls(blocking=frozenset({"blocked"}), blocked_by=frozenset({"b1"}),
+                    complete=False, ask=ask)
+
+
+def test_past_the_loaded_blockers_each_person_is_asked_about_once() -> None:
+    asked: list[list[str]] = []
+    me = _some_blockers(asked)
+    assert me.hides_anyone
+    me.learn(["friend", "b2", "b1", "blocked", "friend"])
+    assert asked == [["b2", "blocked", "friend"]]  # the loaded blocker is known already
+    assert [p for p in ("b1", "b2", "friend", "blocked") if me.hides(p)] == \
+        ["b1", "b2", "blocked"]
+    assert asked == [["b2", "blocked", "friend"]]  # answered from what was learned
+    assert me.is_blocked_by("b3") and not me.is_blocked_by("stranger")
+    assert asked[1:] == [["b3"], ["stranger"]]  # not learned first: asked one by one
+    assert not blocking.shows_person(me, "b3") and blocking.shows_person(me, "friend")
+
+
+def test_whole_blockers_ask_nothing() -> None:
+    me = Controls(blocked_by=frozenset({"b1"}))
+    me.learn(["b1", "friend"])
+    assert me.hides("b1") and not me.hides("friend")
+
+
+def test_a_filtered_page_learns_each_batch_before_judging_it() -> None:
+    asked: list[list[str]] = []
+    me = _some_blockers(asked)
+    rows = ["friend", "b2", "pal", "b3", "b1", "mate"]
+    fetch = lambda start, n: rows[start:start + n]  # noqa: E731
+    page, at = blocking.fill_offset(fetch, lambda who: blocking.shows_person(me, who), 0, 2,
+                                    people=blocking.learn_people(lambda: me, lambda who: who))
+    assert (page, at) == (["friend", "pal"], 5)  # the next page begins at "mate"
+    assert asked == [["b2", "friend", "pal"], ["b3", "mate"]]  # one question a batch
 
 
 def _keyset_walk(rows: list[int], keep: Any, limit: int) -> list[int]:
