@@ -21,6 +21,7 @@ const state = {
   highlighted: new Set(), // notifications that were unread when the panel opened
   marking: null,          // the POST /v1/notifications/read in flight
   thumbnails: new Map(),  // photo_id -> Promise of a square thumbnail URL (or null)
+  requestsPage: null,     // the Follow requests page on screen: adds a request that arrives live
 };
 
 // --- routing ------------------------------------------------------------------------
@@ -1155,6 +1156,7 @@ function privatePanel(text) {
 
 function followRequestsView(current) {
   const list = h("ul", { class: "request-list", id: "request-list" });
+  const listed = (userId) => [...list.children].some((row) => row.dataset.userId === userId);
   const section = h("section", { class: "page narrow" },
     h("h1", {}, "Follow requests"),
     h("p", { class: "muted" }, state.me && !state.me.private
@@ -1162,32 +1164,43 @@ function followRequestsView(current) {
       : "People who asked to follow you. Only those you approve see your photos."),
     list);
   append(main, section);
+  const render = (person) => {
+    if (listed(person.user_id)) return null; // arrived live while the list loaded
+    const row = h("li", { class: "request" });
+    row.dataset.userId = person.user_id;
+    const approve = h("button", { type: "button", class: "btn btn-primary" }, "Approve");
+    const decline = h("button", { type: "button", class: "btn" }, "Decline");
+    const answer = async (method, done) => {
+      approve.disabled = decline.disabled = true;
+      try {
+        await (method === "PUT" ? api.put : api.del)(`/v1/users/me/follow-requests/${enc(person.user_id)}`);
+        clear(row).append(userLink(person, { size: 40 }),
+          h("span", { class: "muted request-done", role: "status" }, done));
+      } catch (error) {
+        approve.disabled = decline.disabled = false;
+        toast(error.message, { error: true });
+      }
+    };
+    approve.addEventListener("click", () => answer("PUT", "Approved: they follow you now."));
+    decline.addEventListener("click", () => answer("DELETE", "Declined."));
+    append(row, userLink(person, { size: 40 }),
+      h("span", { class: "muted small" }, person.display_name || "", " · ", timeEl(person.requested_at)),
+      h("span", { class: "row request-actions" }, approve, decline));
+    return row;
+  };
   pager({
-    list, host: section, path: "/v1/users/me/follow-requests", current, limit: 20,
-    render: (person) => {
-      const row = h("li", { class: "request" });
-      const approve = h("button", { type: "button", class: "btn btn-primary" }, "Approve");
-      const decline = h("button", { type: "button", class: "btn" }, "Decline");
-      const answer = async (method, done) => {
-        approve.disabled = decline.disabled = true;
-        try {
-          await (method === "PUT" ? api.put : api.del)(`/v1/users/me/follow-requests/${enc(person.user_id)}`);
-          clear(row).append(userLink(person, { size: 40 }),
-            h("span", { class: "muted request-done", role: "status" }, done));
-        } catch (error) {
-          approve.disabled = decline.disabled = false;
-          toast(error.message, { error: true });
-        }
-      };
-      approve.addEventListener("click", () => answer("PUT", "Approved: they follow you now."));
-      decline.addEventListener("click", () => answer("DELETE", "Declined."));
-      append(row, userLink(person, { size: 40 }),
-        h("span", { class: "muted small" }, person.display_name || "", " · ", timeEl(person.requested_at)),
-        h("span", { class: "row request-actions" }, approve, decline));
-      return row;
-    },
-    empty: () => h("p", { class: "muted empty" }, "No one is waiting for your approval."),
+    list, host: section, path: "/v1/users/me/follow-requests", current, limit: 20, render,
+    empty: () => h("p", { class: "muted empty", id: "requests-empty" }, "No one is waiting for your approval."),
   });
+  // A request made while the page is open is added at the top, from its live notification.
+  state.requestsPage = {
+    add(person) {
+      if (!current() || !list.isConnected || listed(person.user_id)) return;
+      const row = render(person);
+      document.getElementById("requests-empty")?.remove();
+      list.prepend(row);
+    },
+  };
 }
 
 function profileEditor(user, saved, close) {
@@ -1785,6 +1798,9 @@ function startLive() {
       return;
     }
     if (state.notifications.some((n) => n.notification_id === item.notification_id)) return;
+    if (item.type === "follow_request" && item.actor && state.requestsPage) {
+      state.requestsPage.add({ ...item.actor, requested_at: item.created_at });
+    }
     state.notifications.unshift(item);
     if (!item.read) state.unread += 1;
     updateBadge();
