@@ -4,9 +4,10 @@ A viewer's blocks (both ways) and mutes come from the controls view
 (projections/controls.py) once per request, and are applied to what the other views
 answer. Of the people who block the viewer, a read loads at most `BLOCKERS_LOADED`; past
 that, a page asks about its own people (`learn_people`, `Controls.learn`), so that a
-person many block pays for their page, not for all of them. Filtering at read time, against sets that converge whatever the delivery order,
-is deterministic under partitioned interleaved delivery, and makes a new block or mute
-act at once on rows already materialized (timelines, notifications).
+person many block pays for their page, not for all of them. Filtering at read time,
+against sets that converge whatever the delivery order, is deterministic under
+partitioned interleaved delivery, and makes a new block or mute act at once on rows
+already materialized (timelines, notifications).
 
 - Blocked either way ("hidden"): the blocked person gets 404 for the blocker's profile
   (`user_not_found`), photos, photo pages (`photo_not_found`), comments and lists, as if
