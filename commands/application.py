@@ -460,7 +460,7 @@ class PhotoShareCommands(Application):
         """Undo what the person did (commands.erasure), then AccountDeleted; once saved,
         destroy their key. Value: AccountDeletion (the images to delete)."""
         user = self._actor(command.user_id)
-        footprint = Footprint.of(str(user.id), self.iter_log(include_internal=True))
+        footprint = Footprint.of(str(user.id), self.log_naming(str(user.id)))
         to_save: list[EventSourcedAggregate] = []
         for closer in CLOSERS:
             to_save.extend(closer(self, user, footprint, context))
@@ -619,6 +619,29 @@ class PhotoShareCommands(Application):
                 return
             yield from envelopes
             after = last
+
+    def log_naming(self, user_id: str, *, batch: int = 5000) -> Iterator[Envelope]:
+        """The envelopes (internal ones included) that may name `user_id` in their data,
+        in log order: what `Footprint.of` keeps of the whole log, found in one pass.
+
+        Ids are never personal fields (a test holds every event type to it), so they are
+        in clear in the stored JSON of every event that names them: an event whose
+        stored bytes do not hold the id is passed over without being decoded or opened
+        (~27 µs an event, most of the pass). When events are stored compressed or
+        encrypted whole (an eventsourcing COMPRESSOR_TOPIC or CIPHER_TOPIC), every event
+        is decoded, as `iter_log` does."""
+        plain = self.mapper.compressor is None and self.mapper.cipher is None
+        needle = user_id.encode()
+        after = 0
+        while True:
+            notifications = self.recorder.select_notifications(
+                start=after, limit=batch, inclusive_of_start=False)
+            if not notifications:
+                return
+            for notification in notifications:
+                if not plain or needle in bytes(notification.state):
+                    yield self._envelope(notification)
+            after = notifications[-1].id
 
     def _envelope(self, notification: Notification, *, sealed: bool = False) -> Envelope:
         stored = self.mapper.to_domain_event(notification)

@@ -14,7 +14,9 @@ blocks, mutes) adds a closer with `@account_closer`, ending what the deleted per
 left there (e.g. declining pending requests, lifting blocks), and its projections handle
 `AccountDeleted` by dropping every row naming the person.
 
-Cost: the footprint is one pass over the log (O(events)), once per deletion.
+Cost: the footprint is one pass over the log (O(events)), once per deletion; only the
+events whose stored bytes hold the person's id are decoded
+(`PhotoShareCommands.log_naming`).
 """
 
 from __future__ import annotations
