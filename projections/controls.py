@@ -101,10 +101,10 @@ def controls_read(blocking: Iterable[str], muting: Iterable[str], blockers: Coll
     """The controls from a store's read: its blocks and mutes, and up to
     `blockers_limit()` of the people who block the user (all of them if fewer; else the
     others are asked about through `ask`)."""
+    complete = len(blockers) <= BLOCKERS_LOADED
     return Controls(blocking=frozenset(blocking), blocked_by=frozenset(blockers),
-                    muting=frozenset(muting),
-                    complete=len(blockers) <= BLOCKERS_LOADED,
-                    ask=None if len(blockers) <= BLOCKERS_LOADED else ask)
+                    muting=frozenset(muting), complete=complete,
+                    ask=None if complete else ask)
 
 
 class ControlStore(ABC):

@@ -1156,7 +1156,7 @@ function privatePanel(text) {
 
 function followRequestsView(current) {
   const list = h("ul", { class: "request-list", id: "request-list" });
-  const listed = (userId) => [...list.children].some((row) => row.dataset.userId === userId);
+  const listed = new Set(); // user ids with a row, from the pages or live
   const section = h("section", { class: "page narrow" },
     h("h1", {}, "Follow requests"),
     h("p", { class: "muted" }, state.me && !state.me.private
@@ -1165,9 +1165,9 @@ function followRequestsView(current) {
     list);
   append(main, section);
   const render = (person) => {
-    if (listed(person.user_id)) return null; // arrived live while the list loaded
+    if (listed.has(person.user_id)) return null; // arrived live while the list loaded
+    listed.add(person.user_id);
     const row = h("li", { class: "request" });
-    row.dataset.userId = person.user_id;
     const approve = h("button", { type: "button", class: "btn btn-primary" }, "Approve");
     const decline = h("button", { type: "button", class: "btn" }, "Decline");
     const answer = async (method, done) => {
@@ -1195,8 +1195,9 @@ function followRequestsView(current) {
   // A request made while the page is open is added at the top, from its live notification.
   state.requestsPage = {
     add(person) {
-      if (!current() || !list.isConnected || listed(person.user_id)) return;
+      if (!current() || !list.isConnected) return;
       const row = render(person);
+      if (!row) return;
       document.getElementById("requests-empty")?.remove();
       list.prepend(row);
     },

@@ -55,7 +55,7 @@ def _history(app: PhotoShareCommands) -> list[str]:
     return ids
 
 
-def _footprint(app: PhotoShareCommands, user_id: str, log: Any) -> tuple[Any, Any]:
+def _footprint(user_id: str, log: Any) -> tuple[Any, Any]:
     found = Footprint.of(user_id, log)
     return dict(found.by_event_type), found.images
 
@@ -83,8 +83,8 @@ def test_the_pass_finds_what_decoding_every_event_finds(tmp_path: Path,
             decoded.clear()
             named = list(app.log_naming(person, batch=3))
             opened = len(decoded)
-            found = _footprint(app, person, named)
-            assert found == _footprint(app, person, app.iter_log(include_internal=True))
+            found = _footprint(person, named)
+            assert found == _footprint(person, app.iter_log(include_internal=True))
             assert found[0]  # each of them is named somewhere
             if compressed:  # the stored bytes say nothing: every event is read
                 assert opened == everything
